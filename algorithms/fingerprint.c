@@ -1,0 +1,117 @@
+/* fingerprint: one article's text to the struct doc the clusterer takes. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include <xxhash.h>
+
+#include "fingerprint.h"
+#include "minhash.h"
+#include "normalize.h"
+#include "shingle.h"
+#include "simhash.h"
+#include "terms.h"
+
+struct fingerprinter {
+	struct cluster_params	 params;
+	struct terms_ctx	*terms_ctx;
+	struct tokens		 title, body;
+	struct terms		 terms;
+	uint64_t		*shingles;
+	size_t			 shingles_cap;
+	uint32_t		*sig;
+	struct doc		 doc;
+};
+
+struct fingerprinter *
+fingerprinter_new(const struct cluster_params *p)
+{
+	struct fingerprinter	*f;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return NULL;
+	f->params = *p;
+	tokens_init(&f->title);
+	tokens_init(&f->body);
+	terms_init(&f->terms);
+	f->terms_ctx = terms_ctx_new();
+	f->sig = calloc(p->k, sizeof(*f->sig));
+	if (f->terms_ctx == NULL || f->sig == NULL) {
+		fingerprinter_free(f);
+		return NULL;
+	}
+	return f;
+}
+
+void
+fingerprinter_free(struct fingerprinter *f)
+{
+	if (f == NULL)
+		return;
+	terms_ctx_free(f->terms_ctx);
+	tokens_fini(&f->title);
+	tokens_fini(&f->body);
+	terms_fini(&f->terms);
+	free(f->shingles);
+	free(f->sig);
+	free(f);
+}
+
+/* Hash of the normalized words: texts equal after normalization are exact duplicates. */
+static uint64_t
+exact_hash(const struct tokens *title, const struct tokens *body)
+{
+	/* chained through the seed, so the words cannot move between title and body */
+	return XXH3_64bits_withSeed(body->text, body->text_len,
+	    XXH3_64bits(title->text, title->text_len));
+}
+
+/*
+ * MinHash over the body's shingles, or the title's when there is no body:
+ * a wire story republished under a new headline is still the same text, and
+ * with short bodies the headline's shingles would weigh too much.
+ */
+static int
+sign(struct fingerprinter *f)
+{
+	const struct tokens	*t = f->body.n > 0 ? &f->body : &f->title;
+	size_t			 n = shingle_count(t->n, f->params.shingle);
+
+	if (n > f->shingles_cap) {
+		uint64_t *p = realloc(f->shingles, n * sizeof(*p));
+
+		if (p == NULL)
+			return -ENOMEM;
+		f->shingles = p;
+		f->shingles_cap = n;
+	}
+	n = shingle_hashes(t, f->params.shingle, f->shingles);
+	minhash_sign(f->shingles, n, f->params.k, f->sig);
+	return 0;
+}
+
+int
+fingerprint(struct fingerprinter *f, const struct article_text *a, const struct doc **out)
+{
+	int	r;
+
+	tokens_reset(&f->title);
+	tokens_reset(&f->body);
+	if ((r = normalize(a->title, a->title_len, NORM_TITLE, &f->title)) != 0 ||
+	    (r = normalize(a->body, a->body_len, 0, &f->body)) != 0)
+		return r;
+	if (f->title.n == 0 && f->body.n == 0)
+		return -ENODATA;
+	if ((r = terms_extract(f->terms_ctx, &f->title, &f->body, &f->terms)) != 0 ||
+	    (r = sign(f)) != 0)
+		return r;
+
+	f->doc.exact = exact_hash(&f->title, &f->body);
+	f->doc.simhash = simhash(f->terms.v, f->terms.n);
+	f->doc.source = a->source_len > 0 ? XXH3_64bits(a->source, a->source_len) : 0;
+	f->doc.published = a->published;
+	f->doc.sig = f->sig;
+	terms_keep_top(&f->terms, f->params.doc_terms);
+	f->doc.terms = &f->terms;
+	*out = &f->doc;
+	return 0;
+}

@@ -1,0 +1,465 @@
+/*
+ * simhash: Charikar's SimHash over weighted terms, and Manku's block tables.
+ *
+ * SimHash adds each term's weight to the 64 bit positions where its remixed
+ * hash has a 1 and subtracts it where it has a 0; bit i of the fingerprint is
+ * 1 when position i ends positive. Equivalently: when the weight on the 1s is
+ * more than half the total, which is what is computed. Weights become 16-bit
+ * fixed-point fractions of the largest weight, so the sums are integers: no
+ * rounding, no dependence on summation order, vectorization or FMA, and the
+ * same fingerprint on every machine. Bit positions are summed four at a time
+ * through a nibble table (see simhash()).
+ *
+ * The index keeps every (fingerprint, id) once, in dense arrays, and threads
+ * one singly linked chain per table through them: table t hashes block t of
+ * the fingerprint (64 bits split into k + 1 blocks, sizes differing by at
+ * most one) to a head. A query walks, in each table, the chain of its own
+ * block value, keeps entries that agree with it exactly on that block and
+ * are within distance k overall, and reports an entry only from the first
+ * table whose block agrees, so each is reported once with no scratch set.
+ * Removal moves the last entry into the hole, so the arrays stay dense.
+ *
+ * Memory per item: fingerprint 8 + id 4 + one 4-byte link per table
+ * (4 * (k + 1)), plus heads: one 4-byte head per item and table, capped at
+ * 2^block bits per table. For k = 3 (four 16-bit blocks) that is 28 bytes
+ * per item plus at most 4 * 65536 * 4 = 1 MiB of heads; 30.4 bytes per item
+ * measured at a million items. Arrays grow by doubling, so just after growth
+ * they hold up to twice that; simindex_memory() counts what is allocated.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "simhash.h"
+
+#define SIMINDEX_MAXTAB	8
+#define NIL		UINT32_MAX
+#define HEAD_MINCAP	16u
+#define ENTRY_MINCAP	16u
+
+/* splitmix64's finalizer (Stafford's variant 13): every input bit flips about half the output bits. */
+static uint64_t
+mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	x ^= x >> 31;
+	return x;
+}
+
+/* Salt so SimHash bits are not the bits other modules take from the same term hash. */
+#define SIMHASH_SALT	0x53696d4861736821ull
+
+/*
+ * nibble_lanes[v][j] is all ones when bit j of v is set: AND with a weight
+ * gives the weight or 0 for four bit positions at once, so a term costs 16
+ * table rows of four 32-bit adds (vector adds, after the compiler) instead of
+ * 64 shifts, tests and adds.
+ */
+#define LANE(v, j)	(((v) >> (j) & 1) ? UINT32_MAX : 0)
+#define LANES(v)	{ LANE(v, 0), LANE(v, 1), LANE(v, 2), LANE(v, 3) }
+static const uint32_t	nibble_lanes[16][4] = {
+	LANES(0), LANES(1), LANES(2), LANES(3), LANES(4), LANES(5), LANES(6), LANES(7),
+	LANES(8), LANES(9), LANES(10), LANES(11), LANES(12), LANES(13), LANES(14), LANES(15),
+};
+
+/*
+ * Weights are 16-bit fractions of the largest, so 32-bit sums cannot
+ * overflow within 65535 terms; they spill into 64-bit sums that often.
+ */
+#define WEIGHT_ONE	65535.0
+#define SPILL_EVERY	65535u
+
+uint64_t
+simhash(const struct term *terms, size_t n)
+{
+	uint32_t	acc[64] = { 0 };
+	uint64_t	sum[64] = { 0 }, total = 0, fp = 0;
+	double		wmax = 0;
+	unsigned	pending = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (terms[i].weight > wmax && isfinite(terms[i].weight))
+			wmax = terms[i].weight;
+	}
+	if (wmax == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		double		w = terms[i].weight;
+		uint32_t	q;
+		uint64_t	x;
+
+		if (!(w > 0) || !isfinite(w))
+			continue;
+		/* A correctly rounded division, then exact scaling: deterministic. */
+		q = (uint32_t)(w / wmax * WEIGHT_ONE + 0.5);
+		x = mix64(terms[i].hash ^ SIMHASH_SALT);
+		for (unsigned c = 0; c < 16; c++) {
+			const uint32_t	*lane = nibble_lanes[(x >> (4 * c)) & 15];
+
+			for (unsigned j = 0; j < 4; j++)
+				acc[4 * c + j] += q & lane[j];
+		}
+		total += q;
+		if (++pending == SPILL_EVERY) {
+			for (unsigned b = 0; b < 64; b++) {
+				sum[b] += acc[b];
+				acc[b] = 0;
+			}
+			pending = 0;
+		}
+	}
+	for (unsigned b = 0; b < 64; b++) {
+		sum[b] += acc[b];
+		fp |= (uint64_t)(2 * sum[b] > total) << b;
+	}
+	return fp;
+}
+
+unsigned
+simhash_distance(uint64_t a, uint64_t b)
+{
+	return (unsigned)__builtin_popcountll(a ^ b);
+}
+
+struct simindex {
+	unsigned	 k, ntab;
+	uint64_t	 blk[SIMINDEX_MAXTAB];	/* mask of table t's block, in place */
+	unsigned	 shift[SIMINDEX_MAXTAB];
+	uint32_t	*head[SIMINDEX_MAXTAB];
+	uint32_t	 hcap[SIMINDEX_MAXTAB];	/* a power of two */
+	uint32_t	 hmax[SIMINDEX_MAXTAB];	/* 2^block bits, or 2^31 */
+
+	uint64_t	*fp;
+	uint32_t	*id;
+	uint32_t	*next;			/* next[e * ntab + t]: chain of table t */
+	uint32_t	 n, cap;
+};
+
+static uint32_t
+head_index(const struct simindex *ix, unsigned t, uint64_t fp)
+{
+	uint64_t	v = (fp & ix->blk[t]) >> ix->shift[t];
+
+	return (uint32_t)mix64(v + t) & (ix->hcap[t] - 1);
+}
+
+static void
+link_entry(struct simindex *ix, unsigned t, uint32_t e)
+{
+	uint32_t	*h = &ix->head[t][head_index(ix, t, ix->fp[e])];
+
+	ix->next[(size_t)e * ix->ntab + t] = *h;
+	*h = e;
+}
+
+static void
+unlink_entry(struct simindex *ix, unsigned t, uint32_t e)
+{
+	uint32_t	*p = &ix->head[t][head_index(ix, t, ix->fp[e])];
+
+	while (*p != e) {
+		assert(*p != NIL);
+		p = &ix->next[(size_t)*p * ix->ntab + t];
+	}
+	*p = ix->next[(size_t)e * ix->ntab + t];
+}
+
+/* Give table t cap heads and relink every entry; on failure keep the old ones. */
+static int
+heads_resize(struct simindex *ix, unsigned t, uint32_t cap)
+{
+	uint32_t	*h;
+
+	if ((h = malloc(cap * sizeof(*h))) == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < cap; i++)
+		h[i] = NIL;
+	free(ix->head[t]);
+	ix->head[t] = h;
+	ix->hcap[t] = cap;
+	for (uint32_t e = 0; e < ix->n; e++)
+		link_entry(ix, t, e);
+	return 0;
+}
+
+struct simindex *
+simindex_new(unsigned k)
+{
+	struct simindex	*ix;
+	unsigned	 start = 0;
+
+	assert(k < SIMINDEX_MAXTAB);
+	if ((ix = calloc(1, sizeof(*ix))) == NULL)
+		return NULL;
+	ix->k = k;
+	ix->ntab = k + 1;
+	for (unsigned t = 0; t < ix->ntab; t++) {
+		unsigned	width = 64 / ix->ntab + (t < 64 % ix->ntab);
+
+		ix->shift[t] = start;
+		ix->blk[t] = (width == 64 ? ~0ull : (1ull << width) - 1) << start;
+		ix->hmax[t] = width < 31 ? 1u << width : 1u << 31;
+		start += width;
+		if (heads_resize(ix, t, HEAD_MINCAP < ix->hmax[t] ? HEAD_MINCAP :
+		    ix->hmax[t]) < 0) {
+			simindex_free(ix);
+			return NULL;
+		}
+	}
+	assert(start == 64);
+	return ix;
+}
+
+void
+simindex_free(struct simindex *ix)
+{
+	if (ix == NULL)
+		return;
+	for (unsigned t = 0; t < ix->ntab; t++)
+		free(ix->head[t]);
+	free(ix->fp);
+	free(ix->id);
+	free(ix->next);
+	free(ix);
+}
+
+/*
+ * Resize the entry arrays. On failure some arrays may have the new size and
+ * some the old: cap becomes the smaller of the two, which all of them hold.
+ */
+static int
+entries_resize(struct simindex *ix, uint32_t cap)
+{
+	uint64_t	*fp;
+	uint32_t	*id, *next;
+
+	if ((fp = realloc(ix->fp, cap * sizeof(*fp))) == NULL)
+		goto fail;
+	ix->fp = fp;
+	if ((id = realloc(ix->id, cap * sizeof(*id))) == NULL)
+		goto fail;
+	ix->id = id;
+	if ((next = realloc(ix->next, (size_t)cap * ix->ntab * sizeof(*next))) == NULL)
+		goto fail;
+	ix->next = next;
+	ix->cap = cap;
+	return 0;
+fail:
+	if (cap < ix->cap)
+		ix->cap = cap;
+	return -ENOMEM;
+}
+
+int
+simindex_insert(struct simindex *ix, uint32_t id, uint64_t fp)
+{
+	uint32_t	e;
+	int		r;
+
+	if (ix->n == ix->cap) {
+		if (ix->cap >= UINT32_MAX / 2)
+			return -ENOMEM;
+		if ((r = entries_resize(ix, ix->cap ? ix->cap * 2 : ENTRY_MINCAP)) < 0)
+			return r;
+	}
+	/* Grow heads before the entry exists, or the relink would link it twice. */
+	for (unsigned t = 0; t < ix->ntab; t++) {
+		/* A failure to grow only makes chains longer. */
+		if (ix->n + 1 > ix->hcap[t] && ix->hcap[t] < ix->hmax[t])
+			(void)heads_resize(ix, t, ix->hcap[t] * 2);
+	}
+	e = ix->n++;
+	ix->fp[e] = fp;
+	ix->id[e] = id;
+	for (unsigned t = 0; t < ix->ntab; t++)
+		link_entry(ix, t, e);
+	return 0;
+}
+
+void
+simindex_remove(struct simindex *ix, uint32_t id, uint64_t fp)
+{
+	uint32_t	e, last;
+
+	for (e = ix->head[0][head_index(ix, 0, fp)]; e != NIL;
+	    e = ix->next[(size_t)e * ix->ntab])
+		if (ix->id[e] == id && ix->fp[e] == fp)
+			break;
+	if (e == NIL)
+		return;
+	for (unsigned t = 0; t < ix->ntab; t++)
+		unlink_entry(ix, t, e);
+	last = ix->n - 1;
+	if (e != last) {
+		for (unsigned t = 0; t < ix->ntab; t++)
+			unlink_entry(ix, t, last);
+		ix->fp[e] = ix->fp[last];
+		ix->id[e] = ix->id[last];
+		for (unsigned t = 0; t < ix->ntab; t++)
+			link_entry(ix, t, e);
+	}
+	ix->n--;
+	/* Shrink at a quarter full; failing to shrink costs only memory. */
+	for (unsigned t = 0; t < ix->ntab; t++) {
+		if (ix->hcap[t] > HEAD_MINCAP && ix->n < ix->hcap[t] / 4)
+			(void)heads_resize(ix, t, ix->hcap[t] / 2);
+	}
+	if (ix->cap > ENTRY_MINCAP && ix->n < ix->cap / 4)
+		(void)entries_resize(ix, ix->cap / 2);
+}
+
+/* Where a walk over the entries matching one query stands. */
+struct walk {
+	uint64_t	fp;
+	unsigned	t;
+	uint32_t	e;
+};
+
+static void
+walk_start(const struct simindex *ix, uint64_t fp, struct walk *w)
+{
+	w->fp = fp;
+	w->t = 0;
+	w->e = ix->head[0][head_index(ix, 0, fp)];
+}
+
+/*
+ * Next entry within distance k of w->fp, each exactly once: it is reported
+ * from the first table whose block it shares. 0 at the end.
+ */
+static int
+walk_next(const struct simindex *ix, struct walk *w, uint32_t *e, unsigned *dist)
+{
+	for (;;) {
+		while (w->e != NIL) {
+			uint32_t	 c = w->e;
+			uint64_t	 x = ix->fp[c] ^ w->fp;
+			unsigned	 t = w->t, d;
+			int		 earlier = 0;
+
+			w->e = ix->next[(size_t)c * ix->ntab + t];
+			if ((x & ix->blk[t]) != 0 || (d = simhash_distance(x, 0)) > ix->k)
+				continue;
+			for (unsigned u = 0; u < t && !earlier; u++)
+				earlier = (x & ix->blk[u]) == 0;
+			if (earlier)
+				continue;
+			*e = c;
+			*dist = d;
+			return 1;
+		}
+		if (++w->t >= ix->ntab)
+			return 0;
+		w->e = ix->head[w->t][head_index(ix, w->t, w->fp)];
+	}
+}
+
+/* Max-heap of ids in h[0..n): the root is the largest. */
+static void
+heap_sift_down(uint32_t *h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t		c = 2 * i + 1;
+		uint32_t	tmp;
+
+		if (c >= n)
+			return;
+		if (c + 1 < n && h[c + 1] > h[c])
+			c++;
+		if (h[i] >= h[c])
+			return;
+		tmp = h[i];
+		h[i] = h[c];
+		h[c] = tmp;
+		i = c;
+	}
+}
+
+static void
+heap_push(uint32_t *h, size_t n, uint32_t id)
+{
+	size_t	i = n;
+
+	h[i] = id;
+	while (i > 0 && h[(i - 1) / 2] < h[i]) {
+		uint32_t	tmp = h[i];
+
+		h[i] = h[(i - 1) / 2];
+		h[(i - 1) / 2] = tmp;
+		i = (i - 1) / 2;
+	}
+}
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t	x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Two walks and no allocation: the first counts matches per distance, the
+ * second puts each at its distance's place in out (a counting sort), keeping
+ * the smallest ids in a heap for the one distance that does not fit whole.
+ */
+size_t
+simindex_query(const struct simindex *ix, uint64_t fp, uint32_t *out, size_t max)
+{
+	size_t		cnt[SIMINDEX_MAXTAB + 1] = { 0 }, off[SIMINDEX_MAXTAB + 1];
+	size_t		take[SIMINDEX_MAXTAB + 1], fill[SIMINDEX_MAXTAB + 1] = { 0 };
+	size_t		total = 0, w = 0;
+	struct walk	wk;
+	uint32_t	e;
+	unsigned	d;
+
+	walk_start(ix, fp, &wk);
+	while (walk_next(ix, &wk, &e, &d)) {
+		cnt[d]++;
+		total++;
+	}
+	if (total == 0 || max == 0)
+		return total;
+	for (d = 0; d <= ix->k; d++) {
+		off[d] = w;
+		take[d] = cnt[d] < max - w ? cnt[d] : max - w;
+		w += take[d];
+	}
+	walk_start(ix, fp, &wk);
+	while (walk_next(ix, &wk, &e, &d)) {
+		uint32_t	*seg = out + off[d];
+
+		if (take[d] == 0)
+			continue;
+		if (fill[d] < take[d]) {
+			if (take[d] < cnt[d])
+				heap_push(seg, fill[d], ix->id[e]);
+			else
+				seg[fill[d]] = ix->id[e];
+			fill[d]++;
+		} else if (ix->id[e] < seg[0]) {
+			seg[0] = ix->id[e];
+			heap_sift_down(seg, take[d], 0);
+		}
+	}
+	for (d = 0; d <= ix->k; d++)
+		qsort(out + off[d], take[d], sizeof(*out), cmp_u32);
+	return total;
+}
+
+size_t
+simindex_memory(const struct simindex *ix)
+{
+	size_t	m = sizeof(*ix);
+
+	for (unsigned t = 0; t < ix->ntab; t++)
+		m += (size_t)ix->hcap[t] * sizeof(uint32_t);
+	m += (size_t)ix->cap * (sizeof(*ix->fp) + sizeof(*ix->id) +
+	    ix->ntab * sizeof(*ix->next));
+	return m;
+}

@@ -1,0 +1,251 @@
+/* api: parse and validate submitted articles; build the reply objects. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+#include "rfc3339.h"
+
+#define STORY_TERMS	8
+
+static int
+refuse(struct api_error *err, int status, const char *code, const char *fmt, ...)
+{
+	va_list	ap;
+
+	err->status = status;
+	err->code = code;
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* An optional string field: absent and null are "", anything but a string is refused. */
+static int
+string_field(json_t *obj, const char *name, size_t max, const char **p, size_t *len,
+    struct api_error *err)
+{
+	json_t	*v = json_object_get(obj, name);
+
+	*p = "";
+	*len = 0;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return refuse(err, 400, "wrong_type", "%s must be a string", name);
+	*p = json_string_value(v);
+	*len = json_string_length(v);
+	if (max > 0 && *len > max)
+		return refuse(err, 422, "field_too_long", "%s is %zu bytes, more than the %zu allowed",
+		    name, *len, max);
+	return 0;
+}
+
+static int
+only_blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+			return 0;
+	return 1;
+}
+
+int
+api_article_parse(json_t *obj, int id_rule, const struct api_limits *lim, int64_t now,
+    struct article_in *out, struct api_error *err)
+{
+	const char	*ts;
+	size_t		 ts_len;
+	json_t		*id;
+
+	memset(out, 0, sizeof(*out));
+	out->now = now;
+	if (!json_is_object(obj))
+		return refuse(err, 400, "wrong_type", "an article must be a JSON object");
+
+	id = json_object_get(obj, "id");
+	if (id != NULL && !json_is_null(id) && !json_is_string(id))
+		return refuse(err, 400, "wrong_type", "id must be a string");
+	if (id != NULL && json_is_string(id)) {
+		out->id = json_string_value(id);
+		out->id_len = json_string_length(id);
+	}
+	if (out->id_len == 0 && id_rule == API_ID_REQUIRED)
+		return refuse(err, 422, "missing_id", "id is required and must not be empty");
+	if (out->id_len > API_MAX_ID)
+		return refuse(err, 422, "id_too_long", "id is %zu bytes, more than the %d allowed",
+		    out->id_len, API_MAX_ID);
+
+	if (string_field(obj, "title", lim->max_field_bytes, &out->title, &out->title_len, err) ||
+	    string_field(obj, "body", 0, &out->body, &out->body_len, err) ||
+	    string_field(obj, "source", lim->max_field_bytes, &out->source, &out->source_len, err) ||
+	    string_field(obj, "url", lim->max_field_bytes, &out->url, &out->url_len, err) ||
+	    string_field(obj, "published_at", 64, &ts, &ts_len, err))
+		return -EINVAL;
+	if (ts_len > 0) {
+		if (rfc3339_parse(ts, ts_len, &out->published) != 0)
+			return refuse(err, 422, "bad_timestamp",
+			    "published_at must be an RFC 3339 time such as 2023-06-19T08:00:00Z");
+		out->has_published = 1;
+	}
+	if (only_blank(out->title, out->title_len) && only_blank(out->body, out->body_len))
+		return refuse(err, 422, "empty_article", "title or body must have some text");
+	return 0;
+}
+
+json_t *
+api_error_json(const char *code, const char *message)
+{
+	return json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
+}
+
+void
+api_story_id(uint32_t id, char buf[16])
+{
+	snprintf(buf, 16, "s-%06" PRIu32, id);
+}
+
+int
+api_story_id_parse(const char *s, size_t len, uint32_t *out)
+{
+	uint64_t	v = 0;
+
+	if (len < 3 || len > 12 || s[0] != 's' || s[1] != '-')
+		return -EINVAL;
+	for (size_t i = 2; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (v == 0 || v >= CLUSTER_NONE)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+json_t *
+api_time_json(int64_t t)
+{
+	char	buf[RFC3339_LEN];
+
+	return json_string(rfc3339_format(t, buf));
+}
+
+static json_t *
+story_ref(uint32_t story)
+{
+	char	buf[16];
+
+	if (story == CLUSTER_NONE)
+		return json_null();
+	api_story_id(story, buf);
+	return json_string(buf);
+}
+
+static json_t *
+article_ref(const struct store *s, uint32_t index)
+{
+	const struct article	*a;
+
+	if (index == CLUSTER_NONE || (a = store_at(s, index)) == NULL)
+		return json_null();
+	return json_string(a->id);
+}
+
+static const char *
+status_word(enum verdict_status st)
+{
+	switch (st) {
+	case VERDICT_NEW_STORY:		return "new_story";
+	case VERDICT_JOINED_STORY:	return "joined_story";
+	case VERDICT_NEAR_DUPLICATE:	return "near_duplicate";
+	case VERDICT_EXACT_DUPLICATE:	return "exact_duplicate";
+	}
+	return "new_story";
+}
+
+static const char *
+kind_word(enum match_kind k)
+{
+	switch (k) {
+	case MATCH_EXACT:	return "exact_duplicate";
+	case MATCH_NEAR:	return "near_duplicate";
+	case MATCH_RELATED:	return "related";
+	}
+	return "related";
+}
+
+json_t *
+api_similarity_json(double s)
+{
+	return json_real((double)(long)(s * 1000.0 + 0.5) / 1000.0);
+}
+
+json_t *
+api_verdict_json(const struct store *s, const char *id, const struct verdict *v)
+{
+	json_t	*matches = json_array();
+
+	for (size_t i = 0; i < v->nmatches; i++) {
+		const struct match *m = &v->matches[i];
+
+		json_array_append_new(matches, json_pack("{s:o,s:s,s:o}",
+		    "id", article_ref(s, m->id), "kind", kind_word(m->kind),
+		    "similarity", api_similarity_json(m->similarity)));
+	}
+	return json_pack("{s:o,s:o,s:o,s:s,s:o}",
+	    "id", id != NULL ? json_string(id) : json_null(),
+	    "cluster", story_ref(v->story),
+	    "duplicate_of", article_ref(s, v->duplicate_of),
+	    "status", status_word(v->status),
+	    "matches", matches);
+}
+
+json_t *
+api_article_json(const struct store *s, const struct article *a)
+{
+	struct clusterer	*c = store_clusterer(s);
+	char			 hex[17];
+
+	snprintf(hex, sizeof(hex), "%016" PRIx64, cluster_simhash(c, a->index));
+	return json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:s,s:s}",
+	    "id", a->id, "title", a->title, "source", a->source, "url", a->url,
+	    "published_at", api_time_json(a->published),
+	    "ingested_at", api_time_json(a->ingested),
+	    "cluster", story_ref(cluster_story_of(c, a->index)),
+	    "duplicate_of", article_ref(s, cluster_duplicate_of(c, a->index)),
+	    "simhash", hex, "status", status_word(a->status));
+}
+
+json_t *
+api_story_json(const struct store *s, const struct story *st)
+{
+	struct clusterer	*c = store_clusterer(s);
+	const struct article	*rep;
+	const char		*words[STORY_TERMS];
+	json_t			*o, *terms;
+	size_t			 n;
+
+	if (st->removed)
+		return json_pack("{s:o,s:b,s:I}", "id", story_ref(st->id), "removed", 1,
+		    "updated_seq", (json_int_t)st->updated_seq);
+	rep = store_at(s, st->representative);
+	terms = json_array();
+	n = cluster_story_terms(c, st->id, words, STORY_TERMS);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(terms, json_string(words[i]));
+	o = json_pack("{s:o,s:I,s:I,s:s,s:o,s:I,s:o,s:o,s:I}",
+	    "id", story_ref(st->id),
+	    "size", (json_int_t)st->size,
+	    "duplicate_groups", (json_int_t)st->groups,
+	    "title", rep != NULL ? rep->title : "",
+	    "terms", terms,
+	    "sources", (json_int_t)st->sources,
+	    "first_published", api_time_json(st->first_published),
+	    "last_published", api_time_json(st->last_published),
+	    "updated_seq", (json_int_t)st->updated_seq);
+	return o;
+}

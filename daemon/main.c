@@ -1,0 +1,194 @@
+/*
+ * storyd: finds duplicate and related news stories. main() reads like the
+ * table of contents: arguments, config, store, server, READY=1, the loop
+ * until SIGTERM, STOPPING=1, then everything closed in reverse order.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "log.h"
+#include "notify.h"
+#include "server.h"
+#include "store.h"
+
+#ifndef STORYD_VERSION
+#define STORYD_VERSION "0.0.0"
+#endif
+
+struct args {
+	const char	*config;
+	const char	*listen;
+	const char	*data_dir;
+	int		 check;
+	int		 verbose;
+};
+
+/* One table drives getopt_long and --help. */
+static const struct {
+	struct option	 opt;
+	const char	*arg, *help;
+} options[] = {
+	{ { "config", required_argument, NULL, 'c' }, "FILE", "read settings from FILE (INI)" },
+	{ { "listen", required_argument, NULL, 'l' }, "ADDR:PORT", "listen there (port 0: any free port)" },
+	{ { "data-dir", required_argument, NULL, 'd' }, "DIR", "keep the log and snapshots in DIR" },
+	{ { "check-config", no_argument, NULL, 'n' }, NULL, "check the config file, report every error, exit" },
+	{ { "verbose", no_argument, NULL, 'v' }, NULL, "log debug lines too" },
+	{ { "help", no_argument, NULL, 'h' }, NULL, "show this help and exit" },
+	{ { "version", no_argument, NULL, 'V' }, NULL, "show the version and exit" },
+};
+
+#define NOPTIONS	(sizeof(options) / sizeof(options[0]))
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: storyd [-c FILE] [-l ADDR:PORT] [-d DIR] [-n] [-v] [-h] [-V]\n\n");
+	for (size_t i = 0; i < NOPTIONS; i++) {
+		char	left[40];
+
+		snprintf(left, sizeof(left), "-%c, --%s%s%s", options[i].opt.val,
+		    options[i].opt.name, options[i].arg ? " " : "", options[i].arg ? options[i].arg : "");
+		fprintf(f, "  %-28s %s\n", left, options[i].help);
+	}
+	fprintf(f, "\nWithout a config file storyd uses built-in defaults: it listens on\n"
+	    "127.0.0.1:7878 and keeps its data in ./data.\n");
+}
+
+static void
+args_parse(int argc, char **argv, struct args *a)
+{
+	struct option	longopts[NOPTIONS + 1];
+	char		shortopts[2 * NOPTIONS + 1], *p = shortopts;
+	int		ch;
+
+	for (size_t i = 0; i < NOPTIONS; i++) {
+		longopts[i] = options[i].opt;
+		*p++ = (char)options[i].opt.val;
+		if (options[i].opt.has_arg == required_argument)
+			*p++ = ':';
+	}
+	*p = '\0';
+	memset(&longopts[NOPTIONS], 0, sizeof(longopts[NOPTIONS]));
+
+	while ((ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': a->config = optarg; break;
+		case 'l': a->listen = optarg; break;
+		case 'd': a->data_dir = optarg; break;
+		case 'n': a->check = 1; break;
+		case 'v': a->verbose = 1; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("storyd %s\n", STORYD_VERSION); exit(0);
+		default: usage(stderr); exit(2);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "storyd: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		exit(2);
+	}
+}
+
+static void
+on_config_error(const char *file, unsigned line, const char *key, const char *msg, void *arg)
+{
+	(void)arg;
+	if (line > 0 && key != NULL)
+		log_warnx("%s:%u: %s: %s", file, line, key, msg);
+	else if (line > 0)
+		log_warnx("%s:%u: %s", file, line, msg);
+	else
+		log_warnx("%s: %s", file, msg);
+}
+
+/* Flags override the file; a bad flag value is reported like a bad key. */
+static unsigned
+config_apply_args(struct config *c, const struct args *a)
+{
+	const char	*msg;
+	unsigned	 errors = 0;
+
+	if (a->listen != NULL && config_set(c, "server", "listen", a->listen, &msg) != 0) {
+		log_warnx("--listen %s: %s", a->listen, msg);
+		errors++;
+	}
+	if (a->data_dir != NULL && config_set(c, "store", "data_dir", a->data_dir, &msg) != 0) {
+		log_warnx("--data-dir %s: %s", a->data_dir, msg);
+		errors++;
+	}
+	config_finish(c);
+	return errors;
+}
+
+static void
+data_dir_open(const char *dir)
+{
+	struct stat	st;
+
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+		fatal("cannot create data directory %s", dir);
+	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode))
+		fatalx("data directory %s is not a directory", dir);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct args		 a = { 0 };
+	struct config		 cfg;
+	struct server_params	 sp;
+	struct store		*store;
+	struct server		*srv;
+	unsigned		 errors = 0;
+
+	args_parse(argc, argv, &a);
+	log_init(a.verbose);
+	config_defaults(&cfg);
+	if (a.config != NULL)
+		errors = config_load(&cfg, a.config, on_config_error, NULL);
+	else if (a.check)
+		fatalx("--check-config needs a file: storyd -n -c FILE");
+	errors += config_apply_args(&cfg, &a);
+	if (a.check) {
+		if (errors == 0)
+			printf("%s: configuration OK\n", a.config);
+		config_fini(&cfg);
+		return errors == 0 ? 0 : 1;
+	}
+	if (errors > 0)
+		fatalx("%u error%s in the configuration; nothing started", errors, errors > 1 ? "s" : "");
+
+	data_dir_open(cfg.data_dir);
+	if ((store = store_new(&cfg.cluster)) == NULL)
+		fatalx("out of memory creating the store");
+
+	sp = (struct server_params){
+		.listen = cfg.listen,
+		.max_request_bytes = cfg.max_request_bytes,
+		.max_batch = cfg.max_batch,
+		.request_timeout = cfg.request_timeout,
+		.api = { .max_field_bytes = cfg.max_field_bytes },
+	};
+	if (server_open(&srv, &sp, store) != 0)
+		fatalx("cannot start the server");
+
+	log_info("storyd %s: listening on %s, data in %s, fsync %s", STORYD_VERSION, srv->srv_addr,
+	    cfg.data_dir, cfg.fsync == FSYNC_ALWAYS ? "always" :
+	    cfg.fsync == FSYNC_EVERYSEC ? "everysec" : "no");
+	notify("READY=1\nSTATUS=listening on %s", srv->srv_addr);
+
+	server_run(srv);
+
+	server_close(srv);
+	store_free(store);
+	config_fini(&cfg);
+	log_info("storyd: stopped");
+	return 0;
+}

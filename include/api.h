@@ -1,0 +1,50 @@
+/*
+ * api: the JSON shapes of API.md, in and out. Reading an article validates
+ * it completely; the first problem found becomes the error the client sees.
+ * Builders return new references (jansson's rule: the caller owns them).
+ */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "cluster.h"
+#include "store.h"
+
+#define API_MAX_ID	256
+
+struct api_limits {
+	unsigned	max_field_bytes;	/* title, source, url */
+};
+
+/* Why an article was refused: an HTTP status, an error code word and a sentence. */
+struct api_error {
+	int		 status;
+	const char	*code;
+	char		 message[160];
+};
+
+enum {
+	API_ID_REQUIRED,	/* POST /v1/articles */
+	API_ID_OPTIONAL,	/* POST /v1/similar, PUT (the path gives it) */
+};
+
+/*
+ * Fill *out from obj (strings borrowed from obj, which must outlive *out).
+ * 0, or -EINVAL with *err set.
+ */
+int	api_article_parse(json_t *obj, int id_rule, const struct api_limits *lim,
+	    int64_t now, struct article_in *out, struct api_error *err);
+
+json_t	*api_error_json(const char *code, const char *message);
+json_t	*api_verdict_json(const struct store *s, const char *id, const struct verdict *v);
+json_t	*api_article_json(const struct store *s, const struct article *a);
+json_t	*api_story_json(const struct store *s, const struct story *st);
+
+/* "s-000017" <-> 17. Parsing returns 0 or -EINVAL. */
+void	api_story_id(uint32_t id, char buf[16]);
+int	api_story_id_parse(const char *s, size_t len, uint32_t *out);
+
+json_t	*api_time_json(int64_t t);
+json_t	*api_similarity_json(double s);	/* rounded to three decimals */

@@ -1,0 +1,177 @@
+/*
+ * cluster: duplicate groups and story clusters, decided incrementally in
+ * arrival order. Pure: no I/O, no globals, deterministic (the same adds and
+ * removes in the same order give the same groups, clusters, ids and
+ * sequence numbers on every run), so replaying a log rebuilds the state.
+ *
+ * Articles are dense 32-bit ids chosen by the caller (the daemon's store).
+ * For each added article the clusterer keeps its fingerprints (MinHash
+ * signature in an LSH index, SimHash in a permuted-table index, exact-text
+ * hash), its top weighted terms, and document frequencies of every term.
+ *
+ * Duplicate groups: an article whose text hash equals a held one's is an
+ * exact duplicate; else the LSH and SimHash candidates are verified by
+ * estimated Jaccard (>= dup_threshold) or Hamming distance (<= simhash_k),
+ * and the best one makes it a near duplicate. A duplicate joins the group of
+ * its best match; duplicate_of is the group's root, its first-seen member
+ * still held. Groups are never merged, so a reported duplicate_of changes
+ * only when its root is removed (then the next-oldest member is root).
+ *
+ * Story clusters: a duplicate joins the story of its group. Any other article
+ * is compared (TF-IDF cosine, IDF from the current document frequencies)
+ * with the centroids of candidate stories, found through an inverted index
+ * over the stories' strongest terms and limited to stories whose articles lie
+ * within `window` seconds of its publication time; it joins the best one at
+ * or above story_threshold or starts a new story. Story ids count up from 1
+ * and are never reused.
+ *
+ * Term weights: each article keeps its doc_terms heaviest terms (tf weights
+ * from terms.c); document frequencies count the articles that keep a term, and
+ * idf(t) = ln((N + 1) / (df(t) + 1)) + 1 with N the articles held. A verdict is
+ * decided with the frequencies before the article's own terms count, so
+ * cluster_query() and cluster_add() decide alike. Similarities reported for
+ * duplicates are Jaccard estimates, also when only SimHash verified the match.
+ *
+ * Change feed: every change to a story (created, article added or removed,
+ * removed) takes the next sequence number; cluster_feed() lists stories by
+ * their last change. A removed story stays in the feed, marked removed, as
+ * a tombstone; the oldest tombstones are dropped beyond 100,000 (see
+ * cluster_feed_horizon()).
+ *
+ * Errors: functions that allocate return 0 or -ENOMEM and then leave the
+ * state as it was.
+ */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "terms.h"
+
+#define CLUSTER_NONE		UINT32_MAX
+#define CLUSTER_MAX_MATCHES	16
+#define CLUSTER_STORY_TERMS_MAX	64	/* cluster_story_terms() returns at most this many */
+
+struct cluster_params {
+	unsigned	k;		/* MinHash values per signature */
+	unsigned	bands, rows;	/* LSH; from lsh_choose(k, dup_threshold) */
+	unsigned	shingle;	/* words per shingle */
+	double		dup_threshold;	/* estimated Jaccard for near duplicates */
+	unsigned	simhash_k;	/* Hamming distance for near duplicates */
+	double		story_threshold; /* cosine to join a story */
+	int64_t		window;		/* seconds: stories farther apart in time are not candidates */
+	unsigned	doc_terms;	/* weighted terms kept per article */
+	unsigned	max_matches;	/* <= CLUSTER_MAX_MATCHES */
+};
+
+/* The built-in defaults; README "Defaults" says where each comes from. */
+void	cluster_params_default(struct cluster_params *p);
+
+/* An analysed article, as fingerprint.c makes it. Everything is borrowed. */
+struct doc {
+	uint64_t		 exact;		/* XXH3 of the normalized words */
+	uint64_t		 simhash;
+	uint64_t		 source;	/* XXH3 of the source name; 0: none given */
+	int64_t			 published;	/* seconds since the epoch */
+	const uint32_t		*sig;		/* params.k MinHash values */
+	const struct terms	*terms;		/* weighted terms, sorted by hash */
+};
+
+enum verdict_status {
+	VERDICT_NEW_STORY,
+	VERDICT_JOINED_STORY,
+	VERDICT_NEAR_DUPLICATE,
+	VERDICT_EXACT_DUPLICATE,
+};
+
+enum match_kind {
+	MATCH_EXACT,
+	MATCH_NEAR,
+	MATCH_RELATED,
+};
+
+struct match {
+	uint32_t	id;
+	enum match_kind	kind;
+	float		similarity;	/* [0, 1]: Jaccard estimate, or cosine for related */
+};
+
+struct verdict {
+	enum verdict_status	status;
+	uint32_t		story;		/* CLUSTER_NONE: would start a new one (query only) */
+	uint32_t		duplicate_of;	/* group root, or CLUSTER_NONE */
+	size_t			nmatches;	/* best first */
+	struct match		matches[CLUSTER_MAX_MATCHES];
+};
+
+struct story {
+	uint32_t	id;
+	uint32_t	size;		/* articles held */
+	uint32_t	groups;		/* duplicate groups among them */
+	uint32_t	sources;	/* distinct non-empty sources */
+	uint32_t	representative;	/* article closest to the centroid */
+	int64_t		first_published, last_published;
+	uint64_t	updated_seq;
+	int		removed;	/* a tombstone in the feed */
+};
+
+struct clusterer;
+
+/* NULL when out of memory. params are copied. */
+struct clusterer	*cluster_new(const struct cluster_params *params);
+void			 cluster_free(struct clusterer *);
+const struct cluster_params *cluster_params(const struct clusterer *);
+
+/*
+ * Add article id (not held now) and write what was decided to out.
+ * 0 or -ENOMEM (nothing changed).
+ */
+int	cluster_add(struct clusterer *, uint32_t id, const struct doc *d, struct verdict *out);
+
+/* What cluster_add() would decide, changing nothing. 0 or -ENOMEM. */
+int	cluster_query(struct clusterer *, const struct doc *d, struct verdict *out);
+
+/* Remove a held article from every index, group and story. Unknown: ignored. */
+void	cluster_remove(struct clusterer *, uint32_t id);
+
+int		cluster_holds(const struct clusterer *, uint32_t id);
+uint32_t	cluster_story_of(const struct clusterer *, uint32_t id);	/* CLUSTER_NONE: not held */
+uint32_t	cluster_duplicate_of(const struct clusterer *, uint32_t id);	/* root; CLUSTER_NONE when id is a root */
+uint64_t	cluster_simhash(const struct clusterer *, uint32_t id);
+int64_t		cluster_published(const struct clusterer *, uint32_t id);
+
+/* Cosine similarity of two held articles' weighted terms, in [0, 1]. */
+float	cluster_similarity(struct clusterer *, uint32_t a, uint32_t b);
+
+/* 0, or -ENOENT when no story has that id now (removed ones included). */
+int	cluster_story_get(const struct clusterer *, uint32_t story, struct story *out);
+
+/*
+ * Up to max (<= CLUSTER_STORY_TERMS_MAX) surface words that best describe a
+ * story, best first; the count. The strings are the clusterer's: valid until
+ * the next cluster_add() or cluster_remove().
+ */
+size_t	cluster_story_terms(const struct clusterer *, uint32_t story, const char **out, size_t max);
+
+/* Up to max member ids of a story in arrival order; returns the size. */
+size_t	cluster_story_members(const struct clusterer *, uint32_t story, uint32_t *out, size_t max);
+
+/* Stop iterating when it returns non-zero. */
+typedef int	cluster_feed_fn(const struct story *s, void *arg);
+
+/*
+ * Call fn for each story (tombstones included) changed after seq `since`,
+ * oldest change first. Costs O(stories changed after since), not O(stories).
+ * fn must not change the clusterer.
+ */
+void	cluster_feed(const struct clusterer *, uint64_t since, cluster_feed_fn *fn, void *arg);
+
+/*
+ * The sequence number of the newest tombstone dropped (0: none). A poller
+ * whose since is below it may have missed removals and should list afresh.
+ */
+uint64_t	cluster_feed_horizon(const struct clusterer *);
+
+uint64_t	cluster_seq(const struct clusterer *);		/* the last sequence number given */
+size_t		cluster_count_articles(const struct clusterer *);
+size_t		cluster_count_stories(const struct clusterer *);	/* live ones */
+size_t		cluster_count_groups(const struct clusterer *);

@@ -1,0 +1,43 @@
+/*
+ * lsh: banded locality-sensitive index over MinHash signatures. b bands of r
+ * rows (b * r <= K); two signatures become candidates when all r values of at
+ * least one band agree, which for Jaccard s happens with probability
+ * 1 - (1 - s^r)^b (the S-curve). Candidates must still be verified.
+ *
+ * Items are caller-chosen 32-bit ids. The index owns its memory; it never
+ * sees text. No globals.
+ */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+struct lsh;
+
+/*
+ * Choose b and r for K values and a Jaccard threshold the way datasketch does:
+ * minimize the weighted false-positive plus false-negative area under the
+ * S-curve (weights 0.5 and 0.5), b * r <= k.
+ */
+void	lsh_choose(unsigned k, double threshold, unsigned *bands, unsigned *rows);
+
+/* Probability that two sets of Jaccard s become candidates. */
+double	lsh_probability(double s, unsigned bands, unsigned rows);
+
+struct lsh	*lsh_new(unsigned bands, unsigned rows);	/* NULL: out of memory */
+void		 lsh_free(struct lsh *);
+
+/* Add id with signature sig (at least bands * rows values). 0 or -ENOMEM. */
+int	lsh_insert(struct lsh *, uint32_t id, const uint32_t *sig);
+
+/* Remove id, inserted with this same sig. Unknown ids are ignored. */
+void	lsh_remove(struct lsh *, uint32_t id, const uint32_t *sig);
+
+/*
+ * Write up to max distinct candidate ids sharing a band with sig to out and
+ * return how many were found in all (may exceed max; only max are written).
+ * Order is deterministic (first band first, insertion order within a bucket).
+ */
+size_t	lsh_query(const struct lsh *, const uint32_t *sig, uint32_t *out, size_t max);
+
+size_t	lsh_count(const struct lsh *);			/* ids held */
+size_t	lsh_memory(const struct lsh *);			/* bytes allocated */

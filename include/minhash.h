@@ -1,0 +1,25 @@
+/*
+ * minhash: K-value MinHash signatures of a set of 64-bit hashes, by
+ * one-permutation hashing (Li et al. 2012) with densification (Shrivastava
+ * 2017): each element costs one remix of its hash, not K. Empty bins are filled
+ * from non-empty ones deterministically, so two equal sets always get equal
+ * signatures. Pure and allocation-free. Equal input, equal output, on every
+ * machine.
+ *
+ * The estimated Jaccard similarity of two sets is the fraction of equal
+ * positions; its standard error is about sqrt(J(1-J)/K).
+ */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#define MINHASH_EMPTY	UINT32_MAX	/* never a value of a signature of a non-empty set */
+
+/*
+ * Write the K-value signature of h[0..n) to sig[0..k). Duplicates in h do not
+ * matter. With n == 0, every value is MINHASH_EMPTY. k >= 1.
+ */
+void	minhash_sign(const uint64_t *h, size_t n, unsigned k, uint32_t *sig);
+
+/* Estimated Jaccard similarity in [0, 1] of two signatures of length k. */
+double	minhash_jaccard(const uint32_t *a, const uint32_t *b, unsigned k);

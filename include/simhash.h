@@ -1,0 +1,35 @@
+/*
+ * simhash: 64-bit SimHash of weighted terms (Charikar 2002), and an index
+ * that finds fingerprints within Hamming distance k without a linear scan
+ * (Manku, Jain, Das Sarma 2007: k = 3 of 64 bits; the 64 bits split into
+ * k + 1 blocks, and any two fingerprints within distance k agree exactly on at
+ * least one block, so there is one table per block).
+ *
+ * simhash() and simhash_distance() are pure and allocation-free; the same
+ * input gives the same output on every machine.
+ */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "terms.h"
+
+uint64_t	simhash(const struct term *terms, size_t n);
+unsigned	simhash_distance(uint64_t a, uint64_t b);
+
+struct simindex;
+
+/* An index for lookups within distance k (0..7). NULL: out of memory. */
+struct simindex	*simindex_new(unsigned k);
+void		 simindex_free(struct simindex *);
+
+int	simindex_insert(struct simindex *, uint32_t id, uint64_t fp);	/* 0 or -ENOMEM */
+void	simindex_remove(struct simindex *, uint32_t id, uint64_t fp);	/* unknown: ignored */
+
+/*
+ * Write up to max distinct ids whose fingerprint is within distance k of fp to
+ * out, nearest first (ties by id); return how many there are in all.
+ */
+size_t	simindex_query(const struct simindex *, uint64_t fp, uint32_t *out, size_t max);
+
+size_t	simindex_memory(const struct simindex *);

@@ -1,0 +1,64 @@
+"""Operations: health and readiness, the systemd notify path, clean shutdown."""
+
+import json
+import signal
+
+from e2e_helpers import article, assert_status, needs_own_daemon, post_article
+from harness import SANITIZER_MARKERS, article_path
+
+
+def test_healthz_says_ok(client):
+    assert assert_status(client.get("/healthz"), 200) == {"status": "ok"}
+
+
+def test_readyz_says_ready(client):
+    assert assert_status(client.get("/readyz"), 200) == {"status": "ready"}
+
+
+def test_every_reply_with_a_body_is_json(client):
+    for path in ("/healthz", "/readyz", "/v1/clusters", "/v1/articles/absent", "/v1/nothing"):
+        reply = client.get(path)
+        assert reply.media_type == "application/json", (path, reply)
+        json.loads(reply.body)
+
+
+@needs_own_daemon
+def test_ready_is_sent_with_the_listening_port(fresh_daemon):
+    assert "READY=1" in fresh_daemon.notify_messages
+    assert any(m.startswith("STATUS=listening on 127.0.0.1:") for m in fresh_daemon.notify_messages)
+    assert fresh_daemon.port > 0
+
+
+@needs_own_daemon
+def test_sigterm_stops_cleanly_with_stopping_notice(fresh_daemon, uid):
+    c = fresh_daemon.client()
+    post_article(c, article(uid()))
+    c.post("/v1/articles", {"id": 5})
+    fresh_daemon.signal(signal.SIGTERM)
+    stopping = fresh_daemon.wait_notify("STOPPING=1")
+    assert fresh_daemon.wait() == 0
+    assert stopping, f"no STOPPING=1 among {fresh_daemon.notify_messages}"
+
+
+@needs_own_daemon
+def test_shutdown_after_mixed_traffic_has_no_sanitizer_reports(fresh_daemon, uid):
+    c = fresh_daemon.client()
+    a = article(uid("a"))
+    post_article(c, a)
+    post_article(c, dict(a, id=uid("b")))
+    c.post("/v1/articles", {"articles": [a, 5, {"id": uid("c")}, article(uid("d"))]})
+    c.request("POST", "/v1/articles", b"\xff{", {"Content-Type": "application/json"})
+    c.delete(article_path(uid("a")))
+    c.post("/v1/similar", a)
+    c.get("/v1/clusters?limit=3")
+    code = fresh_daemon.stop()
+    reports = [l for l in fresh_daemon.stderr_text().splitlines()
+               if any(m in l for m in SANITIZER_MARKERS)]
+    assert reports == [], "\n".join(reports)
+    assert code == 0, fresh_daemon.stderr_text()[-3000:]
+
+
+@needs_own_daemon
+def test_restart_on_the_same_data_dir_comes_up_again(fresh_daemon):
+    fresh_daemon.restart()
+    assert_status(fresh_daemon.client().get("/readyz"), 200)

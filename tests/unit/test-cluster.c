@@ -1,0 +1,847 @@
+/*
+ * test-cluster: duplicate groups, stories and the feed, on hand-made docs:
+ * signatures, SimHash values and terms are built here, so these tests do not
+ * depend on normalize.c or terms.c.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <xxhash.h>
+
+#include "cluster.h"
+
+#define DAY	86400
+#define T0	1687132800	/* 2023-06-19T00:00:00Z */
+
+struct tdoc {
+	struct doc	 d;
+	struct terms	 t;
+	uint32_t	*sig;
+	unsigned	 k;
+};
+
+static uint64_t
+mix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+static int
+cmp_term(const void *pa, const void *pb)
+{
+	const struct term	*a = pa, *b = pb;
+
+	return a->hash < b->hash ? -1 : a->hash > b->hash;
+}
+
+/* Terms from "word word:3 other": weight 1 each, or as given; repeats add up. */
+static void
+terms_from(struct terms *t, const char *spec)
+{
+	char	*copy = strdup(spec), *save = NULL, *w;
+	size_t	 i;
+
+	assert_non_null(copy);
+	memset(t, 0, sizeof(*t));
+	t->cap = 64;
+	t->v = calloc(t->cap, sizeof(*t->v));
+	t->words_cap = strlen(spec) + 1;
+	t->words = calloc(t->words_cap, 1);
+	assert_true(t->v != NULL && t->words != NULL);
+	for (w = strtok_r(copy, " ", &save); w != NULL; w = strtok_r(NULL, " ", &save)) {
+		char		*colon = strchr(w, ':');
+		float		 weight = colon ? strtof(colon + 1, NULL) : 1;
+		uint64_t	 h;
+
+		if (colon)
+			*colon = '\0';
+		h = XXH3_64bits(w, strlen(w));
+		for (i = 0; i < t->n && t->v[i].hash != h; i++)
+			;
+		if (i < t->n) {
+			t->v[i].weight += weight;
+			continue;
+		}
+		assert_true(t->n < t->cap);
+		t->v[t->n++] = (struct term){ .hash = h, .weight = weight,
+		    .word = (uint32_t)t->words_len };
+		memcpy(t->words + t->words_len, w, strlen(w) + 1);
+		t->words_len += strlen(w) + 1;
+	}
+	qsort(t->v, t->n, sizeof(*t->v), cmp_term);
+	free(copy);
+}
+
+/* A doc unrelated to any other seed: random signature, SimHash and exact hash. */
+static void
+tdoc_make(struct tdoc *td, const struct cluster_params *p, uint64_t seed,
+    const char *spec, int64_t published)
+{
+	unsigned	i;
+
+	memset(td, 0, sizeof(*td));
+	td->k = p->k;
+	td->sig = malloc(p->k * sizeof(*td->sig));
+	assert_non_null(td->sig);
+	for (i = 0; i < p->k; i++)
+		td->sig[i] = (uint32_t)mix(seed * 1000003 + i) & 0x7fffffff;
+	terms_from(&td->t, spec);
+	td->d = (struct doc){ .exact = mix(seed ^ 0xe1), .simhash = mix(seed ^ 0x51),
+	    .published = published, .sig = td->sig, .terms = &td->t };
+}
+
+/* td becomes a near duplicate of src: about frac of the positions kept. */
+static void
+tdoc_near(struct tdoc *td, const struct cluster_params *p, const struct tdoc *src,
+    uint64_t seed, double frac)
+{
+	unsigned	i;
+
+	tdoc_make(td, p, seed, "", src->d.published);
+	free(td->t.v);
+	free(td->t.words);
+	terms_from(&td->t, src->t.words);	/* first word only is enough here */
+	for (i = 0; i < p->k; i++)
+		if ((double)(mix(seed * 31 + i) % 1000) < frac * 1000)
+			td->sig[i] = src->sig[i];
+}
+
+static void
+tdoc_fini(struct tdoc *td)
+{
+	free(td->sig);
+	free(td->t.v);
+	free(td->t.words);
+}
+
+static struct clusterer *
+new_clusterer(struct cluster_params *p)
+{
+	struct clusterer	*c;
+
+	cluster_params_default(p);
+	c = cluster_new(p);
+	assert_non_null(c);
+	return c;
+}
+
+static void
+add_ok(struct clusterer *c, uint32_t id, const struct tdoc *td, struct verdict *v)
+{
+	struct verdict	tmp;
+
+	assert_int_equal(cluster_add(c, id, &td->d, v ? v : &tmp), 0);
+}
+
+/* Add a doc unrelated to everything: its own words and fingerprints. */
+static void
+add_unrelated(struct clusterer *c, const struct cluster_params *p, uint32_t id,
+    uint64_t seed, int64_t published, struct verdict *v)
+{
+	struct tdoc	td;
+	char		spec[128];
+
+	snprintf(spec, sizeof(spec), "u%llua u%llub u%lluc:2",
+	    (unsigned long long)seed, (unsigned long long)seed, (unsigned long long)seed);
+	tdoc_make(&td, p, seed, spec, published);
+	add_ok(c, id, &td, v);
+	tdoc_fini(&td);
+}
+
+static void
+assert_verdict_equal(const struct verdict *a, const struct verdict *b)
+{
+	size_t	i;
+
+	assert_int_equal(a->status, b->status);
+	assert_int_equal(a->story, b->story);
+	assert_int_equal(a->duplicate_of, b->duplicate_of);
+	assert_int_equal(a->nmatches, b->nmatches);
+	for (i = 0; i < a->nmatches; i++) {
+		assert_int_equal(a->matches[i].id, b->matches[i].id);
+		assert_int_equal(a->matches[i].kind, b->matches[i].kind);
+		assert_true(a->matches[i].similarity == b->matches[i].similarity);
+	}
+}
+
+static void
+assert_story_equal(const struct story *a, const struct story *b)
+{
+	assert_int_equal(a->id, b->id);
+	assert_int_equal(a->size, b->size);
+	assert_int_equal(a->groups, b->groups);
+	assert_int_equal(a->sources, b->sources);
+	assert_int_equal(a->representative, b->representative);
+	assert_int_equal(a->first_published, b->first_published);
+	assert_int_equal(a->last_published, b->last_published);
+	assert_int_equal(a->updated_seq, b->updated_seq);
+	assert_int_equal(a->removed, b->removed);
+}
+
+static void
+test_params_default_are_consistent(void **state)
+{
+	struct cluster_params	p;
+
+	(void)state;
+	cluster_params_default(&p);
+	assert_true(p.bands >= 1 && p.rows >= 1 && p.bands * p.rows <= p.k);
+	assert_true(p.max_matches >= 1 && p.max_matches <= CLUSTER_MAX_MATCHES);
+	assert_true(p.doc_terms >= 1 && p.window > 0);
+}
+
+static void
+test_exact_duplicate_joins_group_and_story(void **state)
+{
+	struct cluster_params	 p;
+	struct clusterer	*c = new_clusterer(&p);
+	struct tdoc		 a;
+	struct verdict		 v;
+	struct story		 s;
+
+	(void)state;
+	tdoc_make(&a, &p, 1, "blinken beijing xi", T0);
+	add_ok(c, 10, &a, &v);
+	assert_int_equal(v.status, VERDICT_NEW_STORY);
+	assert_int_equal(v.story, 1);
+	assert_int_equal(v.duplicate_of, CLUSTER_NONE);
+	assert_int_equal(v.nmatches, 0);
+	add_ok(c, 11, &a, &v);
+	assert_int_equal(v.status, VERDICT_EXACT_DUPLICATE);
+	assert_int_equal(v.story, 1);
+	assert_int_equal(v.duplicate_of, 10);
+	assert_true(v.nmatches >= 1);
+	assert_int_equal(v.matches[0].id, 10);
+	assert_int_equal(v.matches[0].kind, MATCH_EXACT);
+	assert_true(v.matches[0].similarity == 1.0f);
+	assert_int_equal(cluster_duplicate_of(c, 11), 10);
+	assert_int_equal(cluster_duplicate_of(c, 10), CLUSTER_NONE);
+	assert_int_equal(cluster_story_get(c, 1, &s), 0);
+	assert_int_equal(s.size, 2);
+	assert_int_equal(s.groups, 1);
+	assert_int_equal(cluster_count_groups(c), 1);
+	assert_int_equal(cluster_count_stories(c), 1);
+	tdoc_fini(&a);
+	cluster_free(c);
+}
+
+static void
+test_near_duplicate_by_minhash_points_to_root(void **state)
+{
+	struct cluster_params	 p;
+	struct clusterer	*c = new_clusterer(&p);
+	struct tdoc		 a, b, d;
+	struct verdict		 v;
+
+	(void)state;
+	tdoc_make(&a, &p, 1, "blinken beijing xi", T0);
+	tdoc_near(&b, &p, &a, 2, 0.8);
+	tdoc_near(&d, &p, &b, 3, 0.85);
+	add_ok(c, 1, &a, NULL);
+	add_ok(c, 2, &b, &v);
+	assert_int_equal(v.status, VERDICT_NEAR_DUPLICATE);
+	assert_int_equal(v.duplicate_of, 1);
+	assert_int_equal(v.story, 1);
+	assert_int_equal(v.matches[0].id, 1);
+	assert_int_equal(v.matches[0].kind, MATCH_NEAR);
+	assert_true(v.matches[0].similarity > 0.6f && v.matches[0].similarity < 0.95f);
+	/* d is nearest to b, but a group's members all point to its root */
+	add_ok(c, 3, &d, &v);
+	assert_int_equal(v.status, VERDICT_NEAR_DUPLICATE);
+	assert_int_equal(v.duplicate_of, 1);
+	assert_int_equal(cluster_duplicate_of(c, 3), 1);
+	assert_int_equal(cluster_count_groups(c), 1);
+	tdoc_fini(&a);
+	tdoc_fini(&b);
+	tdoc_fini(&d);
+	cluster_free(c);
+}
+
+static void
+test_near_duplicate_by_simhash_alone(void **state)
+{
+	struct cluster_params	 p;
+	struct clusterer	*c = new_clusterer(&p);
+	struct tdoc		 a, b;
+	struct verdict		 v;
+
+	(void)state;
+	tdoc_make(&a, &p, 1, "blinken beijing xi", T0);
+	tdoc_make(&b, &p, 2, "blinken beijing xi", T0);
+	b.d.simhash = a.d.simhash ^ 0x8000000000000005ULL;	/* distance 3 */
+	add_ok(c, 1, &a, NULL);
+	add_ok(c, 2, &b, &v);
+	assert_int_equal(v.status, VERDICT_NEAR_DUPLICATE);
+	assert_int_equal(v.duplicate_of, 1);
+	assert_int_equal(v.matches[0].kind, MATCH_NEAR);
+	assert_true(v.matches[0].similarity < 0.1f);	/* the Jaccard estimate */
+	tdoc_fini(&a);
+	tdoc_fini(&b);
+	cluster_free(c);
+}
+
+static void
+test_root_removal_promotes_next_oldest(void **state)
+{
+	struct cluster_params	 p;
+	struct clusterer	*c = new_clusterer(&p);
+	struct tdoc		 a;
+	struct verdict		 v;
+	struct story		 s;
+
+	(void)state;
+	tdoc_make(&a, &p, 1, "blinken beijing xi", T0);
+	add_ok(c, 7, &a, NULL);
+	add_ok(c, 3, &a, NULL);
+	add_ok(c, 5, &a, NULL);
+	cluster_remove(c, 7);
+	assert_false(cluster_holds(c, 7));
+	assert_int_equal(cluster_duplicate_of(c, 3), CLUSTER_NONE);
+	assert_int_equal(cluster_duplicate_of(c, 5), 3);
+	add_ok(c, 9, &a, &v);
+	assert_int_equal(v.duplicate_of, 3);
+	assert_int_equal(v.story, 1);
+	assert_int_equal(cluster_story_get(c, 1, &s), 0);
+	assert_int_equal(s.size, 3);
+	assert_int_equal(s.groups, 1);
+	cluster_remove(c, 3);
+	assert_int_equal(cluster_duplicate_of(c, 9), 5);
+	cluster_remove(c, 5);
+	cluster_remove(c, 9);
+	cluster_remove(c, 9);	/* unknown: ignored */
+	assert_int_equal(cluster_count_groups(c), 0);
+	assert_int_equal(cluster_count_articles(c), 0);
+	tdoc_fini(&a);
+	cluster_free(c);
+}
+
+static void
+test_unrelated_articles_start_new_stories_in_order(void **state)
+{
+	struct cluster_params	 p;
+	struct clusterer	*c = new_clusterer(&p);
+	struct verdict		 v;
+	uint32_t		 i;
+
+	(void)state;
+	for (i = 0; i < 5; i++) {
+		add_unrelated(c, &p, i, 100 + i, T0, &v);
+		assert_int_equal(v.status, VERDICT_NEW_STORY);
+		assert_int_equal(v.story, i + 1);
+		assert_int_equal(v.nmatches, 0);
+		assert_int_equal(cluster_story_of(c, i), i + 1);
+	}
+	cluster_remove(c, 4);
+	add_unrelated(c, &p, 4, 104, T0, &v);
+	assert_int_equal(v.story, 6);	/* ids are never reused */
+	assert_int_equal(cluster_count_stories(c), 5);
+	assert_int_equal(cluster_count_groups(c), 5);
+	cluster_free(c);
+}
+
+static const char *blinken[] = {
+	"blinken:3 beijing:2 xi:2 jinping china visit meeting talks",
+	"blinken:2 beijing xi:2 jinping:2 china tensions taiwan secretary",
+	"blinken:3 xi jinping beijing:2 china:2 diplomacy relations",
+};
+
+static void
+test_related_articles_join_one_story(void **state)
+{
+	struct cluster_params	 p;
+	struct clusterer	*c = new_clusterer(&p);
+	struct tdoc		 td;
+	struct verdict		 v;
+	struct story		 s;
+	const char		*words[5];
+	uint32_t		 members[8], i;
+	size_t			 n;
+
+	(void)state;
+	for (i = 0; i < 20; i++)	/* background, so idf means something */
+		add_unrelated(c, &p, 100 + i, 1000 + i, T0, NULL);
+	for (i = 0; i < 3; i++) {
+		tdoc_make(&td, &p, 10 + i, blinken[i], T0 + i * 3600);
+		td.d.source = i < 2 ? 0xa : 0xb;
+		add_ok(c, i, &td, &v);
+		tdoc_fini(&td);
+		assert_int_equal(v.status, i == 0 ? VERDICT_NEW_STORY : VERDICT_JOINED_STORY);
+		assert_int_equal(v.story, 21);
+		assert_int_equal(v.duplicate_of, CLUSTER_NONE);
+		assert_int_equal(v.nmatches, i);
+		if (i > 0) {
+			assert_int_equal(v.matches[0].kind, MATCH_RELATED);
+			assert_true(v.matches[0].similarity > 0.2f);
+			assert_true(v.matches[0].similarity <= 1.0f);
+		}
+	}
+	assert_int_equal(cluster_story_get(c, 21, &s), 0);
+	assert_int_equal(s.size, 3);
+	assert_int_equal(s.groups, 3);
+	assert_int_equal(s.sources, 2);
+	assert_int_equal(s.first_published, T0);
+	assert_int_equal(s.last_published, T0 + 2 * 3600);
+	assert_true(s.representative < 3);
+	n = cluster_story_members(c, 21, members, 8);
+	assert_int_equal(n, 3);
+	assert_int_equal(members[0], 0);
+	assert_int_equal(members[1], 1);
+	assert_int_equal(members[2], 2);
+	n = cluster_story_terms(c, 21, words, 5);
+	assert_int_equal(n, 5);
+	assert_string_equal(words[0], "blinken");
+	assert_true(cluster_similarity(c, 0, 0) > 0.999f);
+	assert_true(cluster_similarity(c, 0, 1) > 0.2f);
+	assert_true(cluster_similarity(c, 0, 100) == 0.0f);
+	cluster_remove(c, 2);
+	assert_int_equal(cluster_story_get(c, 21, &s), 0);
+	assert_int_equal(s.sources, 1);
+	assert_int_equal(s.last_published, T0 + 3600);
+	cluster_free(c);
+}
+
+static void
+test_articles_outside_window_do_not_join(void **state)
+{
+	struct cluster_params	 p;
+	struct clusterer	*c = new_clusterer(&p);
+	struct tdoc		 td;
+	struct verdict		 v;
+
+	(void)state;
+	tdoc_make(&td, &p, 1, blinken[0], T0);
+	add_ok(c, 1, &td, &v);
+	tdoc_fini(&td);
+	tdoc_make(&td, &p, 2, blinken[1], T0 + p.window + 1);
+	add_ok(c, 2, &td, &v);
+	tdoc_fini(&td);
+	assert_int_equal(v.status, VERDICT_NEW_STORY);
+	assert_int_equal(v.story, 2);
+	/* the window's edge is inside; story 2 is too far from it */
+	tdoc_make(&td, &p, 3, blinken[2], T0 - p.window);
+	add_ok(c, 3, &td, &v);
+	tdoc_fini(&td);
+	assert_int_equal(v.status, VERDICT_JOINED_STORY);
+	assert_int_equal(v.story, 1);
+	cluster_free(c);
+}
+
+struct feedlog {
+	uint32_t	id[256];
+	uint64_t	seq[256];
+	int		removed[256];
+	size_t		n, limit;
+};
+
+static int
+on_story(const struct story *s, void *arg)
+{
+	struct feedlog	*f = arg;
+
+	assert_true(f->n < 256);
+	f->id[f->n] = s->id;
+	f->seq[f->n] = s->updated_seq;
+	f->removed[f->n] = s->removed;
+	f->n++;
+	return f->limit != 0 && f->n >= f->limit;
+}
+
+static struct feedlog
+feed(const struct clusterer *c, uint64_t since, size_t limit)
+{
+	struct feedlog	f = { .limit = limit };
+
+	cluster_feed(c, since, on_story, &f);
+	return f;
+}
+
+static void
+test_removed_story_is_reported_once_as_tombstone(void **state)
+{
+	struct cluster_params	 p;
+	struct clusterer	*c = new_clusterer(&p);
+	struct feedlog		 f;
+	struct story		 s;
+	uint64_t		 seq;
+
+	(void)state;
+	add_unrelated(c, &p, 1, 1, T0, NULL);
+	add_unrelated(c, &p, 2, 2, T0, NULL);
+	seq = cluster_seq(c);
+	cluster_remove(c, 1);
+	assert_int_equal(cluster_count_stories(c), 1);
+	assert_int_equal(cluster_story_get(c, 1, &s), -ENOENT);
+	assert_int_equal(cluster_story_members(c, 1, NULL, 0), 0);
+	f = feed(c, seq, 0);
+	assert_int_equal(f.n, 1);
+	assert_int_equal(f.id[0], 1);
+	assert_true(f.removed[0]);
+	assert_int_equal(f.seq[0], cluster_seq(c));
+	assert_int_equal(feed(c, cluster_seq(c), 0).n, 0);
+	f = feed(c, 0, 0);	/* from the beginning: story 2, then the tombstone */
+	assert_int_equal(f.n, 2);
+	assert_int_equal(f.id[0], 2);
+	assert_false(f.removed[0]);
+	assert_int_equal(f.id[1], 1);
+	assert_int_equal(cluster_feed_horizon(c), 0);
+	cluster_free(c);
+}
+
+/* Page through the feed like a dashboard: limit per poll, cursor = last seq seen. */
+static size_t
+poll_all(const struct clusterer *c, uint64_t *cursor, uint32_t *ids, size_t limit)
+{
+	struct feedlog	f;
+	size_t		n = 0, i;
+
+	do {
+		f = feed(c, *cursor, limit);
+		for (i = 0; i < f.n; i++) {
+			assert_true(f.seq[i] > *cursor);
+			*cursor = f.seq[i];
+			ids[n++] = f.id[i];
+		}
+	} while (f.n == limit);
+	return n;
+}
+
+static void
+test_feed_since_has_no_skips_or_repeats(void **state)
+{
+	struct cluster_params	 p;
+	struct clusterer	*c = new_clusterer(&p);
+	struct tdoc		 td;
+	uint32_t		 ids[256], i;
+	uint64_t		 cursor = 0;
+	size_t			 n;
+
+	(void)state;
+	for (i = 0; i < 10; i++)
+		add_unrelated(c, &p, i, 50 + i, T0, NULL);
+	assert_int_equal(cluster_seq(c), 10);
+	n = poll_all(c, &cursor, ids, 3);
+	assert_int_equal(n, 10);
+	for (i = 0; i < 10; i++)
+		assert_int_equal(ids[i], i + 1);
+	assert_int_equal(cursor, 10);
+	assert_int_equal(poll_all(c, &cursor, ids, 3), 0);
+	/* change stories 3, 7 and 3 again: 7 then 3, each once */
+	tdoc_make(&td, &p, 52, "u52a u52b u52c:2", T0);
+	td.d.exact ^= 1;
+	add_ok(c, 100, &td, NULL);	/* near duplicate of article 2 -> story 3 */
+	tdoc_fini(&td);
+	cluster_remove(c, 6);		/* story 7 removed */
+	cluster_remove(c, 100);		/* story 3 changed again */
+	n = poll_all(c, &cursor, ids, 3);
+	assert_int_equal(n, 2);
+	assert_int_equal(ids[0], 7);
+	assert_int_equal(ids[1], 3);
+	assert_int_equal(cursor, cluster_seq(c));
+	assert_int_equal(cluster_seq(c), 13);
+	cluster_free(c);
+}
+
+struct snapshot {
+	uint64_t	seq;
+	size_t		articles, stories, groups, nfeed;
+	int		has[64];
+	struct story	s[64];
+	uint32_t	story_of[64], dup_of[64];
+};
+
+static void
+assert_snapshot_equal(const struct snapshot *a, const struct snapshot *b)
+{
+	size_t	i;
+
+	assert_int_equal(a->seq, b->seq);
+	assert_int_equal(a->articles, b->articles);
+	assert_int_equal(a->stories, b->stories);
+	assert_int_equal(a->groups, b->groups);
+	assert_int_equal(a->nfeed, b->nfeed);
+	for (i = 0; i < 64; i++) {
+		assert_int_equal(a->has[i], b->has[i]);
+		if (a->has[i])
+			assert_story_equal(&a->s[i], &b->s[i]);
+		assert_int_equal(a->story_of[i], b->story_of[i]);
+		assert_int_equal(a->dup_of[i], b->dup_of[i]);
+	}
+}
+
+static void
+snap(const struct clusterer *c, struct snapshot *sn)
+{
+	struct feedlog	f = feed(c, 0, 0);
+	uint32_t	i;
+
+	memset(sn, 0, sizeof(*sn));
+	sn->seq = cluster_seq(c);
+	sn->articles = cluster_count_articles(c);
+	sn->stories = cluster_count_stories(c);
+	sn->groups = cluster_count_groups(c);
+	sn->nfeed = f.n;
+	for (i = 0; i < 64; i++) {
+		sn->has[i] = cluster_story_get(c, i, &sn->s[i]) == 0;
+		sn->story_of[i] = cluster_story_of(c, i);
+		sn->dup_of[i] = cluster_duplicate_of(c, i);
+	}
+}
+
+static void
+test_query_changes_nothing(void **state)
+{
+	struct cluster_params	 p;
+	struct clusterer	*c = new_clusterer(&p);
+	struct snapshot		 before, after;
+	struct tdoc		 q[4];
+	struct verdict		 vq, va;
+	uint32_t		 i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		tdoc_make(&q[0], &p, 10 + i, blinken[i], T0);
+		add_ok(c, i, &q[0], NULL);
+		tdoc_fini(&q[0]);
+	}
+	add_unrelated(c, &p, 3, 99, T0, NULL);
+	tdoc_make(&q[0], &p, 10, blinken[0], T0);		/* exact duplicate */
+	tdoc_near(&q[1], &p, &q[0], 77, 0.9);			/* near duplicate */
+	tdoc_make(&q[2], &p, 20, "blinken xi beijing china summit", T0);	/* related */
+	tdoc_make(&q[3], &p, 21, "volcano iceland eruption", T0);	/* new */
+	snap(c, &before);
+	for (i = 0; i < 4; i++) {
+		static const enum verdict_status	want[] = { VERDICT_EXACT_DUPLICATE,
+		    VERDICT_NEAR_DUPLICATE, VERDICT_JOINED_STORY, VERDICT_NEW_STORY };
+
+		assert_int_equal(cluster_query(c, &q[i].d, &vq), 0);
+		snap(c, &after);
+		assert_snapshot_equal(&before, &after);
+		assert_int_equal(vq.status, want[i]);
+	}
+	/* and the query said what the add then does */
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(cluster_query(c, &q[i].d, &vq), 0);
+		add_ok(c, 10 + i, &q[i], &va);
+		if (vq.status == VERDICT_NEW_STORY) {
+			assert_int_equal(vq.story, CLUSTER_NONE);
+			vq.story = va.story;
+		}
+		assert_verdict_equal(&vq, &va);
+		cluster_remove(c, 10 + i);
+	}
+	for (i = 0; i < 4; i++)
+		tdoc_fini(&q[i]);
+	cluster_free(c);
+}
+
+/*
+ * A random stream over a few topics: new articles, exact and near duplicates
+ * of held ones, removals. Deterministic for a given seed.
+ */
+struct stream {
+	uint64_t		 rng;
+	struct cluster_params	 p;
+	uint32_t		 held[4096];
+	uint64_t		 seed[4096];	/* each held article's */
+	size_t			 nheld;
+	uint32_t		 nextid;
+};
+
+static uint64_t
+rnd(struct stream *st, uint64_t n)
+{
+	st->rng = mix(st->rng);
+	return st->rng % n;
+}
+
+/* One step: returns the id added, or CLUSTER_NONE after a removal. */
+static uint32_t
+stream_step(struct stream *st, struct clusterer *c, struct verdict *v)
+{
+	struct tdoc	td, src;
+	char		spec[256];
+	uint64_t	topic = rnd(st, 40), seed = st->rng, srcid;
+	uint32_t	id;
+	size_t		i;
+
+	if (st->nheld > 0 && (rnd(st, 3) == 0 || st->nheld == 4096)) {
+		i = rnd(st, st->nheld);
+		cluster_remove(c, st->held[i]);
+		st->nheld--;
+		st->held[i] = st->held[st->nheld];
+		st->seed[i] = st->seed[st->nheld];
+		return CLUSTER_NONE;
+	}
+	snprintf(spec, sizeof(spec), "t%llua:3 t%llub:2 t%lluc w%llu w%llu:2 common",
+	    (unsigned long long)topic, (unsigned long long)topic,
+	    (unsigned long long)topic, (unsigned long long)rnd(st, 500),
+	    (unsigned long long)rnd(st, 500));
+	tdoc_make(&td, &st->p, seed, spec, T0 + (int64_t)rnd(st, 20) * DAY / 2);
+	td.d.source = rnd(st, 8);
+	srcid = rnd(st, 4);
+	if (srcid == 0 && st->nheld > 0) {	/* a near duplicate of a held one */
+		tdoc_make(&src, &st->p, st->seed[rnd(st, st->nheld)], spec, td.d.published);
+		for (i = 0; i < st->p.k; i++)
+			if (rnd(st, 10) < 8)
+				td.sig[i] = src.sig[i];
+		if (rnd(st, 2) == 0)
+			td.d.exact = src.d.exact;
+		tdoc_fini(&src);
+	}
+	id = st->nextid;
+	st->nextid += 1 + (uint32_t)rnd(st, 3);	/* sparse ids too */
+	add_ok(c, id, &td, v);
+	tdoc_fini(&td);
+	st->held[st->nheld] = id;
+	st->seed[st->nheld++] = seed;
+	return id;
+}
+
+static int
+count_live(const struct story *s, void *arg)
+{
+	size_t	*sizes = arg;
+
+	if (!s->removed) {
+		sizes[0] += s->size;
+		sizes[1] += s->groups;
+		sizes[2]++;
+	}
+	return 0;
+}
+
+static void
+check_invariants(const struct clusterer *c, const struct stream *st)
+{
+	size_t		sizes[3] = { 0 }, i, n, j;
+	uint32_t	members[4096];
+	struct story	s;
+
+	cluster_feed(c, 0, count_live, sizes);
+	assert_int_equal(sizes[0], cluster_count_articles(c));
+	assert_int_equal(sizes[1], cluster_count_groups(c));
+	assert_int_equal(sizes[2], cluster_count_stories(c));
+	assert_int_equal(st->nheld, cluster_count_articles(c));
+	for (i = 0; i < st->nheld; i++) {
+		uint32_t	id = st->held[i], sid = cluster_story_of(c, id);
+		uint32_t	root = cluster_duplicate_of(c, id);
+
+		assert_true(cluster_holds(c, id));
+		assert_int_equal(cluster_story_get(c, sid, &s), 0);
+		assert_true(s.size >= 1 && s.groups >= 1 && s.groups <= s.size);
+		assert_true(cluster_holds(c, s.representative));
+		assert_int_equal(cluster_story_of(c, s.representative), sid);
+		assert_true(cluster_published(c, id) >= s.first_published);
+		assert_true(cluster_published(c, id) <= s.last_published);
+		if (root != CLUSTER_NONE) {
+			assert_true(cluster_holds(c, root));
+			assert_int_equal(cluster_story_of(c, root), sid);
+			assert_int_equal(cluster_duplicate_of(c, root), CLUSTER_NONE);
+		}
+		n = cluster_story_members(c, sid, members, 4096);
+		assert_int_equal(n, s.size);
+		for (j = 0; j < n && members[j] != id; j++)
+			;
+		assert_true(j < n);
+	}
+}
+
+static void
+test_random_adds_and_removes_keep_invariants(void **state)
+{
+	struct stream		*st = calloc(1, sizeof(*st));
+	struct clusterer	*c;
+	struct verdict		 v;
+	int			 i;
+
+	(void)state;
+	assert_non_null(st);
+	st->rng = 42;
+	c = new_clusterer(&st->p);
+	for (i = 0; i < 4000; i++) {
+		stream_step(st, c, &v);
+		if (i % 250 == 0)
+			check_invariants(c, st);
+	}
+	check_invariants(c, st);
+	while (st->nheld > 0) {
+		cluster_remove(c, st->held[--st->nheld]);
+		if (st->nheld % 300 == 0)
+			check_invariants(c, st);
+	}
+	assert_int_equal(cluster_count_stories(c), 0);
+	assert_int_equal(cluster_count_groups(c), 0);
+	cluster_free(c);
+	free(st);
+}
+
+static void
+test_same_sequence_gives_same_state(void **state)
+{
+	struct stream		*s1 = calloc(1, sizeof(*s1)), *s2 = calloc(1, sizeof(*s2));
+	struct clusterer	*c1, *c2;
+	struct verdict		 v1, v2;
+	struct story		 a, b;
+	uint32_t		 id1, id2;
+	int			 i, dups = 0, joins = 0;
+
+	(void)state;
+	assert_true(s1 != NULL && s2 != NULL);
+	s1->rng = s2->rng = 7;
+	c1 = new_clusterer(&s1->p);
+	c2 = new_clusterer(&s2->p);
+	for (i = 0; i < 2000; i++) {
+		id1 = stream_step(s1, c1, &v1);
+		id2 = stream_step(s2, c2, &v2);
+		assert_int_equal(id1, id2);
+		assert_int_equal(cluster_seq(c1), cluster_seq(c2));
+		if (id1 == CLUSTER_NONE)
+			continue;
+		assert_verdict_equal(&v1, &v2);
+		assert_int_equal(cluster_story_of(c1, id1), cluster_story_of(c2, id2));
+		assert_int_equal(cluster_duplicate_of(c1, id1), cluster_duplicate_of(c2, id2));
+		assert_int_equal(cluster_story_get(c1, v1.story, &a), 0);
+		assert_int_equal(cluster_story_get(c2, v2.story, &b), 0);
+		assert_story_equal(&a, &b);
+		dups += v1.status >= VERDICT_NEAR_DUPLICATE;
+		joins += v1.status == VERDICT_JOINED_STORY;
+	}
+	/* the stream exercises every path */
+	assert_true(dups > 50 && joins > 50);
+	cluster_free(c1);
+	cluster_free(c2);
+	free(s1);
+	free(s2);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest	tests[] = {
+		cmocka_unit_test(test_params_default_are_consistent),
+		cmocka_unit_test(test_exact_duplicate_joins_group_and_story),
+		cmocka_unit_test(test_near_duplicate_by_minhash_points_to_root),
+		cmocka_unit_test(test_near_duplicate_by_simhash_alone),
+		cmocka_unit_test(test_root_removal_promotes_next_oldest),
+		cmocka_unit_test(test_unrelated_articles_start_new_stories_in_order),
+		cmocka_unit_test(test_related_articles_join_one_story),
+		cmocka_unit_test(test_articles_outside_window_do_not_join),
+		cmocka_unit_test(test_removed_story_is_reported_once_as_tombstone),
+		cmocka_unit_test(test_feed_since_has_no_skips_or_repeats),
+		cmocka_unit_test(test_query_changes_nothing),
+		cmocka_unit_test(test_same_sequence_gives_same_state),
+		cmocka_unit_test(test_random_adds_and_removes_keep_invariants),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

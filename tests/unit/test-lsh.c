@@ -1,0 +1,246 @@
+/* lsh: the S-curve parameters, recall as the S-curve predicts, removal, memory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "lsh.h"
+#include "minhash.h"
+
+#define K	128
+
+static uint64_t
+rng_next(uint64_t *s)
+{
+	uint64_t	z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* Signatures of two random sets of union 400 and Jaccard exactly j. */
+static void
+sign_pair(uint64_t *rng, double j, uint32_t *a, uint32_t *b)
+{
+	uint64_t	ha[400], hb[400];
+	size_t		u = 400, common = (size_t)(j * u + 0.5), own = (u - common) / 2;
+	size_t		na = 0, nb = 0;
+
+	for (size_t i = 0; i < common; i++)
+		ha[na++] = hb[nb++] = rng_next(rng);
+	for (size_t i = 0; i < own; i++) {
+		ha[na++] = rng_next(rng);
+		hb[nb++] = rng_next(rng);
+	}
+	minhash_sign(ha, na, K, a);
+	minhash_sign(hb, nb, K, b);
+}
+
+static int
+contains(const uint32_t *v, size_t n, uint32_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == id)
+			return 1;
+	return 0;
+}
+
+static void
+test_choose_fits_k_and_orders_by_threshold(void **state)
+{
+	unsigned	b5, r5, b8, r8;
+
+	(void)state;
+	lsh_choose(K, 0.5, &b5, &r5);
+	lsh_choose(K, 0.8, &b8, &r8);
+	assert_true(b5 * r5 <= K && b5 * r5 >= K - r5);
+	assert_true(b8 * r8 <= K && b8 * r8 >= K - r8);
+	/* datasketch's _optimal_param gives these for 128 permutations. */
+	assert_int_equal(b8, 9);
+	assert_int_equal(r8, 13);
+	/* A higher threshold needs longer bands. */
+	assert_true(r8 > r5 && b8 < b5);
+	/* The S-curve's steep part sits near the threshold. */
+	assert_true(lsh_probability(0.5, b5, r5) > 0.3 && lsh_probability(0.5, b5, r5) < 0.8);
+	assert_true(lsh_probability(0.8, b8, r8) > 0.2 && lsh_probability(0.8, b8, r8) < 0.7);
+}
+
+static void
+test_probability_is_the_s_curve(void **state)
+{
+	(void)state;
+	assert_float_equal(lsh_probability(0, 20, 5), 0, 1e-12);
+	assert_float_equal(lsh_probability(1, 20, 5), 1, 1e-12);
+	assert_float_equal(lsh_probability(0.5, 1, 1), 0.5, 1e-12);
+	assert_float_equal(lsh_probability(0.5, 2, 2), 1 - 0.75 * 0.75, 1e-12);
+}
+
+/* Insert the first of n pairs at Jaccard j, query with the second; the share found. */
+static double
+recall(double j, unsigned b, unsigned r, unsigned n, uint64_t seed)
+{
+	struct lsh	*l = lsh_new(b, r);
+	uint32_t	(*sa)[K] = malloc(n * sizeof(*sa)), (*sb)[K] = malloc(n * sizeof(*sb));
+	uint32_t	out[64];
+	unsigned	found = 0;
+
+	assert_non_null(l);
+	assert_non_null(sa);
+	assert_non_null(sb);
+	for (unsigned i = 0; i < n; i++) {
+		sign_pair(&seed, j, sa[i], sb[i]);
+		assert_int_equal(lsh_insert(l, i, sa[i]), 0);
+	}
+	assert_int_equal(lsh_count(l), n);
+	for (unsigned i = 0; i < n; i++) {
+		size_t	m = lsh_query(l, sb[i], out, 64);
+
+		found += contains(out, m < 64 ? m : 64, i);
+	}
+	lsh_free(l);
+	free(sa);
+	free(sb);
+	return (double)found / n;
+}
+
+static void
+test_recall_follows_the_s_curve(void **state)
+{
+	unsigned	b, r;
+	double		p, got;
+
+	(void)state;
+	lsh_choose(K, 0.5, &b, &r);
+	got = recall(0.8, b, r, 1000, 1);
+	assert_true(got >= lsh_probability(0.8, b, r) - 0.02);
+	/* Mid-curve, where the count says something: 1000 pairs, SD ~ 0.016. */
+	p = lsh_probability(0.5, b, r);
+	got = recall(0.5, b, r, 1000, 2);
+	assert_true(got > p - 0.06 && got < p + 0.06);
+	/* Far below the threshold almost nothing becomes a candidate. */
+	got = recall(0.1, b, r, 1000, 3);
+	assert_true(got <= 0.005);
+}
+
+static void
+test_query_returns_each_id_once_in_band_order(void **state)
+{
+	struct lsh	*l = lsh_new(16, 8);
+	uint32_t	 sig[K], out[8];
+
+	(void)state;
+	for (unsigned i = 0; i < K; i++)
+		sig[i] = i * 7919;
+	assert_int_equal(lsh_insert(l, 42, sig), 0);
+	assert_int_equal(lsh_insert(l, 7, sig), 0);
+	assert_int_equal(lsh_insert(l, 99, sig), 0);
+	/* Every band agrees; each id still comes once, in insertion order. */
+	assert_int_equal(lsh_query(l, sig, out, 8), 3);
+	assert_int_equal(out[0], 42);
+	assert_int_equal(out[1], 7);
+	assert_int_equal(out[2], 99);
+	/* The count is of all candidates; only max are written. */
+	out[1] = 12345;
+	assert_int_equal(lsh_query(l, sig, out, 1), 3);
+	assert_int_equal(out[0], 42);
+	assert_int_equal(out[1], 12345);
+	lsh_free(l);
+}
+
+static void
+test_removed_ids_are_not_returned_and_memory_shrinks(void **state)
+{
+	enum { N = 5000 };
+	struct lsh	*l = lsh_new(25, 5);
+	uint32_t	(*sig)[K] = malloc(N * sizeof(*sig));
+	uint64_t	 rng = 7;
+	uint32_t	 out[16];
+	size_t		 empty = lsh_memory(l), full;
+
+	(void)state;
+	assert_non_null(sig);
+	for (unsigned i = 0; i < N; i++) {
+		uint64_t	h[50];
+
+		for (unsigned e = 0; e < 50; e++)
+			h[e] = rng_next(&rng);
+		minhash_sign(h, 50, K, sig[i]);
+		assert_int_equal(lsh_insert(l, i, sig[i]), 0);
+	}
+	/* A duplicate of item 0 shares every bucket with it. */
+	assert_int_equal(lsh_insert(l, N, sig[0]), 0);
+	full = lsh_memory(l);
+	assert_true(full > empty);
+	/* Slots are 8 bytes at a load of at least 3/8. */
+	assert_true(full < (size_t)N * 25 * 8 * 8 / 3 + 4096);
+
+	lsh_remove(l, 0, sig[0]);
+	assert_int_equal(lsh_count(l), N);
+	assert_int_equal(lsh_query(l, sig[0], out, 16), 1);
+	assert_int_equal(out[0], N);
+	lsh_remove(l, 0, sig[0]);		/* again: ignored */
+	lsh_remove(l, 123456, sig[1]);		/* never inserted: ignored */
+	assert_int_equal(lsh_count(l), N);
+	lsh_remove(l, N, sig[0]);
+	assert_int_equal(lsh_query(l, sig[0], out, 16), 0);
+
+	for (unsigned i = 1; i < N; i++)
+		lsh_remove(l, i, sig[i]);
+	assert_int_equal(lsh_count(l), 0);
+	assert_int_equal(lsh_query(l, sig[1], out, 16), 0);
+	assert_int_equal(lsh_memory(l), empty);
+	lsh_free(l);
+	free(sig);
+}
+
+static void
+test_large_buckets_are_deduplicated(void **state)
+{
+	enum { N = 3000 };
+	struct lsh	*l = lsh_new(20, 6);
+	uint32_t	 sig[K], other[K], *out = malloc(N * sizeof(*out));
+
+	(void)state;
+	for (unsigned i = 0; i < K; i++)
+		sig[i] = other[i] = i;
+	other[0] = 1000;	/* differs in band 0 only */
+	for (unsigned i = 0; i < N; i++)
+		assert_int_equal(lsh_insert(l, i, i % 2 ? sig : other), 0);
+	assert_int_equal(lsh_query(l, sig, out, N), N);
+	for (unsigned i = 0; i < N / 2; i++)
+		assert_int_equal(out[i], 2 * i + 1);	/* band 0 holds the odd ids */
+	for (unsigned i = 0; i < N / 2; i++)
+		assert_int_equal(out[N / 2 + i], 2 * i);
+	for (unsigned i = 0; i < N; i += 2)
+		lsh_remove(l, i, other);
+	assert_int_equal(lsh_query(l, other, out, N), N / 2);
+	lsh_free(l);
+	free(out);
+}
+
+static void
+test_free_null_is_a_no_op(void **state)
+{
+	(void)state;
+	lsh_free(NULL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_choose_fits_k_and_orders_by_threshold),
+		cmocka_unit_test(test_probability_is_the_s_curve),
+		cmocka_unit_test(test_recall_follows_the_s_curve),
+		cmocka_unit_test(test_query_returns_each_id_once_in_band_order),
+		cmocka_unit_test(test_removed_ids_are_not_returned_and_memory_shrinks),
+		cmocka_unit_test(test_large_buckets_are_deduplicated),
+		cmocka_unit_test(test_free_null_is_a_no_op),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,199 @@
+/* minhash: the estimate tracks the true Jaccard; signatures depend on the set alone. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "minhash.h"
+
+#define K	128
+
+static uint64_t
+rng_next(uint64_t *s)
+{
+	uint64_t	z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* Estimate for two random sets of the given union size and exact Jaccard j. */
+static double
+estimate(uint64_t *rng, size_t u, double j)
+{
+	uint64_t	*a = malloc(u * sizeof(*a)), *b = malloc(u * sizeof(*b));
+	size_t		 common = (size_t)(j * u + 0.5), own = (u - common) / 2, na = 0, nb = 0;
+	uint32_t	 sa[K], sb[K];
+
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_true(common + 2 * own == u);
+	for (size_t i = 0; i < common; i++)
+		a[na++] = b[nb++] = rng_next(rng);
+	for (size_t i = 0; i < own; i++) {
+		a[na++] = rng_next(rng);
+		b[nb++] = rng_next(rng);
+	}
+	minhash_sign(a, na, K, sa);
+	minhash_sign(b, nb, K, sb);
+	free(a);
+	free(b);
+	return minhash_jaccard(sa, sb, K);
+}
+
+/*
+ * For each J, every trial within 4 standard errors and the mean of the
+ * trials within 3 of the mean's standard error.
+ */
+static void
+check_estimates(size_t u, int trials, uint64_t seed)
+{
+	static const double	js[] = { 0.1, 0.3, 0.5, 0.8, 0.95 };
+	uint64_t		rng = seed;
+
+	for (size_t q = 0; q < sizeof(js) / sizeof(js[0]); q++) {
+		double	j = js[q], se = sqrt(j * (1 - j) / K), sum = 0;
+
+		for (int t = 0; t < trials; t++) {
+			double	e = estimate(&rng, u, j);
+
+			assert_true(fabs(e - j) <= 4 * se);
+			sum += e;
+		}
+		assert_true(fabs(sum / trials - j) <= 3 * se / sqrt(trials));
+	}
+}
+
+static void
+test_estimate_is_within_standard_errors_of_true_jaccard(void **state)
+{
+	(void)state;
+	check_estimates(1000, 50, 1);
+}
+
+/* 40 elements in 128 bins leave most bins empty: densification's case. */
+static void
+test_densified_estimate_of_small_sets_is_unbiased(void **state)
+{
+	(void)state;
+	check_estimates(40, 200, 2);
+}
+
+static void
+test_identical_sets_estimate_one(void **state)
+{
+	uint64_t	h[300], rng = 3;
+	uint32_t	a[K], b[K];
+
+	(void)state;
+	for (size_t i = 0; i < 300; i++)
+		h[i] = rng_next(&rng);
+	minhash_sign(h, 300, K, a);
+	minhash_sign(h, 300, K, b);
+	assert_float_equal(minhash_jaccard(a, b, K), 1.0, 0);
+	/* One element is a set too. */
+	minhash_sign(h, 1, K, a);
+	minhash_sign(h, 1, K, b);
+	assert_float_equal(minhash_jaccard(a, b, K), 1.0, 0);
+}
+
+static void
+test_disjoint_sets_estimate_near_zero(void **state)
+{
+	uint64_t	rng = 4;
+	double		sum = 0;
+
+	(void)state;
+	for (int t = 0; t < 20; t++)
+		sum += estimate(&rng, 400, 0);
+	assert_true(sum / 20 < 0.01);
+}
+
+static void
+test_order_and_duplicates_do_not_change_the_signature(void **state)
+{
+	uint64_t	h[200], g[600], rng = 5;
+	uint32_t	a[K], b[K];
+
+	(void)state;
+	for (size_t i = 0; i < 200; i++)
+		h[i] = rng_next(&rng);
+	for (size_t i = 0; i < 600; i++)
+		g[i] = h[(i * 7) % 200];	/* permuted, each three times */
+	minhash_sign(h, 200, K, a);
+	minhash_sign(g, 600, K, b);
+	assert_memory_equal(a, b, sizeof(a));
+}
+
+static void
+test_nonempty_signatures_never_hold_the_empty_value(void **state)
+{
+	uint64_t	h[3] = { 0, UINT64_MAX, 42 };
+	uint32_t	s[K];
+
+	(void)state;
+	for (size_t n = 1; n <= 3; n++) {
+		minhash_sign(h, n, K, s);
+		for (unsigned i = 0; i < K; i++)
+			assert_true(s[i] != MINHASH_EMPTY);
+	}
+	/* k = 1 is plain MinHash. */
+	minhash_sign(h, 3, 1, s);
+	assert_true(s[0] != MINHASH_EMPTY);
+}
+
+static void
+test_empty_set_is_similar_to_nothing(void **state)
+{
+	uint64_t	h = 7;
+	uint32_t	e[K], f[K], s[K];
+
+	(void)state;
+	minhash_sign(NULL, 0, K, e);
+	minhash_sign(NULL, 0, K, f);
+	minhash_sign(&h, 1, K, s);
+	for (unsigned i = 0; i < K; i++)
+		assert_int_equal(e[i], MINHASH_EMPTY);
+	assert_float_equal(minhash_jaccard(e, f, K), 0, 0);
+	assert_float_equal(minhash_jaccard(e, s, K), 0, 0);
+	assert_float_equal(minhash_jaccard(s, e, K), 0, 0);
+}
+
+static void
+test_signatures_are_the_same_on_every_machine(void **state)
+{
+	static const uint32_t	want[8] = {
+		0x5b018fed, 0x5b018fed, 0x09025cc1, 0x09025cc1,
+		0x09025cc1, 0x5b018fed, 0x5b018fed, 0x5b018fed,
+	};
+	uint64_t		h[3] = { 1, 2, 3 };
+	uint32_t		s[8];
+
+	(void)state;
+	/* Golden values: a change here changes every stored signature. */
+	minhash_sign(h, 3, 8, s);
+	assert_memory_equal(s, want, sizeof(want));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_estimate_is_within_standard_errors_of_true_jaccard),
+		cmocka_unit_test(test_densified_estimate_of_small_sets_is_unbiased),
+		cmocka_unit_test(test_identical_sets_estimate_one),
+		cmocka_unit_test(test_disjoint_sets_estimate_near_zero),
+		cmocka_unit_test(test_order_and_duplicates_do_not_change_the_signature),
+		cmocka_unit_test(test_nonempty_signatures_never_hold_the_empty_value),
+		cmocka_unit_test(test_empty_set_is_similar_to_nothing),
+		cmocka_unit_test(test_signatures_are_the_same_on_every_machine),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

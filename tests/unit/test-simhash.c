@@ -1,0 +1,303 @@
+/* simhash: fingerprint distances, and the index against a brute-force scan. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "simhash.h"
+
+static uint64_t
+rng_next(uint64_t *s)
+{
+	uint64_t	z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static void
+random_terms(uint64_t *rng, struct term *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		t[i].hash = rng_next(rng);
+		t[i].weight = 0.5f + (float)(rng_next(rng) % 1000) / 100.0f;
+		t[i].word = 0;
+	}
+}
+
+static void
+test_identical_terms_have_distance_zero(void **state)
+{
+	struct term	a[100], b[100];
+	uint64_t	rng = 1;
+
+	(void)state;
+	random_terms(&rng, a, 100);
+	memcpy(b, a, sizeof(a));
+	assert_int_equal(simhash_distance(simhash(a, 100), simhash(b, 100)), 0);
+	assert_int_equal(simhash_distance(0x0f, 0xf0), 8);
+	assert_int_equal(simhash_distance(0, ~0ull), 64);
+}
+
+static void
+test_term_order_does_not_matter(void **state)
+{
+	struct term	a[50], b[50];
+	uint64_t	rng = 2;
+
+	(void)state;
+	random_terms(&rng, a, 50);
+	for (size_t i = 0; i < 50; i++)
+		b[i] = a[49 - i];
+	assert_int_equal(simhash(a, 50), simhash(b, 50));
+}
+
+static void
+test_heaviest_term_decides_when_it_outweighs_the_rest(void **state)
+{
+	struct term	t[3] = {
+		{ 0x0123456789abcdefull, 1.0f, 0 },
+		{ 0xfedcba9876543210ull, 2.0f, 0 },
+		{ 0x0f0f0f0f0f0f0f0full, 0.5f, 0 },
+	};
+
+	(void)state;
+	assert_int_equal(simhash(t, 3), simhash(t + 1, 1));
+	assert_int_equal(simhash(NULL, 0), 0);
+}
+
+static void
+test_fingerprints_are_the_same_on_every_machine(void **state)
+{
+	struct term	t[3] = { { 1, 1.0f, 0 }, { 2, 1.0f, 0 }, { 3, 1.0f, 0 } };
+
+	(void)state;
+	/* Golden values: a change here changes every stored fingerprint. */
+	assert_int_equal(simhash(t, 3), 0x29195f580e5d5235ull);
+	t[0].hash = 0xfedcba9876543210ull;
+	assert_int_equal(simhash(t, 1), 0xd68d7f11972b579cull);
+}
+
+static void
+test_small_weight_change_gives_small_distance(void **state)
+{
+	struct term	a[200], b[200];
+	uint64_t	rng = 3;
+	unsigned	worst = 0;
+
+	(void)state;
+	for (int trial = 0; trial < 20; trial++) {
+		random_terms(&rng, a, 200);
+		memcpy(b, a, sizeof(a));
+		for (size_t i = 0; i < 200; i += 10)
+			b[i].weight *= 1.05f;
+		b[199].hash ^= 1;		/* and one term replaced */
+		unsigned d = simhash_distance(simhash(a, 200), simhash(b, 200));
+		if (d > worst)
+			worst = d;
+	}
+	assert_true(worst <= 6);
+}
+
+static void
+test_unrelated_terms_differ_in_about_half_the_bits(void **state)
+{
+	struct term	a[100], b[100];
+	uint64_t	rng = 4;
+	unsigned	sum = 0;
+
+	(void)state;
+	for (int trial = 0; trial < 200; trial++) {
+		random_terms(&rng, a, 100);
+		random_terms(&rng, b, 100);
+		sum += simhash_distance(simhash(a, 100), simhash(b, 100));
+	}
+	/* Mean of Binomial(64, 1/2) over 200 trials: 32, SD 0.28. */
+	assert_true(sum >= 200 * 31 && sum <= 200 * 33);
+}
+
+static int
+cmp_near(const void *a, const void *b, const uint64_t *fps, uint64_t q)
+{
+	uint32_t	x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	unsigned	dx = simhash_distance(fps[x], q), dy = simhash_distance(fps[y], q);
+
+	if (dx != dy)
+		return dx < dy ? -1 : 1;
+	return (x > y) - (x < y);
+}
+
+/*
+ * N random fingerprints plus, for some of them, planted neighbours at every
+ * distance 0..k+2; every query must return exactly what a linear scan finds,
+ * in the promised order.
+ */
+static void
+check_against_scan(unsigned k, uint64_t seed)
+{
+	enum { N = 3000, MAXOUT = 64 };
+	struct simindex	*ix = simindex_new(k);
+	uint64_t	*fps = malloc(2 * N * sizeof(*fps)), rng = seed;
+	uint32_t	 want[MAXOUT * 4], got[MAXOUT];
+	size_t		 n = 0;
+
+	assert_non_null(ix);
+	assert_non_null(fps);
+	for (unsigned i = 0; i < N; i++) {
+		fps[n] = rng_next(&rng);
+		assert_int_equal(simindex_insert(ix, (uint32_t)n, fps[n]), 0);
+		n++;
+		if (i % 3 == 0) {
+			/* Distinct bits, so the distance is exactly d. */
+			unsigned	d = i / 3 % (k + 3);
+			uint64_t	fp = fps[n - 1];
+
+			for (unsigned flipped = 0; flipped < d;) {
+				uint64_t	bit = 1ull << (rng_next(&rng) % 64);
+
+				if ((fp ^ fps[n - 1]) & bit)
+					continue;
+				fp ^= bit;
+				flipped++;
+			}
+			fps[n] = fp;
+			assert_int_equal(simindex_insert(ix, (uint32_t)n, fps[n]), 0);
+			n++;
+		}
+	}
+	for (size_t qi = 0; qi < n; qi++) {
+		uint64_t	q = fps[qi];
+		size_t		nw = 0, total;
+
+		for (size_t j = 0; j < n; j++)
+			if (simhash_distance(fps[j], q) <= k && nw < MAXOUT * 4)
+				want[nw++] = (uint32_t)j;
+		/* insertion sort by (distance, id); lists are short */
+		for (size_t a = 1; a < nw; a++)
+			for (size_t b = a; b > 0 && cmp_near(&want[b], &want[b - 1], fps, q) < 0; b--) {
+				uint32_t	tmp = want[b];
+
+				want[b] = want[b - 1];
+				want[b - 1] = tmp;
+			}
+		total = simindex_query(ix, q, got, MAXOUT);
+		assert_int_equal(total, nw);
+		assert_memory_equal(got, want, (nw < MAXOUT ? nw : MAXOUT) * sizeof(*got));
+		/* A short out gets the nearest. */
+		if (nw >= 2) {
+			assert_int_equal(simindex_query(ix, q, got, 1), nw);
+			assert_int_equal(got[0], want[0]);
+		}
+	}
+	simindex_free(ix);
+	free(fps);
+}
+
+static void
+test_index_finds_exactly_the_fingerprints_within_k3(void **state)
+{
+	(void)state;
+	check_against_scan(3, 11);
+}
+
+static void
+test_index_finds_exactly_the_fingerprints_within_k5(void **state)
+{
+	(void)state;
+	check_against_scan(5, 12);
+}
+
+static void
+test_index_works_for_every_k(void **state)
+{
+	(void)state;
+	for (unsigned k = 0; k <= 7; k++)
+		check_against_scan(k, 100 + k);
+}
+
+static void
+test_query_orders_nearest_first_then_by_id(void **state)
+{
+	struct simindex	*ix = simindex_new(3);
+	uint32_t	 out[8];
+
+	(void)state;
+	assert_int_equal(simindex_insert(ix, 50, 0x7), 0);	/* distance 3 */
+	assert_int_equal(simindex_insert(ix, 40, 0x1), 0);	/* 1 */
+	assert_int_equal(simindex_insert(ix, 30, 0x0), 0);	/* 0 */
+	assert_int_equal(simindex_insert(ix, 20, 0x2), 0);	/* 1 */
+	assert_int_equal(simindex_insert(ix, 10, 0xf), 0);	/* 4: too far */
+	assert_int_equal(simindex_query(ix, 0, out, 8), 4);
+	assert_int_equal(out[0], 30);
+	assert_int_equal(out[1], 20);
+	assert_int_equal(out[2], 40);
+	assert_int_equal(out[3], 50);
+	/* Cut inside a distance: the smallest ids of it. */
+	assert_int_equal(simindex_query(ix, 0, out, 2), 4);
+	assert_int_equal(out[0], 30);
+	assert_int_equal(out[1], 20);
+	simindex_free(ix);
+}
+
+static void
+test_removed_fingerprints_are_not_found_and_memory_shrinks(void **state)
+{
+	enum { N = 20000 };
+	struct simindex	*ix = simindex_new(3);
+	uint64_t	*fps = malloc(N * sizeof(*fps)), rng = 5;
+	uint32_t	 out[4];
+	size_t		 empty = simindex_memory(ix), full;
+
+	(void)state;
+	for (unsigned i = 0; i < N; i++) {
+		fps[i] = rng_next(&rng);
+		assert_int_equal(simindex_insert(ix, i, fps[i]), 0);
+	}
+	full = simindex_memory(ix);
+	/* 28 bytes an entry, doubled at worst by growth, plus heads. */
+	assert_true(full <= (size_t)32768 * 28 + 4 * 32768 * 4 + 1024);
+	simindex_remove(ix, 1, fps[0]);		/* wrong fp: ignored */
+	assert_int_equal(simindex_query(ix, fps[0], out, 4), 1);
+	for (unsigned i = 0; i < N; i += 2)
+		simindex_remove(ix, i, fps[i]);
+	for (unsigned i = 0; i < N; i++) {
+		size_t	m = simindex_query(ix, fps[i], out, 4);
+
+		assert_int_equal(m, i % 2);
+		if (m)
+			assert_int_equal(out[0], i);
+	}
+	for (unsigned i = 1; i < N; i += 2)
+		simindex_remove(ix, i, fps[i]);
+	assert_true(simindex_memory(ix) < full / 8);
+	assert_int_equal(simindex_query(ix, fps[1], out, 4), 0);
+	simindex_free(ix);
+	simindex_free(NULL);
+	(void)empty;
+	free(fps);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_identical_terms_have_distance_zero),
+		cmocka_unit_test(test_term_order_does_not_matter),
+		cmocka_unit_test(test_heaviest_term_decides_when_it_outweighs_the_rest),
+		cmocka_unit_test(test_fingerprints_are_the_same_on_every_machine),
+		cmocka_unit_test(test_small_weight_change_gives_small_distance),
+		cmocka_unit_test(test_unrelated_terms_differ_in_about_half_the_bits),
+		cmocka_unit_test(test_index_finds_exactly_the_fingerprints_within_k3),
+		cmocka_unit_test(test_index_finds_exactly_the_fingerprints_within_k5),
+		cmocka_unit_test(test_index_works_for_every_k),
+		cmocka_unit_test(test_query_orders_nearest_first_then_by_id),
+		cmocka_unit_test(test_removed_fingerprints_are_not_found_and_memory_shrinks),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
