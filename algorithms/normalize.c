@@ -324,6 +324,17 @@ peek(const char *s, size_t len, size_t i)
 }
 
 static int
+is_letter(int32_t c)
+{
+	utf8proc_category_t	cat;
+
+	if (c < 0x80)
+		return ascii_alpha(c);
+	cat = utf8proc_category(c);
+	return cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO;
+}
+
+static int
 peek_alnum(const char *s, size_t len, size_t i)
 {
 	int32_t	c = peek(s, len, i);
@@ -508,19 +519,17 @@ scan_cp(struct scan *sc, int32_t c, const char *s, size_t len, size_t i)
 	utf8proc_ssize_t	n, k;
 	utf8proc_category_t	cat;
 	int			upper, bound = 0, space = 0;
-	size_t			used = 0;
 
 	if (is_apostrophe(c)) {
 		int32_t	nc = peek(s, len, i);
 
-		if (sc->wn > 0 && nc >= 'A' && ascii_alpha(nc)) {
-			if ((nc | 0x20) == 's' && !peek_alnum(s, len, i + 1))
-				used = 1;	/* possessive: skip the s */
-		} else if (!(sc->wn > 0 && nc >= 0x80 && utf8proc_category(nc) >= UTF8PROC_CATEGORY_LU &&
-		    utf8proc_category(nc) <= UTF8PROC_CATEGORY_LO))
-			scan_end(sc);	/* not between letters: a separator */
 		sc->space = 0;
-		return used;
+		if (sc->wn == 0 || !is_letter(nc)) {
+			scan_end(sc);	/* not inside a word: a separator */
+			return 0;
+		}
+		/* it joins ("don't" -> "dont"); a possessive 's goes too */
+		return (nc | 0x20) == 's' && !peek_alnum(s, len, i + 1);
 	}
 	if (is_dquote(c)) {
 		scan_end(sc);

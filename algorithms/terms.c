@@ -18,6 +18,7 @@
 
 #include "terms.h"
 
+/* Starting points, not yet measured on labeled news (DESIGN, "What good looks like"). */
 #define W_TITLE		3.0f
 #define W_LEAD		1.5f
 #define W_BODY		1.0f

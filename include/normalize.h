@@ -2,12 +2,13 @@
  * normalize: turn raw article text into normalized words. Pure: no I/O, no
  * globals; the only allocation is the growth of the caller's struct tokens.
  *
- * One pass does, in this order: HTML tags dropped and entities decoded
- * (&amp; &quot; &#8217; ...); Unicode NFKC and case folding (utf8proc);
- * curly and straight quotes, apostrophes and dashes unified; boilerplate
- * reduced ("Read more »", "Click here to ...", photo credits such as
- * "(Photo: Reuters)" / "Photo by ..."; with NORM_TITLE also "| CNN" and
- * " - Reuters"-style outlet suffixes); then split into words.
+ * One pass over the bytes drops HTML tags and decodes entities (&amp;
+ * &quot; &#8217; ...), applies Unicode NFKC and case folding (utf8proc),
+ * unifies curly and straight quotes, apostrophes and dashes, and splits into
+ * words; a second pass over the new words drops boilerplate ("Read more »",
+ * "Click here to ...", photo credits such as "(Photo: Reuters)" / "Photo by
+ * ...", datelines' "(Reuters) -"; with NORM_TITLE also "| CNN" and
+ * " - Reuters"-style outlet suffixes).
  *
  * A word is a maximal run of letters and digits: "don't" -> "dont",
  * "China's" -> "china" (possessive dropped), "U.S." -> "us", "1,000" ->
