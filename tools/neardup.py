@@ -21,7 +21,9 @@ original body) is recorded per variant as `kept`.
 Output records are the input fields plus `dupgroup` (the original's id; an
 original's own id for itself), `strength` ("original" for originals), `kept`
 and `topic` (the part of `story` before the first "_", the ECB+ topic).
-Originals come first in pick order, then all variants in a seeded shuffle, so
+Originals are picked so that no two share a fifth of their 5-word shingles
+(ECB+ has a few republished texts of its own, which would otherwise count as
+false duplicates). Originals come first in pick order, then all variants in a seeded shuffle, so
 each original is the first-seen member of its duplicate group.
 """
 
@@ -53,6 +55,8 @@ SYNONYMS = {"said": "stated", "says": "states", "told": "informed", "after": "fo
             "police": "officers", "people": "persons", "also": "additionally",
             "but": "however", "help": "assist", "show": "reveal", "start": "begin"}
 
+MAX_ORIGINAL_JACCARD = 0.2      # originals share less than this of their shingles
+WORD = re.compile(r"[^\W_]+")
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]*\s+(?=[\"“‘(]?[A-Z0-9])")
 CURLY_TO_STRAIGHT = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
 
@@ -195,22 +199,49 @@ def eligible(article, min_sentences=3, min_chars=400):
     return len(body) >= min_chars and len(sentences(body)) >= min_sentences
 
 
+def shingles(text, k=5):
+    """The set of k-word shingles of text's lowercase alphanumeric words."""
+    words = WORD.findall(text.lower())
+    return {tuple(words[i:i + k]) for i in range(max(1, len(words) - k + 1))}
+
+
+def jaccard(a, b):
+    """|a & b| / |a | b| of two sets (0 for two empty sets)."""
+    return len(a & b) / len(a | b) if a or b else 0.0
+
+
+def pick_distinct(rng, pool, n):
+    """n articles of pool in a seeded random order, skipping any whose body
+    shares MAX_ORIGINAL_JACCARD or more of its 5-word shingles with one
+    already picked (the source corpus has a few republished texts of its own).
+    Raises ValueError when fewer than n are distinct.
+    """
+    order = list(pool)
+    rng.shuffle(order)
+    picked, picked_shingles = [], []
+    for a in order:
+        sh = shingles(a["body"])
+        if all(jaccard(sh, other) < MAX_ORIGINAL_JACCARD for other in picked_shingles):
+            picked.append(a)
+            picked_shingles.append(sh)
+            if len(picked) == n:
+                return picked
+    raise ValueError(f"only {len(picked)} distinct articles are long enough, asked for {n}")
+
+
 def make_set(articles, n, seed, strengths=tuple(STRENGTHS)):
-    """Originals and their variants: n eligible articles picked with `seed`.
+    """Originals and their variants: n distinct eligible articles picked with `seed`.
 
     Returns the list of records in output order (see module docstring). The
     same articles, n, seed and strengths always give the same records.
-    Raises ValueError when fewer than n articles are eligible or a strength
-    is unknown.
+    Raises ValueError when fewer than n articles qualify or a strength is
+    unknown.
     """
     unknown = [s for s in strengths if s not in STRENGTHS]
     if unknown:
         raise ValueError(f"unknown strength(s): {', '.join(unknown)}")
-    pool = [a for a in articles if eligible(a)]
-    if n > len(pool):
-        raise ValueError(f"only {len(pool)} articles are long enough, asked for {n}")
     rng = random.Random(seed)
-    picked = rng.sample(pool, n)
+    picked = pick_distinct(rng, [a for a in articles if eligible(a)], n)
     variants = [variant(rng, a, s) for a in picked for s in strengths]
     rng.shuffle(variants)
     return [original(a) for a in picked] + variants
