@@ -4,17 +4,19 @@
  *
  *  - per-article arrays indexed by the caller's dense id (struct art, the
  *    MinHash signature, the kept terms), grown geometrically;
- *  - maps (open addressing, linear probing, backward-shift deletion) from the
- *    exact hash to the oldest held article with that hash, from a term hash to
- *    its document frequency and display word (struct dfent), from a term hash
- *    to the stories that posted it (struct posting), and from a story id to its
- *    story;
+ *  - maps (map.c) from the exact hash to the oldest held article with that
+ *    hash, from a term hash to its document frequency and display word (struct
+ *    dfent), from a term hash to the stories that posted it (struct posting),
+ *    and from a story id to its story;
  *  - the LSH and SimHash indexes of lsh.c and simhash.c;
  *  - circular lists through the article arrays, each in arrival order: articles
  *    with one exact hash, the members of a group, the members of a story;
  *  - the feed: every story, tombstones included, in a doubly-linked list
  *    ordered by updated_seq, so a poll walks back from the tail only as far as
  *    it needs.
+ *
+ * The structs are in cluster-internal.h; snapshots (cluster_dump(),
+ * cluster_load()) and cluster_check() are in cluster-dump.c.
  *
  * cluster_add() decides first (decide(), shared with cluster_query()), then
  * reserves every allocation the change needs (add_reserve()), then inserts
@@ -35,319 +37,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster.h"
+#include "cluster-internal.h"
 #include "lsh.h"
 #include "minhash.h"
 #include "simhash.h"
-
-/*
- * Bounds on work per article and on memory. None is tuned yet; each only caps
- * a scan so that one popular term or one huge story cannot make an add slow.
- */
-#define CAND_MAX	256	/* LSH and SimHash candidates verified, each */
-#define POST_TERMS	10	/* a doc's strongest terms: looked up, and posted to its story */
-#define POST_SCAN	1024	/* posting entries scanned per term, newest first */
-#define STORY_CAND_MAX	200	/* candidate stories scored per article */
-#define CENT_MAX	320	/* a centroid growing past this is trimmed ... */
-#define CENT_KEEP	256	/* ... to this many terms, the heaviest by w * idf */
-#define RELATED_SCAN	200	/* most recent members scored for related matches */
-#define REP_SCAN	256	/* most recent members scanned for a new representative */
-#define TOMB_MAX	100000	/* tombstones kept in the feed; the oldest go first */
-#define LOG_TABLE	4096	/* ln(df + 1) precomputed below this df */
-
-struct map {
-	uint64_t	*m_keys;
-	uint64_t	*m_vals;
-	uint8_t		*m_used;
-	size_t		 m_n, m_cap;		/* m_cap: 0 or a power of two */
-};
-
-/* A term some held article keeps: how many keep it, and how to show it. */
-struct dfent {
-	uint64_t	 df_hash;
-	uint32_t	 df_n;
-	char		 df_word[];		/* the first surface word seen */
-};
-
-/* Stories that posted a term; removal swaps the last entry into the hole. */
-struct posting {
-	struct cstory	**po_v;
-	uint32_t	  po_n, po_cap;
-};
-
-/* A centroid term. Alive only while a held member keeps it (see cent_sub). */
-struct cent {
-	uint64_t	 ce_hash;
-	struct dfent	*ce_df;
-	float		 ce_w;			/* summed member weights */
-	uint32_t	 ce_cnt;		/* members added since it entered the centroid */
-	uint32_t	 ce_posted;		/* the story is in this term's posting */
-};
-
-struct srccount {
-	uint64_t	sc_hash;
-	uint32_t	sc_n;
-};
-
-struct cstory {
-	uint32_t	 st_id, st_size, st_groups;
-	uint32_t	 st_head;		/* oldest member; the list is circular */
-	uint32_t	 st_rep;
-	int64_t		 st_first, st_last;
-	uint64_t	 st_seq;
-	int		 st_removed;
-	uint32_t	 st_mark;		/* query stamp: already a candidate */
-	struct cent	*st_cent;		/* sorted by hash */
-	uint32_t	 st_ncent, st_capcent;
-	struct srccount	*st_src;		/* sorted by hash; source 0 not counted */
-	uint32_t	 st_nsrc, st_capsrc;
-	struct cstory	*st_fprev, *st_fnext;	/* the feed */
-	struct cstory	*st_tnext;		/* tombstones, oldest first */
-};
-
-struct group {
-	uint32_t	 gr_head;		/* the root: oldest member held */
-	uint32_t	 gr_size;
-	uint32_t	 gr_nextfree;
-	struct cstory	*gr_story;		/* groups never change story */
-};
-
-struct art {
-	uint64_t	 ar_exact, ar_simhash, ar_source, ar_arrival;
-	int64_t		 ar_published;
-	struct cstory	*ar_story;
-	uint32_t	 ar_group;
-	uint32_t	 ar_exnext, ar_exprev;	/* same exact hash */
-	uint32_t	 ar_grnext, ar_grprev;	/* same group */
-	uint32_t	 ar_stnext, ar_stprev;	/* same story */
-	uint16_t	 ar_nterms;
-	uint8_t		 ar_held;
-};
-
-/* A kept term of the article being decided. */
-struct kterm {
-	uint64_t	 kt_hash;
-	float		 kt_w;
-	double		 kt_x;			/* w * idf */
-	uint32_t	 kt_word;
-	int		 kt_fresh;		/* kt_df allocated by add_reserve */
-	struct dfent	*kt_df;			/* NULL: no held article keeps it */
-};
-
-struct scored {
-	uint32_t	 sc_id;
-	double		 sc_sim;
-	uint64_t	 sc_arrival;
-};
-
-struct trimkey {
-	double		 tk_score;
-	uint64_t	 tk_hash;
-	uint32_t	 tk_i;
-};
-
-/* What decide() found, and what add_reserve() allocated for add_commit(). */
-struct plan {
-	size_t		 pl_nk;			/* kept terms in the scratch kt */
-	size_t		 pl_ntop;
-	uint64_t	 pl_top[POST_TERMS];	/* strongest kept terms, by w * idf */
-	uint32_t	 pl_group;		/* group joined, or CLUSTER_NONE */
-	struct cstory	*pl_story;		/* story joined, or NULL: a new one */
-	struct cstory	*pl_fresh;		/* the new story */
-	struct posting	*pl_post[POST_TERMS];	/* new postings for pl_top */
-};
-
-struct clusterer {
-	struct cluster_params	 c_p;
-
-	struct art		*c_art;
-	uint32_t		*c_sig;		/* k per article */
-	struct dfent		**c_tdf;	/* doc_terms per article, sorted by hash */
-	float			*c_tw;		/* their weights */
-	size_t			 c_cap;
-	size_t			 c_narticles;
-	uint64_t		 c_arrivals;
-	double			 c_logn;	/* ln(N + 1) */
-	double			 c_logdf[LOG_TABLE];
-
-	struct map		 c_exact, c_df, c_posts, c_stories;
-	struct lsh		*c_lsh;
-	struct simindex		*c_sim;
-
-	struct group		*c_groups;
-	uint32_t		 c_ngroupv, c_capgroups, c_freegroup;
-	size_t			 c_ngroups;
-
-	uint32_t		 c_laststory;
-	size_t			 c_nstories;
-	uint64_t		 c_seq, c_horizon;
-	struct cstory		*c_fhead, *c_ftail;
-	struct cstory		*c_thead, *c_ttail;
-	size_t			 c_ntomb;
-	uint32_t		 c_mark;
-
-	/* scratch, sized at cluster_new() except c_kt */
-	struct kterm		*c_kt;
-	size_t			 c_capkt;
-	uint32_t		*c_cand;	/* 2 * CAND_MAX */
-	struct scored		*c_scored;	/* max(2 * CAND_MAX, RELATED_SCAN) */
-	struct cstory		**c_scand;	/* STORY_CAND_MAX */
-	struct cent		*c_merge;	/* CENT_MAX + doc_terms */
-	struct trimkey		*c_trim;	/* CENT_MAX + doc_terms */
-};
-
-/* realloc for n elements; on failure NULL and p is untouched. */
-static void *
-grow(void *p, size_t elem, size_t n)
-{
-	return n > SIZE_MAX / elem ? NULL : realloc(p, elem * n);
-}
-
-/* ---- maps: uint64_t -> uint64_t ---- */
-
-static uint64_t
-mix(uint64_t x)
-{
-	/* the murmur3 finalizer: story ids are sequential, so keys need mixing */
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
-static size_t
-map_slot(const struct map *m, uint64_t key)
-{
-	size_t	mask = m->m_cap - 1, i = mix(key) & mask;
-
-	while (m->m_used[i] && m->m_keys[i] != key)
-		i = (i + 1) & mask;
-	return i;
-}
-
-static int
-map_find(const struct map *m, uint64_t key, uint64_t *val)
-{
-	size_t	i;
-
-	if (m->m_n == 0)
-		return 0;
-	i = map_slot(m, key);
-	if (!m->m_used[i])
-		return 0;
-	*val = m->m_vals[i];
-	return 1;
-}
-
-static void *
-map_findp(const struct map *m, uint64_t key)
-{
-	uint64_t	v;
-
-	return map_find(m, key, &v) ? (void *)(uintptr_t)v : NULL;
-}
-
-/* Make room for extra more keys, so that map_put() cannot fail. */
-static int
-map_reserve(struct map *m, size_t extra)
-{
-	struct map	nm;
-	size_t		cap = m->m_cap ? m->m_cap : 16, i;
-
-	while ((m->m_n + extra) * 4 > cap * 3)	/* load factor <= 3/4 */
-		cap *= 2;
-	if (cap == m->m_cap)
-		return 0;
-	nm.m_keys = malloc(cap * sizeof(*nm.m_keys));
-	nm.m_vals = malloc(cap * sizeof(*nm.m_vals));
-	nm.m_used = calloc(cap, 1);
-	if (nm.m_keys == NULL || nm.m_vals == NULL || nm.m_used == NULL) {
-		free(nm.m_keys);
-		free(nm.m_vals);
-		free(nm.m_used);
-		return -ENOMEM;
-	}
-	nm.m_cap = cap;
-	nm.m_n = m->m_n;
-	for (i = 0; i < m->m_cap; i++) {
-		size_t	j;
-
-		if (!m->m_used[i])
-			continue;
-		j = map_slot(&nm, m->m_keys[i]);
-		nm.m_used[j] = 1;
-		nm.m_keys[j] = m->m_keys[i];
-		nm.m_vals[j] = m->m_vals[i];
-	}
-	free(m->m_keys);
-	free(m->m_vals);
-	free(m->m_used);
-	*m = nm;
-	return 0;
-}
-
-static void
-map_put(struct map *m, uint64_t key, uint64_t val)
-{
-	size_t	i;
-
-	assert(m->m_cap > 0 && (m->m_n + 1) * 4 <= m->m_cap * 3);
-	i = map_slot(m, key);
-	if (!m->m_used[i]) {
-		m->m_used[i] = 1;
-		m->m_keys[i] = key;
-		m->m_n++;
-	}
-	m->m_vals[i] = val;
-}
-
-static void
-map_putp(struct map *m, uint64_t key, void *p)
-{
-	map_put(m, key, (uint64_t)(uintptr_t)p);
-}
-
-static void
-map_del(struct map *m, uint64_t key)
-{
-	size_t	mask, i, j, k;
-
-	if (m->m_n == 0)
-		return;
-	mask = m->m_cap - 1;
-	i = map_slot(m, key);
-	if (!m->m_used[i])
-		return;
-	/* backward shift: pull later keys of the probe run into the hole */
-	for (j = i;;) {
-		j = (j + 1) & mask;
-		if (!m->m_used[j])
-			break;
-		k = mix(m->m_keys[j]) & mask;
-		if (i < j ? (k <= i || k > j) : (k <= i && k > j)) {
-			m->m_keys[i] = m->m_keys[j];
-			m->m_vals[i] = m->m_vals[j];
-			i = j;
-		}
-	}
-	m->m_used[i] = 0;
-	m->m_n--;
-}
-
-static void
-map_fini(struct map *m, int free_vals)
-{
-	size_t	i;
-
-	for (i = 0; free_vals && i < m->m_cap; i++)
-		if (m->m_used[i])
-			free((void *)(uintptr_t)m->m_vals[i]);
-	free(m->m_keys);
-	free(m->m_vals);
-	free(m->m_used);
-}
 
 /* ---- weights and cosines ---- */
 
@@ -359,8 +52,8 @@ idf(const struct clusterer *c, uint32_t df)
 	return c->c_logn - l + 1;
 }
 
-static void
-set_count(struct clusterer *c, size_t n)
+void
+cluster_set_count(struct clusterer *c, size_t n)
 {
 	c->c_narticles = n;
 	c->c_logn = log((double)n + 1);
@@ -786,8 +479,8 @@ decide(struct clusterer *c, const struct doc *d, struct plan *pl, struct verdict
 
 /* ---- reserving: every allocation an add needs, before anything changes ---- */
 
-static int
-arts_reserve(struct clusterer *c, uint32_t id)
+int
+cluster_arts_reserve(struct clusterer *c, uint32_t id)
 {
 	size_t	 cap = c->c_cap ? c->c_cap : 64, dt = c->c_p.doc_terms;
 	void	*p;
@@ -852,8 +545,8 @@ dfents_reserve(struct clusterer *c, const struct doc *d, const struct plan *pl)
 	return 0;
 }
 
-static int
-groups_reserve(struct clusterer *c)
+int
+cluster_groups_reserve(struct clusterer *c)
 {
 	struct group	*g;
 	size_t		 cap;
@@ -870,8 +563,8 @@ groups_reserve(struct clusterer *c)
 	return 0;
 }
 
-static int
-story_reserve(struct cstory *s, size_t nk)
+int
+cluster_story_reserve(struct cstory *s, size_t nk)
 {
 	struct cent	*ce;
 	struct srccount	*sc;
@@ -961,8 +654,8 @@ add_reserve(struct clusterer *c, uint32_t id, const struct doc *d, struct plan *
 {
 	struct cstory	*s = pl->pl_story;
 
-	if (arts_reserve(c, id) < 0 || map_reserve(&c->c_exact, 1) < 0 ||
-	    dfents_reserve(c, d, pl) < 0 || groups_reserve(c) < 0)
+	if (cluster_arts_reserve(c, id) < 0 || map_reserve(&c->c_exact, 1) < 0 ||
+	    dfents_reserve(c, d, pl) < 0 || cluster_groups_reserve(c) < 0)
 		return -ENOMEM;
 	if (s == NULL) {
 		if (c->c_laststory == UINT32_MAX - 1)	/* CLUSTER_NONE is not an id */
@@ -971,29 +664,14 @@ add_reserve(struct clusterer *c, uint32_t id, const struct doc *d, struct plan *
 		    map_reserve(&c->c_stories, 1) < 0)
 			return -ENOMEM;
 	}
-	if (story_reserve(s, pl->pl_nk) < 0 || postings_reserve(c, pl) < 0)
+	if (cluster_story_reserve(s, pl->pl_nk) < 0 || postings_reserve(c, pl) < 0)
 		return -ENOMEM;
 	return 0;
 }
 
-/* ---- circular lists through the article array ---- */
 
-#define LIST_APPEND(c, head, id, next, prev) do {			\
-	uint32_t	 h_ = (head), t_ = (c)->c_art[h_].prev;		\
-	(c)->c_art[t_].next = (id);					\
-	(c)->c_art[id].prev = t_;					\
-	(c)->c_art[id].next = h_;					\
-	(c)->c_art[h_].prev = (id);					\
-} while (0)
-
-#define LIST_UNLINK(c, id, next, prev) do {				\
-	uint32_t	 n_ = (c)->c_art[id].next, p_ = (c)->c_art[id].prev; \
-	(c)->c_art[p_].next = n_;					\
-	(c)->c_art[n_].prev = p_;					\
-} while (0)
-
-static void
-exact_link(struct clusterer *c, uint32_t id)
+void
+cluster_exact_link(struct clusterer *c, uint32_t id)
 {
 	uint64_t	head;
 	struct art	*a = &c->c_art[id];
@@ -1021,8 +699,8 @@ exact_unlink(struct clusterer *c, uint32_t id)
 		map_put(&c->c_exact, a->ar_exact, a->ar_exnext);
 }
 
-static void
-group_join(struct clusterer *c, uint32_t id, uint32_t gi, struct cstory *s)
+void
+cluster_group_join(struct clusterer *c, uint32_t id, uint32_t gi, struct cstory *s)
 {
 	struct group	*g;
 
@@ -1065,8 +743,8 @@ group_leave(struct clusterer *c, uint32_t id)
 
 /* ---- stories: sources, centroid, postings, representative, feed ---- */
 
-static void
-sources_add(struct cstory *s, uint64_t h)
+void
+cluster_sources_add(struct cstory *s, uint64_t h)
 {
 	uint32_t	lo = 0, hi = s->st_nsrc, mid;
 
@@ -1105,8 +783,8 @@ sources_sub(struct cstory *s, uint64_t h)
 	}
 }
 
-static struct cent *
-cent_find(const struct cstory *s, uint64_t h)
+struct cent *
+cluster_cent_find(const struct cstory *s, uint64_t h)
 {
 	uint32_t	lo = 0, hi = s->st_ncent, mid;
 
@@ -1145,7 +823,7 @@ post_terms(struct clusterer *c, struct cstory *s, struct plan *pl)
 	size_t	t;
 
 	for (t = 0; t < pl->pl_ntop; t++) {
-		struct cent	*e = cent_find(s, pl->pl_top[t]);
+		struct cent	*e = cluster_cent_find(s, pl->pl_top[t]);
 		struct posting	*p;
 
 		if (e == NULL || e->ce_posted)
@@ -1199,7 +877,7 @@ cent_trim(struct clusterer *c, struct cstory *s)
 	s->st_ncent = n;
 }
 
-/* Add article id's kept terms to the centroid (room made by story_reserve()). */
+/* Add article id's kept terms to the centroid (room made by cluster_story_reserve()). */
 static void
 cent_add(struct clusterer *c, struct cstory *s, uint32_t id)
 {
@@ -1223,7 +901,8 @@ cent_add(struct clusterer *c, struct cstory *s, uint32_t id)
 		}
 	}
 	assert(n <= s->st_capcent);
-	memcpy(s->st_cent, m, n * sizeof(*m));
+	if (n > 0)	/* an article without terms leaves both NULL */
+		memcpy(s->st_cent, m, n * sizeof(*m));
 	s->st_ncent = n;
 }
 
@@ -1359,7 +1038,7 @@ story_join(struct clusterer *c, struct cstory *s, uint32_t id, struct plan *pl)
 		s->st_last = a->ar_published > s->st_last ? a->ar_published : s->st_last;
 	}
 	s->st_size++;
-	sources_add(s, a->ar_source);
+	cluster_sources_add(s, a->ar_source);
 	cent_add(c, s, id);
 	post_terms(c, s, pl);
 	cent_trim(c, s);
@@ -1479,10 +1158,10 @@ add_commit(struct clusterer *c, uint32_t id, const struct doc *d, struct plan *p
 	df_take(c, id, pl);
 	s = pl->pl_story ? pl->pl_story : story_create(c, pl, id);
 	a->ar_story = s;
-	exact_link(c, id);
-	group_join(c, id, pl->pl_group, s);
+	cluster_exact_link(c, id);
+	cluster_group_join(c, id, pl->pl_group, s);
 	story_join(c, s, id, pl);
-	set_count(c, c->c_narticles + 1);
+	cluster_set_count(c, c->c_narticles + 1);
 	touch(c, s);
 }
 
@@ -1540,7 +1219,7 @@ cluster_remove(struct clusterer *c, uint32_t id)
 	df_release(c, id);
 	a->ar_held = 0;
 	a->ar_story = NULL;
-	set_count(c, c->c_narticles - 1);
+	cluster_set_count(c, c->c_narticles - 1);
 	if (s->st_size == 0)
 		story_bury(c, s);
 	else {
@@ -1584,7 +1263,7 @@ cluster_new(const struct cluster_params *p)
 	c->c_freegroup = CLUSTER_NONE;
 	for (i = 0; i < LOG_TABLE; i++)
 		c->c_logdf[i] = log((double)i + 1);
-	set_count(c, 0);
+	cluster_set_count(c, 0);
 	nmerge = CENT_MAX + p->doc_terms;
 	c->c_lsh = lsh_new(p->bands, p->rows);
 	c->c_sim = simindex_new(p->simhash_k);

@@ -306,7 +306,8 @@ terms_extract(struct terms_ctx *ctx, const struct tokens *title,
 	if ((r = collect(ctx, title, 1, title_case(title))) < 0 ||
 	    (r = collect(ctx, body, 0, 0)) < 0)
 		goto fail;
-	qsort(ctx->occ, ctx->nocc, sizeof(*ctx->occ), cmp_occ);
+	if (ctx->nocc > 1)
+		qsort(ctx->occ, ctx->nocc, sizeof(*ctx->occ), cmp_occ);
 	for (i = 0; i < ctx->nocc; i = j) {
 		float	weight = 0;
 		int	name = 0, lower = 0;

@@ -18,6 +18,7 @@ enum key_type {
 	KEY_SIZE,
 	KEY_DOUBLE,
 	KEY_FSYNC,
+	KEY_BOOL,
 };
 
 struct key {
@@ -52,6 +53,14 @@ static const struct key keys[] = {
 	  "directory for the write-ahead log and snapshots" },
 	{ "store", "fsync", "everysec", KEY_FSYNC, OFF(fsync), 0, 0,
 	  "always | everysec | no: when acknowledged writes reach the disk" },
+	{ "store", "snapshot_log_bytes", "67108864", KEY_SIZE, OFF(snapshot_log_bytes), 4096,
+	  1ull << 40, "write a snapshot (and drop the log before it) when the log passes this size" },
+	{ "store", "retention_hours", "168", KEY_UINT, OFF(retention_hours), 1, 24 * 365 * 100,
+	  "articles published this long before the newest one are evicted" },
+	{ "store", "max_articles", "1000000", KEY_UINT, OFF(max_articles), 1, 100000000,
+	  "most articles held; the oldest are evicted beyond it" },
+	{ "store", "allow_truncate", "no", KEY_BOOL, OFF(allow_truncate), 0, 0,
+	  "yes: start even when the log is damaged before its end, losing what follows the damage" },
 	{ "cluster", "minhash_k", "128", KEY_UINT, OFF(cluster.k), 16, 1024,
 	  "MinHash values per article" },
 	{ "cluster", "shingle", "3", KEY_UINT, OFF(cluster.shingle), 1, 16,
@@ -146,13 +155,23 @@ key_apply(struct config *c, const struct key *k, const char *v, const char **msg
 		return 0;
 	case KEY_FSYNC:
 		if (strcmp(v, "always") == 0)
-			*(enum fsync_policy *)p = FSYNC_ALWAYS;
+			*(enum store_sync *)p = STORE_SYNC_ALWAYS;
 		else if (strcmp(v, "everysec") == 0)
-			*(enum fsync_policy *)p = FSYNC_EVERYSEC;
+			*(enum store_sync *)p = STORE_SYNC_EVERYSEC;
 		else if (strcmp(v, "no") == 0)
-			*(enum fsync_policy *)p = FSYNC_NO;
+			*(enum store_sync *)p = STORE_SYNC_NO;
 		else {
 			*msg = "must be always, everysec or no";
+			return -EINVAL;
+		}
+		return 0;
+	case KEY_BOOL:
+		if (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 || strcmp(v, "on") == 0)
+			*(int *)p = 1;
+		else if (strcmp(v, "no") == 0 || strcmp(v, "false") == 0 || strcmp(v, "off") == 0)
+			*(int *)p = 0;
+		else {
+			*msg = "must be yes or no";
 			return -EINVAL;
 		}
 		return 0;

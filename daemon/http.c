@@ -10,33 +10,53 @@
 #include <sys/queue.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <event2/http.h>
 
 #include "http.h"
 #include "log.h"
+#include "notify.h"
 #include "server.h"
+#include "store.h"
+#include "xmalloc.h"
 
 #define ANY_GET	(EVHTTP_REQ_GET | EVHTTP_REQ_HEAD)
 
 static route_fn	handle_healthz, handle_readyz;
+
+enum {
+	ROUTE_STORE = 1 << 0,	/* needs the recovered store: 503 before */
+	ROUTE_WRITE = 1 << 1,	/* changes it: 503 once the log cannot be written */
+};
 
 /* A path ending in '/' is a prefix: what follows is the resource id, decoded. */
 struct route {
 	unsigned	 methods;
 	const char	*path;
 	route_fn	*fn;
+	unsigned	 flags;
 };
 
+#define STORE	ROUTE_STORE
+#define WRITE	(ROUTE_STORE | ROUTE_WRITE)
+
 static const struct route routes[] = {
-	{ EVHTTP_REQ_POST,	"/v1/articles",		handle_articles_post },
-	{ EVHTTP_REQ_PUT,	"/v1/articles/",	handle_article_put },
-	{ ANY_GET,		"/v1/articles/",	handle_article_get },
-	{ EVHTTP_REQ_DELETE,	"/v1/articles/",	handle_article_delete },
-	{ EVHTTP_REQ_POST,	"/v1/similar",		handle_similar_post },
-	{ ANY_GET,		"/v1/clusters",		handle_clusters_get },
-	{ ANY_GET,		"/v1/clusters/",	handle_cluster_get },
-	{ ANY_GET,		"/healthz",		handle_healthz },
-	{ ANY_GET,		"/readyz",		handle_readyz },
+	{ EVHTTP_REQ_POST,	"/v1/articles",		handle_articles_post,	WRITE },
+	{ EVHTTP_REQ_PUT,	"/v1/articles/",	handle_article_put,	WRITE },
+	{ ANY_GET,		"/v1/articles/",	handle_article_get,	STORE },
+	{ EVHTTP_REQ_DELETE,	"/v1/articles/",	handle_article_delete,	WRITE },
+	{ EVHTTP_REQ_POST,	"/v1/similar",		handle_similar_post,	STORE },
+	{ ANY_GET,		"/v1/clusters",		handle_clusters_get,	STORE },
+	{ ANY_GET,		"/v1/clusters/",	handle_cluster_get,	STORE },
+	{ ANY_GET,		"/healthz",		handle_healthz,		0 },
+	{ ANY_GET,		"/readyz",		handle_readyz,		0 },
+};
+
+/* A reply waiting for the log flush of its loop turn. */
+struct held_reply {
+	TAILQ_ENTRY(held_reply)	 entry;
+	struct evhttp_request	*req;
+	int			 status;
 };
 
 static const struct {
@@ -75,6 +95,8 @@ handle_readyz(struct server *srv, struct request *r, json_t **body)
 	(void)r;
 	if (!srv->srv_ready)
 		return http_error(body, 503, "not_ready", "recovering from disk");
+	if (srv->srv_failed)
+		return http_error(body, 503, "store_failed", "the log cannot be written; see the log");
 	*body = json_pack("{s:s}", "status", "ready");
 	return 200;
 }
@@ -139,8 +161,9 @@ allow_header(struct evhttp_request *req, unsigned methods)
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
 }
 
+/* Put the body in the request's output buffer; it goes out with the status later or now. */
 static void
-send_reply(struct evhttp_request *req, int status, json_t *body)
+render_reply(struct evhttp_request *req, int status, json_t *body)
 {
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
 	struct evbuffer		*out = evhttp_request_get_output_buffer(req);
@@ -151,7 +174,78 @@ send_reply(struct evhttp_request *req, int status, json_t *body)
 		json_dump_callback(body, write_json, out, JSON_COMPACT | JSON_REAL_PRECISION(3));
 		evbuffer_add(out, "\n", 1);
 	}
-	evhttp_send_reply(req, status, NULL, out);
+}
+
+static void
+send_reply(struct evhttp_request *req, int status)
+{
+	evhttp_send_reply(req, status, NULL, evhttp_request_get_output_buffer(req));
+}
+
+/* The replies of a failed flush: what they announced was not written. */
+static void
+send_failed(struct evhttp_request *req)
+{
+	struct evbuffer	*out = evhttp_request_get_output_buffer(req);
+	json_t		*body = api_error_json("store_failed",
+			    "the article could not be written to the log; it is not stored");
+
+	evbuffer_drain(out, evbuffer_get_length(out));
+	evhttp_remove_header(evhttp_request_get_output_headers(req), "Content-Type");
+	render_reply(req, 503, body);
+	json_decref(body);
+	send_reply(req, 503);
+}
+
+void
+http_store_failed(struct server *srv, int err)
+{
+	if (srv->srv_failed)
+		return;
+	srv->srv_failed = 1;
+	log_warnx("store: cannot write the log: %s; refusing writes until storyd is restarted",
+	    strerror(-err));
+	notify("STATUS=failed: cannot write the log: %s", strerror(-err));
+}
+
+void
+http_commit_now(struct server *srv)
+{
+	struct held_reply	*h;
+	int			 r = 0;
+
+	if (TAILQ_EMPTY(&srv->srv_held))
+		return;
+	if (srv->srv_failed || (r = store_flush(srv->srv_store)) != 0)
+		http_store_failed(srv, r != 0 ? r : -EIO);
+	while ((h = TAILQ_FIRST(&srv->srv_held)) != NULL) {
+		TAILQ_REMOVE(&srv->srv_held, h, entry);
+		if (srv->srv_failed)
+			send_failed(h->req);
+		else
+			send_reply(h->req, h->status);
+		free(h);
+	}
+}
+
+static void
+on_commit(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	http_commit_now(arg);
+}
+
+static void
+hold_reply(struct server *srv, struct evhttp_request *req, int status)
+{
+	struct held_reply	*h = xcalloc(1, sizeof(*h));
+
+	h->req = req;
+	h->status = status;
+	if (TAILQ_EMPTY(&srv->srv_held))
+		event_active(srv->srv_commit, EV_TIMEOUT, 0);
+	TAILQ_INSERT_TAIL(&srv->srv_held, h, entry);
 }
 
 /* The route for path and method; *allowed collects the methods the path has. */
@@ -197,6 +291,11 @@ dispatch(struct server *srv, struct request *r, json_t **body)
 		return http_error(body, 405, "method_not_allowed", "%s does not take this method",
 		    path);
 	}
+	if ((rt->flags & ROUTE_STORE) && srv->srv_store == NULL)
+		return http_error(body, 503, "not_ready", "storyd is recovering from disk; try again");
+	if ((rt->flags & ROUTE_WRITE) && srv->srv_failed)
+		return http_error(body, 503, "store_failed",
+		    "the log cannot be written; writes are refused until storyd is restarted");
 	query = evhttp_uri_get_query(uri);
 	if (query != NULL && evhttp_parse_query_str(query, &r->query) != 0)
 		return http_error(body, 400, "bad_parameter", "the query string is malformed");
@@ -218,8 +317,14 @@ on_request(struct evhttp_request *req, void *arg)
 	r.now = (int64_t)time(NULL);
 	TAILQ_INIT(&r.query);
 	status = dispatch(srv, &r, &body);
-	send_reply(req, status, body);
+	render_reply(req, status, body);
 	json_decref(body);
+	/* anything waiting in the log, this request's or an earlier one's, goes first */
+	if (srv->srv_store != NULL && (store_pending(srv->srv_store) > 0 ||
+	    !TAILQ_EMPTY(&srv->srv_held)))
+		hold_reply(srv, req, status);
+	else
+		send_reply(req, status);
 	evhttp_clear_headers(&r.query);
 	free(r.tail);
 }
@@ -238,4 +343,20 @@ http_setup(struct server *srv)
 	evhttp_set_max_headers_size(http, 64 * 1024);
 	evhttp_set_timeout(http, (int)srv->srv_params.request_timeout);
 	evhttp_set_gencb(http, on_request, srv);
+	/* the lowest priority: it runs after every request callback of the turn */
+	srv->srv_commit = event_new(srv->srv_base, -1, 0, on_commit, srv);
+	event_priority_set(srv->srv_commit, 2);
+}
+
+void
+http_teardown(struct server *srv)
+{
+	struct held_reply	*h;
+
+	while ((h = TAILQ_FIRST(&srv->srv_held)) != NULL) {
+		TAILQ_REMOVE(&srv->srv_held, h, entry);
+		free(h);
+	}
+	if (srv->srv_commit != NULL)
+		event_free(srv->srv_commit);
 }

@@ -128,25 +128,70 @@ config_apply_args(struct config *c, const struct args *a)
 }
 
 static void
-data_dir_open(const char *dir)
+server_params_from(const struct config *c, struct server_params *sp)
 {
-	struct stat	st;
+	*sp = (struct server_params){
+		.listen = c->listen,
+		.max_request_bytes = c->max_request_bytes,
+		.max_batch = c->max_batch,
+		.request_timeout = c->request_timeout,
+		.api = { .max_field_bytes = c->max_field_bytes },
+		.data_dir = c->data_dir,
+		.store = {
+			.cluster = c->cluster,
+			.sync = c->fsync,
+			.retention = (int64_t)c->retention_hours * 3600,
+			.max_articles = c->max_articles,
+			.allow_truncate = c->allow_truncate,
+		},
+		.snapshot_log_bytes = c->snapshot_log_bytes,
+	};
+}
 
-	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
-		fatal("cannot create data directory %s", dir);
-	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode))
-		fatalx("data directory %s is not a directory", dir);
+struct reload_ctx {
+	const struct args	*args;
+};
+
+/* SIGHUP: parse into a fresh config and hand it over only if it is valid. */
+static void
+on_reload(struct server *srv, void *arg)
+{
+	struct reload_ctx	*rc = arg;
+	struct config		 cfg;
+	struct server_params	 sp;
+	unsigned		 errors = 0;
+
+	log_info("storyd: SIGHUP received; reloading the configuration");
+	config_defaults(&cfg);
+	if (rc->args->config != NULL)
+		errors = config_load(&cfg, rc->args->config, on_config_error, NULL);
+	errors += config_apply_args(&cfg, rc->args);
+	if (errors > 0)
+		log_warnx("storyd: reload: %u error%s; keeping the running configuration", errors,
+		    errors > 1 ? "s" : "");
+	else {
+		server_params_from(&cfg, &sp);
+		server_reload(srv, &sp);
+	}
+	config_fini(&cfg);
+}
+
+static const char *
+sync_name(enum store_sync s)
+{
+	return s == STORE_SYNC_ALWAYS ? "always" : s == STORE_SYNC_EVERYSEC ? "everysec" : "no";
 }
 
 int
 main(int argc, char **argv)
 {
 	struct args		 a = { 0 };
+	struct reload_ctx	 rc = { &a };
 	struct config		 cfg;
 	struct server_params	 sp;
-	struct store		*store;
 	struct server		*srv;
 	unsigned		 errors = 0;
+	int			 status;
 
 	args_parse(argc, argv, &a);
 	log_init(a.verbose);
@@ -165,30 +210,19 @@ main(int argc, char **argv)
 	if (errors > 0)
 		fatalx("%u error%s in the configuration; nothing started", errors, errors > 1 ? "s" : "");
 
-	data_dir_open(cfg.data_dir);
-	if ((store = store_new(&cfg.cluster)) == NULL)
-		fatalx("out of memory creating the store");
-
-	sp = (struct server_params){
-		.listen = cfg.listen,
-		.max_request_bytes = cfg.max_request_bytes,
-		.max_batch = cfg.max_batch,
-		.request_timeout = cfg.request_timeout,
-		.api = { .max_field_bytes = cfg.max_field_bytes },
-	};
-	if (server_open(&srv, &sp, store) != 0)
+	server_params_from(&cfg, &sp);
+	if (server_open(&srv, &sp) != 0)
 		fatalx("cannot start the server");
-
+	srv->srv_reload = on_reload;
+	srv->srv_reload_arg = &rc;
 	log_info("storyd %s: listening on %s, data in %s, fsync %s", STORYD_VERSION, srv->srv_addr,
-	    cfg.data_dir, cfg.fsync == FSYNC_ALWAYS ? "always" :
-	    cfg.fsync == FSYNC_EVERYSEC ? "everysec" : "no");
-	notify("READY=1\nSTATUS=listening on %s", srv->srv_addr);
-
-	server_run(srv);
-
-	server_close(srv);
-	store_free(store);
+	    cfg.data_dir, sync_name(cfg.fsync));
 	config_fini(&cfg);
+
+	status = server_run(srv);
+
+	if (server_close(srv) != 0 && status == 0)
+		status = 1;
 	log_info("storyd: stopped");
-	return 0;
+	return status;
 }

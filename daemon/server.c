@@ -1,16 +1,21 @@
-/* server: the event loop, the listener, signals and the watchdog timer. */
+/* server: the event loop, the listener, recovery, signals and timers. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 
 #include "http.h"
 #include "log.h"
@@ -19,33 +24,34 @@
 #include "xmalloc.h"
 
 static void
-on_sigterm(evutil_socket_t sig, short what, void *arg)
-{
-	struct server	*srv = arg;
-
-	(void)what;
-	log_info("server: %s received, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-	notify("STOPPING=1");
-	/* let the replies of this turn go out; new connections wait in the backlog and are closed */
-	event_base_loopexit(srv->srv_base, NULL);
-}
-
-static void
-on_sighup(evutil_socket_t sig, short what, void *arg)
-{
-	(void)sig;
-	(void)what;
-	(void)arg;
-	log_info("server: SIGHUP received; nothing in this version can change live");
-}
-
-static void
-on_watchdog(evutil_socket_t fd, short what, void *arg)
+on_accept_resume(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
+	evconnlistener_enable(arg);
+}
+
+/*
+ * accept() failed, most likely out of file descriptors: pause accepting for
+ * a moment instead of spinning on a listener that stays readable, and say
+ * so at most once a minute.
+ */
+static void
+on_accept_error(struct evconnlistener *l, void *arg)
+{
+	static time_t	warned;
+	struct timeval	tv = { 0, 100 * 1000 };
+	int		err = EVUTIL_SOCKET_ERROR();
+	time_t		now = time(NULL);
+
 	(void)arg;
-	notify("WATCHDOG=1");
+	if (now - warned >= 60) {
+		log_warnx("server: cannot accept connections: %s; pausing new ones",
+		    evutil_socket_error_to_string(err));
+		warned = now;
+	}
+	evconnlistener_disable(l);
+	event_base_once(evconnlistener_get_base(l), -1, EV_TIMEOUT, on_accept_resume, l, &tv);
 }
 
 /* Split "host:port" ("[::1]:80" for IPv6) into host and port. */
@@ -114,20 +120,252 @@ listen_on(struct server *srv, const char *addr)
 		log_warn("server: cannot listen on %s", addr);
 		return -EADDRNOTAVAIL;
 	}
+	evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(bs), on_accept_error);
+	srv->srv_bound = bs;
 	bound_address(bs, srv->srv_addr, sizeof(srv->srv_addr));
 	return 0;
 }
 
+/* Recovery runs in its own thread; the loop learns it is done through a pipe. */
+struct recovery {
+	pthread_t		 thread;
+	const char		*dir;
+	struct store_params	 params;
+	struct store		*store;
+	struct store_report	 report;
+	int			 result;
+	int			 notify_fd;
+};
+
+static void *
+recover(void *arg)
+{
+	struct recovery	*rc = arg;
+	char		 done = 1;
+
+	rc->result = store_open(&rc->store, rc->dir, &rc->params, &rc->report);
+	while (write(rc->notify_fd, &done, 1) == -1 && errno == EINTR)
+		;
+	return NULL;
+}
+
+static const char *
+plural(uint64_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
+static void
+log_recovery(const struct recovery *rc)
+{
+	const struct store_report	*rep = &rc->report;
+
+	if (rep->torn)
+		log_warnx("store: dropped a torn %llu-byte record at the end of %s (offset %llu): "
+		    "it was never acknowledged", (unsigned long long)rep->torn_bytes, rep->torn_file,
+		    (unsigned long long)rep->torn_offset);
+	if (rep->truncated)
+		log_warnx("store: the log was damaged; it was cut at the damage, and what followed is "
+		    "lost (allow_truncate is set)");
+	if (rc->result == STORE_CORRUPT)
+		log_warnx("store: %s; refusing to start. Set allow_truncate = yes in [store] to cut "
+		    "the log at the damage and lose what follows it", rep->corrupt_what);
+	else if (rc->result == STORE_NEWER)
+		log_warnx("store: %s; refusing to start", rep->corrupt_what);
+	else if (rc->result == -EBUSY)
+		log_warnx("store: %s is in use by another storyd", rc->dir);
+	else if (rc->result < 0)
+		log_warnx("store: cannot open %s: %s", rc->dir, strerror(-rc->result));
+}
+
+static void
+on_recovered(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+	struct recovery	*rc = srv->srv_recovery;
+	struct clusterer *c;
+	char		 b;
+
+	(void)what;
+	if (read(fd, &b, 1) != 1)
+		return;
+	pthread_join(rc->thread, NULL);
+	log_recovery(rc);
+	if (rc->result != 0) {
+		srv->srv_status = 1;
+		event_base_loopbreak(srv->srv_base);
+		return;
+	}
+	srv->srv_store = rc->store;
+	srv->srv_ready = 1;
+	c = store_clusterer(srv->srv_store);
+	if (!rc->report.snapshot && rc->report.replayed == 0)
+		log_info("store: nothing to recover in %s; starting empty", rc->dir);
+	else
+		log_info("store: recovered %zu article%s in %zu cluster%s (%s, then %llu log "
+		    "record%s)", store_count(srv->srv_store), plural(store_count(srv->srv_store)),
+		    cluster_count_stories(c), plural(cluster_count_stories(c)),
+		    rc->report.snapshot ? "a snapshot" : "no snapshot",
+		    (unsigned long long)rc->report.replayed, plural(rc->report.replayed));
+	notify("READY=1\nSTATUS=listening on %s; %zu articles in %zu clusters recovered",
+	    srv->srv_addr, store_count(srv->srv_store), cluster_count_stories(c));
+}
+
+static void
+on_stop_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+
+	(void)fd;
+	(void)what;
+	event_base_loopexit(srv->srv_base, NULL);
+}
+
+/*
+ * Stop accepting, give requests already received a moment to be answered
+ * (their replies are flushed with the log like any other), then leave the
+ * loop; server_close() writes the final snapshot.
+ */
+static void
+on_sigterm(evutil_socket_t sig, short what, void *arg)
+{
+	struct server	*srv = arg;
+	struct timeval	 grace = { 0, 250 * 1000 };
+
+	(void)what;
+	log_info("server: %s received; finishing requests in flight, then stopping",
+	    sig == SIGINT ? "SIGINT" : "SIGTERM");
+	notify("STOPPING=1");
+	evconnlistener_disable(evhttp_bound_socket_get_listener(srv->srv_bound));
+	event_del(srv->srv_sigterm);
+	event_del(srv->srv_sigint);
+	event_base_once(srv->srv_base, -1, EV_TIMEOUT, on_stop_timeout, srv, &grace);
+}
+
+static void
+on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	struct server	*srv = arg;
+
+	(void)sig;
+	(void)what;
+	if (srv->srv_reload != NULL)
+		srv->srv_reload(srv, srv->srv_reload_arg);
+}
+
+static void
+on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	notify("WATCHDOG=1");
+}
+
+static void
+snapshot_tick(struct server *srv)
+{
+	uint64_t	bytes = 0;
+	int		r;
+
+	switch ((r = store_snapshot_poll(srv->srv_store, &bytes))) {
+	case 0:
+		break;
+	case STORE_SNAPSHOT_RUNNING:
+		return;
+	case STORE_SNAPSHOT_DONE:
+		log_info("store: snapshot written (%llu bytes); older log segments removed",
+		    (unsigned long long)bytes);
+		break;
+	default:
+		log_warnx("store: background snapshot failed: %s; the log keeps everything",
+		    strerror(-r));
+		break;
+	}
+	if (store_log_bytes(srv->srv_store) < srv->srv_params.snapshot_log_bytes)
+		return;
+	if ((r = store_snapshot_start(srv->srv_store)) == 0)
+		log_info("store: the log passed %llu bytes; writing a snapshot in the background",
+		    (unsigned long long)srv->srv_params.snapshot_log_bytes);
+	else if (r != -EBUSY)
+		log_warnx("store: cannot start a snapshot: %s", strerror(-r));
+}
+
+/* Once a second: fsync under everysec (Redis), and snapshots when the log grows. */
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+	int		 r;
+
+	(void)fd;
+	(void)what;
+	if (srv->srv_store == NULL || srv->srv_failed)
+		return;
+	if (srv->srv_params.store.sync == STORE_SYNC_EVERYSEC &&
+	    (r = store_sync(srv->srv_store)) != 0)
+		http_store_failed(srv, r);
+	snapshot_tick(srv);
+}
+
+static int
+cluster_params_equal(const struct cluster_params *a, const struct cluster_params *b)
+{
+	return a->k == b->k && a->bands == b->bands && a->rows == b->rows &&
+	    a->shingle == b->shingle && a->dup_threshold == b->dup_threshold &&
+	    a->simhash_k == b->simhash_k && a->story_threshold == b->story_threshold &&
+	    a->window == b->window && a->doc_terms == b->doc_terms &&
+	    a->max_matches == b->max_matches;
+}
+
+void
+server_reload(struct server *srv, const struct server_params *p)
+{
+	struct server_params	*cur = &srv->srv_params;
+	static const char	*sync_names[] = { "always", "everysec", "no" };
+
+	if (strcmp(p->listen, cur->listen) != 0)
+		log_warnx("server: reload: listen changes only on restart");
+	if (strcmp(p->data_dir, cur->data_dir) != 0)
+		log_warnx("server: reload: data_dir changes only on restart");
+	if (!cluster_params_equal(&p->store.cluster, &cur->store.cluster))
+		log_warnx("server: reload: [cluster] settings change only on restart");
+	if (p->store.retention != cur->store.retention ||
+	    p->store.max_articles != cur->store.max_articles ||
+	    p->store.allow_truncate != cur->store.allow_truncate)
+		log_warnx("server: reload: retention, max_articles and allow_truncate change only "
+		    "on restart");
+	if (p->store.sync != cur->store.sync) {
+		log_info("server: reload: fsync %s -> %s", sync_names[cur->store.sync],
+		    sync_names[p->store.sync]);
+		cur->store.sync = p->store.sync;
+		if (srv->srv_store != NULL)
+			store_set_sync(srv->srv_store, p->store.sync);
+	}
+	cur->max_request_bytes = p->max_request_bytes;
+	cur->max_batch = p->max_batch;
+	cur->request_timeout = p->request_timeout;
+	cur->api = p->api;
+	cur->snapshot_log_bytes = p->snapshot_log_bytes;
+	evhttp_set_max_body_size(srv->srv_http, (ev_ssize_t)cur->max_request_bytes);
+	evhttp_set_timeout(srv->srv_http, (int)cur->request_timeout);
+	log_info("server: configuration reloaded");
+}
+
 int
-server_open(struct server **out, const struct server_params *p, struct store *store)
+server_open(struct server **out, const struct server_params *p)
 {
 	struct server	*srv = xcalloc(1, sizeof(*srv));
 	struct timeval	 tv;
 	int		 r;
 
 	srv->srv_params = *p;
-	srv->srv_store = store;
+	srv->srv_params.listen = srv->srv_listen = xstrdup(p->listen);
+	srv->srv_params.data_dir = srv->srv_data_dir = xstrdup(p->data_dir);
+	srv->srv_recover_pipe[0] = srv->srv_recover_pipe[1] = -1;
+	TAILQ_INIT(&srv->srv_held);
 	if ((srv->srv_base = event_base_new()) == NULL ||
+	    event_base_priority_init(srv->srv_base, 3) != 0 ||
 	    (srv->srv_http = evhttp_new(srv->srv_base)) == NULL) {
 		log_warnx("server: cannot create the event loop");
 		server_close(srv);
@@ -147,6 +385,10 @@ server_open(struct server **out, const struct server_params *p, struct store *st
 	evsignal_add(srv->srv_sigint, NULL);
 	evsignal_add(srv->srv_sighup, NULL);
 
+	srv->srv_tick = event_new(srv->srv_base, -1, EV_PERSIST, on_tick, srv);
+	tv.tv_sec = 1;
+	tv.tv_usec = 0;
+	event_add(srv->srv_tick, &tv);
 	if ((srv->srv_watchdog_usec = notify_watchdog_usec()) != 0) {
 		srv->srv_watchdog = event_new(srv->srv_base, -1, EV_PERSIST, on_watchdog, srv);
 		tv.tv_sec = (time_t)(srv->srv_watchdog_usec / 1000000);
@@ -157,33 +399,93 @@ server_open(struct server **out, const struct server_params *p, struct store *st
 	return 0;
 }
 
-int
-server_run(struct server *srv)
+static int
+recovery_start(struct server *srv)
 {
-	srv->srv_ready = 1;
-	if (event_base_dispatch(srv->srv_base) == -1) {
-		log_warnx("server: the event loop failed");
-		return -EIO;
+	struct recovery	*rc = xcalloc(1, sizeof(*rc));
+	int		 r;
+
+	if (pipe2(srv->srv_recover_pipe, O_CLOEXEC) == -1) {
+		free(rc);
+		return -errno;
+	}
+	rc->dir = srv->srv_params.data_dir;
+	rc->params = srv->srv_params.store;
+	rc->notify_fd = srv->srv_recover_pipe[1];
+	srv->srv_recovery = rc;
+	srv->srv_recovered = event_new(srv->srv_base, srv->srv_recover_pipe[0], EV_READ,
+	    on_recovered, srv);
+	event_add(srv->srv_recovered, NULL);
+	if ((r = pthread_create(&rc->thread, NULL, recover, rc)) != 0) {
+		srv->srv_recovery = NULL;
+		free(rc);
+		return -r;
 	}
 	return 0;
 }
 
-void
+int
+server_run(struct server *srv)
+{
+	int	r;
+
+	notify("STATUS=recovering from %s; listening on %s", srv->srv_params.data_dir,
+	    srv->srv_addr);
+	if ((r = recovery_start(srv)) != 0) {
+		log_warnx("server: cannot start recovery: %s", strerror(-r));
+		return 1;
+	}
+	if (event_base_dispatch(srv->srv_base) == -1) {
+		log_warnx("server: the event loop failed");
+		return 1;
+	}
+	http_commit_now(srv);
+	return srv->srv_status;
+}
+
+int
 server_close(struct server *srv)
 {
+	int	r = 0;
+
 	if (srv == NULL)
-		return;
+		return 0;
+	if (srv->srv_recovery != NULL && !srv->srv_ready && srv->srv_status == 0) {
+		/* stopped during recovery: let it finish, then close what it opened */
+		pthread_join(srv->srv_recovery->thread, NULL);
+		store_free(srv->srv_recovery->store);
+	}
+	free(srv->srv_recovery);
+	if (srv->srv_store != NULL && !srv->srv_failed) {
+		if ((r = store_close(srv->srv_store)) != 0)
+			log_warnx("store: final snapshot failed: %s; the log keeps everything",
+			    strerror(-r));
+		else
+			log_info("store: final snapshot written");
+	} else
+		store_free(srv->srv_store);
+	if (srv->srv_http != NULL)
+		evhttp_free(srv->srv_http);
+	http_teardown(srv);
 	if (srv->srv_sigterm != NULL)
 		event_free(srv->srv_sigterm);
 	if (srv->srv_sigint != NULL)
 		event_free(srv->srv_sigint);
 	if (srv->srv_sighup != NULL)
 		event_free(srv->srv_sighup);
+	if (srv->srv_tick != NULL)
+		event_free(srv->srv_tick);
 	if (srv->srv_watchdog != NULL)
 		event_free(srv->srv_watchdog);
-	if (srv->srv_http != NULL)
-		evhttp_free(srv->srv_http);
+	if (srv->srv_recovered != NULL)
+		event_free(srv->srv_recovered);
+	for (int i = 0; i < 2; i++)
+		if (srv->srv_recover_pipe[i] != -1)
+			close(srv->srv_recover_pipe[i]);
 	if (srv->srv_base != NULL)
 		event_base_free(srv->srv_base);
+	free(srv->srv_listen);
+	free(srv->srv_data_dir);
 	free(srv);
+	return r;
 }

@@ -1,17 +1,44 @@
-/* store: client ids to dense indexes, article metadata, and the clusterer. */
+/*
+ * store: client ids to dense indexes, article metadata and the clusterer;
+ * every change logged before it is applied; snapshots and recovery.
+ */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <xxhash.h>
 
 #include "fingerprint.h"
+#include "snapshot.h"
 #include "store.h"
+#include "wal.h"
 #include "xmalloc.h"
+
+/* Log record types. */
+enum {
+	REC_PUT = 1,
+	REC_DELETE = 2,
+	REC_EVICT = 3,
+};
+
+#define STORE_FORMAT	1	/* of the store's part of a snapshot */
 
 #define SLOT_EMPTY	UINT32_MAX
 
+struct age {
+	int64_t		published;
+	uint32_t	index;
+};
+
 struct store {
+	struct store_params	  params;
 	struct article		**articles;	/* by index; NULL: free */
 	uint32_t		  narticles, cap;
 	uint32_t		 *free_idx;	/* indexes to reuse, a stack */
@@ -22,8 +49,21 @@ struct store {
 	size_t			  nslots;	/* a power of two */
 	size_t			  nused;	/* slots holding an index or a tombstone */
 
+	struct age		 *ages;		/* min-heap by (published, index); stale entries skipped */
+	size_t			  nages, ages_cap;
+	int64_t			  watermark;	/* the newest publication time seen, capped at ingest */
+	uint64_t		  evicted;
+
 	struct clusterer	 *clusterer;
 	struct fingerprinter	 *fingerprinter;
+
+	int			  dirfd;	/* -1: memory only */
+	struct wal		 *wal;
+	int			  replaying;	/* applying the log: evictions come from its records */
+	unsigned char		 *rec;		/* a log record being encoded */
+	size_t			  rec_len, rec_cap;
+	pid_t			  snap_pid;	/* a snapshot child, or 0 */
+	uint64_t		  snap_seq;	/* the first log record it does not cover */
 };
 
 #define SLOT_GONE	(UINT32_MAX - 1)	/* deleted: keep probing past it */
@@ -89,17 +129,32 @@ slots_grow(struct store *s)
 	free(old);
 }
 
-struct store *
-store_new(const struct cluster_params *params)
+
+static struct store *
+store_alloc(const struct store_params *params)
 {
 	struct store	*s = xcalloc(1, sizeof(*s));
 
-	if ((s->clusterer = cluster_new(params)) == NULL ||
-	    (s->fingerprinter = fingerprinter_new(params)) == NULL) {
+	s->params = *params;
+	s->dirfd = -1;
+	s->watermark = INT64_MIN;
+	if ((s->fingerprinter = fingerprinter_new(&params->cluster)) == NULL) {
 		store_free(s);
 		return NULL;
 	}
 	slots_grow(s);
+	return s;
+}
+
+struct store *
+store_new(const struct store_params *params)
+{
+	struct store	*s = store_alloc(params);
+
+	if (s != NULL && (s->clusterer = cluster_new(&params->cluster)) == NULL) {
+		store_free(s);
+		return NULL;
+	}
 	return s;
 }
 
@@ -120,11 +175,21 @@ store_free(struct store *s)
 {
 	if (s == NULL)
 		return;
+	if (s->snap_pid > 0) {
+		kill(s->snap_pid, SIGKILL);
+		waitpid(s->snap_pid, NULL, 0);
+		unlinkat(s->dirfd, "snapshot.tmp", 0);
+	}
 	for (uint32_t i = 0; i < s->narticles; i++)
 		article_free(s->articles[i]);
 	free(s->articles);
 	free(s->free_idx);
 	free(s->slots);
+	free(s->ages);
+	free(s->rec);
+	wal_close(s->wal);
+	if (s->dirfd != -1)
+		close(s->dirfd);
 	cluster_free(s->clusterer);
 	fingerprinter_free(s->fingerprinter);
 	free(s);
@@ -157,6 +222,12 @@ content_hash(const struct article_in *a, uint64_t out[2])
 	out[1] = h.high64;
 }
 
+static int64_t
+published_of(const struct article_in *a)
+{
+	return a->has_published ? a->published : a->now;
+}
+
 static int
 analyse(struct store *s, const struct article_in *a, const struct doc **doc)
 {
@@ -164,7 +235,7 @@ analyse(struct store *s, const struct article_in *a, const struct doc **doc)
 		.title = a->title, .title_len = a->title_len,
 		.body = a->body, .body_len = a->body_len,
 		.source = a->source, .source_len = a->source_len,
-		.published = a->has_published ? a->published : a->now,
+		.published = published_of(a),
 	};
 	int			r;
 
@@ -205,14 +276,248 @@ article_set(struct article *a, const struct article_in *in, const uint64_t conte
 	a->title = xstrndup(in->title ? in->title : "", in->title_len);
 	a->source = xstrndup(in->source ? in->source : "", in->source_len);
 	a->url = xstrndup(in->url ? in->url : "", in->url_len);
-	a->published = in->has_published ? in->published : in->now;
+	a->published = published_of(in);
 	a->ingested = in->now;
 	a->content[0] = content[0];
 	a->content[1] = content[1];
 }
 
-int
-store_put(struct store *s, const struct article_in *in, int replace, struct verdict *out)
+/* The age heap: the oldest article first, ties by index, so eviction order is total. */
+static int
+age_less(const struct age *a, const struct age *b)
+{
+	return a->published < b->published || (a->published == b->published && a->index < b->index);
+}
+
+static void
+age_push(struct store *s, int64_t published, uint32_t index)
+{
+	size_t		i = s->nages++;
+	struct age	e = { published, index };
+
+	if (s->nages > s->ages_cap) {
+		s->ages_cap = s->ages_cap == 0 ? 1024 : s->ages_cap * 2;
+		s->ages = xreallocarray(s->ages, s->ages_cap, sizeof(*s->ages));
+	}
+	for (; i > 0 && age_less(&e, &s->ages[(i - 1) / 2]); i = (i - 1) / 2)
+		s->ages[i] = s->ages[(i - 1) / 2];
+	s->ages[i] = e;
+}
+
+static void
+age_pop(struct store *s)
+{
+	struct age	last = s->ages[--s->nages];
+	size_t		i = 0, c;
+
+	while ((c = 2 * i + 1) < s->nages) {
+		if (c + 1 < s->nages && age_less(&s->ages[c + 1], &s->ages[c]))
+			c++;
+		if (!age_less(&s->ages[c], &last))
+			break;
+		s->ages[i] = s->ages[c];
+		i = c;
+	}
+	if (s->nages > 0)
+		s->ages[i] = last;
+}
+
+/*
+ * The oldest article held, or NULL. An entry whose article was deleted or
+ * replaced since is stale and dropped; one that names a live article with
+ * the same time is as old as the oldest, whichever article it once meant.
+ */
+static struct article *
+age_oldest(struct store *s)
+{
+	while (s->nages > 0) {
+		struct article	*a = store_at(s, s->ages[0].index) ? s->articles[s->ages[0].index] : NULL;
+
+		if (a != NULL && a->published == s->ages[0].published)
+			return a;
+		age_pop(s);
+	}
+	return NULL;
+}
+
+/* Stale entries are dropped as they surface; rebuild when they outnumber the live ones. */
+static void
+age_compact(struct store *s)
+{
+	if (s->nages < 1024 || s->nages < 2 * s->count)
+		return;
+	s->nages = 0;
+	for (uint32_t i = 0; i < s->narticles; i++)
+		if (s->articles[i] != NULL)
+			age_push(s, s->articles[i]->published, i);
+}
+
+/* The encoding of log records: little-endian integers, length-prefixed strings. */
+static void
+rec_reserve(struct store *s, size_t n)
+{
+	if (s->rec_len + n <= s->rec_cap)
+		return;
+	while (s->rec_len + n > s->rec_cap)
+		s->rec_cap = s->rec_cap == 0 ? 4096 : s->rec_cap * 2;
+	s->rec = xreallocarray(s->rec, s->rec_cap, 1);
+}
+
+static void
+rec_u64(struct store *s, uint64_t v)
+{
+	rec_reserve(s, 8);
+	for (int i = 0; i < 8; i++)
+		s->rec[s->rec_len++] = (unsigned char)(v >> (8 * i));
+}
+
+static void
+rec_str(struct store *s, const char *p, size_t n)
+{
+	rec_u64(s, n);
+	rec_reserve(s, n);
+	if (n > 0)
+		memcpy(s->rec + s->rec_len, p, n);
+	s->rec_len += n;
+}
+
+struct rec_reader {
+	const unsigned char	*p;
+	size_t			 len, off;
+	int			 bad;
+};
+
+static uint64_t
+rd_u64(struct rec_reader *r)
+{
+	uint64_t	v = 0;
+
+	if (r->len - r->off < 8) {
+		r->bad = 1;
+		return 0;
+	}
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | r->p[r->off + (size_t)i];
+	r->off += 8;
+	return v;
+}
+
+static const char *
+rd_str(struct rec_reader *r, size_t *n)
+{
+	const char	*p;
+
+	*n = (size_t)rd_u64(r);
+	if (r->bad || *n > r->len - r->off) {
+		r->bad = 1;
+		*n = 0;
+		return "";
+	}
+	p = (const char *)r->p + r->off;
+	r->off += *n;
+	return p;
+}
+
+/* Append a record; a no-op in memory-only stores and while replaying. */
+static int
+log_record(struct store *s, int type)
+{
+	if (s->wal == NULL || s->replaying)
+		return 0;
+	return wal_append(s->wal, (uint8_t)type, s->rec, s->rec_len, NULL);
+}
+
+static int
+log_put(struct store *s, const struct article_in *in, int replace)
+{
+	s->rec_len = 0;
+	rec_u64(s, (uint64_t)replace);
+	rec_u64(s, (uint64_t)in->now);
+	rec_u64(s, (uint64_t)in->published);
+	rec_u64(s, (uint64_t)in->has_published);
+	rec_str(s, in->id, in->id_len);
+	rec_str(s, in->title, in->title_len);
+	rec_str(s, in->body, in->body_len);
+	rec_str(s, in->source, in->source_len);
+	rec_str(s, in->url, in->url_len);
+	return log_record(s, REC_PUT);
+}
+
+static int
+log_id(struct store *s, int type, const char *id, size_t len)
+{
+	s->rec_len = 0;
+	rec_str(s, id, len);
+	return log_record(s, type);
+}
+
+static void
+slot_set(struct store *s, size_t slot, uint32_t index)
+{
+	if (s->slots[slot] == SLOT_EMPTY)
+		s->nused++;
+	s->slots[slot] = index;
+	if (s->nused * 4 > s->nslots * 3)
+		slots_grow(s);
+}
+
+/* Remove the article in slot from memory (the log record, if any, is written). */
+static void
+forget(struct store *s, size_t slot)
+{
+	struct article	*a = s->articles[s->slots[slot]];
+
+	cluster_remove(s->clusterer, a->index);
+	s->slots[slot] = SLOT_GONE;
+	s->articles[a->index] = NULL;
+	s->free_idx[s->nfree++] = a->index;
+	s->count--;
+	article_free(a);
+}
+
+static int
+evict(struct store *s, struct article *a)
+{
+	size_t	slot;
+	int	found, r;
+
+	if ((r = log_id(s, REC_EVICT, a->id, strlen(a->id))) != 0)
+		return r;
+	slot = slot_lookup(s, a->id, strlen(a->id), &found);
+	forget(s, slot);
+	s->evicted++;
+	return 0;
+}
+
+/*
+ * Make room before an article arrives: evict what fell out of the retention
+ * window and, for a new id, the oldest while the store is full. Not while
+ * replaying: the log's own eviction records say what went.
+ */
+static int
+make_room(struct store *s, int64_t published, int64_t now, int adding)
+{
+	struct article	*a;
+	int64_t		 t = published < now ? published : now;
+	int		 r;
+
+	if (t > s->watermark)
+		s->watermark = t;
+	if (s->replaying)
+		return 0;
+	while ((a = age_oldest(s)) != NULL) {
+		if (a->published >= s->watermark - s->params.retention &&
+		    s->count + (size_t)adding <= s->params.max_articles)
+			break;
+		if ((r = evict(s, a)) != 0)
+			return r;
+	}
+	age_compact(s);
+	return 0;
+}
+
+static int
+apply_put(struct store *s, const struct article_in *in, int replace, struct verdict *out)
 {
 	const struct doc	*doc;
 	struct article		*a;
@@ -233,36 +538,38 @@ store_put(struct store *s, const struct article_in *in, int replace, struct verd
 	}
 	if ((r = analyse(s, in, &doc)) != 0)
 		return r;
+	if ((r = log_put(s, in, replace)) != 0 ||
+	    (r = make_room(s, published_of(in), in->now, !found)) != 0)
+		return r;
+	/* eviction may have taken the article being replaced */
+	slot = slot_lookup(s, in->id, in->id_len, &found);
 
-	/* The durability issue appends the write-ahead log record here, before memory changes. */
 	if (found) {
 		a = s->articles[s->slots[slot]];
 		cluster_remove(s->clusterer, a->index);
-		if ((r = cluster_add(s->clusterer, a->index, doc, out)) < 0)
-			return r;
-		article_set(a, in, content);
-		a->status = out->status;
-		return STORE_REPLACED;
+	} else {
+		a = xcalloc(1, sizeof(*a));
+		a->id = xstrndup(in->id, in->id_len);
+		a->index = index_take(s);
 	}
-
-	a = xcalloc(1, sizeof(*a));
-	a->id = xstrndup(in->id, in->id_len);
-	a->index = index_take(s);
-	if ((r = cluster_add(s->clusterer, a->index, doc, out)) < 0) {
-		s->free_idx[s->nfree++] = a->index;
-		article_free(a);
-		return r;
-	}
+	/* the fingerprinter's doc is still the one analysed above: make_room does not analyse */
+	if ((r = cluster_add(s->clusterer, a->index, doc, out)) < 0)
+		abort();	/* -ENOMEM after the log append: memory and log would disagree */
 	article_set(a, in, content);
-	a->status = out->status;
+	a->status = (uint8_t)out->status;
+	age_push(s, a->published, a->index);
+	if (found)
+		return STORE_REPLACED;
 	s->articles[a->index] = a;
-	if (s->slots[slot] == SLOT_EMPTY)
-		s->nused++;
-	s->slots[slot] = a->index;
+	slot_set(s, slot, a->index);
 	s->count++;
-	if (s->nused * 4 > s->nslots * 3)
-		slots_grow(s);
 	return STORE_CREATED;
+}
+
+int
+store_put(struct store *s, const struct article_in *in, int replace, struct verdict *out)
+{
+	return apply_put(s, in, replace, out);
 }
 
 int
@@ -279,21 +586,15 @@ store_similar(struct store *s, const struct article_in *in, struct verdict *out)
 int
 store_delete(struct store *s, const char *id, size_t id_len)
 {
-	struct article	*a;
-	size_t		 slot;
-	int		 found;
+	size_t	slot;
+	int	found, r;
 
 	slot = slot_lookup(s, id, id_len, &found);
 	if (!found)
 		return STORE_NOT_FOUND;
-	a = s->articles[s->slots[slot]];
-	/* The durability issue appends the deletion record here. */
-	cluster_remove(s->clusterer, a->index);
-	s->slots[slot] = SLOT_GONE;
-	s->articles[a->index] = NULL;
-	s->free_idx[s->nfree++] = a->index;
-	s->count--;
-	article_free(a);
+	if ((r = log_id(s, REC_DELETE, id, id_len)) != 0)
+		return r;
+	forget(s, slot);
 	return 0;
 }
 
@@ -323,4 +624,400 @@ size_t
 store_count(const struct store *s)
 {
 	return s->count;
+}
+
+uint64_t
+store_evicted(const struct store *s)
+{
+	return s->evicted;
+}
+
+size_t
+store_pending(const struct store *s)
+{
+	return s->wal != NULL ? wal_pending(s->wal) : 0;
+}
+
+int
+store_flush(struct store *s)
+{
+	return s->wal != NULL ? wal_flush(s->wal) : 0;
+}
+
+int
+store_sync(struct store *s)
+{
+	return s->wal != NULL ? wal_sync(s->wal) : 0;
+}
+
+uint64_t
+store_log_bytes(const struct store *s)
+{
+	return s->wal != NULL ? wal_bytes(s->wal) : 0;
+}
+
+/* Replay one log record through the same code that first applied it. */
+static int
+on_replay(const struct wal_record *rec, void *arg)
+{
+	struct store		*s = arg;
+	struct rec_reader	 r = { rec->data, rec->len, 0, 0 };
+	struct article_in	 in = { 0 };
+	struct verdict		 v;
+	size_t			 slot;
+	int			 replace, found, rc;
+
+	switch (rec->type) {
+	case REC_PUT:
+		replace = (int)rd_u64(&r);
+		in.now = (int64_t)rd_u64(&r);
+		in.published = (int64_t)rd_u64(&r);
+		in.has_published = (int)rd_u64(&r);
+		in.id = rd_str(&r, &in.id_len);
+		in.title = rd_str(&r, &in.title_len);
+		in.body = rd_str(&r, &in.body_len);
+		in.source = rd_str(&r, &in.source_len);
+		in.url = rd_str(&r, &in.url_len);
+		if (r.bad || r.off != r.len || in.id_len == 0)
+			return -EINVAL;
+		rc = apply_put(s, &in, replace, &v);
+		return rc < 0 ? rc : 0;
+	case REC_DELETE:
+	case REC_EVICT:
+		in.id = rd_str(&r, &in.id_len);
+		if (r.bad || r.off != r.len)
+			return -EINVAL;
+		slot = slot_lookup(s, in.id, in.id_len, &found);
+		if (found) {
+			forget(s, slot);
+			s->evicted += rec->type == REC_EVICT;
+		}
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* The store's part of a snapshot, then the clusterer's. */
+static int
+put_u64(struct snapshot_io *io, uint64_t v)
+{
+	unsigned char	b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (unsigned char)(v >> (8 * i));
+	return snapshot_put(b, 8, io);
+}
+
+static int
+put_str(struct snapshot_io *io, const char *p)
+{
+	size_t	n = strlen(p);
+	int	r;
+
+	if ((r = put_u64(io, n)) != 0)
+		return r;
+	return snapshot_put(p, n, io);
+}
+
+static int
+dump_body(struct snapshot_io *io, void *arg)
+{
+	const struct store	*s = arg;
+	int			 r;
+
+	if ((r = put_u64(io, STORE_FORMAT)) || (r = put_u64(io, s->narticles)) ||
+	    (r = put_u64(io, s->nfree)) || (r = put_u64(io, s->count)) ||
+	    (r = put_u64(io, (uint64_t)s->watermark)) || (r = put_u64(io, s->evicted)))
+		return r;
+	for (uint32_t i = 0; i < s->nfree; i++)
+		if ((r = put_u64(io, s->free_idx[i])) != 0)
+			return r;
+	for (uint32_t i = 0; i < s->narticles; i++) {
+		const struct article *a = s->articles[i];
+
+		if (a == NULL)
+			continue;
+		if ((r = put_u64(io, i)) || (r = put_str(io, a->id)) || (r = put_str(io, a->title)) ||
+		    (r = put_str(io, a->source)) || (r = put_str(io, a->url)) ||
+		    (r = put_u64(io, (uint64_t)a->published)) ||
+		    (r = put_u64(io, (uint64_t)a->ingested)) || (r = put_u64(io, a->content[0])) ||
+		    (r = put_u64(io, a->content[1])) || (r = put_u64(io, a->status)))
+			return r;
+	}
+	return cluster_dump(s->clusterer, snapshot_put, io);
+}
+
+static int
+get_u64(struct snapshot_io *io, uint64_t *v)
+{
+	unsigned char	b[8];
+	int		r;
+
+	if ((r = snapshot_get(b, 8, io)) != 0)
+		return r;
+	*v = 0;
+	for (int i = 7; i >= 0; i--)
+		*v = *v << 8 | b[i];
+	return 0;
+}
+
+#define STR_MAX	(1u << 30)
+
+static int
+get_str(struct snapshot_io *io, char **out)
+{
+	uint64_t	n;
+	int		r;
+
+	if ((r = get_u64(io, &n)) != 0)
+		return r;
+	if (n > STR_MAX)
+		return -EINVAL;
+	*out = xmalloc((size_t)n + 1);
+	if ((r = snapshot_get(*out, (size_t)n, io)) != 0) {
+		free(*out);
+		*out = NULL;
+		return r;
+	}
+	(*out)[n] = '\0';
+	return 0;
+}
+
+static int
+load_article(struct store *s, struct snapshot_io *io)
+{
+	struct article	*a = xcalloc(1, sizeof(*a));
+	uint64_t	 index, pub, ing, status;
+	size_t		 slot;
+	int		 found, r;
+
+	if ((r = get_u64(io, &index)) || (r = get_str(io, &a->id)) || (r = get_str(io, &a->title)) ||
+	    (r = get_str(io, &a->source)) || (r = get_str(io, &a->url)) || (r = get_u64(io, &pub)) ||
+	    (r = get_u64(io, &ing)) || (r = get_u64(io, &a->content[0])) ||
+	    (r = get_u64(io, &a->content[1])) || (r = get_u64(io, &status)))
+		goto fail;
+	r = -EINVAL;
+	if (index >= s->narticles || s->articles[index] != NULL || status > VERDICT_EXACT_DUPLICATE ||
+	    *a->id == '\0' || strlen(a->id) > 256)
+		goto fail;
+	slot = slot_lookup(s, a->id, strlen(a->id), &found);
+	if (found)
+		goto fail;
+	a->index = (uint32_t)index;
+	a->published = (int64_t)pub;
+	a->ingested = (int64_t)ing;
+	a->status = (uint8_t)status;
+	s->articles[index] = a;
+	slot_set(s, slot, a->index);
+	age_push(s, a->published, a->index);
+	return 0;
+fail:
+	article_free(a);
+	return r;
+}
+
+static int
+load_body(struct snapshot_io *io, void *arg)
+{
+	struct store	*s = arg;
+	uint64_t	 format, narticles, nfree, count, watermark, v;
+	int		 r;
+
+	if ((r = get_u64(io, &format)) || (r = get_u64(io, &narticles)) || (r = get_u64(io, &nfree)) ||
+	    (r = get_u64(io, &count)) || (r = get_u64(io, &watermark)) ||
+	    (r = get_u64(io, &s->evicted)))
+		return r;
+	if (format != STORE_FORMAT || narticles >= CLUSTER_NONE || nfree > narticles ||
+	    count + nfree != narticles)
+		return -EINVAL;
+	s->watermark = (int64_t)watermark;
+	s->cap = s->narticles = (uint32_t)narticles;
+	s->articles = xcalloc(s->cap + 1, sizeof(*s->articles));
+	s->free_idx = xcalloc(s->cap + 1, sizeof(*s->free_idx));
+	for (s->nfree = 0; s->nfree < nfree; s->nfree++) {
+		if ((r = get_u64(io, &v)) != 0)
+			return r;
+		if (v >= narticles)
+			return -EINVAL;
+		s->free_idx[s->nfree] = (uint32_t)v;
+	}
+	for (s->count = 0; s->count < count; s->count++)
+		if ((r = load_article(s, io)) != 0)
+			return r;
+	if ((r = cluster_load(&s->clusterer, &s->params.cluster, snapshot_get, io)) != 0)
+		return r;
+	for (uint32_t i = 0; i < s->narticles; i++)
+		if ((s->articles[i] != NULL) != cluster_holds(s->clusterer, i))
+			return -EINVAL;
+	return 0;
+}
+
+static void
+report_corrupt(struct store_report *rep, const char *fmt, const char *what)
+{
+	snprintf(rep->corrupt_what, sizeof(rep->corrupt_what), fmt, what);
+}
+
+static int
+recover_snapshot(struct store **sp, const struct store_params *params, int dirfd,
+    uint64_t *seq, struct store_report *rep)
+{
+	struct store	*s;
+	int		 r;
+
+	if ((s = store_alloc(params)) == NULL)
+		return -ENOMEM;
+	r = snapshot_read(dirfd, seq, load_body, s);
+	if (r == SNAPSHOT_NONE) {
+		store_free(s);
+		*seq = 1;
+		if ((*sp = store_new(params)) == NULL)
+			return -ENOMEM;
+		return 0;
+	}
+	if (r != 0) {
+		store_free(s);
+		if (r == SNAPSHOT_NEWER)
+			report_corrupt(rep, "%s was made by a newer storyd", "snapshot");
+		else if (r == SNAPSHOT_CORRUPT || r == -EINVAL || r == -EPROTONOSUPPORT)
+			report_corrupt(rep, "%s is damaged (bad checksum or contents)", "snapshot");
+		else
+			return r;
+		return r == SNAPSHOT_NEWER || r == -EPROTONOSUPPORT ? STORE_NEWER : STORE_CORRUPT;
+	}
+	rep->snapshot = 1;
+	rep->snapshot_seq = *seq;
+	*sp = s;
+	return 0;
+}
+
+int
+store_open(struct store **out, const char *dir, const struct store_params *params,
+    struct store_report *rep)
+{
+	struct store		*s = NULL;
+	struct wal_report	 wr;
+	uint64_t		 seq;
+	int			 dirfd, r;
+
+	memset(rep, 0, sizeof(*rep));
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+		return -errno;
+	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -errno;
+	/* two daemons appending to one log would interleave their records */
+	if (flock(dirfd, LOCK_EX | LOCK_NB) == -1) {
+		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		close(dirfd);
+		return r;
+	}
+	if ((r = recover_snapshot(&s, params, dirfd, &seq, rep)) != 0) {
+		close(dirfd);
+		return r;
+	}
+	s->dirfd = dirfd;
+
+	memset(&wr, 0, sizeof(wr));
+	s->replaying = 1;
+	r = wal_replay(dirfd, seq, params->allow_truncate, on_replay, s, &wr);
+	s->replaying = 0;
+	rep->replayed = wr.records;
+	rep->torn = wr.torn;
+	rep->torn_offset = wr.torn_offset;
+	rep->torn_bytes = wr.torn_bytes;
+	snprintf(rep->torn_file, sizeof(rep->torn_file), "%s", wr.torn_file);
+	rep->truncated = wr.corrupt && r == 0;
+	if (r == WAL_NEWER_VERSION) {
+		report_corrupt(rep, "the log %s was made by a newer storyd", wr.corrupt_file);
+		r = STORE_NEWER;
+	} else if (r == WAL_CORRUPT) {
+		snprintf(rep->corrupt_what, sizeof(rep->corrupt_what),
+		    "the log %s is damaged at offset %llu, before its end", wr.corrupt_file,
+		    (unsigned long long)wr.corrupt_offset);
+		r = STORE_CORRUPT;
+	} else if (r > 0 || r == -EINVAL) {
+		report_corrupt(rep, "the log %s holds a record storyd cannot apply", wr.corrupt_file);
+		r = STORE_CORRUPT;
+	}
+	if (r == 0)
+		r = wal_open(&s->wal, dirfd, (enum wal_sync)params->sync, wr.next_seq);
+	if (r != 0) {
+		store_free(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+void
+store_set_sync(struct store *s, enum store_sync sync)
+{
+	s->params.sync = sync;
+	if (s->wal != NULL)
+		wal_set_sync(s->wal, (enum wal_sync)sync);
+}
+
+int
+store_snapshot_start(struct store *s)
+{
+	uint64_t	seq, bytes;
+	pid_t		pid;
+	int		r;
+
+	if (s->wal == NULL)
+		return -ENOTSUP;
+	if (s->snap_pid > 0)
+		return -EBUSY;
+	/* the new segment's records are not in the child's copy of memory */
+	if ((r = wal_rotate(s->wal, &seq)) != 0)
+		return r;
+	if ((pid = fork()) == -1)
+		return -errno;
+	if (pid == 0) {
+		r = snapshot_write(s->dirfd, seq, dump_body, s, &bytes);
+		_exit(r == 0 ? 0 : 1);
+	}
+	s->snap_pid = pid;
+	s->snap_seq = seq;
+	return 0;
+}
+
+int
+store_snapshot_poll(struct store *s, uint64_t *bytes)
+{
+	struct stat	st;
+	pid_t		pid;
+	int		status;
+
+	if (s->snap_pid <= 0)
+		return 0;
+	if ((pid = waitpid(s->snap_pid, &status, WNOHANG)) == 0)
+		return STORE_SNAPSHOT_RUNNING;
+	s->snap_pid = 0;
+	if (pid == -1)
+		return -errno;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return -EIO;
+	*bytes = fstatat(s->dirfd, "snapshot", &st, 0) == 0 ? (uint64_t)st.st_size : 0;
+	wal_remove_before(s->wal, s->snap_seq);
+	return STORE_SNAPSHOT_DONE;
+}
+
+int
+store_close(struct store *s)
+{
+	uint64_t	seq, bytes;
+	int		r = 0, status;
+
+	if (s == NULL)
+		return 0;
+	if (s->snap_pid > 0) {
+		waitpid(s->snap_pid, &status, 0);
+		s->snap_pid = 0;
+	}
+	if (s->wal != NULL && (r = wal_flush(s->wal)) == 0 && (r = wal_rotate(s->wal, &seq)) == 0 &&
+	    (r = snapshot_write(s->dirfd, seq, dump_body, s, &bytes)) == 0)
+		r = wal_remove_before(s->wal, seq);
+	store_free(s);
+	return r;
 }

@@ -175,3 +175,40 @@ uint64_t	cluster_seq(const struct clusterer *);		/* the last sequence number giv
 size_t		cluster_count_articles(const struct clusterer *);
 size_t		cluster_count_stories(const struct clusterer *);	/* live ones */
 size_t		cluster_count_groups(const struct clusterer *);
+
+/*
+ * Snapshots. cluster_dump() writes everything the clusterer holds, through fn,
+ * so that cluster_load() makes a clusterer indistinguishable from it: every
+ * later sequence of calls gives the same verdicts, stories, members, terms,
+ * feed, sequence numbers and counts. Pure: fn does the I/O.
+ *
+ * The format ("SDCLUST1", a little-endian uint32 version, then chunks of at
+ * most 64 KiB each preceded by its uint32 length, ended by a zero length) is
+ * described in cluster-dump.c. It carries no checksum: the snapshot file
+ * around it does.
+ *
+ * cluster_load() stops reading right after the end chunk, so more data may
+ * follow in the same file. It returns 0, a negative errno fn returned (a
+ * short read is whatever fn reports for it), -ENOMEM, -EPROTONOSUPPORT when a
+ * newer storyd wrote the data, or -EINVAL when the data is malformed or its k,
+ * bands, rows or shingle differ from params (its signatures would not compare)
+ * or its doc_terms exceeds params->doc_terms. The other params (thresholds,
+ * simhash_k, window, max_matches) are params's and may differ from the
+ * dumped ones; identical behaviour needs identical params. Any input is safe:
+ * bad bytes give -EINVAL, never a crash, a leak or a loop, but memory is
+ * allocated as for the largest article id the input names, as cluster_add()
+ * would (so hostile input can cause -ENOMEM). *out is written only on success.
+ */
+typedef int	cluster_write_fn(const void *buf, size_t len, void *arg);	/* 0 or -errno */
+typedef int	cluster_read_fn(void *buf, size_t len, void *arg);	/* 0, -errno; -EIO or -ENODATA at a short read */
+
+int	cluster_dump(const struct clusterer *, cluster_write_fn *fn, void *arg);	/* 0, -ENOMEM or fn's -errno */
+int	cluster_load(struct clusterer **out, const struct cluster_params *params,
+	    cluster_read_fn *fn, void *arg);
+
+/*
+ * Check the internal invariants (lists, counts, indexes, feed order) in time
+ * linear in the state: 0, or -EINVAL naming no culprit. For tests and after
+ * cluster_load(), which already guarantees them.
+ */
+int	cluster_check(const struct clusterer *);

@@ -9,12 +9,7 @@
 #include <stdint.h>
 
 #include "cluster.h"
-
-enum fsync_policy {
-	FSYNC_ALWAYS,
-	FSYNC_EVERYSEC,
-	FSYNC_NO,
-};
+#include "store.h"
 
 struct config {
 	char		*listen;		/* "host:port" */
@@ -23,7 +18,11 @@ struct config {
 	unsigned	 max_batch;
 	unsigned	 max_field_bytes;	/* title, source, url */
 	unsigned	 request_timeout;	/* seconds */
-	enum fsync_policy fsync;
+	enum store_sync	 fsync;
+	size_t		 snapshot_log_bytes;
+	unsigned	 retention_hours;
+	unsigned	 max_articles;
+	int		 allow_truncate;
 	struct cluster_params cluster;
 	unsigned	 window_hours;		/* cluster.window in hours, as configured */
 };

@@ -24,8 +24,19 @@ struct request {
 
 typedef int	route_fn(struct server *, struct request *, json_t **body);
 
-/* Install the dispatcher on srv->srv_http. */
+/* Install the dispatcher on srv->srv_http, and the group-commit event. */
 void	http_setup(struct server *srv);
+void	http_teardown(struct server *srv);
+
+/*
+ * Group commit. A reply whose request left log records pending is held; at
+ * the end of the loop turn one flush (and fsync under fsync=always) covers
+ * them all, then they are sent. http_commit_now() does it at once (shutdown).
+ */
+void	http_commit_now(struct server *srv);
+
+/* The log cannot be written: refuse writes from now on and say so once. */
+void	http_store_failed(struct server *srv, int err);
 
 /* Set *body to an API error and return status. */
 int	http_error(json_t **body, int status, const char *code, const char *fmt, ...)

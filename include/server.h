@@ -1,44 +1,82 @@
 /*
  * server: the one event loop that owns all state (the Redis model): the
- * libevent base, the HTTP listener, signals and timers. Handlers run on
- * the loop and never block.
+ * libevent base, the HTTP listener, signals and timers. Recovery runs in a
+ * thread while the loop already answers /healthz and /readyz (503); the
+ * store is handed to the loop when it is done, and only the loop touches it
+ * from then on. Handlers run on the loop and never block.
  */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "api.h"
+#include "store.h"
 
 struct event_base;
 struct evhttp;
+struct evhttp_bound_socket;
 struct event;
-struct store;
 
 struct server_params {
-	const char	*listen;		/* "host:port"; port 0 takes a free one */
-	size_t		 max_request_bytes;
-	unsigned	 max_batch;
-	unsigned	 request_timeout;	/* seconds */
-	struct api_limits api;
+	const char		*listen;		/* "host:port"; port 0 takes a free one */
+	size_t			 max_request_bytes;
+	unsigned		 max_batch;
+	unsigned		 request_timeout;	/* seconds */
+	struct api_limits	 api;
+	const char		*data_dir;
+	struct store_params	 store;
+	uint64_t		 snapshot_log_bytes;	/* snapshot when the log passes this */
 };
+
+struct held_reply;
+struct server;
+
+/* SIGHUP: re-read the configuration and hand what can change to server_reload(). */
+typedef void	server_reload_fn(struct server *srv, void *arg);
 
 struct server {
-	struct event_base	*srv_base;
-	struct evhttp		*srv_http;
-	struct store		*srv_store;
-	struct server_params	 srv_params;
-	char			 srv_addr[64];		/* the address bound, "127.0.0.1:7878" */
-	int			 srv_ready;		/* recovery done: /readyz answers 200 */
-	struct event		*srv_sigterm, *srv_sigint, *srv_sighup, *srv_watchdog;
-	uint64_t		 srv_watchdog_usec;
+	struct event_base		*srv_base;
+	struct evhttp			*srv_http;
+	struct evhttp_bound_socket	*srv_bound;
+	struct server_params		 srv_params;
+	char				 srv_addr[64];	/* the address bound, "127.0.0.1:7878" */
+	char				*srv_listen, *srv_data_dir;	/* srv_params' strings */
+
+	struct store			*srv_store;	/* NULL until recovery is done */
+	int				 srv_ready;	/* recovery done: /readyz answers 200 */
+	int				 srv_failed;	/* the log cannot be written: refuse writes */
+	int				 srv_status;	/* exit status of server_run */
+
+	TAILQ_HEAD(, held_reply)	 srv_held;	/* replies waiting for the log flush */
+	struct event			*srv_commit;	/* the end-of-turn flush: group commit */
+
+	struct event			*srv_sigterm, *srv_sigint, *srv_sighup;
+	struct event			*srv_tick;	/* once a second: fsync, snapshots */
+	struct event			*srv_watchdog;
+	struct event			*srv_recovered;
+	int				 srv_recover_pipe[2];
+	struct recovery			*srv_recovery;
+	uint64_t			 srv_watchdog_usec;
+	server_reload_fn		*srv_reload;
+	void				*srv_reload_arg;
 };
 
-/*
- * Bind the listener and set up signals. 0, or -errno with a message logged.
- * store is borrowed and must outlive the server.
- */
-int	server_open(struct server **out, const struct server_params *p, struct store *store);
+/* Bind the listener and set up signals. 0, or -errno with a message logged. */
+int	server_open(struct server **out, const struct server_params *p);
 
-/* Run until SIGTERM or SIGINT; then stop accepting and finish replies in flight. */
+/*
+ * Recover the store in a thread, then serve until SIGTERM or SIGINT; then
+ * stop accepting, send the replies in flight, and return. 0, or 1 when
+ * recovery failed (logged).
+ */
 int	server_run(struct server *srv);
-void	server_close(struct server *srv);
+
+/*
+ * Apply what can change live from p (limits, timeouts, fsync policy,
+ * snapshot size) and log, by name, each changed setting that needs a restart.
+ */
+void	server_reload(struct server *srv, const struct server_params *p);
+
+/* Close the store (flush, final snapshot) and free everything. 0 or -errno. */
+int	server_close(struct server *srv);

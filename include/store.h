@@ -1,16 +1,27 @@
 /*
  * store: the articles storyd holds, by the client's id, and the clusterer
- * that groups them. Article ids are mapped to dense indexes, the ids the
- * algorithms work with; the store keeps what GET /v1/articles returns (not
- * the body text: fingerprints are all the clusterer needs).
+ * that groups them; their write-ahead log and snapshots. Article ids are
+ * mapped to dense indexes, the ids the algorithms work with; the store keeps
+ * what GET /v1/articles returns (not the body text: fingerprints are all the
+ * clusterer needs, and the log keeps bodies only until the next snapshot).
  *
- * Every change goes through store_put() or store_delete(), the two places
- * where the write-ahead log append slots in before memory changes.
- * Deterministic: the same calls in the same order give the same state.
+ * Every change (stored, replaced, deleted, evicted) is appended to the log
+ * before memory changes; the append is buffered, and store_flush() writes it
+ * (and fsyncs under fsync=always) once per loop turn, before any reply that
+ * depends on it is sent: group commit. Recovery (store_open) is the latest
+ * snapshot plus the log records after it, replayed through the same code, so
+ * every article, duplicate_of, cluster id and feed sequence number comes back
+ * as it was. Deterministic: the same calls in the same order give the same
+ * state.
+ *
+ * Memory stays bounded: articles published more than `retention` seconds
+ * before the newest one (an article's time counts at most up to its ingest
+ * time) and the oldest beyond `max_articles` are evicted from every index.
  */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "cluster.h"
 
@@ -22,6 +33,34 @@ enum {
 	STORE_CONFLICT,		/* the id holds other content and replace was not asked */
 	STORE_NO_WORDS,		/* title and body have no words to fingerprint */
 	STORE_NOT_FOUND,
+	STORE_CORRUPT,		/* store_open: a damaged log or snapshot; see the report */
+	STORE_NEWER,		/* store_open: files made by a newer storyd */
+};
+
+enum store_sync {
+	STORE_SYNC_ALWAYS,	/* fsync before the replies of each loop turn */
+	STORE_SYNC_EVERYSEC,	/* write before replying, fsync once a second */
+	STORE_SYNC_NO,		/* write before replying; the OS decides */
+};
+
+struct store_params {
+	struct cluster_params	cluster;
+	enum store_sync		sync;
+	int64_t			retention;	/* seconds */
+	uint32_t		max_articles;
+	int			allow_truncate;	/* a corrupt log is cut at the damage, not refused */
+};
+
+/* What recovery found, for the log and for READY's STATUS line. */
+struct store_report {
+	int		snapshot;		/* a snapshot was loaded */
+	uint64_t	snapshot_seq;
+	uint64_t	replayed;		/* log records applied after it */
+	int		torn;			/* a torn tail was dropped */
+	char		torn_file[64];
+	uint64_t	torn_offset, torn_bytes;
+	int		truncated;		/* corruption was cut away (allow_truncate) */
+	char		corrupt_what[160];	/* for STORE_CORRUPT and STORE_NEWER */
 };
 
 /* An article as submitted; strings are borrowed and need not be NUL-terminated. */
@@ -47,8 +86,20 @@ struct article {
 
 struct store;
 
-struct store	*store_new(const struct cluster_params *params);
-void		 store_free(struct store *);
+/* A store in memory only, with no log: for tests and tools. NULL: no memory. */
+struct store	*store_new(const struct store_params *params);
+
+/*
+ * Recover the store kept in directory dir (created if missing) and open its
+ * log for appending. 0, STORE_CORRUPT or STORE_NEWER (rep says what), or
+ * -errno. The report is filled in every case.
+ */
+int	store_open(struct store **out, const char *dir, const struct store_params *params,
+	    struct store_report *rep);
+
+/* Flush the log, write a final snapshot, close everything. 0 or -errno (still freed). */
+int	store_close(struct store *);
+void	store_free(struct store *);	/* without a final snapshot; NULL is a no-op */
 
 /*
  * Store a (replace: PUT semantics). Returns STORE_CREATED or STORE_REPLACED
@@ -60,10 +111,35 @@ int	store_put(struct store *, const struct article_in *a, int replace, struct ve
 /* What store_put() would decide for a new article, changing nothing. */
 int	store_similar(struct store *, const struct article_in *a, struct verdict *out);
 
-/* Remove an article from every index: 0 or STORE_NOT_FOUND. */
+/* Remove an article from every index: 0 or STORE_NOT_FOUND, or -errno. */
 int	store_delete(struct store *, const char *id, size_t id_len);
+
+/* Log bytes appended but not yet written: replies must wait for store_flush(). */
+size_t	store_pending(const struct store *);
+
+/* Write what is pending; fsync under STORE_SYNC_ALWAYS. 0 or -errno (sticky). */
+int	store_flush(struct store *);
+
+/* fsync what was written (the everysec timer). 0 or -errno. */
+int	store_sync(struct store *);
+
+/* Change the fsync policy live (SIGHUP). */
+void	store_set_sync(struct store *, enum store_sync sync);
+
+/* Log bytes since the last snapshot: a snapshot is due past the configured size. */
+uint64_t	store_log_bytes(const struct store *);
+
+/*
+ * Start a snapshot in a child process (fork: the loop goes on). 0, -EBUSY
+ * when one is running, or -errno. store_snapshot_poll() reaps it: 0 when none
+ * is running, SNAPSHOT_RUNNING, or the finished one's result (1 done, -errno).
+ */
+int	store_snapshot_start(struct store *);
+enum { STORE_SNAPSHOT_RUNNING = 2, STORE_SNAPSHOT_DONE = 1 };
+int	store_snapshot_poll(struct store *, uint64_t *bytes);
 
 const struct article	*store_find(const struct store *, const char *id, size_t id_len);
 const struct article	*store_at(const struct store *, uint32_t index);	/* NULL: none */
 struct clusterer	*store_clusterer(const struct store *);
 size_t			 store_count(const struct store *);
+uint64_t		 store_evicted(const struct store *);	/* since start */

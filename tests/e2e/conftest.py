@@ -48,6 +48,12 @@ def source_root():
     return SOURCE_ROOT
 
 
+# Tests post articles dated anywhere from 2014 to today into one daemon; the
+# retention window, measured back from the newest article, would evict the
+# older ones. Tests that give a config of their own set what they need.
+TEST_CONFIG = "[store]\nretention_hours = 876000\n"
+
+
 class Daemons:
     """The daemons one fixture started; stopped and checked at teardown."""
 
@@ -56,8 +62,10 @@ class Daemons:
         self.name = name
         self.all = []
 
-    def __call__(self, config=None, args=(), start=True):
-        d = Storyd(self.binary, config=config, args=args, name=self.name)
+    def __call__(self, config=None, args=(), start=True, **options):
+        if config is None:
+            config = TEST_CONFIG
+        d = Storyd(self.binary, config=config, args=args, name=self.name, **options)
         self.all.append(d)
         if start:
             d.start()

@@ -18,6 +18,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -152,9 +153,10 @@ class Storyd:
 
     external = False
 
-    def __init__(self, binary, config=None, args=(), name="storyd"):
+    def __init__(self, binary, config=None, args=(), name="storyd", nofile=None):
         self.binary = binary
         self.args = list(args)
+        self.nofile = nofile            # RLIMIT_NOFILE for the daemon, to test running out
         self.dir = tempfile.mkdtemp(prefix=f"storyd-e2e-{name[:40]}-")
         self.data_dir = os.path.join(self.dir, "data")
         os.mkdir(self.data_dir)
@@ -172,6 +174,7 @@ class Storyd:
         self.host = "127.0.0.1"
         self.port = None
         self.returncode = None
+        self._reports_taken = 0
 
     # -- lifecycle --------------------------------------------------------
 
@@ -196,7 +199,8 @@ class Storyd:
             err.write(f"--- start: {' '.join(self.command())}\n".encode())
             err.flush()
             self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=err, env=env)
+                                         stdout=out, stderr=err, env=env,
+                                         preexec_fn=self._limit if self.nofile else None)
         try:
             self._wait_ready(timeout)
         except BaseException:
@@ -228,10 +232,19 @@ class Storyd:
                 self.notify_messages.append(line)
                 if line == "READY=1":
                     ready = True
-                m = re.fullmatch(r"STATUS=listening on (?:127\.0\.0\.1|\[?[0-9a-fA-F:.]+\]?):(\d+)",
-                                 line)
+                m = re.match(r"STATUS=(?:.*; )?listening on (?:127\.0\.0\.1|\[[0-9a-fA-F:.]+\]):(\d+)",
+                             line)
                 if m:
                     self.port = int(m.group(1))
+
+    def _limit(self):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
+
+    def cpu_seconds(self):
+        """User plus system CPU time the running daemon has used (Linux /proc)."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def wait_notify(self, key_value, timeout=STOP_TIMEOUT):
         """Wait for one more notify line equal to key_value (e.g. STOPPING=1)."""
@@ -314,8 +327,15 @@ class Storyd:
             return ""
 
     def sanitizer_reports(self):
-        text = self.stderr_text()
+        """Sanitizer lines in stderr not yet taken by take_sanitizer_reports()."""
+        text = self.stderr_text()[self._reports_taken:]
         return [line for line in text.splitlines() if any(m in line for m in SANITIZER_MARKERS)]
+
+    def take_sanitizer_reports(self):
+        """The reports, which a test now owns: teardown will not report them again."""
+        reports = self.sanitizer_reports()
+        self._reports_taken = len(self.stderr_text())
+        return reports
 
 
 def run_cli(binary, *args, timeout=10):

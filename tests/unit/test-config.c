@@ -133,7 +133,7 @@ test_every_error_is_reported_with_file_line_and_key(void **state)
 	config_defaults(&c);
 	assert_int_equal(config_load(&c, path, collect, &e), 3);
 	assert_non_null(strstr(e.last, ":5: store.colour: unknown key"));
-	assert_int_equal(c.fsync, FSYNC_EVERYSEC);	/* bad values leave the default */
+	assert_int_equal(c.fsync, STORE_SYNC_EVERYSEC);	/* bad values leave the default */
 	config_fini(&c);
 	unlink(path);
 }

@@ -4,7 +4,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -33,9 +36,9 @@ static const char *body2 =
 static int
 setup(void **state)
 {
-	struct cluster_params	p;
+	struct store_params	p = { .retention = 1000000000, .max_articles = 1000000 };
 
-	cluster_params_default(&p);
+	cluster_params_default(&p.cluster);
 	*state = store_new(&p);
 	return *state == NULL;
 }
@@ -170,6 +173,254 @@ test_many_ids_survive_table_growth(void **state)
 	assert_int_equal(store_count(s), 5000 - 1667);
 }
 
+static struct store_params
+params(void)
+{
+	struct store_params	p = { .retention = 1000000000, .max_articles = 1000000 };
+
+	cluster_params_default(&p.cluster);
+	return p;
+}
+
+static void
+test_articles_older_than_the_retention_window_are_evicted(void **state)
+{
+	struct store_params	 p = params();
+	struct store		*s;
+	struct verdict		 v;
+	char			 id[16], title[64];
+
+	(void)state;
+	p.retention = 2 * 3600;
+	s = store_new(&p);
+	for (int h = 0; h < 6; h++) {
+		snprintf(id, sizeof(id), "h%d", h);
+		snprintf(title, sizeof(title), "bulletin %d on topic %d", h, h * 7);
+		struct article_in a = article(id, title, "");
+
+		a.published = 1687161600 + h * 3600;
+		a.now = a.published;
+		assert_int_equal(store_put(s, &a, 0, &v), STORE_CREATED);
+	}
+	/* the newest is 5h; 2h before it is 3h: h0..h2 are gone */
+	assert_null(store_find(s, "h0", 2));
+	assert_null(store_find(s, "h2", 2));
+	assert_non_null(store_find(s, "h3", 2));
+	assert_int_equal(store_count(s), 3);
+	assert_int_equal(store_evicted(s), 3);
+	assert_int_equal(cluster_count_articles(store_clusterer(s)), 3);
+	store_free(s);
+}
+
+static void
+test_the_oldest_articles_go_beyond_max_articles(void **state)
+{
+	struct store_params	 p = params();
+	struct store		*s;
+	struct verdict		 v;
+	char			 id[16], title[64];
+
+	(void)state;
+	p.max_articles = 100;
+	s = store_new(&p);
+	for (int i = 0; i < 250; i++) {
+		snprintf(id, sizeof(id), "n%d", i);
+		snprintf(title, sizeof(title), "note %d about subject %d", i, i * 13);
+		struct article_in a = article(id, title, "");
+
+		a.published = 1687161600 + i;
+		assert_int_equal(store_put(s, &a, 0, &v), STORE_CREATED);
+		assert_true(store_count(s) <= 100);
+	}
+	assert_null(store_find(s, "n149", 4));
+	assert_non_null(store_find(s, "n150", 4));
+	store_free(s);
+}
+
+/* A random history of puts, replacements, retries and deletes. */
+static void
+churn(struct store *s, unsigned seed, int n)
+{
+	char		id[16], title[96], body[256];
+	struct verdict	v;
+
+	for (int i = 0; i < n; i++) {
+		seed = seed * 1103515245u + 12345u;
+		unsigned r = seed >> 8;
+
+		snprintf(id, sizeof(id), "c%u", r % 300);
+		if (r % 7 == 0) {
+			store_delete(s, id, strlen(id));
+			continue;
+		}
+		snprintf(title, sizeof(title), "storm %u hits coast of region %u", r % 11, r % 5);
+		snprintf(body, sizeof(body), "The storm number %u reached the coast of region %u "
+		    "with winds of %u km/h, officials from agency %u said on day %u.",
+		    r % 11, r % 5, 100 + r % 3, r % 4, i);
+		struct article_in a = article(id, title, body);
+
+		a.published = 1687161600 + i * 60;
+		a.now = a.published;
+		store_put(s, &a, r % 3 == 0, &v);
+	}
+}
+
+/* Everything a client can see of the store, as one comparable string. */
+static void
+describe(struct store *s, char *buf, size_t len)
+{
+	struct clusterer	*c = store_clusterer(s);
+	size_t			 off;
+
+	off = (size_t)snprintf(buf, len, "seq=%llu n=%zu;", (unsigned long long)cluster_seq(c),
+	    store_count(s));
+	for (int i = 0; i < 300 && off < len; i++) {
+		char			 id[16];
+		const struct article	*a;
+
+		snprintf(id, sizeof(id), "c%d", i);
+		if ((a = store_find(s, id, strlen(id))) == NULL)
+			continue;
+		uint32_t dup = cluster_duplicate_of(c, a->index);
+
+		off += (size_t)snprintf(buf + off, len - off, "%s:%u:%s:%u:%s;", id,
+		    cluster_story_of(c, a->index), dup == CLUSTER_NONE ? "-" : store_at(s, dup)->id,
+		    a->status, a->title);
+	}
+}
+
+static char *
+temp_dir(void)
+{
+	static char	dir[64];
+
+	strcpy(dir, "/tmp/storyd-test-store-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	return dir;
+}
+
+static void
+remove_dir(const char *dir)
+{
+	char	cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void
+test_a_crash_after_flush_recovers_the_same_state_from_the_log(void **state)
+{
+	struct store_params	 p = params();
+	struct store_report	 rep;
+	struct store		*s;
+	char			*dir = temp_dir(), *before = malloc(1 << 16), *after = malloc(1 << 16);
+
+	(void)state;
+	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
+	churn(s, 1, 2000);
+	assert_true(store_pending(s) > 0);
+	assert_int_equal(store_flush(s), 0);
+	describe(s, before, 1 << 16);
+	store_free(s);	/* a crash: no final snapshot */
+
+	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
+	assert_false(rep.snapshot);
+	assert_true(rep.replayed > 1000);
+	describe(s, after, 1 << 16);
+	assert_string_equal(before, after);
+	store_free(s);
+	remove_dir(dir);
+	free(before);
+	free(after);
+}
+
+static void
+test_snapshot_plus_log_tail_recovers_the_same_state(void **state)
+{
+	struct store_params	 p = params();
+	struct store_report	 rep;
+	struct store		*s;
+	uint64_t		 bytes = 0;
+	char			*dir = temp_dir(), *before = malloc(1 << 16), *after = malloc(1 << 16);
+	int			 r;
+
+	(void)state;
+	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
+	churn(s, 2, 1500);
+	assert_int_equal(store_flush(s), 0);
+	assert_int_equal(store_snapshot_start(s), 0);
+	churn(s, 3, 500);	/* goes on while the child writes */
+	assert_int_equal(store_flush(s), 0);
+	while ((r = store_snapshot_poll(s, &bytes)) == STORE_SNAPSHOT_RUNNING)
+		usleep(10000);
+	assert_int_equal(r, STORE_SNAPSHOT_DONE);
+	assert_true(bytes > 0);
+	churn(s, 4, 300);
+	assert_int_equal(store_flush(s), 0);
+	describe(s, before, 1 << 16);
+	store_free(s);
+
+	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
+	assert_true(rep.snapshot);
+	assert_true(rep.replayed >= 300 && rep.replayed < 1500);
+	describe(s, after, 1 << 16);
+	assert_string_equal(before, after);
+
+	/* and a clean close leaves only the snapshot to read */
+	assert_int_equal(store_close(s), 0);
+	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
+	assert_true(rep.snapshot);
+	assert_int_equal(rep.replayed, 0);
+	describe(s, after, 1 << 16);
+	assert_string_equal(before, after);
+	store_free(s);
+	remove_dir(dir);
+	free(before);
+	free(after);
+}
+
+static void
+test_a_second_store_on_the_same_directory_is_refused(void **state)
+{
+	struct store_params	 p = params();
+	struct store_report	 rep;
+	struct store		*s, *t;
+	char			*dir = temp_dir();
+
+	(void)state;
+	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
+	assert_int_equal(store_open(&t, dir, &p, &rep), -EBUSY);
+	store_free(s);
+	remove_dir(dir);
+}
+
+static void
+test_a_damaged_snapshot_stops_the_start(void **state)
+{
+	struct store_params	 p = params();
+	struct store_report	 rep;
+	struct store		*s;
+	char			*dir = temp_dir(), path[128];
+	FILE			*f;
+
+	(void)state;
+	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
+	churn(s, 5, 200);
+	assert_int_equal(store_close(s), 0);
+	snprintf(path, sizeof(path), "%s/snapshot", dir);
+	f = fopen(path, "r+");
+	assert_non_null(f);
+	fseek(f, 100, SEEK_SET);
+	int c = fgetc(f);
+	fseek(f, 100, SEEK_SET);
+	fputc(c ^ 0xff, f);
+	fclose(f);
+	assert_int_equal(store_open(&s, dir, &p, &rep), STORE_CORRUPT);
+	assert_non_null(strstr(rep.corrupt_what, "snapshot"));
+	remove_dir(dir);
+}
+
 int
 main(void)
 {
@@ -183,6 +434,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_similar_stores_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_text_without_words_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_ids_survive_table_growth, setup, teardown),
+		cmocka_unit_test(test_articles_older_than_the_retention_window_are_evicted),
+		cmocka_unit_test(test_the_oldest_articles_go_beyond_max_articles),
+		cmocka_unit_test(test_a_crash_after_flush_recovers_the_same_state_from_the_log),
+		cmocka_unit_test(test_snapshot_plus_log_tail_recovers_the_same_state),
+		cmocka_unit_test(test_a_second_store_on_the_same_directory_is_refused),
+		cmocka_unit_test(test_a_damaged_snapshot_stops_the_start),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,255 @@
+/* snapshot: a checksummed file written beside the log, replaced atomically. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <xxhash.h>
+
+#include "snapshot.h"
+
+#define MAGIC		"STORYSNP"
+#define BUFSIZE		(64 * 1024)
+#define TMPNAME		"snapshot.tmp"
+#define NAME		"snapshot"
+
+struct snapshot_io {
+	int		 fd;
+	XXH3_state_t	*hash;
+	unsigned char	 buf[BUFSIZE];
+	size_t		 len, off;	/* bytes in buf; read position in buf */
+	int		 eof;
+};
+
+static void
+le32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void
+le64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t
+get64(const unsigned char *p)
+{
+	uint64_t	v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static int
+write_all(int fd, const unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1)
+			return -errno;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int
+io_drain(struct snapshot_io *io)
+{
+	int	r = write_all(io->fd, io->buf, io->len);
+
+	io->len = 0;
+	return r;
+}
+
+int
+snapshot_put(const void *buf, size_t len, void *arg)
+{
+	struct snapshot_io	*io = arg;
+	const unsigned char	*p = buf;
+	int			 r;
+
+	XXH3_64bits_update(io->hash, buf, len);
+	while (len > 0) {
+		size_t n = BUFSIZE - io->len < len ? BUFSIZE - io->len : len;
+
+		memcpy(io->buf + io->len, p, n);
+		io->len += n;
+		p += n;
+		len -= n;
+		if (io->len == BUFSIZE && (r = io_drain(io)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Read without hashing: the trailer is not part of what it checks. */
+static int
+io_read(struct snapshot_io *io, unsigned char *p, size_t len)
+{
+	while (len > 0) {
+		size_t	n;
+
+		if (io->off == io->len) {
+			ssize_t got;
+
+			do
+				got = read(io->fd, io->buf, BUFSIZE);
+			while (got == -1 && errno == EINTR);
+			if (got == -1)
+				return -errno;
+			if (got == 0)
+				return -ENODATA;
+			io->len = (size_t)got;
+			io->off = 0;
+		}
+		n = io->len - io->off < len ? io->len - io->off : len;
+		memcpy(p, io->buf + io->off, n);
+		io->off += n;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int
+snapshot_get(void *buf, size_t len, void *arg)
+{
+	struct snapshot_io	*io = arg;
+	int			 r;
+
+	if ((r = io_read(io, buf, len)) != 0)
+		return r;
+	XXH3_64bits_update(io->hash, buf, len);
+	return 0;
+}
+
+static struct snapshot_io *
+io_new(int fd)
+{
+	struct snapshot_io	*io;
+
+	if ((io = calloc(1, sizeof(*io))) == NULL)
+		return NULL;
+	if ((io->hash = XXH3_createState()) == NULL) {
+		free(io);
+		return NULL;
+	}
+	XXH3_64bits_reset(io->hash);
+	io->fd = fd;
+	return io;
+}
+
+static void
+io_free(struct snapshot_io *io)
+{
+	if (io == NULL)
+		return;
+	XXH3_freeState(io->hash);
+	free(io);
+}
+
+static int
+write_body(struct snapshot_io *io, uint64_t wal_seq, snapshot_body_fn *fn, void *arg)
+{
+	unsigned char	head[24], tail[8];
+	int		r;
+
+	memcpy(head, MAGIC, 8);
+	le32(head + 8, SNAPSHOT_VERSION);
+	le32(head + 12, 0);
+	le64(head + 16, wal_seq);
+	if ((r = snapshot_put(head, sizeof(head), io)) != 0 || (r = fn(io, arg)) != 0)
+		return r;
+	le64(tail, XXH3_64bits_digest(io->hash));
+	if ((r = io_drain(io)) != 0)
+		return r;
+	return write_all(io->fd, tail, sizeof(tail));
+}
+
+int
+snapshot_write(int dirfd, uint64_t wal_seq, snapshot_body_fn *fn, void *arg, uint64_t *bytes)
+{
+	struct snapshot_io	*io = NULL;
+	off_t			 size;
+	int			 fd, r;
+
+	fd = openat(dirfd, TMPNAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return -errno;
+	if ((io = io_new(fd)) == NULL) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if ((r = write_body(io, wal_seq, fn, arg)) != 0)
+		goto fail;
+	if ((size = lseek(fd, 0, SEEK_CUR)) == -1 || fsync(fd) == -1 ||
+	    renameat(dirfd, TMPNAME, dirfd, NAME) == -1 || fsync(dirfd) == -1) {
+		r = -errno;
+		goto fail;
+	}
+	io_free(io);
+	close(fd);
+	*bytes = (uint64_t)size;
+	return 0;
+fail:
+	io_free(io);
+	close(fd);
+	unlinkat(dirfd, TMPNAME, 0);
+	return r;
+}
+
+static int
+read_body(struct snapshot_io *io, uint64_t *wal_seq, snapshot_body_fn *fn, void *arg)
+{
+	unsigned char	head[24], tail[8], extra;
+	uint32_t	version;
+	int		r;
+
+	if ((r = snapshot_get(head, sizeof(head), io)) == -ENODATA)
+		return SNAPSHOT_CORRUPT;
+	if (r != 0)
+		return r;
+	if (memcmp(head, MAGIC, 8) != 0)
+		return SNAPSHOT_CORRUPT;
+	version = (uint32_t)(get64(head + 8) & 0xffffffff);
+	if (version > SNAPSHOT_VERSION)
+		return SNAPSHOT_NEWER;
+	if (version == 0)
+		return SNAPSHOT_CORRUPT;
+	if ((r = fn(io, arg)) != 0)
+		return r == -ENOMEM ? r : SNAPSHOT_CORRUPT;	/* short, or refused by the reader */
+	if (io_read(io, tail, sizeof(tail)) != 0 || io_read(io, &extra, 1) != -ENODATA ||
+	    get64(tail) != XXH3_64bits_digest(io->hash))
+		return SNAPSHOT_CORRUPT;
+	*wal_seq = get64(head + 16);
+	return 0;
+}
+
+int
+snapshot_read(int dirfd, uint64_t *wal_seq, snapshot_body_fn *fn, void *arg)
+{
+	struct snapshot_io	*io;
+	int			 fd, r;
+
+	if ((fd = openat(dirfd, NAME, O_RDONLY | O_CLOEXEC)) == -1)
+		return errno == ENOENT ? SNAPSHOT_NONE : -errno;
+	if ((io = io_new(fd)) == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	r = read_body(io, wal_seq, fn, arg);
+	io_free(io);
+	close(fd);
+	return r;
+}

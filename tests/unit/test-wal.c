@@ -1,0 +1,681 @@
+/*
+ * test-wal: records come back in order, and damage is told apart, in SQLite's
+ * spirit: cut the log at every byte of its last record, flip every byte of a
+ * record, and check what replay keeps, drops and reports.
+ */
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "wal.h"
+
+#define MAXREC	64
+
+struct dir {
+	char	path[256];
+	int	fd;
+};
+
+struct seen {
+	size_t		n;
+	uint64_t	seq[MAXREC];
+	int		stop_at;	/* fn returns -EINTR at this seq; 0: never */
+};
+
+static int
+setup(void **state)
+{
+	const char	*tmp = getenv("TMPDIR");
+	struct dir	*d = calloc(1, sizeof *d);
+
+	if (d == NULL)
+		return -1;
+	snprintf(d->path, sizeof d->path, "%s/test-wal.XXXXXX", tmp != NULL && *tmp ? tmp : "/tmp");
+	if (mkdtemp(d->path) == NULL || (d->fd = open(d->path, O_RDONLY | O_DIRECTORY)) == -1) {
+		free(d);
+		return -1;
+	}
+	*state = d;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct dir	*d = *state;
+	struct dirent	*de;
+	DIR		*dp;
+
+	if ((dp = opendir(d->path)) != NULL) {
+		while ((de = readdir(dp)) != NULL) {
+			if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+				unlinkat(d->fd, de->d_name, 0);
+		}
+		closedir(dp);
+	}
+	close(d->fd);
+	rmdir(d->path);
+	free(d);
+	return 0;
+}
+
+/* Record seq's payload: 5 to 17 bytes that depend on seq. */
+static size_t
+payload(uint64_t seq, unsigned char *buf)
+{
+	size_t	len = 5 + seq % 13;
+
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (unsigned char)(seq * 31 + i);
+	return len;
+}
+
+static int
+on_record(const struct wal_record *r, void *arg)
+{
+	struct seen	*s = arg;
+	unsigned char	 want[32];
+	size_t		 len = payload(r->seq, want);
+
+	if (s->stop_at != 0 && r->seq == (uint64_t)s->stop_at)
+		return -EINTR;
+	assert_int_equal(r->type, (uint8_t)(r->seq % 3));
+	assert_int_equal(r->len, len);
+	assert_memory_equal(r->data, want, len);
+	assert_true(s->n < MAXREC);
+	s->seq[s->n++] = r->seq;
+	return 0;
+}
+
+static void
+append(struct wal *w, uint64_t n)
+{
+	unsigned char	buf[32];
+	uint64_t	seq, want;
+
+	for (uint64_t i = 0; i < n; i++) {
+		want = wal_next_seq(w);
+		assert_int_equal(wal_append(w, (uint8_t)(want % 3), buf, payload(want, buf), &seq), 0);
+		assert_int_equal(seq, want);
+	}
+}
+
+/* Write records 1..n, starting a new segment after every per_seg of them. */
+static void
+write_log(int dirfd, uint64_t n, uint64_t per_seg)
+{
+	struct wal	*w;
+	uint64_t	 first;
+
+	assert_int_equal(wal_open(&w, dirfd, WAL_SYNC_NO, 1), 0);
+	for (uint64_t i = 1; i <= n; i++) {
+		append(w, 1);
+		if (i % per_seg == 0 && i < n) {
+			assert_int_equal(wal_rotate(w, &first), 0);
+			assert_int_equal(first, i + 1);
+		}
+	}
+	assert_int_equal(wal_sync(w), 0);
+	wal_close(w);
+}
+
+static int
+replay(int dirfd, uint64_t from, int allow, struct seen *s, struct wal_report *rep)
+{
+	memset(s, 0, sizeof *s);
+	return wal_replay(dirfd, from, allow, on_record, s, rep);
+}
+
+static const char *
+name(uint64_t first)
+{
+	static char	buf[32];
+
+	snprintf(buf, sizeof buf, "wal-%016" PRIx64 ".log", first);
+	return buf;
+}
+
+static long
+file_size(int dirfd, const char *file)
+{
+	struct stat	st;
+
+	if (fstatat(dirfd, file, &st, 0) == -1)
+		return -1;
+	return (long)st.st_size;
+}
+
+static size_t
+file_read(int dirfd, const char *file, unsigned char *buf, size_t cap)
+{
+	int	fd = openat(dirfd, file, O_RDONLY);
+	ssize_t	n;
+
+	assert_true(fd != -1);
+	n = read(fd, buf, cap);
+	assert_true(n >= 0 && (size_t)n < cap);
+	close(fd);
+	return (size_t)n;
+}
+
+static void
+file_write(int dirfd, const char *file, const unsigned char *buf, size_t len)
+{
+	int	fd = openat(dirfd, file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd != -1);
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	close(fd);
+}
+
+/* Offsets of the records in a segment image, and its record count. */
+static size_t
+record_offsets(const unsigned char *buf, size_t len, size_t *off)
+{
+	size_t	n = 0;
+
+	for (size_t o = 16; o < len; o += 24 + (buf[o] | buf[o + 1] << 8))
+		off[n++] = o;
+	return n;
+}
+
+static void
+assert_seqs(const struct seen *s, uint64_t first, uint64_t last)
+{
+	assert_int_equal(s->n, last + 1 - first);
+	for (size_t i = 0; i < s->n; i++)
+		assert_int_equal(s->seq[i], first + i);
+}
+
+static void
+test_records_replay_in_order_across_segments(void **state)
+{
+	struct dir		*d = *state;
+	struct seen		 s;
+	struct wal_report	 rep;
+
+	write_log(d->fd, 8, 3);
+	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+	assert_seqs(&s, 1, 8);
+	assert_int_equal(rep.segments, 3);
+	assert_int_equal(rep.records, 8);
+	assert_int_equal(rep.first_seq, 1);
+	assert_int_equal(rep.last_seq, 8);
+	assert_int_equal(rep.next_seq, 9);
+	assert_int_equal(rep.torn, 0);
+	assert_int_equal(rep.corrupt, 0);
+	assert_int_equal(rep.bytes, file_size(d->fd, name(1)) + file_size(d->fd, name(4)) +
+	    file_size(d->fd, name(7)));
+}
+
+static void
+test_a_log_cut_at_every_byte_of_its_last_record_recovers_all_before_it(void **state)
+{
+	struct dir		*d = *state;
+	unsigned char		 img[4096], copy[4096];
+	size_t			 len, off[MAXREC], last;
+	struct seen		 s;
+	struct wal_report	 rep;
+
+	write_log(d->fd, 5, 100);
+	len = file_read(d->fd, name(1), img, sizeof img);
+	assert_int_equal(record_offsets(img, len, off), 5);
+	last = off[4];
+
+	for (size_t cut = last; cut < len; cut++) {
+		/* the file ends mid-record */
+		file_write(d->fd, name(1), img, cut);
+		assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+		assert_seqs(&s, 1, 4);
+		assert_int_equal(rep.next_seq, 5);
+		assert_int_equal(rep.torn, cut > last);
+		if (cut > last) {
+			assert_string_equal(rep.torn_file, name(1));
+			assert_int_equal(rep.torn_offset, last);
+			assert_int_equal(rep.torn_bytes, cut - last);
+		}
+		assert_int_equal(file_size(d->fd, name(1)), last);
+		assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+		assert_seqs(&s, 1, 4);
+		assert_int_equal(rep.torn, 0);
+
+		/* the file has its full length but the rest never reached the disk */
+		memcpy(copy, img, len);
+		memset(copy + cut, 0, len - cut);
+		file_write(d->fd, name(1), copy, len);
+		assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+		assert_seqs(&s, 1, 4);
+		assert_int_equal(rep.torn, 1);
+		assert_int_equal(rep.torn_offset, last);
+		assert_int_equal(rep.torn_bytes, len - last);
+		assert_int_equal(file_size(d->fd, name(1)), last);
+	}
+}
+
+static void
+test_a_flipped_byte_is_caught(void **state)
+{
+	struct dir		*d = *state;
+	unsigned char		 img[4096], copy[4096];
+	size_t			 len, off[MAXREC];
+	struct seen		 s;
+	struct wal_report	 rep;
+
+	write_log(d->fd, 5, 100);
+	len = file_read(d->fd, name(1), img, sizeof img);
+	assert_int_equal(record_offsets(img, len, off), 5);
+
+	for (size_t i = off[2]; i < off[3]; i++) {
+		for (unsigned bit = 0; bit < 8; bit++) {
+			memcpy(copy, img, len);
+			copy[i] ^= (unsigned char)(1u << bit);
+			file_write(d->fd, name(1), copy, len);
+			assert_int_equal(replay(d->fd, 1, 0, &s, &rep), WAL_CORRUPT);
+			assert_int_equal(s.n, 0);	/* fn is not called on failure */
+			assert_int_equal(rep.corrupt, 1);
+			assert_string_equal(rep.corrupt_file, name(1));
+			assert_int_equal(rep.corrupt_offset, off[2]);
+			assert_non_null(rep.corrupt_what);
+			assert_int_equal(file_size(d->fd, name(1)), len);
+		}
+	}
+
+	/* allow_truncate keeps the records before the damage */
+	assert_int_equal(replay(d->fd, 1, 1, &s, &rep), 0);
+	assert_seqs(&s, 1, 2);
+	assert_int_equal(rep.corrupt, 1);
+	assert_int_equal(rep.corrupt_offset, off[2]);
+	assert_int_equal(rep.corrupt_bytes, len - off[2]);
+	assert_int_equal(rep.next_seq, 3);
+	assert_int_equal(file_size(d->fd, name(1)), off[2]);
+	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+	assert_seqs(&s, 1, 2);
+	assert_int_equal(rep.corrupt, 0);
+
+	/* in the last record nothing follows: a torn tail */
+	for (size_t i = off[4]; i < len; i++) {
+		memcpy(copy, img, len);
+		copy[i] ^= 0x10;
+		file_write(d->fd, name(1), copy, len);
+		assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+		assert_seqs(&s, 1, 4);
+		assert_int_equal(rep.torn, 1);
+		assert_int_equal(rep.torn_bytes, len - off[4]);
+	}
+
+	/* in the file header */
+	memcpy(copy, img, len);
+	copy[3] ^= 0x20;
+	file_write(d->fd, name(1), copy, len);
+	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), WAL_CORRUPT);
+	assert_int_equal(rep.corrupt_offset, 0);
+}
+
+static void
+test_damage_in_an_earlier_segment_is_corruption(void **state)
+{
+	struct dir		*d = *state;
+	unsigned char		 img[4096];
+	size_t			 len, off[MAXREC];
+	struct seen		 s;
+	struct wal_report	 rep;
+
+	write_log(d->fd, 9, 3);
+	len = file_read(d->fd, name(4), img, sizeof img);
+	assert_int_equal(record_offsets(img, len, off), 3);
+	img[len - 1] ^= 1;	/* the last record of the middle segment */
+	file_write(d->fd, name(4), img, len);
+
+	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), WAL_CORRUPT);
+	assert_int_equal(s.n, 0);
+	assert_string_equal(rep.corrupt_file, name(4));
+	assert_int_equal(rep.corrupt_offset, off[2]);
+	assert_int_equal(rep.corrupt_segments, 1);
+
+	assert_int_equal(replay(d->fd, 1, 1, &s, &rep), 0);
+	assert_seqs(&s, 1, 5);
+	assert_int_equal(rep.next_seq, 6);
+	assert_int_equal(file_size(d->fd, name(4)), off[2]);
+	assert_int_equal(file_size(d->fd, name(7)), -1);
+	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+	assert_seqs(&s, 1, 5);
+}
+
+static void
+test_a_missing_segment_is_a_gap(void **state)
+{
+	struct dir		*d = *state;
+	struct seen		 s;
+	struct wal_report	 rep;
+
+	write_log(d->fd, 9, 3);
+	assert_int_equal(unlinkat(d->fd, name(4), 0), 0);
+	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), WAL_CORRUPT);
+	assert_string_equal(rep.corrupt_file, name(7));
+	assert_int_equal(rep.corrupt_offset, 0);
+	assert_string_equal(rep.corrupt_what, "seq gap");
+
+	/* unless a snapshot holds the missing records */
+	assert_int_equal(replay(d->fd, 7, 0, &s, &rep), 0);
+	assert_seqs(&s, 7, 9);
+	assert_int_equal(rep.skipped, 3);
+}
+
+static void
+test_from_seq_skips_records_a_snapshot_covers(void **state)
+{
+	struct dir		*d = *state;
+	struct seen		 s;
+	struct wal_report	 rep;
+
+	write_log(d->fd, 6, 3);
+	assert_int_equal(replay(d->fd, 4, 0, &s, &rep), 0);
+	assert_seqs(&s, 4, 6);
+	assert_int_equal(rep.skipped, 3);
+	assert_int_equal(rep.first_seq, 4);
+	assert_int_equal(rep.next_seq, 7);
+
+	assert_int_equal(replay(d->fd, 5, 0, &s, &rep), 0);
+	assert_seqs(&s, 5, 6);
+
+	/* a snapshot newer than the log: new records must come after it */
+	assert_int_equal(replay(d->fd, 10, 0, &s, &rep), 0);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(rep.skipped, 6);
+	assert_int_equal(rep.next_seq, 10);
+}
+
+static void
+test_a_log_that_starts_after_from_seq_has_lost_records(void **state)
+{
+	struct dir		*d = *state;
+	struct seen		 s;
+	struct wal_report	 rep;
+
+	write_log(d->fd, 6, 3);
+	assert_int_equal(unlinkat(d->fd, name(1), 0), 0);
+	assert_int_equal(replay(d->fd, 4, 0, &s, &rep), 0);
+	assert_seqs(&s, 4, 6);
+	assert_int_equal(replay(d->fd, 2, 0, &s, &rep), WAL_CORRUPT);
+	assert_int_equal(s.n, 0);
+	assert_string_equal(rep.corrupt_file, name(4));
+}
+
+static void
+test_remove_before_deletes_covered_segments_only(void **state)
+{
+	struct dir		*d = *state;
+	struct wal		*w;
+	uint64_t		 first, bytes;
+	long			 b1;
+	struct seen		 s;
+	struct wal_report	 rep;
+
+	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_EVERYSEC, 1), 0);
+	append(w, 3);
+	assert_int_equal(wal_rotate(w, &first), 0);
+	append(w, 3);
+	assert_int_equal(wal_rotate(w, &first), 0);
+	assert_int_equal(first, 7);
+	append(w, 2);
+	assert_int_equal(wal_flush(w), 0);
+	bytes = wal_bytes(w);
+	assert_int_equal(bytes, file_size(d->fd, name(1)) + file_size(d->fd, name(4)) +
+	    file_size(d->fd, name(7)));
+
+	b1 = file_size(d->fd, name(1));
+	assert_int_equal(wal_remove_before(w, 6), 0);	/* 6 is in the second segment */
+	assert_int_equal(file_size(d->fd, name(1)), -1);
+	assert_true(file_size(d->fd, name(4)) > 0);
+	assert_int_equal(wal_bytes(w), bytes - b1);
+	assert_int_equal(wal_remove_before(w, 7), 0);
+	assert_int_equal(file_size(d->fd, name(4)), -1);
+	assert_int_equal(wal_remove_before(w, 100), 0);	/* never the segment in use */
+	assert_true(file_size(d->fd, name(7)) > 0);
+	assert_int_equal(wal_bytes(w), file_size(d->fd, name(7)));
+	wal_close(w);
+
+	assert_int_equal(replay(d->fd, 7, 0, &s, &rep), 0);
+	assert_seqs(&s, 7, 8);
+	assert_int_equal(rep.next_seq, 9);
+}
+
+static void
+test_newer_version_is_refused(void **state)
+{
+	struct dir		*d = *state;
+	unsigned char		 img[4096], newer[64] = "STORYWAL\2\0\0\0\0\0\0\0";
+	size_t			 len, off[MAXREC];
+	struct seen		 s;
+	struct wal_report	 rep;
+
+	write_log(d->fd, 3, 100);
+	len = file_read(d->fd, name(1), img, sizeof img);
+	assert_int_equal(record_offsets(img, len, off), 3);
+	img[off[1] + 30] ^= 1;		/* damage that allow_truncate would cut */
+	file_write(d->fd, name(1), img, len);
+	file_write(d->fd, name(4), newer, sizeof newer);
+
+	assert_int_equal(replay(d->fd, 1, 1, &s, &rep), WAL_NEWER_VERSION);
+	assert_int_equal(s.n, 0);
+	assert_string_equal(rep.corrupt_file, name(4));
+	assert_int_equal(file_size(d->fd, name(1)), len);
+	assert_int_equal(file_size(d->fd, name(4)), sizeof newer);
+}
+
+static void
+test_append_without_flush_writes_nothing(void **state)
+{
+	struct dir		*d = *state;
+	struct wal		*w;
+	size_t			 pending;
+	struct seen		 s;
+	struct wal_report	 rep;
+
+	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_ALWAYS, 1), 0);
+	append(w, 3);
+	pending = wal_pending(w);
+	assert_int_equal(pending, 3 * 24 + (5 + 1) + (5 + 2) + (5 + 3));
+	assert_int_equal(file_size(d->fd, name(1)), 16);
+	assert_int_equal(wal_bytes(w), 16);
+	assert_int_equal(wal_next_seq(w), 4);
+
+	assert_int_equal(wal_flush(w), 0);
+	assert_int_equal(wal_pending(w), 0);
+	assert_int_equal(file_size(d->fd, name(1)), 16 + pending);
+	assert_int_equal(wal_bytes(w), 16 + pending);
+
+	append(w, 1);		/* wal_close writes what is pending */
+	wal_close(w);
+	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+	assert_seqs(&s, 1, 4);
+}
+
+static void
+test_sticky_error_after_failed_write(void **state)
+{
+	struct dir		*d = *state;
+	struct wal		*w;
+	struct rlimit		 old, lim;
+	uint64_t		 first;
+	long			 size;
+	int			 r;
+	struct seen		 s;
+	struct wal_report	 rep;
+
+	/* RLIMIT_FSIZE makes write() stop short, then fail with EFBIG */
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_EVERYSEC, 1), 0);
+	append(w, 2);
+	assert_int_equal(wal_flush(w), 0);
+	size = file_size(d->fd, name(1));
+	append(w, 2);
+	lim = old;
+	lim.rlim_cur = (rlim_t)size + 30;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	r = wal_flush(w);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	assert_int_equal(r, -EFBIG);
+
+	/* writes would succeed again, but the segment holds part of a record */
+	assert_int_equal(wal_flush(w), -EFBIG);
+	assert_int_equal(wal_sync(w), -EFBIG);
+	assert_int_equal(wal_append(w, 0, "x", 1, NULL), -EFBIG);
+	assert_int_equal(wal_rotate(w, &first), -EFBIG);
+	wal_close(w);
+	assert_int_equal(file_size(d->fd, name(1)), size + 30);
+
+	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+	assert_seqs(&s, 1, 2);
+	assert_int_equal(rep.torn, 1);
+	assert_int_equal(rep.torn_bytes, 30);
+}
+
+static void
+test_empty_directory_replays_nothing(void **state)
+{
+	struct dir		*d = *state;
+	struct seen		 s;
+	struct wal_report	 rep;
+
+	assert_int_equal(replay(d->fd, 0, 0, &s, &rep), 0);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(rep.segments, 0);
+	assert_int_equal(rep.next_seq, 1);
+
+	/* other files are not segments */
+	file_write(d->fd, "snapshot", (const unsigned char *)"x", 1);
+	file_write(d->fd, "wal-00000000000000zz.log", (const unsigned char *)"x", 1);
+	file_write(d->fd, "wal-0000000000000001.log.tmp", (const unsigned char *)"x", 1);
+	assert_int_equal(replay(d->fd, 5, 0, &s, &rep), 0);
+	assert_int_equal(rep.segments, 0);
+	assert_int_equal(rep.next_seq, 5);
+}
+
+static void
+test_a_torn_segment_header_is_dropped(void **state)
+{
+	static const unsigned char	zeros[16];
+	struct dir		*d = *state;
+	struct wal		*w;
+	uint64_t		 first;
+	struct seen		 s;
+	struct wal_report	 rep;
+
+	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_NO, 1), 0);
+	append(w, 2);
+	assert_int_equal(wal_rotate(w, &first), 0);
+	wal_close(w);
+	assert_int_equal(file_size(d->fd, name(3)), 16);
+
+	/* created, but the crash came before its header was on disk */
+	file_write(d->fd, name(3), (const unsigned char *)"STORYW", 7);
+	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+	assert_seqs(&s, 1, 2);
+	assert_int_equal(rep.torn, 1);
+	assert_string_equal(rep.torn_file, name(3));
+	assert_int_equal(rep.torn_offset, 0);
+	assert_int_equal(rep.torn_bytes, 7);
+	assert_int_equal(rep.next_seq, 3);
+	assert_int_equal(file_size(d->fd, name(3)), -1);
+
+	/* its length reached the disk, its bytes did not */
+	file_write(d->fd, name(3), zeros, 16);
+	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+	assert_seqs(&s, 1, 2);
+	assert_int_equal(rep.torn, 1);
+	assert_int_equal(rep.torn_bytes, 16);
+	assert_int_equal(file_size(d->fd, name(3)), -1);
+
+	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_NO, rep.next_seq), 0);
+	wal_close(w);
+}
+
+static void
+test_open_reuses_an_empty_last_segment(void **state)
+{
+	struct dir		*d = *state;
+	struct wal		*w;
+	uint64_t		 first;
+	struct seen		 s;
+	struct wal_report	 rep;
+
+	write_log(d->fd, 2, 100);
+	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_ALWAYS, 3), 0);
+	assert_int_equal(wal_rotate(w, &first), 0);	/* no records: no new segment */
+	assert_int_equal(first, 3);
+	wal_close(w);
+	assert_int_equal(file_size(d->fd, name(3)), 16);
+
+	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+	assert_seqs(&s, 1, 2);
+	assert_int_equal(rep.next_seq, 3);
+	assert_int_equal(rep.torn + rep.corrupt, 0);
+	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_ALWAYS, 2), -EEXIST);
+	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_ALWAYS, 3), 0);
+	append(w, 1);
+	wal_close(w);
+	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+	assert_seqs(&s, 1, 3);
+	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_ALWAYS, 3), -EEXIST);
+}
+
+static void
+test_a_callback_error_stops_the_replay(void **state)
+{
+	struct dir		*d = *state;
+	unsigned char		 buf[32];
+	struct seen		 s;
+	struct wal_report	 rep;
+
+	write_log(d->fd, 5, 2);
+	memset(&s, 0, sizeof s);
+	s.stop_at = 4;
+	assert_int_equal(wal_replay(d->fd, 1, 0, on_record, &s, &rep), -EINTR);
+	assert_seqs(&s, 1, 3);
+	assert_string_equal(rep.corrupt_file, name(3));
+	assert_int_equal(rep.corrupt_offset, 16 + 24 + payload(3, buf));
+}
+
+#define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_records_replay_in_order_across_segments),
+		T(test_a_log_cut_at_every_byte_of_its_last_record_recovers_all_before_it),
+		T(test_a_flipped_byte_is_caught),
+		T(test_damage_in_an_earlier_segment_is_corruption),
+		T(test_a_missing_segment_is_a_gap),
+		T(test_from_seq_skips_records_a_snapshot_covers),
+		T(test_a_log_that_starts_after_from_seq_has_lost_records),
+		T(test_remove_before_deletes_covered_segments_only),
+		T(test_newer_version_is_refused),
+		T(test_append_without_flush_writes_nothing),
+		T(test_sticky_error_after_failed_write),
+		T(test_empty_directory_replays_nothing),
+		T(test_a_torn_segment_header_is_dropped),
+		T(test_open_reuses_an_empty_last_segment),
+		T(test_a_callback_error_stops_the_replay),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
