@@ -2,7 +2,7 @@
 
 import pytest
 
-from e2e_helpers import (CLUSTER_ID, SIMHASH, STATUSES, article, assert_error, assert_json,
+from e2e_helpers import (CLUSTER_ID, SIMHASH, STATUSES, article, assert_error,
                          assert_matches, assert_no_changes_since, assert_not_stored,
                          assert_status, changes_since, feed, feed_cursor, get_article, get_cluster,
                          now_utc, parse_utc, post_article, post_batch, put_article, same_text)
@@ -89,6 +89,10 @@ def test_id_of_256_bytes_is_accepted(client, uid):
     assert get_article(client, a["id"])["id"] == a["id"]
 
 
+def get_article_status(client, article_id):
+    return client.get(article_path(article_id)).status
+
+
 def test_id_length_is_counted_in_bytes(client, uid):
     # 128 two-byte characters are 256 bytes: fine; one more is 258: too long.
     ok = article("é" * 128, title=uid("ok") + " title")
@@ -96,10 +100,6 @@ def test_id_length_is_counted_in_bytes(client, uid):
     if get_article_status(client, ok["id"]) == 404:
         post_article(client, ok)
     assert_error(client.post("/v1/articles", too_long), 422, "id_too_long")
-
-
-def get_article_status(client, article_id):
-    return client.get(article_path(article_id)).status
 
 
 # -- idempotent retries and conflicts --------------------------------------
@@ -161,6 +161,15 @@ def test_same_title_and_body_under_a_new_id_is_an_exact_duplicate(client, uid):
     assert (top["id"], top["kind"]) == (a["id"], "exact_duplicate"), copy["matches"]
     assert top["similarity"] == pytest.approx(1.0), top
     assert get_article(client, copy["id"])["duplicate_of"] == a["id"]
+
+
+def test_retry_of_a_duplicate_repeats_its_verdict(client, uid):
+    a = article(uid("orig"))
+    post_article(client, a)
+    copy = same_text(a, uid("copy"))
+    first = post_article(client, copy)
+    again = post_article(client, copy, expect=200)
+    assert (again["cluster"], again["duplicate_of"]) == (first["cluster"], a["id"])
 
 
 def test_every_copy_points_to_the_first_seen_article(client, uid):
@@ -276,7 +285,9 @@ def test_put_creates_then_replaces(client, uid):
     aid = uid()
     a = article(aid)
     put_article(client, aid, a, expect=201)
+    cursor = feed_cursor(client)
     put_article(client, aid, a, expect=200)
+    assert_no_changes_since(client, cursor)
     b = dict(a, title="A corrected headline about plimbering vaxes")
     put_article(client, aid, b, expect=200)
     assert get_article(client, aid)["title"] == b["title"]
@@ -311,6 +322,19 @@ def test_put_with_new_text_moves_article_to_the_matching_group(client, uid):
     got = get_article(client, b["id"])
     assert (got["duplicate_of"], got["cluster"]) == (a["id"], pa["cluster"])
     assert got["title"] == a["title"]
+    assert_error(client.get("/v1/clusters/" + pb["cluster"]), 404, "not_found")
+
+
+def test_put_that_moves_an_article_reports_both_clusters(client, uid):
+    a = article(uid("a"))
+    pa = post_article(client, a)
+    pb = post_article(client, article(uid("b")))
+    cursor = feed_cursor(client)
+    put_article(client, pb["id"], same_text(a, pb["id"]), expect=200)
+    changed = {c["id"]: c for c in changes_since(client, cursor)}
+    assert set(changed) == {pa["cluster"], pb["cluster"]}, changed
+    assert changed[pb["cluster"]].get("removed") is True
+    assert changed[pa["cluster"]]["size"] == 2
 
 
 def test_bad_put_leaves_the_stored_article_alone(client, uid):

@@ -7,7 +7,10 @@ and stores nothing it did not acknowledge.
 import http.client
 import json
 import random
+import re
 import socket
+import threading
+import time
 
 import pytest
 
@@ -15,7 +18,7 @@ from e2e_helpers import (article, assert_error, assert_healthy, assert_matches,
                          assert_no_changes_since, assert_not_stored, assert_status,
                          feed_cursor, get_article, needs_own_daemon, post_article, post_batch,
                          same_text)
-from harness import article_path
+from harness import Client, article_path
 
 LIMITED_CONFIG = """\
 [server]
@@ -251,3 +254,63 @@ def test_keep_alive_connection_survives_an_error_reply(client, uid):
     finally:
         conn.close()
     assert_status(client.get(article_path(uid())), 200)
+
+
+def test_concurrent_clients_all_get_answers_and_are_all_stored(client, uid):
+    per_thread, threads = 25, 8
+    failures = []
+
+    def work(t):
+        try:
+            for i in range(per_thread):
+                a = article(uid(f"{t}-{i}"))
+                reply = client.post("/v1/articles", a)
+                if reply.status != 201:
+                    failures.append(reply)
+                if i % 5 == 0:
+                    assert_healthy(client)
+        except Exception as e:      # reported below; a thread cannot fail the test itself
+            failures.append(e)
+    pool = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+    for th in pool:
+        th.start()
+    for th in pool:
+        th.join(60)
+    assert failures == []
+    for t in range(threads):
+        for i in range(per_thread):
+            get_article(client, uid(f"{t}-{i}"))
+
+
+@needs_own_daemon
+def test_running_out_of_file_descriptors_neither_spins_nor_floods_the_log(start_storyd):
+    d = start_storyd(nofile=64)
+    c = d.client()
+    idle = [c.connect() for _ in range(100)]       # more than the daemon may hold open
+    try:
+        cpu, start = d.cpu_seconds(), time.monotonic()
+        try:    # a request that cannot be accepted now: give it one second
+            Client(c.host, c.port, timeout=1).get("/healthz")
+        except OSError:
+            pass
+        busy = (d.cpu_seconds() - cpu) / (time.monotonic() - start)
+        log_bytes = len(d.stderr_text())
+    finally:
+        for s in idle:
+            s.close()
+    assert_healthy(c)
+    assert busy < 0.5, f"the daemon used {busy:.0%} of a CPU while out of descriptors"
+    assert log_bytes < 100000, f"{log_bytes} bytes of stderr: {d.stderr_text()[-300:]!r}"
+
+
+def test_pipelined_requests_are_answered_in_order(client, uid):
+    aid = uid()
+    body = json.dumps(article(aid)).encode()
+    data = (request_bytes("GET", "/healthz", None)[:-2].replace(b"Connection: close\r\n", b"")
+            + b"\r\n"
+            + request_bytes("POST", "/v1/articles", body, ["Content-Type: application/json"])
+            .replace(b"Connection: close\r\n", b"")
+            + request_bytes("GET", article_path(aid), None))
+    status, got, closed = raw_exchange(client, data)
+    statuses = [int(m) for m in re.findall(rb"HTTP/1\.1 (\d{3}) ", got)]
+    assert statuses == [200, 201, 200], got[:1000]
