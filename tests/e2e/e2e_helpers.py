@@ -241,6 +241,14 @@ def now_utc():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
+def spread_over_blinken_days(i, n):
+    """The i-th of n times spread evenly over 2023-06-18 and 19 (UTC), the days of the
+    Blinken pieces: dates for undated data sets posted among them."""
+    start = datetime.datetime(2023, 6, 18, tzinfo=datetime.timezone.utc)
+    t = start + datetime.timedelta(seconds=i * 48 * 3600 // n)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 # -- shared data -----------------------------------------------------------
 
 def shared_data_dir():

@@ -184,8 +184,9 @@ class Storyd:
             cmd += ["--config", self.config_path]
         return cmd + self.args
 
-    def start(self, timeout=START_TIMEOUT):
-        """Start and wait for READY=1 and the listening port; StartError otherwise."""
+    def start(self, timeout=START_TIMEOUT, ready=True):
+        """Start and wait for READY=1 and the listening port; StartError otherwise.
+        ready=False: wait for the port only (STATUS=recovering ...; listening on)."""
         assert self.proc is None, "already running"
         if os.path.exists(self.notify_path):
             os.unlink(self.notify_path)
@@ -202,16 +203,16 @@ class Storyd:
                                          stdout=out, stderr=err, env=env,
                                          preexec_fn=self._limit if self.nofile else None)
         try:
-            self._wait_ready(timeout)
+            self._wait_ready(timeout, ready)
         except BaseException:
             self.kill()
             raise
         return self
 
-    def _wait_ready(self, timeout):
+    def _wait_ready(self, timeout, need_ready=True):
         deadline = time.monotonic() + timeout
         ready = False
-        while not (ready and self.port):
+        while not ((ready or not need_ready) and self.port):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise StartError(f"no READY=1 and STATUS=listening within {timeout} s; "
@@ -265,6 +266,13 @@ class Storyd:
 
     def signal(self, sig):
         self.proc.send_signal(sig)
+
+    def wait_log(self, text, timeout=STOP_TIMEOUT):
+        """Poll stderr until it holds text; AssertionError after timeout seconds."""
+        deadline = time.monotonic() + timeout
+        while text not in self.stderr_text():
+            assert time.monotonic() < deadline, f"no {text!r} in stderr:\n{self.stderr_text()}"
+            time.sleep(0.02)
 
     def stop(self, timeout=STOP_TIMEOUT):
         """SIGTERM and wait; the exit status. SIGKILL if it does not exit in time."""

@@ -4,18 +4,21 @@ file order among every third ECB+ article (ecbplus.jsonl: other events, many of
 them of the same kind, the hard negatives) must end as one story of exactly
 those seven; rewritten copies must be found as duplicates.
 
-ECB+ has no dates, so those articles go in without published_at (ingest time);
-the Blinken ones keep their June 2023 dates. The time window therefore keeps
-them apart from the ECB+ ones, which only serve as negatives here.
+ECB+ has no dates. Posted without published_at they would get the ingest time,
+years after the Blinken pieces, and the retention window (168 hours before the
+newest article) would evict the Blinken ones at once. So the ECB+ articles are
+dated evenly across the same two days as the Blinken pieces (2023-06-18 and
+19): posted among them in time as well as in order, so only the text keeps
+them apart; they serve as negatives here.
 """
 
 import re
 
 import pytest
 
-from e2e_helpers import (as_posted, assert_error, assert_no_changes_since, feed_cursor,
-                         get_article, get_cluster, load_jsonl, member_ids, post_article,
-                         post_batch)
+from e2e_helpers import (as_posted, assert_error, assert_no_changes_since, assert_not_stored,
+                         assert_status, feed_cursor, get_article, get_cluster, load_jsonl,
+                         member_ids, post_article, post_batch, spread_over_blinken_days)
 
 BATCH = 50
 
@@ -36,6 +39,8 @@ def corpus(module_storyd):
     c = d.client()
     blinken = [as_posted(r) for r in load_jsonl("seed-blinken.jsonl")]
     ecb = [as_posted(r, with_date=False) for r in load_jsonl("ecbplus.jsonl")[::3]]
+    for i, a in enumerate(ecb):
+        a["published_at"] = spread_over_blinken_days(i, len(ecb))
     articles = interleave(ecb, blinken)
     results = {}
     for start in range(0, len(articles), BATCH):
@@ -142,3 +147,28 @@ def test_changed_corpus_article_under_the_same_id_is_a_conflict(corpus):
     cursor = feed_cursor(c)
     assert_error(c.post("/v1/articles", dict(a, body=a["body"] + " Updated.")), 409, "conflict")
     assert_no_changes_since(c, cursor)
+
+
+FRESH_BLURB = {
+    "id": "blinken-fresh",
+    "title": "Blinken and Xi Jinping meet in Beijing to ease U.S.-China tensions",
+    "body": "Secretary of State Antony Blinken met Chinese President Xi Jinping in Beijing "
+            "on Monday at the end of a two-day visit, as Washington and Beijing seek to "
+            "steady relations strained over Taiwan, trade and a spy balloon.",
+    "source": "another-wire",
+    "published_at": "2023-06-19T11:00:00Z",
+}
+
+
+def test_new_report_on_the_visit_would_join_and_then_joins_the_story(corpus):
+    c = corpus["client"]
+    story = corpus["results"]["blinken-1"]["cluster"]
+    cursor = feed_cursor(c)
+    predicted = assert_status(c.post("/v1/similar", FRESH_BLURB), 200)
+    assert (predicted["cluster"], predicted["status"]) == (story, "joined_story"), predicted
+    assert predicted["duplicate_of"] is None
+    assert predicted["matches"] and predicted["matches"][0]["kind"] == "related", predicted
+    assert_no_changes_since(c, cursor)
+    assert_not_stored(c, FRESH_BLURB["id"])
+    posted = post_article(c, FRESH_BLURB)
+    assert (posted["cluster"], posted["status"]) == (story, "joined_story"), posted
