@@ -5,6 +5,7 @@
 #include "api.h"
 #include "http.h"
 #include "log.h"
+#include "request.h"
 #include "server.h"
 #include "store.h"
 
@@ -52,19 +53,13 @@ ingest_json(struct server *srv, struct request *r, json_t *obj, json_t **body)
 	return ingest(srv, &in, 0, body);
 }
 
-/* Each item on its own: one bad item gets its error and the others go on. */
+/* Each item of a checked batch on its own: one bad item gets its error, the others go on. */
 static int
 ingest_batch(struct server *srv, struct request *r, json_t *items, json_t **body)
 {
 	json_t	*results, *item, *one;
 	size_t	 i;
 
-	if (!json_is_array(items))
-		return http_error(body, 400, "wrong_type", "articles must be an array");
-	if (json_array_size(items) > srv->srv_params.max_batch)
-		return http_error(body, 413, "too_many_articles",
-		    "%zu articles in one batch, more than the %u allowed",
-		    json_array_size(items), srv->srv_params.max_batch);
 	results = json_array();
 	json_array_foreach(items, i, item) {
 		int status = ingest_json(srv, r, item, &one);
@@ -84,12 +79,15 @@ ingest_batch(struct server *srv, struct request *r, json_t *items, json_t **body
 int
 handle_articles_post(struct server *srv, struct request *r, json_t **body)
 {
-	json_t	*doc, *items;
-	int	 status;
+	struct api_error	 err;
+	json_t			*doc, *items;
+	int			 status;
 
 	if ((status = http_read_json(srv, r, &doc, body)) != 0)
 		return status;
-	if (json_is_object(doc) && (items = json_object_get(doc, "articles")) != NULL)
+	if (request_batch(doc, srv->srv_params.max_batch, &items, &err) != 0)
+		status = http_error(body, err.status, err.code, "%s", err.message);
+	else if (items != NULL)
 		status = ingest_batch(srv, r, items, body);
 	else
 		status = ingest_json(srv, r, doc, body);

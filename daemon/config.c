@@ -13,12 +13,14 @@
 
 enum key_type {
 	KEY_STRING,
+	KEY_PATH,	/* a string that may be empty: "not set" */
 	KEY_ADDR,
 	KEY_UINT,
 	KEY_SIZE,
 	KEY_DOUBLE,
 	KEY_FSYNC,
 	KEY_BOOL,
+	KEY_SAMPLE,	/* off, on, or a share of events from 0 to 1 */
 };
 
 struct key {
@@ -48,7 +50,21 @@ static const struct key keys[] = {
 	{ "server", "max_field_bytes", "65536", KEY_UINT, OFF(max_field_bytes), 256, 1 << 24,
 	  "longest title, source or url accepted (the body is bounded by max_request_bytes)" },
 	{ "server", "request_timeout", "30", KEY_UINT, OFF(request_timeout), 1, 3600,
-	  "seconds a client may take to send a request or read a reply" },
+	  "seconds a connection may stay silent while sending a request or reading a reply" },
+	{ "server", "max_header_bytes", "16384", KEY_SIZE, OFF(max_header_bytes), 1024, 1 << 20,
+	  "largest request line and headers accepted" },
+	{ "server", "max_json_depth", "32", KEY_UINT, OFF(max_json_depth), 2, 1000,
+	  "deepest nesting of arrays and objects accepted in a body" },
+	{ "server", "max_connections", "1024", KEY_UINT, OFF(max_connections), 1, 1000000,
+	  "open connections served; beyond it requests get 503 with Retry-After" },
+	{ "server", "token_file", "", KEY_PATH, OFF(token_file), 0, 0,
+	  "file holding a bearer token that writes must present; empty: no token" },
+	{ "server", "auth_reads", "no", KEY_BOOL, OFF(auth_reads), 0, 0,
+	  "yes: reads need the token too (/healthz and /readyz never do)" },
+	{ "server", "access_log", "off", KEY_SAMPLE, OFF(access_log), 0, 1,
+	  "off | on | a share such as 0.01: requests logged (method, path, status, bytes, time)" },
+	{ "server", "max_long_polls", "1000", KEY_UINT, OFF(max_long_polls), 1, 1000000,
+	  "GET /v1/clusters?wait= requests waiting at once; beyond it they get 503" },
 	{ "store", "data_dir", "data", KEY_STRING, OFF(data_dir), 0, 0,
 	  "directory for the write-ahead log and snapshots" },
 	{ "store", "fsync", "everysec", KEY_FSYNC, OFF(fsync), 0, 0,
@@ -116,6 +132,10 @@ key_apply(struct config *c, const struct key *k, const char *v, const char **msg
 	static char		 buf[128];	/* the message of the last range error */
 
 	switch (k->type) {
+	case KEY_PATH:
+		free(*(char **)p);
+		*(char **)p = xstrdup(v);
+		return 0;
 	case KEY_STRING:
 	case KEY_ADDR:
 		if (*v == '\0') {
@@ -165,6 +185,19 @@ key_apply(struct config *c, const struct key *k, const char *v, const char **msg
 			return -EINVAL;
 		}
 		return 0;
+	case KEY_SAMPLE:
+		if (strcmp(v, "on") == 0 || strcmp(v, "off") == 0) {
+			*(double *)p = strcmp(v, "on") == 0;
+			return 0;
+		}
+		errno = 0;
+		d = strtod(v, &end);
+		if (errno != 0 || end == v || *end != '\0' || !(d >= 0 && d <= 1)) {
+			*msg = "must be off, on, or a share from 0 to 1 such as 0.01";
+			return -EINVAL;
+		}
+		*(double *)p = d;
+		return 0;
 	case KEY_BOOL:
 		if (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 || strcmp(v, "on") == 0)
 			*(int *)p = 1;
@@ -198,7 +231,8 @@ config_fini(struct config *c)
 {
 	free(c->listen);
 	free(c->data_dir);
-	c->listen = c->data_dir = NULL;
+	free(c->token_file);
+	c->listen = c->data_dir = c->token_file = NULL;
 }
 
 int

@@ -14,8 +14,11 @@
 #include <event2/http.h>
 
 #include "http.h"
+#include "auth.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
+#include "request.h"
 #include "server.h"
 #include "store.h"
 #include "xmalloc.h"
@@ -27,6 +30,7 @@ static route_fn	handle_healthz, handle_readyz;
 enum {
 	ROUTE_STORE = 1 << 0,	/* needs the recovered store: 503 before */
 	ROUTE_WRITE = 1 << 1,	/* changes it: 503 once the log cannot be written */
+	ROUTE_OPEN = 1 << 2,	/* never needs the token: probes must keep working */
 };
 
 /* A path ending in '/' is a prefix: what follows is the resource id, decoded. */
@@ -48,15 +52,25 @@ static const struct route routes[] = {
 	{ EVHTTP_REQ_POST,	"/v1/similar",		handle_similar_post,	STORE },
 	{ ANY_GET,		"/v1/clusters",		handle_clusters_get,	STORE },
 	{ ANY_GET,		"/v1/clusters/",	handle_cluster_get,	STORE },
-	{ ANY_GET,		"/healthz",		handle_healthz,		0 },
-	{ ANY_GET,		"/readyz",		handle_readyz,		0 },
+	{ ANY_GET,		"/healthz",		handle_healthz,		ROUTE_OPEN },
+	{ ANY_GET,		"/readyz",		handle_readyz,		ROUTE_OPEN },
+	{ ANY_GET,		"/metrics",		handle_metrics_get,	0 },
+	{ ANY_GET,		"/v1/stats",		handle_stats_get,	0 },
+	{ ANY_GET,		"/",			handle_dashboard_get,	ROUTE_OPEN },
 };
+
+#define NROUTES	(sizeof(routes) / sizeof(routes[0]))
+_Static_assert(NROUTES <= HTTP_ENDPOINT_NONE, "the metrics have a slot per route");
+
+/* The routes as metrics labels: "/v1/articles/{id}" for a prefix. */
+static char	route_patterns[NROUTES][48];
 
 /* A reply waiting for the log flush of its loop turn. */
 struct held_reply {
 	TAILQ_ENTRY(held_reply)	 entry;
 	struct evhttp_request	*req;
 	int			 status;
+	struct http_origin	 origin;
 };
 
 static const struct {
@@ -117,7 +131,7 @@ http_read_json(struct server *srv, struct request *r, json_t **doc, json_t **bod
 {
 	struct evbuffer		*in = evhttp_request_get_input_buffer(r->req);
 	const char		*ct;
-	json_error_t		 err;
+	struct api_error	 err;
 	size_t			 len = evbuffer_get_length(in);
 	unsigned char		*p;
 
@@ -130,14 +144,9 @@ http_read_json(struct server *srv, struct request *r, json_t **doc, json_t **bod
 		    len, srv->srv_params.max_request_bytes);
 	if ((p = evbuffer_pullup(in, -1)) == NULL && len > 0)
 		return http_error(body, 500, "internal", "out of memory reading the body");
-	*doc = json_loadb((const char *)p, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
-	if (*doc != NULL)
-		return 0;
-	if (json_error_code(&err) == json_error_invalid_utf8)
-		return http_error(body, 422, "invalid_utf8", "the body is not valid UTF-8 (byte %d)",
-		    err.position);
-	return http_error(body, 400, "malformed_json", "not valid JSON: %s at line %d, column %d",
-	    err.text, err.line, err.column);
+	if (request_json_load(p, len, srv->srv_params.max_json_depth, doc, &err) != 0)
+		return http_error(body, err.status, err.code, "%s", err.message);
+	return 0;
 }
 
 static int
@@ -176,15 +185,59 @@ render_reply(struct evhttp_request *req, int status, json_t *body)
 	}
 }
 
-static void
-send_reply(struct evhttp_request *req, int status)
+static const char *
+method_name(unsigned method)
 {
-	evhttp_send_reply(req, status, NULL, evhttp_request_get_output_buffer(req));
+	for (size_t i = 0; i < sizeof(method_names) / sizeof(method_names[0]); i++)
+		if (method & method_names[i].method)
+			return method_names[i].name;
+	return "OTHER";
+}
+
+/* The access log: one line per reply sent, or a sample of them (server.access_log). */
+static void
+access_log(struct server *srv, struct evhttp_request *req, int status, size_t bytes, double secs)
+{
+	struct evhttp_connection	*conn = evhttp_request_get_connection(req);
+	const char			*uri = evhttp_request_get_uri(req);
+	char				*peer = NULL, path[256];
+	ev_uint16_t			 port = 0;
+	size_t				 i;
+
+	srv->srv_access_acc += srv->srv_params.access_log;
+	if (srv->srv_access_acc < 1.0)
+		return;
+	srv->srv_access_acc -= 1.0;
+	/* the request line as received, its control and non-ASCII bytes made harmless */
+	for (i = 0; uri != NULL && uri[i] != '\0' && i < sizeof(path) - 1; i++)
+		path[i] = uri[i] > 0x20 && uri[i] < 0x7f ? uri[i] : '?';
+	path[i] = '\0';
+	if (conn != NULL)
+		evhttp_connection_get_peer(conn, &peer, &port);
+	log_info("http: %s:%u %s %s %d %zu %.3fms", peer != NULL ? peer : "-", (unsigned)port,
+	    method_name(evhttp_request_get_command(req)), path, status, bytes, secs * 1000.0);
+}
+
+/* Every reply leaves through here: the metrics and the access log see it as sent. */
+static void
+send_reply(struct server *srv, struct evhttp_request *req, int status,
+    const struct http_origin *o)
+{
+	struct evbuffer	*out = evhttp_request_get_output_buffer(req);
+	struct timespec	 now;
+	double		 secs;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	secs = (double)(now.tv_sec - o->start.tv_sec) + (double)(now.tv_nsec - o->start.tv_nsec) / 1e9;
+	metrics_request(srv->srv_metrics, o->endpoint, status, secs);
+	if (srv->srv_params.access_log > 0)
+		access_log(srv, req, status, evbuffer_get_length(out), secs);
+	evhttp_send_reply(req, status, NULL, out);
 }
 
 /* The replies of a failed flush: what they announced was not written. */
 static void
-send_failed(struct evhttp_request *req)
+send_failed(struct server *srv, struct evhttp_request *req, const struct http_origin *o)
 {
 	struct evbuffer	*out = evhttp_request_get_output_buffer(req);
 	json_t		*body = api_error_json("store_failed",
@@ -194,7 +247,7 @@ send_failed(struct evhttp_request *req)
 	evhttp_remove_header(evhttp_request_get_output_headers(req), "Content-Type");
 	render_reply(req, 503, body);
 	json_decref(body);
-	send_reply(req, 503);
+	send_reply(srv, req, 503, o);
 }
 
 void
@@ -221,11 +274,14 @@ http_commit_now(struct server *srv)
 	while ((h = TAILQ_FIRST(&srv->srv_held)) != NULL) {
 		TAILQ_REMOVE(&srv->srv_held, h, entry);
 		if (srv->srv_failed)
-			send_failed(h->req);
+			send_failed(srv, h->req, &h->origin);
 		else
-			send_reply(h->req, h->status);
+			send_reply(srv, h->req, h->status, &h->origin);
 		free(h);
 	}
+	/* the turn's changes are in the log: long polls may see them now */
+	if (!srv->srv_failed)
+		clusters_wake(srv);
 }
 
 static void
@@ -237,12 +293,14 @@ on_commit(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-hold_reply(struct server *srv, struct evhttp_request *req, int status)
+hold_reply(struct server *srv, struct evhttp_request *req, int status,
+    const struct http_origin *o)
 {
 	struct held_reply	*h = xcalloc(1, sizeof(*h));
 
 	h->req = req;
 	h->status = status;
+	h->origin = *o;
 	if (TAILQ_EMPTY(&srv->srv_held))
 		event_active(srv->srv_commit, EV_TIMEOUT, 0);
 	TAILQ_INSERT_TAIL(&srv->srv_held, h, entry);
@@ -259,7 +317,7 @@ route_find(const char *path, unsigned method, unsigned *allowed, const char **ta
 		const struct route	*rt = &routes[i];
 		size_t			 n = strlen(rt->path);
 
-		if (rt->path[n - 1] == '/') {
+		if (n > 1 && rt->path[n - 1] == '/') {
 			if (strncmp(path, rt->path, n) != 0 || path[n] == '\0')
 				continue;
 		} else if (strcmp(path, rt->path) != 0)
@@ -273,6 +331,47 @@ route_find(const char *path, unsigned method, unsigned *allowed, const char **ta
 	return found;
 }
 
+route_fn *
+http_route_find(const char *path, unsigned method, unsigned *allowed, const char **tail)
+{
+	const struct route	*rt = route_find(path, method, allowed, tail);
+
+	return rt != NULL ? rt->fn : NULL;
+}
+
+/* Writes need the token when one is set; reads too with auth_reads. */
+static int
+authorized(struct server *srv, struct evhttp_request *req, unsigned flags)
+{
+	const char	*h;
+
+	if (srv->srv_auth == NULL || (flags & ROUTE_OPEN) ||
+	    (!(flags & ROUTE_WRITE) && !srv->srv_params.auth_reads))
+		return 1;
+	h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+	return auth_check(srv->srv_auth, h);
+}
+
+static int
+unauthorized(struct evhttp_request *req, json_t **body)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+	    "Bearer realm=\"storyd\"");
+	return http_error(body, 401, "unauthorized",
+	    "send the configured token as Authorization: Bearer TOKEN");
+}
+
+/* Too many connections: answer at once and close, rather than queue. */
+static int
+overloaded(struct evhttp_request *req, json_t **body)
+{
+	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
+
+	evhttp_add_header(h, "Retry-After", "1");
+	evhttp_add_header(h, "Connection", "close");
+	return http_error(body, 503, "overloaded", "too many connections; retry in a second");
+}
+
 static int
 dispatch(struct server *srv, struct request *r, json_t **body)
 {
@@ -284,6 +383,9 @@ dispatch(struct server *srv, struct request *r, json_t **body)
 
 	if (path == NULL || *path == '\0')
 		path = "/";
+	if (server_conn_track(srv, evhttp_request_get_connection(r->req)) >
+	    srv->srv_params.max_connections)
+		return overloaded(r->req, body);
 	if ((rt = route_find(path, method, &allowed, &tail)) == NULL) {
 		if (allowed == 0)
 			return http_error(body, 404, "not_found", "no such resource: %s", path);
@@ -291,6 +393,9 @@ dispatch(struct server *srv, struct request *r, json_t **body)
 		return http_error(body, 405, "method_not_allowed", "%s does not take this method",
 		    path);
 	}
+	r->origin.endpoint = (unsigned)(rt - routes);
+	if (!authorized(srv, r->req, rt->flags))
+		return unauthorized(r->req, body);
 	if ((rt->flags & ROUTE_STORE) && srv->srv_store == NULL)
 		return http_error(body, 503, "not_ready", "storyd is recovering from disk; try again");
 	if ((rt->flags & ROUTE_WRITE) && srv->srv_failed)
@@ -315,18 +420,38 @@ on_request(struct evhttp_request *req, void *arg)
 	memset(&r, 0, sizeof(r));
 	r.req = req;
 	r.now = (int64_t)time(NULL);
+	r.origin.endpoint = HTTP_ENDPOINT_NONE;
+	clock_gettime(CLOCK_MONOTONIC, &r.origin.start);
 	TAILQ_INIT(&r.query);
-	status = dispatch(srv, &r, &body);
-	render_reply(req, status, body);
+	if ((status = dispatch(srv, &r, &body)) != HTTP_LATER)
+		http_reply_later(srv, req, &r.origin, status, body);
 	json_decref(body);
+	evhttp_clear_headers(&r.query);
+	free(r.tail);
+}
+
+void
+http_reply_later(struct server *srv, struct evhttp_request *req, const struct http_origin *o,
+    int status, json_t *body)
+{
+	render_reply(req, status, body);
 	/* anything waiting in the log, this request's or an earlier one's, goes first */
 	if (srv->srv_store != NULL && (store_pending(srv->srv_store) > 0 ||
 	    !TAILQ_EMPTY(&srv->srv_held)))
-		hold_reply(srv, req, status);
+		hold_reply(srv, req, status, o);
 	else
-		send_reply(req, status);
-	evhttp_clear_headers(&r.query);
-	free(r.tail);
+		send_reply(srv, req, status, o);
+}
+
+int
+http_etag(struct request *r, const char *etag)
+{
+	const char	*inm;
+
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "ETag", etag);
+	inm = evhttp_find_header(evhttp_request_get_input_headers(r->req), "If-None-Match");
+	/* a list of quoted tags, each perhaps weak (W/"..."): the quotes delimit ours */
+	return inm != NULL && (strcmp(inm, "*") == 0 || strstr(inm, etag) != NULL);
 }
 
 void
@@ -340,12 +465,24 @@ http_setup(struct server *srv)
 	    EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
 	/* a declared body over the limit gets libevent's own 413 before it is read */
 	evhttp_set_max_body_size(http, (ev_ssize_t)srv->srv_params.max_request_bytes);
-	evhttp_set_max_headers_size(http, 64 * 1024);
+	evhttp_set_max_headers_size(http, (ev_ssize_t)srv->srv_params.max_header_bytes);
 	evhttp_set_timeout(http, (int)srv->srv_params.request_timeout);
 	evhttp_set_gencb(http, on_request, srv);
 	/* the lowest priority: it runs after every request callback of the turn */
 	srv->srv_commit = event_new(srv->srv_base, -1, 0, on_commit, srv);
 	event_priority_set(srv->srv_commit, 2);
+	srv->srv_metrics = metrics_new();
+	for (size_t i = 0; i < NROUTES; i++) {
+		size_t n = strlen(routes[i].path);
+
+		snprintf(route_patterns[i], sizeof(route_patterns[i]), "%s%s", routes[i].path,
+		    n > 1 && routes[i].path[n - 1] == '/' ? "{id}" : "");
+		metrics_endpoint(srv->srv_metrics, (unsigned)i, method_name(routes[i].methods),
+		    route_patterns[i]);
+	}
+	metrics_endpoint(srv->srv_metrics, HTTP_ENDPOINT_NONE, "any", "unmatched");
+	metrics_endpoint(srv->srv_metrics, HTTP_ENDPOINT_WAIT, "GET", "/v1/clusters?wait");
+	clusters_setup(srv);
 }
 
 void
@@ -359,4 +496,7 @@ http_teardown(struct server *srv)
 	}
 	if (srv->srv_commit != NULL)
 		event_free(srv->srv_commit);
+	clusters_teardown(srv);
+	metrics_free(srv->srv_metrics);
+	srv->srv_metrics = NULL;
 }

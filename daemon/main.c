@@ -135,6 +135,13 @@ server_params_from(const struct config *c, struct server_params *sp)
 		.max_request_bytes = c->max_request_bytes,
 		.max_batch = c->max_batch,
 		.request_timeout = c->request_timeout,
+		.max_header_bytes = c->max_header_bytes,
+		.max_json_depth = c->max_json_depth,
+		.max_connections = c->max_connections,
+		.token_file = c->token_file,
+		.auth_reads = c->auth_reads,
+		.access_log = c->access_log,
+		.max_long_polls = c->max_long_polls,
 		.api = { .max_field_bytes = c->max_field_bytes },
 		.data_dir = c->data_dir,
 		.store = {

@@ -17,6 +17,7 @@
 #include <event2/http.h>
 #include <event2/listener.h>
 
+#include "auth.h"
 #include "http.h"
 #include "log.h"
 #include "notify.h"
@@ -237,6 +238,7 @@ on_sigterm(evutil_socket_t sig, short what, void *arg)
 	    sig == SIGINT ? "SIGINT" : "SIGTERM");
 	notify("STOPPING=1");
 	evconnlistener_disable(evhttp_bound_socket_get_listener(srv->srv_bound));
+	clusters_stop(srv);	/* long polls get their answer now, not a dropped connection */
 	event_del(srv->srv_sigterm);
 	event_del(srv->srv_sigint);
 	event_base_once(srv->srv_base, -1, EV_TIMEOUT, on_stop_timeout, srv, &grace);
@@ -308,6 +310,22 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	snapshot_tick(srv);
 }
 
+/* The token file, if one is configured: NULL and 0 without one. */
+static int
+token_load(const char *path, struct auth **out)
+{
+	int	r;
+
+	*out = NULL;
+	if (path == NULL || *path == '\0')
+		return 0;
+	if ((r = auth_load(out, path)) == -EINVAL)
+		log_warnx("server: token file %s must hold one line of at least 16 bytes", path);
+	else if (r != 0)
+		log_warnx("server: cannot read token file %s: %s", path, strerror(-r));
+	return r;
+}
+
 static int
 cluster_params_equal(const struct cluster_params *a, const struct cluster_params *b)
 {
@@ -323,6 +341,7 @@ server_reload(struct server *srv, const struct server_params *p)
 {
 	struct server_params	*cur = &srv->srv_params;
 	static const char	*sync_names[] = { "always", "everysec", "no" };
+	struct auth		*auth;
 
 	if (strcmp(p->listen, cur->listen) != 0)
 		log_warnx("server: reload: listen changes only on restart");
@@ -342,6 +361,20 @@ server_reload(struct server *srv, const struct server_params *p)
 		if (srv->srv_store != NULL)
 			store_set_sync(srv->srv_store, p->store.sync);
 	}
+	if (token_load(p->token_file, &auth) == 0) {
+		auth_free(srv->srv_auth);
+		srv->srv_auth = auth;
+		free(srv->srv_token_file);
+		cur->token_file = srv->srv_token_file = xstrdup(p->token_file ? p->token_file : "");
+	} else
+		log_warnx("server: reload: keeping the token in use");
+	cur->auth_reads = p->auth_reads;
+	cur->access_log = p->access_log;
+	cur->max_long_polls = p->max_long_polls;
+	cur->max_header_bytes = p->max_header_bytes;
+	cur->max_json_depth = p->max_json_depth;
+	cur->max_connections = p->max_connections;
+	evhttp_set_max_headers_size(srv->srv_http, (ev_ssize_t)cur->max_header_bytes);
 	cur->max_request_bytes = p->max_request_bytes;
 	cur->max_batch = p->max_batch;
 	cur->request_timeout = p->request_timeout;
@@ -350,6 +383,90 @@ server_reload(struct server *srv, const struct server_params *p)
 	evhttp_set_max_body_size(srv->srv_http, (ev_ssize_t)cur->max_request_bytes);
 	evhttp_set_timeout(srv->srv_http, (int)cur->request_timeout);
 	log_info("server: configuration reloaded");
+}
+
+/*
+ * Open connections, as a set of pointers (linear probing, backward-shift
+ * deletion). A connection joins when its first request arrives and leaves
+ * through its close callback.
+ */
+static size_t
+conn_slot(const struct server *srv, const void *conn)
+{
+	uintptr_t	h = (uintptr_t)conn;
+
+	h ^= h >> 17;
+	h *= 0x9e3779b97f4a7c15ull;
+	return (size_t)(h >> 7) & (srv->srv_conns_cap - 1);
+}
+
+static void
+conn_insert(struct server *srv, void *conn)
+{
+	size_t	i = conn_slot(srv, conn);
+
+	while (srv->srv_conns[i] != NULL)
+		i = (i + 1) & (srv->srv_conns_cap - 1);
+	srv->srv_conns[i] = conn;
+}
+
+static void
+conns_grow(struct server *srv)
+{
+	void	**old = srv->srv_conns;
+	size_t	  n = srv->srv_conns_cap;
+
+	srv->srv_conns_cap = n == 0 ? 256 : n * 2;
+	srv->srv_conns = xcalloc(srv->srv_conns_cap, sizeof(*srv->srv_conns));
+	for (size_t i = 0; i < n; i++)
+		if (old[i] != NULL)
+			conn_insert(srv, old[i]);
+	free(old);
+}
+
+static void
+on_conn_close(struct evhttp_connection *conn, void *arg)
+{
+	struct server	*srv = arg;
+	size_t		 i = conn_slot(srv, conn), j, k, mask = srv->srv_conns_cap - 1;
+
+	clusters_conn_closed(srv, conn);
+
+	while (srv->srv_conns[i] != conn) {
+		if (srv->srv_conns[i] == NULL)
+			return;
+		i = (i + 1) & mask;
+	}
+	srv->srv_conns[i] = NULL;
+	srv->srv_nconns--;
+	/* shift back later entries whose probe path crossed the hole */
+	for (j = (i + 1) & mask; srv->srv_conns[j] != NULL; j = (j + 1) & mask) {
+		k = conn_slot(srv, srv->srv_conns[j]);
+		if ((j > i && (k <= i || k > j)) || (j < i && k <= i && k > j)) {
+			srv->srv_conns[i] = srv->srv_conns[j];
+			srv->srv_conns[j] = NULL;
+			i = j;
+		}
+	}
+}
+
+size_t
+server_conn_track(struct server *srv, struct evhttp_connection *conn)
+{
+	size_t	i;
+
+	if (conn == NULL)
+		return srv->srv_nconns;
+	if (srv->srv_conns_cap == 0 || (srv->srv_nconns + 1) * 2 > srv->srv_conns_cap)
+		conns_grow(srv);
+	for (i = conn_slot(srv, conn); srv->srv_conns[i] != NULL;
+	    i = (i + 1) & (srv->srv_conns_cap - 1))
+		if (srv->srv_conns[i] == conn)
+			return srv->srv_nconns;
+	srv->srv_conns[i] = conn;
+	srv->srv_nconns++;
+	evhttp_connection_set_closecb(conn, on_conn_close, srv);
+	return srv->srv_nconns;
 }
 
 int
@@ -362,6 +479,7 @@ server_open(struct server **out, const struct server_params *p)
 	srv->srv_params = *p;
 	srv->srv_params.listen = srv->srv_listen = xstrdup(p->listen);
 	srv->srv_params.data_dir = srv->srv_data_dir = xstrdup(p->data_dir);
+	srv->srv_params.token_file = srv->srv_token_file = xstrdup(p->token_file ? p->token_file : "");
 	srv->srv_recover_pipe[0] = srv->srv_recover_pipe[1] = -1;
 	TAILQ_INIT(&srv->srv_held);
 	if ((srv->srv_base = event_base_new()) == NULL ||
@@ -370,6 +488,10 @@ server_open(struct server **out, const struct server_params *p)
 		log_warnx("server: cannot create the event loop");
 		server_close(srv);
 		return -ENOMEM;
+	}
+	if ((r = token_load(p->token_file, &srv->srv_auth)) != 0) {
+		server_close(srv);
+		return r;
 	}
 	http_setup(srv);
 	if ((r = listen_on(srv, p->listen)) != 0) {
@@ -440,6 +562,7 @@ server_run(struct server *srv)
 		return 1;
 	}
 	http_commit_now(srv);
+	clusters_stop(srv);
 	return srv->srv_status;
 }
 
@@ -484,8 +607,11 @@ server_close(struct server *srv)
 			close(srv->srv_recover_pipe[i]);
 	if (srv->srv_base != NULL)
 		event_base_free(srv->srv_base);
+	auth_free(srv->srv_auth);
+	free(srv->srv_conns);
 	free(srv->srv_listen);
 	free(srv->srv_data_dir);
+	free(srv->srv_token_file);
 	free(srv);
 	return r;
 }

@@ -11,6 +11,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <xxhash.h>
@@ -64,6 +65,9 @@ struct store {
 	size_t			  rec_len, rec_cap;
 	pid_t			  snap_pid;	/* a snapshot child, or 0 */
 	uint64_t		  snap_seq;	/* the first log record it does not cover */
+	double			  snap_start;	/* when the child was started (epoch s) */
+	int			  unsynced;	/* written under everysec or no, not yet fsynced */
+	struct store_stats	  stats;
 };
 
 #define SLOT_GONE	(UINT32_MAX - 1)	/* deleted: keep probing past it */
@@ -569,7 +573,11 @@ apply_put(struct store *s, const struct article_in *in, int replace, struct verd
 int
 store_put(struct store *s, const struct article_in *in, int replace, struct verdict *out)
 {
-	return apply_put(s, in, replace, out);
+	int	r = apply_put(s, in, replace, out);
+
+	if ((r == STORE_CREATED || r == STORE_REPLACED) && out->status <= VERDICT_EXACT_DUPLICATE)
+		s->stats.ingested[out->status]++;
+	return r;
 }
 
 int
@@ -638,16 +646,62 @@ store_pending(const struct store *s)
 	return s->wal != NULL ? wal_pending(s->wal) : 0;
 }
 
+static double
+clock_seconds(clockid_t id)
+{
+	struct timespec	ts;
+
+	clock_gettime(id, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 int
 store_flush(struct store *s)
 {
-	return s->wal != NULL ? wal_flush(s->wal) : 0;
+	size_t	pending;
+	double	t0;
+	int	r;
+
+	if (s->wal == NULL)
+		return 0;
+	if ((pending = wal_pending(s->wal)) == 0)
+		return wal_flush(s->wal);
+	t0 = clock_seconds(CLOCK_MONOTONIC);
+	if ((r = wal_flush(s->wal)) != 0)
+		return r;
+	s->stats.log_written += pending;
+	/* under always the flush is the fsync; otherwise the timer's store_sync() is */
+	if (s->params.sync == STORE_SYNC_ALWAYS)
+		histogram_observe(&s->stats.fsync, clock_seconds(CLOCK_MONOTONIC) - t0);
+	else
+		s->unsynced = 1;
+	return 0;
 }
 
 int
 store_sync(struct store *s)
 {
-	return s->wal != NULL ? wal_sync(s->wal) : 0;
+	size_t	pending;
+	double	t0;
+	int	r;
+
+	if (s->wal == NULL)
+		return 0;
+	if ((pending = wal_pending(s->wal)) == 0 && !s->unsynced)
+		return wal_sync(s->wal);
+	t0 = clock_seconds(CLOCK_MONOTONIC);
+	if ((r = wal_sync(s->wal)) != 0)
+		return r;
+	s->stats.log_written += pending;
+	s->unsynced = 0;
+	histogram_observe(&s->stats.fsync, clock_seconds(CLOCK_MONOTONIC) - t0);
+	return 0;
+}
+
+const struct store_stats *
+store_stats(const struct store *s)
+{
+	return &s->stats;
 }
 
 uint64_t
@@ -761,30 +815,66 @@ get_u64(struct snapshot_io *io, uint64_t *v)
 	return 0;
 }
 
-#define STR_MAX	(1u << 30)
+#define STR_MAX		(1u << 30)
+#define LOAD_CHUNK	((size_t)64 << 10)
 
 static int
 get_str(struct snapshot_io *io, char **out)
 {
 	uint64_t	n;
 	int		r;
+	size_t		have = 0, cap;
+	char		*p;
 
 	if ((r = get_u64(io, &n)) != 0)
 		return r;
 	if (n > STR_MAX)
 		return -EINVAL;
-	*out = xmalloc((size_t)n + 1);
-	if ((r = snapshot_get(*out, (size_t)n, io)) != 0) {
-		free(*out);
-		*out = NULL;
-		return r;
+	/* grown as the bytes arrive: a damaged length ends in a short read, not a huge allocation */
+	cap = n < LOAD_CHUNK ? (size_t)n : LOAD_CHUNK;
+	p = xmalloc(cap + 1);
+	while (have < n) {
+		size_t	k = n - have < LOAD_CHUNK ? (size_t)n - have : LOAD_CHUNK;
+
+		if (have + k > cap) {
+			cap = cap * 2 < n ? cap * 2 : (size_t)n;
+			p = xreallocarray(p, cap + 1, 1);
+		}
+		if ((r = snapshot_get(p + have, k, io)) != 0) {
+			free(p);
+			return r;
+		}
+		have += k;
 	}
-	(*out)[n] = '\0';
+	p[n] = '\0';
+	*out = p;
 	return 0;
 }
 
+/*
+ * Grow the by-index arrays to n entries while a snapshot loads. New entries
+ * are free (NULL) and counted in narticles, so that store_free() sees every
+ * article loaded so far; load_body() sets the real narticles at the end.
+ */
+static void
+load_reserve(struct store *s, uint64_t n)
+{
+	uint64_t	cap = s->cap == 0 ? 1024 : s->cap;
+
+	if (n <= s->cap)
+		return;
+	while (cap < n)
+		cap *= 2;
+	if (cap > CLUSTER_NONE)
+		cap = CLUSTER_NONE;
+	s->articles = xreallocarray(s->articles, (size_t)cap, sizeof(*s->articles));
+	s->free_idx = xreallocarray(s->free_idx, (size_t)cap, sizeof(*s->free_idx));
+	memset(s->articles + s->cap, 0, (size_t)(cap - s->cap) * sizeof(*s->articles));
+	s->cap = s->narticles = (uint32_t)cap;
+}
+
 static int
-load_article(struct store *s, struct snapshot_io *io)
+load_article(struct store *s, struct snapshot_io *io, uint64_t narticles)
 {
 	struct article	*a = xcalloc(1, sizeof(*a));
 	uint64_t	 index, pub, ing, status;
@@ -797,8 +887,11 @@ load_article(struct store *s, struct snapshot_io *io)
 	    (r = get_u64(io, &a->content[1])) || (r = get_u64(io, &status)))
 		goto fail;
 	r = -EINVAL;
-	if (index >= s->narticles || s->articles[index] != NULL || status > VERDICT_EXACT_DUPLICATE ||
-	    *a->id == '\0' || strlen(a->id) > 256)
+	if (index >= narticles || index > s->nfree + s->count)
+		goto fail;
+	load_reserve(s, index + 1);
+	if (s->articles[index] != NULL || status > VERDICT_EXACT_DUPLICATE || *a->id == '\0' ||
+	    strlen(a->id) > 256)
 		goto fail;
 	slot = slot_lookup(s, a->id, strlen(a->id), &found);
 	if (found)
@@ -813,6 +906,27 @@ load_article(struct store *s, struct snapshot_io *io)
 	return 0;
 fail:
 	article_free(a);
+	return r;
+}
+
+/*
+ * The free list must name exactly the indexes no article holds, each once:
+ * index_take() would hand out a held one again.
+ */
+static int
+free_list_check(const struct store *s)
+{
+	unsigned char	*seen = xcalloc((size_t)s->narticles / 8 + 1, 1);
+	int		 r = 0;
+
+	for (uint32_t i = 0; i < s->nfree && r == 0; i++) {
+		uint32_t	v = s->free_idx[i];
+
+		if (s->articles[v] != NULL || (seen[v / 8] & (1u << (v % 8))))
+			r = -EINVAL;
+		seen[v / 8] |= (unsigned char)(1u << (v % 8));
+	}
+	free(seen);
 	return r;
 }
 
@@ -831,19 +945,28 @@ load_body(struct snapshot_io *io, void *arg)
 	    count + nfree != narticles)
 		return -EINVAL;
 	s->watermark = (int64_t)watermark;
-	s->cap = s->narticles = (uint32_t)narticles;
-	s->articles = xcalloc(s->cap + 1, sizeof(*s->articles));
-	s->free_idx = xcalloc(s->cap + 1, sizeof(*s->free_idx));
+	/*
+	 * The counts may be damage, so nothing is sized by them: the arrays grow
+	 * as entries arrive, and a lying count ends in a short read, not in an
+	 * allocation xmalloc() dies of. Every index below narticles is free or
+	 * holds an article, and dump_body() writes articles in index order, so
+	 * the k-th article's index is at most nfree + k.
+	 */
 	for (s->nfree = 0; s->nfree < nfree; s->nfree++) {
 		if ((r = get_u64(io, &v)) != 0)
 			return r;
 		if (v >= narticles)
 			return -EINVAL;
+		load_reserve(s, s->nfree + 1);
 		s->free_idx[s->nfree] = (uint32_t)v;
 	}
 	for (s->count = 0; s->count < count; s->count++)
-		if ((r = load_article(s, io)) != 0)
+		if ((r = load_article(s, io, narticles)) != 0)
 			return r;
+	load_reserve(s, narticles);
+	s->narticles = (uint32_t)narticles;
+	if ((r = free_list_check(s)) != 0)
+		return r;
 	if ((r = cluster_load(&s->clusterer, &s->params.cluster, snapshot_get, io)) != 0)
 		return r;
 	for (uint32_t i = 0; i < s->narticles; i++)
@@ -941,6 +1064,15 @@ store_open(struct store **out, const char *dir, const struct store_params *param
 	}
 	if (r == 0)
 		r = wal_open(&s->wal, dirfd, (enum wal_sync)params->sync, wr.next_seq);
+	if (r == 0 && rep->snapshot) {
+		struct stat	st;
+
+		if (fstatat(dirfd, "snapshot", &st, 0) == 0) {
+			s->stats.snapshot_time = (double)st.st_mtim.tv_sec +
+			    (double)st.st_mtim.tv_nsec / 1e9;
+			s->stats.snapshot_bytes = (uint64_t)st.st_size;
+		}
+	}
 	if (r != 0) {
 		store_free(s);
 		return r;
@@ -979,6 +1111,8 @@ store_snapshot_start(struct store *s)
 	}
 	s->snap_pid = pid;
 	s->snap_seq = seq;
+	s->snap_start = clock_seconds(CLOCK_REALTIME);
+	s->stats.snapshot_running = 1;
 	return 0;
 }
 
@@ -994,11 +1128,21 @@ store_snapshot_poll(struct store *s, uint64_t *bytes)
 	if ((pid = waitpid(s->snap_pid, &status, WNOHANG)) == 0)
 		return STORE_SNAPSHOT_RUNNING;
 	s->snap_pid = 0;
-	if (pid == -1)
-		return -errno;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return -EIO;
-	*bytes = fstatat(s->dirfd, "snapshot", &st, 0) == 0 ? (uint64_t)st.st_size : 0;
+	s->stats.snapshot_running = 0;
+	if (pid == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		s->stats.snapshot_failures++;
+		return pid == -1 ? -errno : -EIO;
+	}
+	*bytes = 0;
+	if (fstatat(s->dirfd, "snapshot", &st, 0) == 0) {
+		/* the child's last write is the file's mtime: timing to within the 1 s poll is not needed */
+		s->stats.snapshot_time = (double)st.st_mtim.tv_sec + (double)st.st_mtim.tv_nsec / 1e9;
+		s->stats.snapshot_duration = s->stats.snapshot_time - s->snap_start;
+		if (s->stats.snapshot_duration < 0)
+			s->stats.snapshot_duration = 0;
+		s->stats.snapshot_bytes = *bytes = (uint64_t)st.st_size;
+	}
+	s->stats.snapshots++;
 	wal_remove_before(s->wal, s->snap_seq);
 	return STORE_SNAPSHOT_DONE;
 }

@@ -18,6 +18,13 @@ struct config {
 	unsigned	 max_batch;
 	unsigned	 max_field_bytes;	/* title, source, url */
 	unsigned	 request_timeout;	/* seconds */
+	size_t		 max_header_bytes;
+	unsigned	 max_json_depth;
+	unsigned	 max_connections;
+	char		*token_file;		/* "" : none */
+	int		 auth_reads;
+	double		 access_log;		/* share of requests logged */
+	unsigned	 max_long_polls;
 	enum store_sync	 fsync;
 	size_t		 snapshot_log_bytes;
 	unsigned	 retention_hours;

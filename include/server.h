@@ -16,13 +16,24 @@
 struct event_base;
 struct evhttp;
 struct evhttp_bound_socket;
+struct evhttp_connection;
+struct auth;
 struct event;
+struct metrics;
+struct waiters;
 
 struct server_params {
 	const char		*listen;		/* "host:port"; port 0 takes a free one */
 	size_t			 max_request_bytes;
 	unsigned		 max_batch;
 	unsigned		 request_timeout;	/* seconds */
+	size_t			 max_header_bytes;
+	unsigned		 max_json_depth;
+	unsigned		 max_connections;	/* beyond: 503 with Retry-After */
+	const char		*token_file;		/* "" or NULL: no token */
+	int			 auth_reads;		/* reads need the token too */
+	double			 access_log;		/* share of replies logged: 0 off, 1 all */
+	unsigned		 max_long_polls;	/* GET /v1/clusters?wait= parked at once */
 	struct api_limits	 api;
 	const char		*data_dir;
 	struct store_params	 store;
@@ -41,7 +52,7 @@ struct server {
 	struct evhttp_bound_socket	*srv_bound;
 	struct server_params		 srv_params;
 	char				 srv_addr[64];	/* the address bound, "127.0.0.1:7878" */
-	char				*srv_listen, *srv_data_dir;	/* srv_params' strings */
+	char				*srv_listen, *srv_data_dir, *srv_token_file; /* srv_params' */
 
 	struct store			*srv_store;	/* NULL until recovery is done */
 	int				 srv_ready;	/* recovery done: /readyz answers 200 */
@@ -58,6 +69,13 @@ struct server {
 	int				 srv_recover_pipe[2];
 	struct recovery			*srv_recovery;
 	uint64_t			 srv_watchdog_usec;
+	struct auth			*srv_auth;	/* NULL: no token required */
+	struct metrics			*srv_metrics;	/* request counts and latencies */
+	struct waiters			*srv_waiters;	/* long polls of the cluster feed */
+	double				 srv_access_acc; /* access log sampling: logs when it passes 1 */
+	void				**srv_conns;	/* connections seen: open addressing */
+	size_t				 srv_nconns, srv_conns_cap;
+
 	server_reload_fn		*srv_reload;
 	void				*srv_reload_arg;
 };
@@ -77,6 +95,12 @@ int	server_run(struct server *srv);
  * snapshot size) and log, by name, each changed setting that needs a restart.
  */
 void	server_reload(struct server *srv, const struct server_params *p);
+
+/*
+ * Count conn among the open connections (once; it leaves the count when it
+ * closes) and return how many are open.
+ */
+size_t	server_conn_track(struct server *srv, struct evhttp_connection *conn);
 
 /* Close the store (flush, final snapshot) and free everything. 0 or -errno. */
 int	server_close(struct server *srv);

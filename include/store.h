@@ -24,6 +24,7 @@
 #include <sys/types.h>
 
 #include "cluster.h"
+#include "histogram.h"
 
 /* Positive outcomes the caller must handle; failures are -errno. */
 enum {
@@ -143,3 +144,19 @@ const struct article	*store_at(const struct store *, uint32_t index);	/* NULL: n
 struct clusterer	*store_clusterer(const struct store *);
 size_t			 store_count(const struct store *);
 uint64_t		 store_evicted(const struct store *);	/* since start */
+
+/*
+ * Figures for the metrics, kept as the store works: counting costs an
+ * addition, timing a clock read around a write or fsync that costs far more.
+ */
+struct store_stats {
+	uint64_t		 ingested[VERDICT_EXACT_DUPLICATE + 1];	/* store_put, by status */
+	uint64_t		 log_written;		/* log bytes written since start */
+	struct histogram	 fsync;			/* seconds per log write + fdatasync */
+	uint64_t		 snapshots, snapshot_failures;	/* background ones since start */
+	double			 snapshot_time;		/* when the newest snapshot was done (epoch s); 0: none */
+	double			 snapshot_duration;	/* seconds the last background one took */
+	uint64_t		 snapshot_bytes;	/* its size */
+	int			 snapshot_running;
+};
+const struct store_stats	*store_stats(const struct store *);

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from e2e_helpers import (article, assert_error, assert_healthy, assert_no_changes_since,
+from e2e_helpers import (article, assert_error, assert_healthy, assert_status, assert_no_changes_since,
                          assert_not_stored, feed_cursor, post_article)
 from harness import article_path
 
@@ -165,10 +165,19 @@ def test_bad_batch_body_is_refused_whole(client, uid):
 
 
 def test_deeply_nested_json_is_refused(client):
-    for body in (b"[" * 100000, b'{"a":' * 50000, b"[" * 100000 + b"]" * 100000):
+    for body in (b"[" * 100000, b'{"a":' * 50000, b"[" * 100000 + b"]" * 100000,
+                 b'{"articles": [' + b"[" * 40 + b"]" * 40 + b"]}"):
         reply = client.request("POST", "/v1/articles", body, JSON)
-        assert_error(reply, 400, ("malformed_json", "wrong_type"))
+        assert_error(reply, 400, "too_deep")
     assert_healthy(client)
+
+
+def test_nesting_within_the_limit_is_parsed(client, uid):
+    # 32 levels by default: an article inside a batch is three
+    body = {"articles": [article(uid(), title="nested fine")]}
+    body["articles"][0]["extra"] = json.loads("[" * 20 + "]" * 20)
+    reply = client.request("POST", "/v1/articles", json.dumps(body).encode(), JSON)
+    assert_status(reply, 200)
 
 
 def test_nul_in_text_never_gets_a_server_error(client, uid):

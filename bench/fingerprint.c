@@ -1,0 +1,326 @@
+/*
+ * bench/fingerprint: how fast fingerprint() analyses articles, next to the
+ * hashing limit measured in the same run on the same bytes.
+ *
+ *   full        fingerprint(): normalize title and body, terms (stemmed,
+ *               weighted), 3-word shingles, MinHash, SimHash, exact hash
+ *   limit       normalize() title and body, then shingle_hashes() over the
+ *               body's words (the title's when there is no body): every word
+ *               hashed once with XXH3, every shingle once with XXH3
+ *   raw         no normalization: split the bytes at ASCII non-alphanumerics,
+ *               XXH3 each word, XXH3 each run of 3 word hashes
+ *
+ * plus the stages of full on their own (normalize; normalize + terms;
+ * limit + MinHash), to show where its time goes. Times are the thread's CPU
+ * time, and the passes alternate within each round, so a busy neighbour
+ * slows all of them alike; ratios are taken per round and their median
+ * reported with the spread.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xxhash.h>
+
+#include "cluster.h"
+#include "corpus.h"
+#include "fingerprint.h"
+#include "minhash.h"
+#include "normalize.h"
+#include "shingle.h"
+#include "simhash.h"
+#include "terms.h"
+
+struct ctx {
+	const struct corpus	*c;
+	struct cluster_params	 params;
+	struct fingerprinter	*fp;
+	struct terms_ctx	*tc;
+	struct tokens		 title, body;
+	struct terms		 terms;
+	uint64_t		*sh;
+	size_t			 sh_cap;
+	uint32_t		*sig;
+	uint64_t		 sink;	/* keeps the compiler from dropping work */
+};
+
+static void
+normalize_both(struct ctx *x, const struct corpus_article *a)
+{
+	tokens_reset(&x->title);
+	tokens_reset(&x->body);
+	if (normalize(a->title, a->title_len, NORM_TITLE, &x->title) != 0 ||
+	    normalize(a->body, a->body_len, 0, &x->body) != 0) {
+		fprintf(stderr, "fingerprint: normalize: out of memory\n");
+		exit(1);
+	}
+}
+
+static size_t
+shingles(struct ctx *x)
+{
+	const struct tokens	*t = x->body.n > 0 ? &x->body : &x->title;
+	size_t			 n = shingle_count(t->n, x->params.shingle);
+
+	if (n > x->sh_cap) {
+		x->sh_cap = n * 2;
+		if ((x->sh = realloc(x->sh, x->sh_cap * sizeof(*x->sh))) == NULL)
+			exit(1);
+	}
+	return shingle_hashes(t, x->params.shingle, x->sh);
+}
+
+static void
+pass_full(struct ctx *x, const struct corpus_article *a)
+{
+	struct article_text	t = {
+		.title = a->title, .title_len = a->title_len,
+		.body = a->body, .body_len = a->body_len,
+		.source = a->source, .source_len = a->source_len,
+		.published = 1700000000,
+	};
+	const struct doc	*d;
+
+	if (fingerprint(x->fp, &t, &d) == 0)
+		x->sink ^= d->simhash ^ d->sig[0];
+}
+
+static void
+pass_limit(struct ctx *x, const struct corpus_article *a)
+{
+	size_t	n;
+
+	normalize_both(x, a);
+	n = shingles(x);
+	if (n > 0)
+		x->sink ^= x->sh[n - 1];
+}
+
+static void
+pass_normalize(struct ctx *x, const struct corpus_article *a)
+{
+	normalize_both(x, a);
+	x->sink ^= x->body.n + x->title.n;
+}
+
+static void
+pass_terms(struct ctx *x, const struct corpus_article *a)
+{
+	normalize_both(x, a);
+	if (terms_extract(x->tc, &x->title, &x->body, &x->terms) != 0)
+		exit(1);
+	x->sink ^= x->terms.n;
+}
+
+static void
+pass_minhash(struct ctx *x, const struct corpus_article *a)
+{
+	size_t	n;
+
+	normalize_both(x, a);
+	n = shingles(x);
+	minhash_sign(x->sh, n, x->params.k, x->sig);
+	x->sink ^= x->sig[0];
+}
+
+static int
+is_word_byte(unsigned char ch)
+{
+	return ch >= 0x80 || (ch >= '0' && ch <= '9') || ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z');
+}
+
+/* Hash the words of s into a 3-word sliding window; returns the shingle count. */
+static size_t
+raw_text(const char *s, size_t len, uint64_t *sink)
+{
+	uint64_t	w[3];
+	size_t		i = 0, nw = 0, nsh = 0;
+
+	while (i < len) {
+		size_t	j;
+
+		while (i < len && !is_word_byte((unsigned char)s[i]))
+			i++;
+		for (j = i; j < len && is_word_byte((unsigned char)s[j]); j++)
+			;
+		if (j == i)
+			break;
+		w[nw % 3] = XXH3_64bits(s + i, j - i);
+		if (++nw >= 3) {
+			uint64_t	win[3] = { w[(nw - 3) % 3], w[(nw - 2) % 3], w[(nw - 1) % 3] };
+
+			*sink ^= XXH3_64bits(win, sizeof(win));
+			nsh++;
+		}
+		i = j;
+	}
+	return nsh;
+}
+
+static void
+pass_raw(struct ctx *x, const struct corpus_article *a)
+{
+	if (a->body_len > 0)
+		raw_text(a->body, a->body_len, &x->sink);
+	else
+		raw_text(a->title, a->title_len, &x->sink);
+	/* the title's words are read too, as normalize() reads them */
+	raw_text(a->title, a->title_len, &x->sink);
+}
+
+struct pass {
+	const char	*name;
+	void		(*fn)(struct ctx *, const struct corpus_article *);
+};
+
+static const struct pass passes[] = {
+	{ "full fingerprint()", pass_full },
+	{ "limit: normalize+shingle XXH3", pass_limit },
+	{ "raw: split+XXH3 per shingle", pass_raw },
+	{ "stage: normalize", pass_normalize },
+	{ "stage: normalize+terms", pass_terms },
+	{ "stage: limit+MinHash", pass_minhash },
+};
+#define NPASSES	(sizeof(passes) / sizeof(passes[0]))
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double	x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double
+median(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: fingerprint [-B] [-d DATA_DIR] [-r ROUNDS] [-m MIN_SECONDS_PER_PASS]\n"
+	    "  -B  only the articles with a body (ECB+, the seed and their near-duplicates)\n");
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char	*dir = corpus_default_dir();
+	unsigned	 rounds = 7;
+	double		 min_pass = 0.25;
+	struct corpus	 c;
+	struct ctx	 x;
+	int		 ch, bodies = 0;
+
+	while ((ch = getopt(argc, argv, "Bd:r:m:h")) != -1) {
+		switch (ch) {
+		case 'B': bodies = 1; break;
+		case 'd': dir = optarg; break;
+		case 'r': rounds = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'm': min_pass = strtod(optarg, NULL); break;
+		default: usage();
+		}
+	}
+	if (rounds < 1 || rounds > 1000 || !(min_pass > 0 && min_pass < 60))
+		usage();
+	if (corpus_load(&c, dir) != 0)
+		return 1;
+	size_t real = c.n;
+
+	corpus_add_near_duplicates(&c, 7);
+
+	/* the articles measured: all, or with -B those with a body */
+	const struct corpus_article	**set = calloc(c.n, sizeof(*set));
+	size_t				  nset = 0, bytes = 0, nreal = 0;
+
+	if (set == NULL)
+		return 1;
+	for (size_t i = 0; i < c.n; i++) {
+		if (bodies && c.v[i].body_len == 0)
+			continue;
+		set[nset++] = &c.v[i];
+		bytes += c.v[i].title_len + c.v[i].body_len;
+		nreal += i < real;
+	}
+
+	memset(&x, 0, sizeof(x));
+	x.c = &c;
+	cluster_params_default(&x.params);
+	x.fp = fingerprinter_new(&x.params);
+	x.tc = terms_ctx_new();
+	x.sig = calloc(x.params.k, sizeof(*x.sig));
+	if (x.fp == NULL || x.tc == NULL || x.sig == NULL)
+		return 1;
+	tokens_init(&x.title);
+	tokens_init(&x.body);
+	terms_init(&x.terms);
+
+	printf("corpus: %zu articles (%zu real, %zu near-duplicates), %.2f MB of title+body, "
+	    "mean %.0f bytes\n", nset, nreal, nset - nreal, bytes / 1e6, (double)bytes / nset);
+	printf("params: k=%u shingle=%u doc_terms=%u; %u rounds, each pass >= %.2f s\n",
+	    x.params.k, x.params.shingle, x.params.doc_terms, rounds, min_pass);
+
+	double	 rate[NPASSES][1000], ratio_limit[1000], ratio_raw[1000];
+
+	/* warm-up: caches, the stemmer's and the scratch buffers' allocations */
+	for (size_t p = 0; p < NPASSES; p++)
+		for (size_t i = 0; i < nset; i++)
+			passes[p].fn(&x, set[i]);
+	for (unsigned r = 0; r < rounds; r++) {
+		for (size_t p = 0; p < NPASSES; p++) {
+			double		t0 = cpu_sec(), t;
+			uint64_t	done = 0;
+
+			/* whole passes over the corpus until min_pass has gone by (at most 10,000) */
+			for (unsigned rep = 0; rep < 10000; rep++) {
+				for (size_t i = 0; i < nset; i++)
+					passes[p].fn(&x, set[i]);
+				done++;
+				if ((t = cpu_sec() - t0) >= min_pass)
+					break;
+			}
+			t = cpu_sec() - t0;
+			rate[p][r] = (double)done * nset / t;
+		}
+		ratio_limit[r] = rate[0][r] / rate[1][r];
+		ratio_raw[r] = rate[0][r] / rate[2][r];
+	}
+
+	printf("\n%-32s %12s %10s %10s %s\n", "pass", "articles/s", "MB/s", "us/article",
+	    "(median of rounds; min..max articles/s)");
+	for (size_t p = 0; p < NPASSES; p++) {
+		double	v[1000], lo, hi, m;
+
+		memcpy(v, rate[p], rounds * sizeof(double));
+		m = median(v, rounds);
+		lo = v[0];
+		hi = v[rounds - 1];
+		printf("%-32s %12.0f %10.1f %10.2f (%.0f..%.0f)\n", passes[p].name, m,
+		    m * bytes / nset / 1e6, 1e6 / m, lo, hi);
+	}
+	double ml = median(ratio_limit, rounds), mr = median(ratio_raw, rounds);
+
+	printf("\nratio full / limit: %.3f (rounds: %.3f..%.3f)  target >= 0.5: %s\n", ml,
+	    ratio_limit[0], ratio_limit[rounds - 1], ml >= 0.5 ? "met" : "NOT met");
+	printf("ratio full / raw:   %.3f (rounds: %.3f..%.3f)\n", mr, ratio_raw[0],
+	    ratio_raw[rounds - 1]);
+	fflush(stdout);
+	fprintf(stderr, "(sink %llx)\n", (unsigned long long)x.sink);
+
+	fingerprinter_free(x.fp);
+	terms_ctx_free(x.tc);
+	terms_fini(&x.terms);
+	tokens_fini(&x.title);
+	tokens_fini(&x.body);
+	free(x.sh);
+	free(x.sig);
+	free(set);
+	corpus_free(&c);
+	return 0;
+}

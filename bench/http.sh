@@ -1,0 +1,138 @@
+#!/bin/sh
+# bench/http.sh: storyd's HTTP ingest next to the HTTP floor (bench/floor), in
+# one run on one machine: 1, 10 and 100 articles per request, closed loop,
+# then single articles open loop at half storyd's closed-loop maximum.
+#
+#   bench/http.sh [BUILD_DIR]        (default: build-bench)
+#   env: DURATION (s per measurement, 10), WARMUP (s, 2), CONNS (16),
+#        ROUNDS (2: every measurement repeated, floor and storyd alternating)
+#
+# storyd runs on a temporary data directory with fsync = everysec, retention
+# far larger than the articles' span and max_articles 1,000,000. Only
+# loopback; every wait is bounded.
+set -eu
+
+build=${1:-build-bench}
+storyd=$build/storyd
+floor=$build/bench/floor
+loadgen=$build/bench/loadgen
+duration=${DURATION:-10}
+warmup=${WARMUP:-2}
+conns=${CONNS:-16}
+rounds=${ROUNDS:-2}
+for f in "$storyd" "$floor" "$loadgen"; do
+	[ -x "$f" ] || { echo "http.sh: $f not built (meson compile -C $build)" >&2; exit 2; }
+done
+
+tmp=$(mktemp -d /tmp/storyd-http-XXXXXX)
+storyd_pid=
+floor_pid=
+cleanup() {
+	[ -n "$floor_pid" ] && kill "$floor_pid" 2>/dev/null || true
+	if [ -n "$storyd_pid" ]; then
+		kill "$storyd_pid" 2>/dev/null || true
+		i=0
+		while kill -0 "$storyd_pid" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+		kill -9 "$storyd_pid" 2>/dev/null || true
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+# wait_line FILE PATTERN: the first line of FILE matching PATTERN, within 30 s
+wait_line() {
+	i=0
+	while [ $i -lt 300 ]; do
+		line=$(grep -m1 "$2" "$1" 2>/dev/null || true)
+		[ -n "$line" ] && { echo "$line"; return 0; }
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "http.sh: no '$2' in $1 within 30 s" >&2
+	cat "$1" >&2
+	return 1
+}
+
+cat > "$tmp/storyd.conf" <<CONF
+[server]
+listen = 127.0.0.1:0
+[store]
+data_dir = $tmp/data
+fsync = everysec
+retention_hours = 876000
+max_articles = 1000000
+CONF
+"$storyd" -c "$tmp/storyd.conf" 2> "$tmp/storyd.log" &
+storyd_pid=$!
+saddr=$(wait_line "$tmp/storyd.log" "listening on" | sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/\1/p')
+"$loadgen" -m ready -a "$saddr" -d 30 >/dev/null
+
+"$floor" > "$tmp/floor.out" &
+floor_pid=$!
+faddr=$(wait_line "$tmp/floor.out" "listening on" | sed 's/listening on //')
+
+echo "storyd $saddr (pid $storyd_pid), floor $faddr (pid $floor_pid); $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "each: $duration s ($warmup s warm-up), $conns connections (4 at 100/request)"
+
+# measure NAME ADDR ARGS...: prints NAME and loadgen's RESULT fields
+measure() {
+	name=$1 addr=$2
+	shift 2
+	res=$("$loadgen" -a "$addr" -d "$duration" -w "$warmup" -p "$name-$(date +%s%N)-" "$@" |
+	    grep '^RESULT' | sed 's/^RESULT //')
+	echo "$name $res"
+}
+
+field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+results=$tmp/results
+: > "$results"
+r=1
+while [ "$r" -le "$rounds" ]; do
+	for b in 1 10 100; do
+		c=$conns
+		[ "$b" -eq 100 ] && c=4
+		measure "floor-b$b-r$r" "$faddr" -c "$c" -b "$b" >> "$results"
+		measure "storyd-b$b-r$r" "$saddr" -c "$c" -b "$b" >> "$results"
+	done
+	# open loop, single articles, at half of this round's closed-loop maximum
+	max=$(field "$(grep "^storyd-b1-r$r " "$results")" req_s)
+	half=$(awk -v m="$max" 'BEGIN { printf "%.0f", m / 2 }')
+	measure "floor-half-r$r" "$faddr" -c "$conns" -b 1 -r "$half" >> "$results"
+	measure "storyd-half-r$r" "$saddr" -c "$conns" -b 1 -r "$half" >> "$results"
+	echo "$half" > "$tmp/half-r$r"
+	r=$((r + 1))
+done
+
+printf '\n%-7s %-5s %11s %11s %9s %9s %9s | %11s %9s | %s\n' "round" "batch" "storyd req/s" "art/s" \
+    "p50 ms" "p99 ms" "p99.9 ms" "floor req/s" "p99 ms" "storyd/floor"
+r=1
+while [ "$r" -le "$rounds" ]; do
+	for b in 1 10 100 half; do
+		s=$(grep "^storyd-b$b-r$r \|^storyd-$b-r$r " "$results")
+		f=$(grep "^floor-b$b-r$r \|^floor-$b-r$r " "$results")
+		label=$b
+		[ "$b" = half ] && label="1@$(cat "$tmp/half-r$r")/s"
+		awk -v r="$r" -v b="$label" -v sr="$(field "$s" req_s)" -v sa="$(field "$s" art_s)" \
+		    -v s50="$(field "$s" p50_ms)" -v s99="$(field "$s" p99_ms)" -v s999="$(field "$s" p999_ms)" \
+		    -v fr="$(field "$f" req_s)" -v f99="$(field "$f" p99_ms)" \
+		    'BEGIN { printf "%-7s %-5s %11.0f %11.0f %9.3f %9.3f %9.3f | %11.0f %9.3f | %.3f\n",
+		        r, b, sr, sa, s50, s99, s999, fr, f99, sr / fr }'
+	done
+	r=$((r + 1))
+done
+
+echo
+grep -h "errors=[1-9]\|overload=[1-9]\|lost=[1-9]" "$results" | sed 's/^/problems: /' || true
+awk '
+	/^storyd-b1-r/ { split($0, a, " "); for (i in a) if (a[i] ~ /^req_s=/) { sub("req_s=", "", a[i]); s[++ns] = a[i] } }
+	/^floor-b1-r/ { split($0, a, " "); for (i in a) if (a[i] ~ /^req_s=/) { sub("req_s=", "", a[i]); f[++nf] = a[i] } }
+	/^storyd-b100-r/ { split($0, a, " "); for (i in a) if (a[i] ~ /^art_s=/) { sub("art_s=", "", a[i]); h[++nh] = a[i] } }
+	/^storyd-half-r/ { split($0, a, " "); for (i in a) if (a[i] ~ /^p99_ms=/) { sub("p99_ms=", "", a[i]); p[++np] = a[i] } }
+	END {
+		for (i = 1; i <= ns; i++) {
+			printf "round %d: single-article ingest / floor = %.3f (target >= 0.6: %s); ", i, s[i] / f[i], (s[i] / f[i] >= 0.6 ? "met" : "NOT met")
+			printf "100/request %.0f articles/s (target >= 20000: %s); ", h[i], (h[i] >= 20000 ? "met" : "NOT met")
+			printf "p99 at half max %.3f ms (target <= 2: %s)\n", p[i], (p[i] <= 2 ? "met" : "NOT met")
+		}
+	}' "$results"

@@ -1,0 +1,351 @@
+/*
+ * bench/index: the cost of indexing and story assignment per article as the
+ * number held grows, and memory per article; with -s, the same stream
+ * through the store (log, snapshots) and the time to recover it.
+ *
+ * Articles come from struct synth (bench/corpus.h): ~2 KB bodies drawn from
+ * the ECB+ vocabulary, 30% starting a story, 15% near and 2% exact
+ * duplicates of recent ones, one every 0.6 s of publication time (1,000,000
+ * a week, storyd's max_articles over its retention). Each is fingerprinted
+ * (timed apart) and then given to cluster_add(), which alone is timed: the
+ * cost per article at N held is the mean over the adds from 0.9 N to N.
+ * Times are the thread's CPU time, so neighbours on a shared machine change
+ * them only through the caches.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cluster.h"
+#include "corpus.h"
+#include "fingerprint.h"
+#include "store.h"
+
+static const size_t checkpoints[] = {
+	10000, 20000, 50000, 100000, 200000, 500000, 1000000, 2000000,
+};
+#define NCHECK	(sizeof(checkpoints) / sizeof(checkpoints[0]))
+
+static int
+cmp_float(const void *a, const void *b)
+{
+	float	x = *(const float *)a, y = *(const float *)b;
+
+	return (x > y) - (x < y);
+}
+
+struct window {
+	double	mean, p50, p99;
+};
+
+static struct window
+window_of(const float *t, size_t from, size_t to)
+{
+	size_t		n = to - from;
+	float		*v = malloc(n * sizeof(*v));
+	struct window	w = { 0 };
+	double		sum = 0;
+
+	if (v == NULL)
+		exit(1);
+	for (size_t i = 0; i < n; i++)
+		sum += v[i] = t[from + i];
+	qsort(v, n, sizeof(*v), cmp_float);
+	w.mean = sum / n;
+	w.p50 = v[n / 2];
+	w.p99 = v[n * 99 / 100];
+	free(v);
+	return w;
+}
+
+static int
+run_cluster(const struct corpus *c, size_t max)
+{
+	struct cluster_params	 p;
+	struct synth_params	 sp;
+	struct synth		*syn;
+	struct fingerprinter	*fp;
+	struct clusterer	*cl;
+	float			*t_add;
+	double			 fp_time = 0, add_time = 0, cost[NCHECK] = { 0 };
+	size_t			 rss0, kinds[3] = { 0 }, statuses[4] = { 0 }, ck = 0;
+
+	cluster_params_default(&p);
+	synth_params_default(&sp);
+	syn = synth_new(c, &sp);
+	fp = fingerprinter_new(&p);
+	cl = cluster_new(&p);
+	if ((t_add = malloc(max * sizeof(*t_add))) == NULL || fp == NULL || cl == NULL)
+		return 1;
+	memset(t_add, 0, max * sizeof(*t_add));	/* resident before the baseline */
+	rss0 = rss_bytes();
+
+	printf("cluster_add cost as the index grows (k=%u, bands=%u x rows=%u, doc_terms=%u, "
+	    "window=%lld h)\n", p.k, p.bands, p.rows, p.doc_terms, (long long)p.window / 3600);
+	printf("%9s %10s %9s %9s %12s %9s %9s %12s\n", "held", "mean us", "p50 us", "p99 us",
+	    "fp us(mean)", "stories", "groups", "RSS B/art");
+	for (size_t i = 0; i < max; i++) {
+		struct synth_article	 a;
+		struct article_text	 at;
+		const struct doc	*d;
+		struct verdict		 v;
+		double			 t0, t1, t2;
+
+		synth_next(syn, &a);
+		at = (struct article_text){ a.title, a.title_len, a.body, a.body_len,
+		    a.source, a.source_len, a.published };
+		t0 = cpu_sec();
+		if (fingerprint(fp, &at, &d) != 0) {
+			t_add[i] = 0;
+			continue;
+		}
+		t1 = cpu_sec();
+		if (cluster_add(cl, (uint32_t)i, d, &v) != 0) {
+			fprintf(stderr, "index: cluster_add: out of memory at %zu\n", i);
+			return 1;
+		}
+		t2 = cpu_sec();
+		fp_time += t1 - t0;
+		add_time += t2 - t1;
+		t_add[i] = (float)((t2 - t1) * 1e6);
+		kinds[a.kind]++;
+		statuses[v.status]++;
+		if (ck < NCHECK && i + 1 == checkpoints[ck]) {
+			size_t		n = i + 1;
+			struct window	w = window_of(t_add, n - n / 10, n);
+			size_t		rss = rss_bytes();
+
+			cost[ck] = w.mean;
+			printf("%9zu %10.2f %9.2f %9.2f %12.2f %9zu %9zu %12.0f\n", n, w.mean, w.p50,
+			    w.p99, fp_time / n * 1e6, cluster_count_stories(cl),
+			    cluster_count_groups(cl), (double)(rss - rss0) / n);
+			fflush(stdout);
+			ck++;
+		}
+	}
+	printf("verdicts: new_story %zu, joined_story %zu, near_duplicate %zu, exact_duplicate %zu "
+	    "(generated: new %zu, near %zu, exact %zu)\n", statuses[VERDICT_NEW_STORY],
+	    statuses[VERDICT_JOINED_STORY], statuses[VERDICT_NEAR_DUPLICATE],
+	    statuses[VERDICT_EXACT_DUPLICATE], kinds[SYNTH_NEW], kinds[SYNTH_NEAR],
+	    kinds[SYNTH_EXACT]);
+	printf("mean over all %zu: cluster_add %.2f us, fingerprint %.2f us\n", max,
+	    add_time / max * 1e6, fp_time / max * 1e6);
+	for (size_t j = 1; j < ck; j++)
+		printf("cost at %zu / cost at %zu: %.2f\n", checkpoints[j], checkpoints[0],
+		    cost[j] / cost[0]);
+	if (ck > 0 && checkpoints[ck - 1] >= 1000000)
+		printf("target cost(1M)/cost(10k) <= 2: %s\n", cost[6] / cost[0] <= 2 ? "met" :
+		    "NOT met");
+	printf("memory: RSS delta %.1f MB for %zu articles: %.0f bytes/article (target <= 1024: %s)\n",
+	    (rss_bytes() - rss0) / 1e6, max, (double)(rss_bytes() - rss0) / max,
+	    (double)(rss_bytes() - rss0) / max <= 1024 ? "met" : "NOT met");
+	cluster_free(cl);
+	fingerprinter_free(fp);
+	synth_free(syn);
+	free(t_add);
+	return 0;
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static off_t
+file_size(const char *dir, const char *name)
+{
+	char		path[4096];
+	struct stat	st;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* Start a snapshot and wait for it (at most 600 s). */
+static int
+snapshot_wait(struct store *s, double *secs)
+{
+	double		t0 = now_sec();
+	uint64_t	bytes = 0;
+	int		r;
+
+	if ((r = store_snapshot_start(s)) != 0)
+		return r;
+	while ((r = store_snapshot_poll(s, &bytes)) == STORE_SNAPSHOT_RUNNING) {
+		struct timespec	ts = { 0, 2000000 };
+
+		if (now_sec() - t0 > 600)
+			return -ETIMEDOUT;
+		nanosleep(&ts, NULL);
+	}
+	*secs = now_sec() - t0;
+	return r == STORE_SNAPSHOT_DONE ? 0 : r;
+}
+
+static int
+open_timed(struct store **s, const char *dir, const struct store_params *sp, double *secs,
+    struct store_report *rep)
+{
+	double	t0 = now_sec();
+	int	r;
+
+	if ((r = store_open(s, dir, sp, rep)) != 0) {
+		fprintf(stderr, "index: store_open: %d (%s) %s\n", r, r < 0 ? strerror(-r) : "",
+		    rep->corrupt_what);
+		return 1;
+	}
+	*secs = now_sec() - t0;
+	return 0;
+}
+
+/*
+ * Through the store: ingest n articles, snapshotting whenever the log passes
+ * bulk_log bytes, then up to tail_log bytes more after the last snapshot; a
+ * crash (store_free, no final snapshot) and a timed recovery of snapshot plus
+ * tail; a clean close (final snapshot) and a timed recovery of it alone.
+ */
+static int
+run_store(const struct corpus *c, size_t n, uint64_t tail_log)
+{
+	const uint64_t		 bulk_log = (uint64_t)512 << 20;
+	char			 dir[] = "/tmp/storyd-bench-XXXXXX";
+	struct store_params	 sp = { 0 };
+	struct store_report	 rep;
+	struct synth_params	 synp;
+	struct synth		*syn;
+	struct store		*s;
+	double			 t0, t_ingest, t_snap = 0, t_crash, t_clean, t_close;
+	size_t			 rss0, rss_full, i;
+	unsigned		 snaps = 0;
+	int			 tailing = 0;
+	char			 id[32];
+
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	cluster_params_default(&sp.cluster);
+	sp.sync = STORE_SYNC_NO;
+	sp.retention = (int64_t)100 * 365 * 86400;
+	sp.max_articles = (uint32_t)n + 1;
+	synth_params_default(&synp);
+	syn = synth_new(c, &synp);
+	rss0 = rss_bytes();
+	if (open_timed(&s, dir, &sp, &t0, &rep) != 0)
+		return 1;
+	printf("store: %zu articles into %s (fsync no; snapshot every %llu MiB of log, "
+	    "then a %llu MiB tail)\n", n, dir, (unsigned long long)(bulk_log >> 20),
+	    (unsigned long long)(tail_log >> 20));
+	t0 = now_sec();
+	for (i = 0; i < n; i++) {
+		struct synth_article	a;
+		struct article_in	in;
+		struct verdict		v;
+		int			r;
+
+		synth_next(syn, &a);
+		snprintf(id, sizeof(id), "a%09zu", i);
+		in = (struct article_in){ .id = id, .id_len = strlen(id), .title = a.title,
+		    .title_len = a.title_len, .body = a.body, .body_len = a.body_len,
+		    .source = a.source, .source_len = a.source_len, .url = "", .url_len = 0,
+		    .published = a.published, .has_published = 1, .now = a.published + 60 };
+		if ((r = store_put(s, &in, 0, &v)) < 0) {
+			fprintf(stderr, "index: store_put: %s\n", strerror(-r));
+			return 1;
+		}
+		if (i % 256 == 255 && (r = store_flush(s)) != 0)
+			return 1;
+		/* the tail starts where the rest of the articles fit in tail_log */
+		if (!tailing && (uint64_t)(n - i) * (store_log_bytes(s) / (i + 1)) <= tail_log) {
+			double	ts;
+
+			store_flush(s);
+			if (snapshot_wait(s, &ts) != 0)
+				return 1;
+			t_snap = ts;
+			snaps++;
+			tailing = 1;
+		} else if (!tailing && store_log_bytes(s) > bulk_log) {
+			double	ts;
+
+			store_flush(s);
+			if (snapshot_wait(s, &ts) != 0)
+				return 1;
+			snaps++;
+		}
+	}
+	store_flush(s);
+	t_ingest = now_sec() - t0;
+	rss_full = rss_bytes();
+	printf("ingest: %.1f s, %.0f articles/s (fingerprint, cluster, log; %u snapshots, the "
+	    "last %.2f s in the child)\n", t_ingest, n / t_ingest, snaps, t_snap);
+	printf("memory: store RSS delta %.0f bytes/article (with ids, titles, sources; no bodies)\n",
+	    (double)(rss_full - rss0) / n);
+	printf("log after the last snapshot: %.1f MB\n", store_log_bytes(s) / 1e6);
+	store_free(s);
+
+	if (open_timed(&s, dir, &sp, &t_crash, &rep) != 0)
+		return 1;
+	printf("recovery after a crash (snapshot + log tail of %llu records): %.2f s, "
+	    "%zu articles\n", (unsigned long long)rep.replayed, t_crash, store_count(s));
+	t0 = now_sec();
+	if (store_close(s) != 0)
+		return 1;
+	t_close = now_sec() - t0;
+	printf("clean close (final snapshot, fsync): %.2f s; snapshot %.1f MB, %.0f bytes/article\n",
+	    t_close, file_size(dir, "snapshot") / 1e6, (double)file_size(dir, "snapshot") / n);
+	if (open_timed(&s, dir, &sp, &t_clean, &rep) != 0)
+		return 1;
+	printf("recovery after a clean stop (snapshot only, %llu records replayed): %.2f s, "
+	    "%zu articles\n", (unsigned long long)rep.replayed, t_clean, store_count(s));
+	store_free(s);
+	synth_free(syn);
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: index [-d DATA_DIR] [-n ARTICLES] [-s [-t TAIL_MIB]]\n"
+	    "  -n  articles to add (default 1000000)\n"
+	    "  -s  through the store: ingest, crash and clean recovery, snapshot size\n"
+	    "  -t  log tail after the last snapshot, MiB (default 64: snapshot_log_bytes)\n");
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char	*dir = corpus_default_dir();
+	size_t		 n = 1000000;
+	uint64_t	 tail = 64;
+	int		 store = 0, ch, r;
+	struct corpus	 c;
+
+	while ((ch = getopt(argc, argv, "d:n:st:h")) != -1) {
+		switch (ch) {
+		case 'd': dir = optarg; break;
+		case 'n': n = strtoul(optarg, NULL, 10); break;
+		case 's': store = 1; break;
+		case 't': tail = strtoull(optarg, NULL, 10); break;
+		default: usage();
+		}
+	}
+	if (n < 1000 || n > 4000000)
+		usage();
+	if (corpus_load(&c, dir) != 0)
+		return 1;
+	r = store ? run_store(&c, n, tail << 20) : run_cluster(&c, n);
+	corpus_free(&c);
+	return r;
+}

@@ -1,0 +1,106 @@
+/*
+ * fuzz-request: a request body, as POST /v1/articles, PUT /v1/articles/ID
+ * and POST /v1/similar read it: request_json_load() (depth limit, then
+ * jansson with the handlers' flags), request_batch(), api_article_parse() on
+ * each article; each article accepted is then stored in a fresh in-memory
+ * store and its verdict rendered, as ingest() does. Input: the raw body.
+ */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "fuzz.h"
+#include "request.h"
+#include "store.h"
+
+#define NOW	1700000000
+
+static struct store *
+scratch_store(struct store **s)
+{
+	struct store_params	p;
+
+	if (*s == NULL) {
+		fuzz_store_params(fuzz_config(), &p);
+		*s = store_new(&p);
+		assert(*s != NULL);
+	}
+	return *s;
+}
+
+static void
+render(json_t *o)
+{
+	char	*text;
+
+	assert(o != NULL);
+	text = json_dumps(o, JSON_COMPACT);
+	assert(text != NULL);
+	free(text);
+	json_decref(o);
+}
+
+/* One article as the handlers read it; a refusal must name a client error. */
+static void
+article(json_t *obj, int id_rule, struct store **s)
+{
+	const struct config	*c = fuzz_config();
+	struct api_limits	 lim = { .max_field_bytes = c->max_field_bytes };
+	struct article_in	 in;
+	struct api_error	 err;
+	struct verdict		 v;
+	char			 id[API_MAX_ID + 1];
+	int			 r;
+
+	if (api_article_parse(obj, id_rule, &lim, NOW, &in, &err) != 0) {
+		assert(err.status >= 400 && err.status < 500 && err.code != NULL);
+		render(api_error_json(err.code, err.message));
+		return;
+	}
+	assert(in.id_len <= API_MAX_ID);
+	assert(id_rule == API_ID_OPTIONAL || in.id_len > 0);
+	assert(in.title_len <= c->max_field_bytes && in.source_len <= c->max_field_bytes);
+	memcpy(id, in.id != NULL ? in.id : "", in.id_len);
+	id[in.id_len] = '\0';
+	if (id_rule == API_ID_OPTIONAL) {
+		r = store_similar(scratch_store(s), &in, &v);
+		assert(r == 0 || r == STORE_NO_WORDS);
+	} else {
+		r = store_put(scratch_store(s), &in, 0, &v);
+		assert(r == STORE_CREATED || r == STORE_SAME || r == STORE_CONFLICT ||
+		    r == STORE_NO_WORDS);
+	}
+	if (r == 0 || r == STORE_CREATED || r == STORE_SAME)
+		render(api_verdict_json(*s, id, &v));
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const struct config	*c = fuzz_config();
+	struct store		*s = NULL;
+	struct api_error	 err;
+	json_t			*doc, *items, *item;
+	size_t			 i;
+
+	if (size > c->max_request_bytes)
+		return 0;
+	if (request_json_load(data, size, c->max_json_depth, &doc, &err) != 0) {
+		assert(err.status == 400 || err.status == 422);
+		return 0;
+	}
+	/* POST /v1/articles: one article, or a batch of them */
+	if (request_batch(doc, c->max_batch, &items, &err) != 0)
+		assert(err.status == 400 || err.status == 413);
+	else if (items == NULL)
+		article(doc, API_ID_REQUIRED, &s);
+	else
+		json_array_foreach(items, i, item)
+			article(item, API_ID_REQUIRED, &s);
+	/* PUT /v1/articles/ID and POST /v1/similar: the id is optional */
+	article(doc, API_ID_OPTIONAL, &s);
+	store_free(s);
+	json_decref(doc);
+	return 0;
+}
