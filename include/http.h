@@ -1,8 +1,8 @@
 /*
  * http: routes, the dispatcher and replies. A handler returns the HTTP status
  * and may set *body; the dispatcher sends it as JSON and frees it, so headers,
- * limits and errors live in one place. Handlers are in articles.c and
- * clusters.c; health checks here.
+ * limits, metrics and the access log live in one place. Handlers are in
+ * articles.c, clusters.c, metrics.c and dashboard.c; health checks here.
  */
 #pragma once
 #include <stddef.h>
