@@ -12,7 +12,8 @@
  * read callback only reads exact lengths.
  *
  *	params	 u32 k, bands, rows, shingle, doc_terms, simhash_k, max_matches,
- *		 f64 dup_threshold, story_threshold, i64 window
+ *		 f64 dup_threshold, story_threshold, i64 window,
+ *		 f64 dup_containment, u32 decay_hours
  *	counters u64 seq, horizon, arrivals; u32 laststory;
  *		 u32 narticles, idlimit; u64 nterms; u32 nstories; u64 npostings
  *	"TERM"	 nterms x { u64 hash, u32 len, len bytes of display word }, by hash
@@ -21,7 +22,7 @@
  *		 ncent x { u64 hash, f32 w, u32 cnt, u8 posted } by hash }, in feed order
  *	"ARTS"	 for each id below idlimit (1 + the largest held): u8 held, and
  *		 if held: { u64 arrival, u64 exact, u64 simhash, u64 source,
- *		 i64 published, u32 story, u32 group root, u16 nterms,
+ *		 i64 published, u32 story, u32 group root, u32 shingles, u16 nterms,
  *		 nterms x { u64 hash, f32 w } by hash, k x u32 sig }
  *	"POST"	 npostings x { u32 n, u64 hash, n x u32 story id, in posting order }, by hash
  *	"END."
@@ -413,6 +414,7 @@ dump_articles(const struct clusterer *c, struct writer *w)
 		w_u64(w, (uint64_t)a->ar_published);
 		w_u32(w, a->ar_story->st_id);
 		w_u32(w, c->c_groups[a->ar_group].gr_head);
+		w_u32(w, a->ar_shingles);
 		w_u16(w, a->ar_nterms);
 		off = id * c->c_p.doc_terms;
 		for (i = 0; i < a->ar_nterms; i++) {
@@ -474,6 +476,8 @@ cluster_dump(const struct clusterer *c, cluster_write_fn *fn, void *arg)
 	w_u64(&w, f64_bits(p->dup_threshold));
 	w_u64(&w, f64_bits(p->story_threshold));
 	w_u64(&w, (uint64_t)p->window);
+	w_u64(&w, f64_bits(p->dup_containment));
+	w_u32(&w, p->decay_hours);
 	w_u64(&w, c->c_seq);
 	w_u64(&w, c->c_horizon);
 	w_u64(&w, c->c_arrivals);
@@ -542,8 +546,10 @@ load_header(struct loader *l, const struct cluster_params *p)
 	(void)r_u32(r);		/* simhash_k, */
 	(void)r_u32(r);		/* max_matches, */
 	(void)r_u64(r);		/* dup_threshold, */
-	(void)r_u64(r);		/* story_threshold and */
-	(void)r_u64(r);		/* window: params's apply */
+	(void)r_u64(r);		/* story_threshold, */
+	(void)r_u64(r);		/* window, */
+	(void)r_u64(r);		/* dup_containment and */
+	(void)r_u32(r);		/* decay_hours: params's apply */
 	c->c_seq = r_u64(r);
 	c->c_horizon = r_u64(r);
 	c->c_arrivals = r_u64(r);
@@ -719,6 +725,7 @@ load_article(struct loader *l, uint32_t id)
 	a->ar_published = (int64_t)r_u64(r);
 	story = r_u32(r);
 	a->ar_group = r_u32(r);		/* the group root, until link_articles() */
+	a->ar_shingles = r_u32(r);
 	a->ar_nterms = r_u16(r);
 	if (r->r_err || a->ar_arrival >= c->c_arrivals || a->ar_group == CLUSTER_NONE ||
 	    a->ar_nterms > l->l_dumped_terms ||

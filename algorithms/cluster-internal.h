@@ -85,6 +85,7 @@ struct art {
 	uint32_t	 ar_exnext, ar_exprev;	/* same exact hash */
 	uint32_t	 ar_grnext, ar_grprev;	/* same group */
 	uint32_t	 ar_stnext, ar_stprev;	/* same story */
+	uint32_t	 ar_shingles;		/* distinct shingles signed, for containment */
 	uint16_t	 ar_nterms;
 	uint8_t		 ar_held;
 };

@@ -25,8 +25,8 @@
  * cluster_query() gives exactly what cluster_add() would decide: the verdict is
  * computed with the document frequencies before the article's own terms count.
  *
- * Term weights: w is the article's tf weight (terms.c) for its doc_terms
- * heaviest terms; idf(t) = ln((N + 1) / (df(t) + 1)) + 1 (smoothed, as
+ * Term weights: w is 1 + ln of the article's tf weight (terms.c; weights
+ * below 1 are kept as they are) for its doc_terms heaviest terms; idf(t) = ln((N + 1) / (df(t) + 1)) + 1 (smoothed, as
  * scikit-learn's TfidfTransformer), N the articles held and df(t) how many of
  * them keep t. A story's centroid sums its members' w per term; cosines use
  * w * idf on both sides, with the current idf.
@@ -197,6 +197,18 @@ doc_top(struct clusterer *c, struct plan *pl)
 	pl->pl_ntop = n;
 }
 
+/*
+ * Sublinear tf, 1 + ln(w): a word repeated through a long article is not that
+ * many times the evidence, and the rarer words that tell two similar events
+ * apart (names, places, numbers) keep their say. README "Clustering quality".
+ * Continuous at 1 and increasing, so the heaviest terms stay the heaviest.
+ */
+static float
+sublinear(float w)
+{
+	return w > 1 ? (float)(1 + log(w)) : w;
+}
+
 /* Fill the scratch kt with the doc's doc_terms heaviest terms, sorted by hash. */
 static int
 doc_terms(struct clusterer *c, const struct doc *d, struct plan *pl)
@@ -216,7 +228,7 @@ doc_terms(struct clusterer *c, const struct doc *d, struct plan *pl)
 		if (!(t->v[i].weight > 0))	/* weights are > 0; keep NaN out */
 			continue;
 		c->c_kt[n++] = (struct kterm){ .kt_hash = t->v[i].hash,
-		    .kt_w = t->v[i].weight, .kt_word = t->v[i].word };
+		    .kt_w = sublinear(t->v[i].weight), .kt_word = t->v[i].word };
 	}
 	if (n > c->c_p.doc_terms) {
 		qsort(c->c_kt, n, sizeof(*c->c_kt), cmp_kterm_weight);
@@ -271,10 +283,28 @@ add_match(const struct clusterer *c, struct verdict *out, uint32_t id,
 }
 
 /*
+ * Is the estimated containment of the smaller shingle set in the larger at
+ * least dup_containment? From Jaccard j and sizes a and b, the intersection
+ * is j / (1 + j) * (a + b). Trusted only from cluster_dup_floor() up: below
+ * it the sizes differ so much that the estimate's error, multiplied by
+ * a + b, swamps the smaller set (README "Near duplicates").
+ */
+static int
+contained(const struct clusterer *c, double j, uint32_t a, uint32_t b)
+{
+	double	small = a < b ? a : b;
+
+	if (j < cluster_dup_floor(&c->c_p) || small == 0)
+		return 0;
+	return j / (1 + j) * ((double)a + b) >= c->c_p.dup_containment * small;
+}
+
+/*
  * Verified near-duplicate candidates into c_scored, best first; the count.
- * Similarity is the Jaccard estimate even when only SimHash verified a
- * candidate, so matches of both kinds rank on one scale. Articles without
- * terms all have SimHash 0, so SimHash verifies only articles with terms.
+ * Similarity is the Jaccard estimate even when containment or SimHash
+ * verified a candidate, so matches of every kind rank on one scale. Articles
+ * without terms all have SimHash 0, so SimHash verifies only articles with
+ * terms.
  */
 static size_t
 near_candidates(struct clusterer *c, const struct doc *d, size_t nk)
@@ -297,7 +327,8 @@ near_candidates(struct clusterer *c, const struct doc *d, size_t nk)
 		if (a->ar_exact == d->exact)	/* listed as exact duplicates */
 			continue;
 		j = minhash_jaccard(d->sig, sig_of(c, cand[i]), c->c_p.k);
-		if (j >= c->c_p.dup_threshold || (nk > 0 && a->ar_nterms > 0 &&
+		if (j >= c->c_p.dup_threshold || contained(c, j, d->shingles, a->ar_shingles) ||
+		    (nk > 0 && a->ar_nterms > 0 &&
 		    simhash_distance(d->simhash, a->ar_simhash) <= c->c_p.simhash_k))
 			c->c_scored[nv++] = (struct scored){ .sc_id = cand[i],
 			    .sc_sim = j, .sc_arrival = a->ar_arrival };
@@ -387,22 +418,57 @@ story_candidates(struct clusterer *c, const struct doc *d, const struct plan *pl
 	return n;
 }
 
-/* The best story at or above story_threshold (ties: the older), or NULL. */
+/*
+ * The Gaussian decay of a story's similarity with the time from t to the
+ * story's nearest member: 1 inside its span, exp(-1/2) at one decay away.
+ * Flat near zero, so a quiet night costs a story little, steep beyond.
+ */
+static double
+decay(const struct clusterer *c, const struct cstory *s, int64_t t)
+{
+	double	g, sigma = 3600.0 * c->c_p.decay_hours;
+
+	if (sigma <= 0 || (t >= s->st_first && t <= s->st_last))
+		return 1;
+	/* differences as unsigned, as in in_window(), so extreme times cannot overflow */
+	g = t < s->st_first ? (double)((uint64_t)s->st_first - (uint64_t)t) :
+	    (double)((uint64_t)t - (uint64_t)s->st_last);
+	g /= sigma;
+	return exp(-0.5 * g * g);
+}
+
+/*
+ * The threshold for a doc with nk kept terms: story_threshold, lowered in
+ * proportion below CLUSTER_SHORT_TERMS terms. A headline alone has a handful
+ * of terms; its cosine with a story's centroid of hundreds is small even when
+ * every word matches (README "Clustering quality").
+ */
+static double
+threshold(const struct clusterer *c, size_t nk)
+{
+	double	t = c->c_p.story_threshold;
+
+	return nk < CLUSTER_SHORT_TERMS ? t * (double)nk / CLUSTER_SHORT_TERMS : t;
+}
+
+/* The best story at or above the threshold, decay applied (ties: the older), or NULL. */
 static struct cstory *
 best_story(struct clusterer *c, const struct doc *d, const struct plan *pl)
 {
 	struct vec	 dv = vec_doc(c, pl->pl_nk);
 	struct cstory	*best = NULL;
-	double		 bestsim = 0;
+	double		 bestsim = 0, thr = threshold(c, pl->pl_nk);
 	size_t		 i, n;
 
+	if (pl->pl_nk == 0)
+		return NULL;
 	n = story_candidates(c, d, pl);
 	for (i = 0; i < n; i++) {
 		struct cstory	*s = c->c_scand[i];
 		struct vec	 sv = vec_story(s);
-		double		 sim = cosine(c, &dv, &sv);
+		double		 sim = cosine(c, &dv, &sv) * decay(c, s, d->published);
 
-		if (sim < c->c_p.story_threshold)
+		if (sim < thr)
 			continue;
 		if (best == NULL || sim > bestsim || (sim == bestsim && s->st_id < best->st_id)) {
 			best = s;
@@ -1153,7 +1219,7 @@ add_commit(struct clusterer *c, uint32_t id, const struct doc *d, struct plan *p
 
 	*a = (struct art){ .ar_exact = d->exact, .ar_simhash = d->simhash,
 	    .ar_source = d->source, .ar_arrival = c->c_arrivals++,
-	    .ar_published = d->published, .ar_held = 1 };
+	    .ar_published = d->published, .ar_shingles = d->shingles, .ar_held = 1 };
 	memcpy(c->c_sig + (size_t)id * c->c_p.k, d->sig, c->c_p.k * sizeof(*d->sig));
 	df_take(c, id, pl);
 	s = pl->pl_story ? pl->pl_story : story_create(c, pl, id);
@@ -1232,6 +1298,7 @@ cluster_remove(struct clusterer *c, uint32_t id)
 	tombs_trim(c);
 }
 
+/* Measured on ECB+, UCI and the near-duplicate set: README "Clustering quality". */
 void
 cluster_params_default(struct cluster_params *p)
 {
@@ -1239,13 +1306,33 @@ cluster_params_default(struct cluster_params *p)
 		.k = 128,		/* DESIGN: "128 is a good start" */
 		.shingle = 3,
 		.dup_threshold = 0.5,
+		.dup_containment = 0.6,	/* heavy trims found, background candidates bounded: README */
 		.simhash_k = 3,		/* Manku et al. 2007, 64-bit fingerprints */
-		.story_threshold = 0.2,
+		.story_threshold = 0.25,
 		.window = 3 * 86400,
+		.decay_hours = 48,
 		.doc_terms = 40,
 		.max_matches = 5,
 	};
-	lsh_choose(p->k, p->dup_threshold, &p->bands, &p->rows);
+	cluster_params_finish(p);
+}
+
+/*
+ * Texts of sizes L and L/2 sharing c of the smaller: |A n B| = cL/2 and
+ * |A u B| = L + L/2 - cL/2, so J = c / (3 - c).
+ */
+double
+cluster_dup_floor(const struct cluster_params *p)
+{
+	double	c = p->dup_containment, j = c / (3 - c);
+
+	return j < p->dup_threshold ? j : p->dup_threshold;
+}
+
+void
+cluster_params_finish(struct cluster_params *p)
+{
+	lsh_choose(p->k, cluster_dup_floor(p), &p->bands, &p->rows);
 }
 
 struct clusterer *
@@ -1257,6 +1344,7 @@ cluster_new(const struct cluster_params *p)
 	assert(p->k >= 1 && p->bands >= 1 && p->rows >= 1 && p->bands * p->rows <= p->k);
 	assert(p->doc_terms >= 1 && p->doc_terms <= UINT16_MAX);
 	assert(p->max_matches <= CLUSTER_MAX_MATCHES && p->simhash_k <= 7 && p->window >= 0);
+	assert(p->dup_containment > 0 && p->dup_containment <= 1);
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	c->c_p = *p;

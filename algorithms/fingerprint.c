@@ -1,6 +1,7 @@
 /* fingerprint: one article's text to the struct doc the clusterer takes. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <xxhash.h>
 
@@ -18,6 +19,8 @@ struct fingerprinter {
 	struct terms		 terms;
 	uint64_t		*shingles;
 	size_t			 shingles_cap;
+	uint64_t		*seen;		/* open addressing, for distinct() */
+	size_t			 seen_cap;	/* a power of two, >= 2 * shingles_cap */
 	uint32_t		*sig;
 	struct doc		 doc;
 };
@@ -52,6 +55,7 @@ fingerprinter_free(struct fingerprinter *f)
 	tokens_fini(&f->body);
 	terms_fini(&f->terms);
 	free(f->shingles);
+	free(f->seen);
 	free(f->sig);
 	free(f);
 }
@@ -66,6 +70,34 @@ exact_hash(const struct tokens *title, const struct tokens *body)
 }
 
 /*
+ * How many distinct values h[0..n) holds: a linear-probing set in f->seen
+ * (room made by sign()), so O(n), not a sort. A hash of 0 marks an empty
+ * slot and is counted on its own.
+ */
+static uint32_t
+distinct(struct fingerprinter *f, const uint64_t *h, size_t n)
+{
+	size_t		mask = f->seen_cap - 1, i, j;
+	uint32_t	count = 0;
+	int		zero = 0;
+
+	memset(f->seen, 0, f->seen_cap * sizeof(*f->seen));
+	for (i = 0; i < n; i++) {
+		if (h[i] == 0) {
+			zero = 1;
+			continue;
+		}
+		for (j = h[i] & mask; f->seen[j] != 0 && f->seen[j] != h[i]; j = (j + 1) & mask)
+			;
+		if (f->seen[j] == 0) {
+			f->seen[j] = h[i];
+			count++;
+		}
+	}
+	return count + zero;
+}
+
+/*
  * MinHash over the body's shingles, or the title's when there is no body:
  * a wire story republished under a new headline is still the same text, and
  * with short bodies the headline's shingles would weigh too much.
@@ -77,15 +109,27 @@ sign(struct fingerprinter *f)
 	size_t			 n = shingle_count(t->n, f->params.shingle);
 
 	if (n > f->shingles_cap) {
-		uint64_t *p = realloc(f->shingles, n * sizeof(*p));
+		uint64_t	*p = realloc(f->shingles, n * sizeof(*p));
 
 		if (p == NULL)
 			return -ENOMEM;
 		f->shingles = p;
 		f->shingles_cap = n;
 	}
+	if (2 * n > f->seen_cap) {
+		size_t		 cap = f->seen_cap ? f->seen_cap : 64;
+		uint64_t	*p;
+
+		while (cap < 2 * n)
+			cap *= 2;
+		if ((p = realloc(f->seen, cap * sizeof(*p))) == NULL)
+			return -ENOMEM;
+		f->seen = p;
+		f->seen_cap = cap;
+	}
 	n = shingle_hashes(t, f->params.shingle, f->shingles);
 	minhash_sign(f->shingles, n, f->params.k, f->sig);
+	f->doc.shingles = n > 0 ? distinct(f, f->shingles, n) : 0;
 	return 0;
 }
 

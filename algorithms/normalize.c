@@ -46,7 +46,9 @@
  *    "image", "picture", "credit", ... among its first three ("(Photo:
  *    Reuters)", "(AP Photo/Andy Wong)"); a segment starting "Photo by", "Photo:",
  *    "Image copyright", "Picture credit"... with the name after it (capitalized
- *    words and a "/Agency", at most NAME_WORDS); "Image caption" itself;
+ *    words and a "/Agency", at most NAME_WORDS, ending where the segment
+ *    ends, and never the whole text: "PHOTO: First Full Look At CW's 'The 100'"
+ *    is a headline); "Image caption" itself;
  *  - datelines: a bracketed group of one to three words among the first
  *    DATELINE_WORDS, followed by a dash ("WASHINGTON (CNN) —", "(Reuters) -"):
  *    the outlet goes, the place stays;
@@ -859,6 +861,9 @@ credit_end(const struct tokens *t, size_t i, size_t b)
 		if (!(f & TOK_CAPITALIZED))
 			break;
 	}
+	/* a name runs to the end of its segment; "Photo: First Full Look At ..." is a headline */
+	if (j < b && !(t->v[j].flags & SEP_SEGMENT))
+		return 0;
 	return j;
 }
 
@@ -930,7 +935,8 @@ boilerplate(struct tokens *t, size_t a, size_t text0, uint32_t tail, unsigned fl
 			for (tr = trailers; *tr != NULL; tr++)
 				if (j - i <= TRAILER_WORDS && phrase_at(t, i, b, *tr))
 					drop(t, i, j);
-			if ((j = credit_end(t, i, b)) != 0)
+			/* a "credit" that is the whole text is what the text says */
+			if ((j = credit_end(t, i, b)) != 0 && !(i == a && j == b))
 				drop(t, i, j);
 		}
 		if ((j = bracket_end(t, i, b, tail, CREDIT_WORDS)) != 0) {

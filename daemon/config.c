@@ -83,12 +83,16 @@ static const struct key keys[] = {
 	  "words per shingle for MinHash" },
 	{ "cluster", "dup_threshold", "0.5", KEY_DOUBLE, OFF(cluster.dup_threshold), 0.05, 1.0,
 	  "estimated Jaccard similarity at which two texts are near duplicates" },
+	{ "cluster", "dup_containment", "0.6", KEY_DOUBLE, OFF(cluster.dup_containment), 0.05, 1.0,
+	  "estimated share of the shorter text found in the longer at which they are near duplicates" },
 	{ "cluster", "simhash_k", "3", KEY_UINT, OFF(cluster.simhash_k), 0, 7,
 	  "SimHash bits that may differ between near duplicates" },
-	{ "cluster", "story_threshold", "0.2", KEY_DOUBLE, OFF(cluster.story_threshold), 0.01, 1.0,
-	  "TF-IDF cosine similarity at which an article joins a story" },
+	{ "cluster", "story_threshold", "0.25", KEY_DOUBLE, OFF(cluster.story_threshold), 0.01, 1.0,
+	  "TF-IDF cosine similarity, after time decay, at which an article joins a story" },
 	{ "cluster", "window_hours", "72", KEY_UINT, OFF(window_hours), 1, 24 * 365,
 	  "hours apart beyond which an article cannot join a story" },
+	{ "cluster", "decay_hours", "48", KEY_UINT, OFF(cluster.decay_hours), 0, 24 * 365,
+	  "similarity to a story falls as a Gaussian of this width in hours since its nearest article; 0: off" },
 	{ "cluster", "doc_terms", "40", KEY_UINT, OFF(cluster.doc_terms), 4, 1000,
 	  "weighted terms kept per article for story similarity" },
 	{ "cluster", "max_matches", "5", KEY_UINT, OFF(cluster.max_matches), 0, CLUSTER_MAX_MATCHES,
@@ -252,7 +256,7 @@ void
 config_finish(struct config *c)
 {
 	c->cluster.window = (int64_t)c->window_hours * 3600;
-	lsh_choose(c->cluster.k, c->cluster.dup_threshold, &c->cluster.bands, &c->cluster.rows);
+	cluster_params_finish(&c->cluster);
 }
 
 struct load_ctx {

@@ -10,9 +10,14 @@
  * hash), its top weighted terms, and document frequencies of every term.
  *
  * Duplicate groups: an article whose text hash equals a held one's is an
- * exact duplicate; else the LSH and SimHash candidates are verified by
- * estimated Jaccard (>= dup_threshold) or Hamming distance (<= simhash_k),
- * and the best one makes it a near duplicate. A duplicate joins the group of
+ * exact duplicate; else the LSH and SimHash candidates are verified, and the
+ * best one makes it a near duplicate. A candidate is verified by estimated
+ * Jaccard (>= dup_threshold), by containment (the share of the smaller
+ * shingle set found in the larger, >= dup_containment, estimated from the
+ * Jaccard estimate and the two set sizes; trusted only at or above
+ * cluster_dup_floor(), the Jaccard of a pair where half the text survives),
+ * or by SimHash Hamming distance (<= simhash_k). Containment is what finds a
+ * trimmed republication: a copy keeping half the text has Jaccard <= 0.5. A duplicate joins the group of
  * its best match; duplicate_of is the group's root, its first-seen member
  * still held. Groups are never merged, so a reported duplicate_of changes
  * only when its root is removed (then the next-oldest member is root).
@@ -21,13 +26,20 @@
  * is compared (TF-IDF cosine, IDF from the current document frequencies)
  * with the centroids of candidate stories, found through an inverted index
  * over the stories' strongest terms and limited to stories whose articles lie
- * within `window` seconds of its publication time; it joins the best one at
- * or above story_threshold or starts a new story. Story ids count up from 1
- * and are never reused.
+ * within `window` seconds of its publication time. The cosine is multiplied
+ * by exp(-g^2 / 2 sigma^2), sigma = decay_hours and g the time from the
+ * article to the story's nearest member (0 inside its span): a story quiet
+ * for a day weighs less than a live one. It joins the best story whose score reaches the threshold
+ * (story_threshold, lowered in proportion for an article with fewer than
+ * CLUSTER_SHORT_TERMS kept terms, such as a headline alone) or starts a new
+ * story. Story ids count up from 1 and are never reused; stories are never
+ * merged (README "How duplicates and stories are decided" says why).
  *
- * Term weights: each article keeps its doc_terms heaviest terms (tf weights
- * from terms.c); document frequencies count the articles that keep a term, and
- * idf(t) = ln((N + 1) / (df(t) + 1)) + 1 with N the articles held. A verdict is
+ * Term weights: each article keeps its doc_terms heaviest terms, weighted
+ * 1 + ln(w) with w the tf weight from terms.c (sublinear tf: a word said five
+ * times is not five times the evidence); document frequencies count the
+ * articles that keep a term, and idf(t) = ln((N + 1) / (df(t) + 1)) + 1 with
+ * N the articles held. A verdict is
  * decided with the frequencies before the article's own terms count, so
  * cluster_query() and cluster_add() decide alike. Similarities reported for
  * duplicates are Jaccard estimates, also when only SimHash verified the match.
@@ -50,21 +62,34 @@
 #define CLUSTER_NONE		UINT32_MAX
 #define CLUSTER_MAX_MATCHES	16
 #define CLUSTER_STORY_TERMS_MAX	64	/* cluster_story_terms() returns at most this many */
+#define CLUSTER_SHORT_TERMS	20	/* fewer kept terms lower the story threshold; README "Clustering quality" */
 
 struct cluster_params {
 	unsigned	k;		/* MinHash values per signature */
-	unsigned	bands, rows;	/* LSH; from lsh_choose(k, dup_threshold) */
+	unsigned	bands, rows;	/* LSH; cluster_params_finish() chooses them */
 	unsigned	shingle;	/* words per shingle */
 	double		dup_threshold;	/* estimated Jaccard for near duplicates */
+	double		dup_containment; /* estimated containment for near duplicates */
 	unsigned	simhash_k;	/* Hamming distance for near duplicates */
-	double		story_threshold; /* cosine to join a story */
+	double		story_threshold; /* decayed cosine to join a story */
 	int64_t		window;		/* seconds: stories farther apart in time are not candidates */
+	unsigned	decay_hours;	/* the time decay's sigma; 0: no decay */
 	unsigned	doc_terms;	/* weighted terms kept per article */
 	unsigned	max_matches;	/* <= CLUSTER_MAX_MATCHES */
 };
 
 /* The built-in defaults; README "Defaults" says where each comes from. */
 void	cluster_params_default(struct cluster_params *p);
+
+/*
+ * The lowest estimated Jaccard at which containment is trusted: that of two
+ * texts, one half the other's size, sharing dup_containment of the smaller
+ * (and never above dup_threshold). LSH is tuned for it.
+ */
+double	cluster_dup_floor(const struct cluster_params *p);
+
+/* Set bands and rows from k, dup_threshold and dup_containment (lsh_choose()). */
+void	cluster_params_finish(struct cluster_params *p);
 
 /* An analysed article, as fingerprint.c makes it. Everything is borrowed. */
 struct doc {
@@ -73,6 +98,7 @@ struct doc {
 	uint64_t		 source;	/* XXH3 of the source name; 0: none given */
 	int64_t			 published;	/* seconds since the epoch */
 	const uint32_t		*sig;		/* params.k MinHash values */
+	uint32_t		 shingles;	/* distinct shingles signed */
 	const struct terms	*terms;		/* weighted terms, sorted by hash */
 };
 

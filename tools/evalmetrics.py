@@ -204,3 +204,31 @@ def near_duplicate_by_strength(records):
     return {k: {**v, "precision": ratio(v["correct"], v["reported"]),
                 "recall": ratio(v["correct"], v["expected"])}
             for k, v in out.items()}
+
+
+def cross_story_duplicates(records):
+    """Duplicate verdicts that join two different stories.
+
+    records: iterable of dicts with keys id, story, topic, status and
+    duplicate_of (the ingest reply's), in ingest order. A near or exact
+    duplicate verdict is cross-story when the article it names has another
+    story label: a text shared by two events, or a false duplicate. Returns
+    {"near", "exact", "cross_story", "cross_story_same_topic", "examples"}
+    with up to five (id, duplicate_of) examples of cross-story verdicts.
+    """
+    story, topic = {}, {}
+    out = Counter()
+    examples = []
+    for r in records:
+        story[r["id"]], topic[r["id"]] = r["story"], r["topic"]
+        if r["status"] not in DUPLICATE_STATUSES:
+            continue
+        out["near" if r["status"] == "near_duplicate" else "exact"] += 1
+        other = r["duplicate_of"]
+        if other in story and story[other] != r["story"]:
+            out["cross_story"] += 1
+            out["cross_story_same_topic"] += topic[other] is not None and topic[other] == r["topic"]
+            if len(examples) < 5:
+                examples.append((r["id"], other))
+    return {k: out[k] for k in ("near", "exact", "cross_story", "cross_story_same_topic")} | \
+        {"examples": examples}

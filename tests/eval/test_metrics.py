@@ -226,3 +226,17 @@ def test_near_duplicate_first_seen_copy_is_not_expected():
     s = m.near_duplicate_by_strength(records)
     assert s["light"]["expected"] == 0
     assert s["original"]["correct"] == 1 and s["original"]["recall"] == 1.0
+
+
+def test_cross_story_duplicates():
+    def r(i, story, topic, status="new_story", dup=None):
+        return {"id": i, "story": story, "topic": topic, "status": status, "duplicate_of": dup}
+    records = [r("a", "1_ecb", "1"), r("b", "1_ecbplus", "1"), r("c", "2_ecb", "2"),
+               r("d", "1_ecb", "1", "near_duplicate", "a"),       # same story: fine
+               r("e", "1_ecbplus", "1", "near_duplicate", "a"),   # other event, same topic
+               r("f", "2_ecb", "2", "exact_duplicate", "b"),      # other topic
+               r("g", "3_ecb", None, "near_duplicate", "zz")]     # names an unknown article
+    out = m.cross_story_duplicates(records)
+    assert (out["near"], out["exact"]) == (3, 1)
+    assert (out["cross_story"], out["cross_story_same_topic"]) == (2, 1)
+    assert out["examples"] == [("e", "a"), ("f", "b")]

@@ -97,7 +97,8 @@ tdoc_make(struct tdoc *td, const struct cluster_params *p, uint64_t seed,
 		td->sig[i] = (uint32_t)mix(seed * 1000003 + i) & 0x7fffffff;
 	terms_from(&td->t, spec);
 	td->d = (struct doc){ .exact = mix(seed ^ 0xe1), .simhash = mix(seed ^ 0x51),
-	    .published = published, .sig = td->sig, .terms = &td->t };
+	    .published = published, .sig = td->sig, .shingles = 100 + (uint32_t)(seed % 50),
+	    .terms = &td->t };
 }
 
 /* td becomes a near duplicate of src: about frac of the positions kept. */
@@ -290,6 +291,76 @@ test_near_duplicate_by_simhash_alone(void **state)
 	cluster_free(c);
 }
 
+/* Make b an LSH candidate of a for sure: its first band equals a's. */
+static void
+share_first_band(struct tdoc *b, const struct tdoc *a, const struct cluster_params *p)
+{
+	unsigned	i;
+
+	for (i = 0; i < p->rows; i++)
+		b->sig[i] = a->sig[i];
+}
+
+static void
+test_trimmed_copy_is_near_duplicate_by_containment(void **state)
+{
+	struct cluster_params	 p;
+	struct clusterer	*c = new_clusterer(&p);
+	struct tdoc		 a, b, e;
+	struct verdict		 v;
+
+	(void)state;
+	tdoc_make(&a, &p, 1, "blinken beijing xi", T0);
+	a.d.shingles = 200;
+	/* b keeps a third of a's text: Jaccard ~0.35, all of b inside a */
+	tdoc_near(&b, &p, &a, 2, 0.35);
+	share_first_band(&b, &a, &p);
+	b.d.shingles = 80;
+	b.d.exact = mix(77);
+	/* e shares as much with a, at a's size: a rewrite, not a trim */
+	tdoc_near(&e, &p, &a, 2, 0.35);
+	share_first_band(&e, &a, &p);
+	e.d.shingles = 200;
+	e.d.exact = mix(78);
+	add_ok(c, 1, &a, NULL);
+	assert_int_equal(cluster_query(c, &e.d, &v), 0);
+	assert_int_not_equal(v.status, VERDICT_NEAR_DUPLICATE);
+	add_ok(c, 2, &b, &v);
+	assert_int_equal(v.status, VERDICT_NEAR_DUPLICATE);
+	assert_int_equal(v.duplicate_of, 1);
+	assert_int_equal(v.matches[0].kind, MATCH_NEAR);
+	assert_true(v.matches[0].similarity < 0.5f);	/* the Jaccard estimate */
+	tdoc_fini(&a);
+	tdoc_fini(&b);
+	tdoc_fini(&e);
+	cluster_free(c);
+}
+
+static void
+test_containment_needs_the_jaccard_floor(void **state)
+{
+	struct cluster_params	 p;
+	struct clusterer	*c = new_clusterer(&p);
+	struct tdoc		 a, b;
+	struct verdict		 v;
+
+	(void)state;
+	assert_true(cluster_dup_floor(&p) > 0.2 && cluster_dup_floor(&p) <= p.dup_threshold);
+	/* a headline-sized set "inside" a long article: the estimate cannot tell */
+	tdoc_make(&a, &p, 1, "blinken beijing xi", T0);
+	a.d.shingles = 2000;
+	tdoc_near(&b, &p, &a, 2, 0.1);
+	share_first_band(&b, &a, &p);
+	b.d.shingles = 10;
+	b.d.exact = mix(77);
+	add_ok(c, 1, &a, NULL);
+	add_ok(c, 2, &b, &v);
+	assert_int_not_equal(v.status, VERDICT_NEAR_DUPLICATE);
+	tdoc_fini(&a);
+	tdoc_fini(&b);
+	cluster_free(c);
+}
+
 static void
 test_root_removal_promotes_next_oldest(void **state)
 {
@@ -414,11 +485,14 @@ static void
 test_articles_outside_window_do_not_join(void **state)
 {
 	struct cluster_params	 p;
-	struct clusterer	*c = new_clusterer(&p);
+	struct clusterer	*c;
 	struct tdoc		 td;
 	struct verdict		 v;
 
 	(void)state;
+	cluster_params_default(&p);
+	p.decay_hours = 0;	/* the window alone */
+	assert_non_null(c = cluster_new(&p));
 	tdoc_make(&td, &p, 1, blinken[0], T0);
 	add_ok(c, 1, &td, &v);
 	tdoc_fini(&td);
@@ -434,6 +508,45 @@ test_articles_outside_window_do_not_join(void **state)
 	assert_int_equal(v.status, VERDICT_JOINED_STORY);
 	assert_int_equal(v.story, 1);
 	cluster_free(c);
+}
+
+static void
+test_decay_keeps_a_quiet_story_from_joining(void **state)
+{
+	struct cluster_params	 p;
+	struct clusterer	*c, *nodecay;
+	struct tdoc		 td;
+	struct verdict		 v;
+	int64_t			 later = T0 + 60 * 3600;	/* inside the 72-hour window */
+
+	(void)state;
+	cluster_params_default(&p);
+	p.decay_hours = 12;	/* 60 hours is five widths: a factor of 4e-6 */
+	assert_non_null(c = cluster_new(&p));
+	assert_true(later - T0 < p.window);
+	tdoc_make(&td, &p, 1, blinken[0], T0);
+	add_ok(c, 1, &td, &v);
+	tdoc_fini(&td);
+	/* the same words two and a half days later: another event */
+	tdoc_make(&td, &p, 2, blinken[1], later);
+	assert_int_equal(cluster_query(c, &td.d, &v), 0);
+	assert_int_equal(v.status, VERDICT_NEW_STORY);
+	p.decay_hours = 0;
+	assert_non_null(nodecay = cluster_new(&p));
+	add_ok(nodecay, 1, &td, &v);
+	tdoc_fini(&td);
+	tdoc_make(&td, &p, 1, blinken[0], T0);
+	add_ok(nodecay, 2, &td, &v);
+	assert_int_equal(v.status, VERDICT_JOINED_STORY);
+	tdoc_fini(&td);
+	/* an hour after, the story is live: it joins */
+	tdoc_make(&td, &p, 3, blinken[2], T0 + 3600);
+	add_ok(c, 3, &td, &v);
+	tdoc_fini(&td);
+	assert_int_equal(v.status, VERDICT_JOINED_STORY);
+	assert_int_equal(v.story, 1);
+	cluster_free(c);
+	cluster_free(nodecay);
 }
 
 struct feedlog {
@@ -1180,10 +1293,13 @@ main(void)
 		cmocka_unit_test(test_exact_duplicate_joins_group_and_story),
 		cmocka_unit_test(test_near_duplicate_by_minhash_points_to_root),
 		cmocka_unit_test(test_near_duplicate_by_simhash_alone),
+		cmocka_unit_test(test_trimmed_copy_is_near_duplicate_by_containment),
+		cmocka_unit_test(test_containment_needs_the_jaccard_floor),
 		cmocka_unit_test(test_root_removal_promotes_next_oldest),
 		cmocka_unit_test(test_unrelated_articles_start_new_stories_in_order),
 		cmocka_unit_test(test_related_articles_join_one_story),
 		cmocka_unit_test(test_articles_outside_window_do_not_join),
+		cmocka_unit_test(test_decay_keeps_a_quiet_story_from_joining),
 		cmocka_unit_test(test_removed_story_is_reported_once_as_tombstone),
 		cmocka_unit_test(test_feed_since_has_no_skips_or_repeats),
 		cmocka_unit_test(test_query_changes_nothing),
