@@ -10,8 +10,8 @@
 
 #define STORY_TERMS	8
 
-static int
-refuse(struct api_error *err, int status, const char *code, const char *fmt, ...)
+int
+api_refuse(struct api_error *err, int status, const char *code, const char *fmt, ...)
 {
 	va_list	ap;
 
@@ -35,11 +35,11 @@ string_field(json_t *obj, const char *name, size_t max, const char **p, size_t *
 	if (v == NULL || json_is_null(v))
 		return 0;
 	if (!json_is_string(v))
-		return refuse(err, 400, "wrong_type", "%s must be a string", name);
+		return api_refuse(err, 400, "wrong_type", "%s must be a string", name);
 	*p = json_string_value(v);
 	*len = json_string_length(v);
 	if (max > 0 && *len > max)
-		return refuse(err, 422, "field_too_long", "%s is %zu bytes, more than the %zu allowed",
+		return api_refuse(err, 422, "field_too_long", "%s is %zu bytes, more than the %zu allowed",
 		    name, *len, max);
 	return 0;
 }
@@ -64,19 +64,19 @@ api_article_parse(json_t *obj, int id_rule, const struct api_limits *lim, int64_
 	memset(out, 0, sizeof(*out));
 	out->now = now;
 	if (!json_is_object(obj))
-		return refuse(err, 400, "wrong_type", "an article must be a JSON object");
+		return api_refuse(err, 400, "wrong_type", "an article must be a JSON object");
 
 	id = json_object_get(obj, "id");
 	if (id != NULL && !json_is_null(id) && !json_is_string(id))
-		return refuse(err, 400, "wrong_type", "id must be a string");
+		return api_refuse(err, 400, "wrong_type", "id must be a string");
 	if (id != NULL && json_is_string(id)) {
 		out->id = json_string_value(id);
 		out->id_len = json_string_length(id);
 	}
 	if (out->id_len == 0 && id_rule == API_ID_REQUIRED)
-		return refuse(err, 422, "missing_id", "id is required and must not be empty");
+		return api_refuse(err, 422, "missing_id", "id is required and must not be empty");
 	if (out->id_len > API_MAX_ID)
-		return refuse(err, 422, "id_too_long", "id is %zu bytes, more than the %d allowed",
+		return api_refuse(err, 422, "id_too_long", "id is %zu bytes, more than the %d allowed",
 		    out->id_len, API_MAX_ID);
 
 	if (string_field(obj, "title", lim->max_field_bytes, &out->title, &out->title_len, err) ||
@@ -87,12 +87,12 @@ api_article_parse(json_t *obj, int id_rule, const struct api_limits *lim, int64_
 		return -EINVAL;
 	if (ts_len > 0) {
 		if (rfc3339_parse(ts, ts_len, &out->published) != 0)
-			return refuse(err, 422, "bad_timestamp",
+			return api_refuse(err, 422, "bad_timestamp",
 			    "published_at must be an RFC 3339 time such as 2023-06-19T08:00:00Z");
 		out->has_published = 1;
 	}
 	if (only_blank(out->title, out->title_len) && only_blank(out->body, out->body_len))
-		return refuse(err, 422, "empty_article", "title or body must have some text");
+		return api_refuse(err, 422, "empty_article", "title or body must have some text");
 	return 0;
 }
 

@@ -1,25 +1,11 @@
 /* request: JSON bodies, batches and query numbers, apart from the connection. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include <event2/http.h>
 
 #include "request.h"
-
-static int
-refuse(struct api_error *err, int status, const char *code, const char *fmt, ...)
-{
-	va_list	ap;
-
-	err->status = status;
-	err->code = code;
-	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 /*
  * How deeply arrays and objects nest, counted before parsing so a hostile
@@ -56,13 +42,13 @@ request_json_load(const void *buf, size_t len, unsigned max_depth, json_t **doc,
 	json_t		*d;
 
 	if (json_depth(buf, len) > max_depth)
-		return refuse(err, 400, "too_deep", "JSON nested deeper than %u levels", max_depth);
+		return api_refuse(err, 400, "too_deep", "JSON nested deeper than %u levels", max_depth);
 	d = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (d == NULL && json_error_code(&jerr) == json_error_invalid_utf8)
-		return refuse(err, 422, "invalid_utf8", "the body is not valid UTF-8 (byte %d)",
+		return api_refuse(err, 422, "invalid_utf8", "the body is not valid UTF-8 (byte %d)",
 		    jerr.position);
 	if (d == NULL)
-		return refuse(err, 400, "malformed_json", "not valid JSON: %s at line %d, column %d",
+		return api_refuse(err, 400, "malformed_json", "not valid JSON: %s at line %d, column %d",
 		    jerr.text, jerr.line, jerr.column);
 	*doc = d;
 	return 0;
@@ -78,9 +64,9 @@ request_batch(json_t *doc, unsigned max_batch, json_t **items, struct api_error 
 		return 0;
 	}
 	if (!json_is_array(v))
-		return refuse(err, 400, "wrong_type", "articles must be an array");
+		return api_refuse(err, 400, "wrong_type", "articles must be an array");
 	if (json_array_size(v) > max_batch)
-		return refuse(err, 413, "too_many_articles",
+		return api_refuse(err, 413, "too_many_articles",
 		    "%zu articles in one batch, more than the %u allowed", json_array_size(v),
 		    max_batch);
 	*items = v;

@@ -8,6 +8,8 @@
 
 #include <xxhash.h>
 
+#include "fdio.h"
+#include "le.h"
 #include "snapshot.h"
 
 #define MAGIC		"STORYSNP"
@@ -22,46 +24,6 @@ struct snapshot_io {
 	size_t		 len, off;	/* bytes in buf; read position in buf */
 	int		 eof;
 };
-
-static void
-le32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void
-le64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t
-get64(const unsigned char *p)
-{
-	uint64_t	v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static int
-write_all(int fd, const unsigned char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 static int
 io_drain(struct snapshot_io *io)
@@ -166,12 +128,12 @@ write_body(struct snapshot_io *io, uint64_t wal_seq, snapshot_body_fn *fn, void 
 	int		r;
 
 	memcpy(head, MAGIC, 8);
-	le32(head + 8, SNAPSHOT_VERSION);
-	le32(head + 12, 0);
-	le64(head + 16, wal_seq);
+	le32_put(head + 8, SNAPSHOT_VERSION);
+	le32_put(head + 12, 0);
+	le64_put(head + 16, wal_seq);
 	if ((r = snapshot_put(head, sizeof(head), io)) != 0 || (r = fn(io, arg)) != 0)
 		return r;
-	le64(tail, XXH3_64bits_digest(io->hash));
+	le64_put(tail, XXH3_64bits_digest(io->hash));
 	if ((r = io_drain(io)) != 0)
 		return r;
 	return write_all(io->fd, tail, sizeof(tail));
@@ -222,7 +184,7 @@ read_body(struct snapshot_io *io, uint64_t *wal_seq, snapshot_body_fn *fn, void 
 		return r;
 	if (memcmp(head, MAGIC, 8) != 0)
 		return SNAPSHOT_CORRUPT;
-	version = (uint32_t)(get64(head + 8) & 0xffffffff);
+	version = le32_get(head + 8);
 	if (version > SNAPSHOT_VERSION)
 		return SNAPSHOT_NEWER;
 	if (version == 0)
@@ -230,9 +192,9 @@ read_body(struct snapshot_io *io, uint64_t *wal_seq, snapshot_body_fn *fn, void 
 	if ((r = fn(io, arg)) != 0)
 		return r == -ENOMEM ? r : SNAPSHOT_CORRUPT;	/* short, or refused by the reader */
 	if (io_read(io, tail, sizeof(tail)) != 0 || io_read(io, &extra, 1) != -ENODATA ||
-	    get64(tail) != XXH3_64bits_digest(io->hash))
+	    le64_get(tail) != XXH3_64bits_digest(io->hash))
 		return SNAPSHOT_CORRUPT;
-	*wal_seq = get64(head + 16);
+	*wal_seq = le64_get(head + 16);
 	return 0;
 }
 

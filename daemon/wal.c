@@ -14,6 +14,8 @@
 
 #include <xxhash.h>
 
+#include "fdio.h"
+#include "le.h"
 #include "wal.h"
 
 #define MAGIC		"STORYWAL"
@@ -44,32 +46,6 @@ struct wal {
 	size_t		 nsegs, segs_cap;
 	XXH3_state_t	*xxh;
 };
-
-static uint32_t
-le32_get(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t
-le64_get(const unsigned char *p)
-{
-	return (uint64_t)le32_get(p) | (uint64_t)le32_get(p + 4) << 32;
-}
-
-static void
-le32_put(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void
-le64_put(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
 
 /* XXH3 of the record header's first 16 bytes, then the payload after the checksum. */
 static uint64_t
@@ -169,26 +145,6 @@ fail:
 	closedir(d);
 	free(v);
 	return r;
-}
-
-static int
-write_all(int fd, const void *buf, size_t n)
-{
-	const unsigned char	*p = buf;
-	ssize_t			 w;
-
-	while (n > 0) {
-		if ((w = write(fd, p, n)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (w == 0)
-			return -EIO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 /*

@@ -25,6 +25,10 @@ struct api_error {
 	char		 message[160];
 };
 
+/* Fill *err and return -EINVAL. */
+int	api_refuse(struct api_error *err, int status, const char *code, const char *fmt, ...)
+	    __attribute__((format(printf, 4, 5)));
+
 enum {
 	API_ID_REQUIRED,	/* POST /v1/articles */
 	API_ID_OPTIONAL,	/* POST /v1/similar, PUT (the path gives it) */
