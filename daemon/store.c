@@ -30,6 +30,7 @@ enum {
 };
 
 #define STORE_FORMAT	1	/* of the store's part of a snapshot */
+#define ID_MAX		256	/* api.h API_MAX_ID: the longest id a client can store */
 
 #define SLOT_EMPTY	UINT32_MAX
 
@@ -710,6 +711,21 @@ store_log_bytes(const struct store *s)
 	return s->wal != NULL ? wal_bytes(s->wal) : 0;
 }
 
+/*
+ * What the API lets in (api.c: ids of 1 to ID_MAX bytes, JSON strings, which
+ * hold no NUL): a record that is not is damage, and applying it would leave a
+ * state the next snapshot cannot hold (put_str() writes C strings,
+ * load_article() refuses empty and long ids).
+ */
+static int
+loggable(const struct article_in *in)
+{
+	return in->id_len > 0 && in->id_len <= ID_MAX && memchr(in->id, '\0', in->id_len) == NULL &&
+	    memchr(in->title, '\0', in->title_len) == NULL &&
+	    memchr(in->source, '\0', in->source_len) == NULL &&
+	    memchr(in->url, '\0', in->url_len) == NULL;
+}
+
 /* Replay one log record through the same code that first applied it. */
 static int
 on_replay(const struct wal_record *rec, void *arg)
@@ -732,7 +748,7 @@ on_replay(const struct wal_record *rec, void *arg)
 		in.body = rd_str(&r, &in.body_len);
 		in.source = rd_str(&r, &in.source_len);
 		in.url = rd_str(&r, &in.url_len);
-		if (r.bad || r.off != r.len || in.id_len == 0)
+		if (r.bad || r.off != r.len || !loggable(&in))
 			return -EINVAL;
 		rc = apply_put(s, &in, replace, &v);
 		return rc < 0 ? rc : 0;
@@ -891,7 +907,7 @@ load_article(struct store *s, struct snapshot_io *io, uint64_t narticles)
 		goto fail;
 	load_reserve(s, index + 1);
 	if (s->articles[index] != NULL || status > VERDICT_EXACT_DUPLICATE || *a->id == '\0' ||
-	    strlen(a->id) > 256)
+	    strlen(a->id) > ID_MAX)
 		goto fail;
 	slot = slot_lookup(s, a->id, strlen(a->id), &found);
 	if (found)
@@ -1135,7 +1151,7 @@ store_snapshot_poll(struct store *s, uint64_t *bytes)
 	}
 	*bytes = 0;
 	if (fstatat(s->dirfd, "snapshot", &st, 0) == 0) {
-		/* the child's last write is the file's mtime: timing to within the 1 s poll is not needed */
+		/* its mtime is the child's last write: closer than this once-a-second poll */
 		s->stats.snapshot_time = (double)st.st_mtim.tv_sec + (double)st.st_mtim.tv_nsec / 1e9;
 		s->stats.snapshot_duration = s->stats.snapshot_time - s->snap_start;
 		if (s->stats.snapshot_duration < 0)

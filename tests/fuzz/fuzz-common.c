@@ -125,6 +125,8 @@ fuzz_recover(const char *dir, const struct store_params *params)
 	held = store_find(s, "fuzz-extra", 10) != NULL;
 	assert(store_close(s) == 0);
 	r = store_open(&s, dir, params, &rep);
+	if (r != 0)
+		fprintf(stderr, "fuzz_recover: reopening gave %d: %s\n", r, rep.corrupt_what);
 	assert(r == 0);
 	assert(store_count(s) == count);
 	assert((store_find(s, "fuzz-extra", 10) != NULL) == held);
