@@ -203,8 +203,10 @@ median(double *v, size_t n)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: fingerprint [-B] [-d DATA_DIR] [-r ROUNDS] [-m MIN_SECONDS_PER_PASS]\n"
-	    "  -B  only the articles with a body (ECB+, the seed and their near-duplicates)\n");
+	fprintf(stderr, "usage: fingerprint [-B] [-d DATA_DIR] [-r ROUNDS] [-m MIN_SECONDS_PER_PASS] "
+	    "[-P PASS]\n"
+	    "  -B  only the articles with a body (ECB+, the seed and their near-duplicates)\n"
+	    "  -P  run only pass number PASS (0: full ... 5), for a profiler\n");
 	exit(2);
 }
 
@@ -216,10 +218,11 @@ main(int argc, char **argv)
 	double		 min_pass = 0.25;
 	struct corpus	 c;
 	struct ctx	 x;
-	int		 ch, bodies = 0;
+	int		 ch, bodies = 0, only = -1;
 
-	while ((ch = getopt(argc, argv, "Bd:r:m:h")) != -1) {
+	while ((ch = getopt(argc, argv, "Bd:r:m:P:h")) != -1) {
 		switch (ch) {
+		case 'P': only = atoi(optarg); break;
 		case 'B': bodies = 1; break;
 		case 'd': dir = optarg; break;
 		case 'r': rounds = (unsigned)strtoul(optarg, NULL, 10); break;
@@ -227,7 +230,8 @@ main(int argc, char **argv)
 		default: usage();
 		}
 	}
-	if (rounds < 1 || rounds > 1000 || !(min_pass > 0 && min_pass < 60))
+	if (rounds < 1 || rounds > 1000 || !(min_pass > 0 && min_pass < 60) ||
+	    only >= (int)NPASSES)
 		usage();
 	if (corpus_load(&c, dir) != 0)
 		return 1;
@@ -268,6 +272,16 @@ main(int argc, char **argv)
 
 	double	 rate[NPASSES][1000], ratio_limit[1000], ratio_raw[1000];
 
+	if (only >= 0) {
+		double	t0 = cpu_sec();
+		size_t	done = 0;
+
+		while (cpu_sec() - t0 < min_pass * rounds && done < 100000)
+			for (size_t i = 0; i < nset; i++, done++)
+				passes[only].fn(&x, set[i]);
+		printf("%s: %.0f articles/s\n", passes[only].name, done / (cpu_sec() - t0));
+		return 0;
+	}
 	/* warm-up: caches, the stemmer's and the scratch buffers' allocations */
 	for (size_t p = 0; p < NPASSES; p++)
 		for (size_t i = 0; i < nset; i++)

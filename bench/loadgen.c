@@ -338,6 +338,8 @@ next_mix(struct lg *g, struct conn *c)
 static int
 next_request(struct lg *g, struct conn *c, double t)
 {
+	char	path[128];
+
 	if (g->stopping || (g->max_requests > 0 && g->sent >= g->max_requests))
 		return 0;
 	switch (g->mode) {
@@ -358,8 +360,6 @@ next_request(struct lg *g, struct conn *c, double t)
 				return 0;
 			c->op = OP_VERIFY;
 			c->seq = g->verify[g->verify_next++];
-			char path[128];
-
 			article_path(g, c->seq, path, sizeof(path));
 			request(c, "GET", path, NULL);
 		} else
@@ -888,6 +888,23 @@ verify(struct lg *g, double ready_timeout)
 }
 
 static void
+lg_free(struct lg *g)
+{
+	for (unsigned i = 0; g->conns != NULL && i < g->nconns; i++) {
+		free(g->conns[i].out.p);
+		free(g->conns[i].in.p);
+	}
+	free(g->conns);
+	free(g->body.p);
+	free(g->lat);
+	free(g->art);
+	free(g->acked);
+	free(g->verify);
+	synth_free(g->synth);
+	close(g->ep);
+}
+
+static void
 usage(void)
 {
 	fprintf(stderr,
@@ -962,7 +979,9 @@ main(int argc, char **argv)
 	if (g.mode == MODE_READY) {
 		g.nconns = 1;
 		run(&g, g.duration);
-		return g.ready_seen ? 0 : 1;
+		r = g.ready_seen ? 0 : 1;
+		lg_free(&g);
+		return r;
 	}
 	if (corpus_load(&corpus, data) != 0)
 		return 1;
@@ -1004,7 +1023,7 @@ main(int argc, char **argv)
 		    (unsigned long long)(g.c[OP_VERIFY].client + g.c[OP_VERIFY].server +
 		    g.c[OP_VERIFY].overload));
 	}
-	synth_free(g.synth);
+	lg_free(&g);
 	corpus_free(&corpus);
 	return r;
 }

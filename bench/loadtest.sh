@@ -104,7 +104,7 @@ kill -0 "$pid" 2>/dev/null || crashed=1
 kill -9 "$pid"
 wait "$pid" 2>/dev/null || true
 t_kill=$(date +%s.%N)
-start "$tmp/storyd-2.log"
+start "$tmp/storyd-2.log" || true
 restarts=1
 # A snapshot child of the killed daemon may still hold the data directory's
 # lock for a moment: try again, at most 20 times.
@@ -115,7 +115,7 @@ while ! kill -0 "$pid" 2>/dev/null || ! { sleep 0.2; kill -0 "$pid" 2>/dev/null;
 done
 "$loadgen" -m ready -a "$addr" -d 60 >/dev/null
 t_ready=$(date +%s.%N)
-echo "killed and restarted: ready again after $(echo "$t_ready - $t_kill" | bc) s ($restarts start(s))"
+echo "killed and restarted: ready again after $(awk -v a="$t_kill" -v b="$t_ready" 'BEGIN { printf "%.1f", b - a }') s ($restarts start(s))"
 
 # until loadgen is done (its duration, a 10 s drain, verification): at most duration + 200 s
 i=0
@@ -132,6 +132,8 @@ cat "$tmp/loadgen.out"
 
 kill -0 "$pid" 2>/dev/null || crashed=1
 sample
+held=$(curl -s --max-time 10 "http://$addr/metrics" | grep -E '^storyd_articles(_evicted_total)? ' |
+    tr '\n' ' ' || true)
 kill -TERM "$pid" 2>/dev/null || true
 stop_status=0
 i=0
@@ -146,6 +148,7 @@ echo "summary:"
 echo "  storyd died on its own: $([ $crashed = 0 ] && echo no || echo YES)"
 echo "  clean stop at the end: $([ $stop_status = 0 ] && echo yes || echo "NO (status $stop_status)")"
 echo "  loadgen verdict (no other 5xx, nothing acknowledged lost): $([ $lg_status = 0 ] && echo pass || echo FAIL)"
+echo "  held at the end (since the restart): ${held:-unknown}"
 echo "  largest RSS $rss_mb MB (bound $rss_limit_mb MB): $([ $rss_mb -le "$rss_limit_mb" ] && echo within || echo OVER)"
 echo "  sanitizer reports: $markers"
 grep -h "<[0-3]>\|<4>" "$tmp"/storyd-*.log | sort | uniq -c | sort -rn | head -5 | sed 's/^/  log: /'
