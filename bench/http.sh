@@ -7,7 +7,7 @@
 #   env: DURATION (s per measurement, 10), WARMUP (s, 2), CONNS (16),
 #        ROUNDS (2: every measurement repeated, floor and storyd alternating)
 #
-# storyd runs on a temporary data directory with fsync = everysec, retention
+# storyd runs on a temporary data directory with fsync = $FSYNC (default everysec), retention
 # far larger than the articles' span and max_articles 1,000,000. Only
 # loopback; every wait is bounded.
 set -eu
@@ -58,7 +58,7 @@ cat > "$tmp/storyd.conf" <<CONF
 listen = 127.0.0.1:0
 [store]
 data_dir = $tmp/data
-fsync = everysec
+fsync = ${FSYNC:-everysec}
 retention_hours = 876000
 max_articles = 1000000
 CONF
@@ -125,10 +125,10 @@ done
 echo
 grep -h "errors=[1-9]\|overload=[1-9]\|lost=[1-9]" "$results" | sed 's/^/problems: /' || true
 awk '
-	/^storyd-b1-r/ { split($0, a, " "); for (i in a) if (a[i] ~ /^req_s=/) { sub("req_s=", "", a[i]); s[++ns] = a[i] } }
-	/^floor-b1-r/ { split($0, a, " "); for (i in a) if (a[i] ~ /^req_s=/) { sub("req_s=", "", a[i]); f[++nf] = a[i] } }
-	/^storyd-b100-r/ { split($0, a, " "); for (i in a) if (a[i] ~ /^art_s=/) { sub("art_s=", "", a[i]); h[++nh] = a[i] } }
-	/^storyd-half-r/ { split($0, a, " "); for (i in a) if (a[i] ~ /^p99_ms=/) { sub("p99_ms=", "", a[i]); p[++np] = a[i] } }
+	/^storyd-b1-r/ { split($0, a, " "); for (i in a) if (a[i] ~ /^req_s=/) { sub("req_s=", "", a[i]); s[++ns] = a[i] + 0 } }
+	/^floor-b1-r/ { split($0, a, " "); for (i in a) if (a[i] ~ /^req_s=/) { sub("req_s=", "", a[i]); f[++nf] = a[i] + 0 } }
+	/^storyd-b100-r/ { split($0, a, " "); for (i in a) if (a[i] ~ /^art_s=/) { sub("art_s=", "", a[i]); h[++nh] = a[i] + 0 } }
+	/^storyd-half-r/ { split($0, a, " "); for (i in a) if (a[i] ~ /^p99_ms=/) { sub("p99_ms=", "", a[i]); p[++np] = a[i] + 0 } }
 	END {
 		for (i = 1; i <= ns; i++) {
 			printf "round %d: single-article ingest / floor = %.3f (target >= 0.6: %s); ", i, s[i] / f[i], (s[i] / f[i] >= 0.6 ? "met" : "NOT met")
