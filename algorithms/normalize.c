@@ -71,6 +71,7 @@
 
 #include <utf8proc.h>
 
+#include "grow.h"
 #include "normalize.h"
 
 #define WORD_MAX	128	/* code points per word, longer runs are cut */
@@ -179,27 +180,6 @@ cmp_entity(const void *key, const void *elem)
 	return strcmp(key, ((const struct entity *)elem)->name);
 }
 
-static int
-grow(void **p, size_t *cap, size_t need, size_t size)
-{
-	size_t	 ncap;
-	void	*np;
-
-	if (need <= *cap)
-		return 0;
-	ncap = *cap ? *cap : 64;
-	while (ncap < need) {
-		if (ncap > SIZE_MAX / 2 / size)
-			return -ENOMEM;
-		ncap *= 2;
-	}
-	if ((np = realloc(*p, ncap * size)) == NULL)
-		return -ENOMEM;
-	*p = np;
-	*cap = ncap;
-	return 0;
-}
-
 void
 tokens_init(struct tokens *t)
 {
@@ -229,10 +209,10 @@ tokens_push(struct tokens *t, const void *p, size_t len, uint32_t flags)
 	/* offsets and lengths are 32-bit */
 	if (len > UINT32_MAX - 1 || t->text_len > UINT32_MAX - 1 - len)
 		return -ENOMEM;
-	if (grow(&text, &t->text_cap, t->text_len + len + 1, 1) < 0)
+	if (grow_array(&text, &t->text_cap, t->text_len + len + 1, 1) < 0)
 		return -ENOMEM;
 	t->text = text;
-	if (grow(&v, &t->cap, t->n + 1, sizeof(*t->v)) < 0)
+	if (grow_array(&v, &t->cap, t->n + 1, sizeof(*t->v)) < 0)
 		return -ENOMEM;
 	t->v = v;
 	memcpy(t->text + t->text_len, p, len);

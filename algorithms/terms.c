@@ -16,6 +16,7 @@
 #include <utf8proc.h>
 #include <xxhash.h>
 
+#include "grow.h"
 #include "terms.h"
 
 /* Starting points, not yet measured on labeled news (DESIGN, "What good looks like"). */
@@ -150,27 +151,6 @@ terms_fini(struct terms *t)
 }
 
 static int
-grow(void **p, size_t *cap, size_t need, size_t size)
-{
-	size_t	 ncap;
-	void	*np;
-
-	if (need <= *cap)
-		return 0;
-	ncap = *cap ? *cap : 64;
-	while (ncap < need) {
-		if (ncap > SIZE_MAX / 2 / size)
-			return -ENOMEM;
-		ncap *= 2;
-	}
-	if ((np = realloc(*p, ncap * size)) == NULL)
-		return -ENOMEM;
-	*p = np;
-	*cap = ncap;
-	return 0;
-}
-
-static int
 is_cjk(int32_t c)
 {
 	return (c >= 0x3040 && c <= 0x30FF) || (c >= 0x3400 && c <= 0x4DBF) ||
@@ -243,7 +223,7 @@ collect(struct terms_ctx *ctx, const struct tokens *t, int is_title, int ignore_
 		if ((slen = sb_stemmer_length(ctx->stem)) <= 0)
 			continue;
 		p = ctx->occ;
-		if (grow(&p, &ctx->capocc, ctx->nocc + 1, sizeof(*ctx->occ)) < 0)
+		if (grow_array(&p, &ctx->capocc, ctx->nocc + 1, sizeof(*ctx->occ)) < 0)
 			return -ENOMEM;
 		ctx->occ = p;
 		o = &ctx->occ[ctx->nocc];
@@ -280,11 +260,11 @@ push_term(struct terms *out, uint64_t hash, float weight, const char *w, size_t 
 	if (out->words_len > UINT32_MAX - 1 - len)
 		return -ENOMEM;
 	p = out->v;
-	if (grow(&p, &out->cap, out->n + 1, sizeof(*out->v)) < 0)
+	if (grow_array(&p, &out->cap, out->n + 1, sizeof(*out->v)) < 0)
 		return -ENOMEM;
 	out->v = p;
 	p = out->words;
-	if (grow(&p, &out->words_cap, out->words_len + len + 1, 1) < 0)
+	if (grow_array(&p, &out->words_cap, out->words_len + len + 1, 1) < 0)
 		return -ENOMEM;
 	out->words = p;
 	memcpy(out->words + out->words_len, w, len);

@@ -1,0 +1,12 @@
+/*
+ * grow: geometric growth of a caller's array, for algorithms/ (which reports
+ * -ENOMEM rather than aborting). Pure; no globals.
+ */
+#pragma once
+#include <stddef.h>
+
+/*
+ * Make *p hold at least need elements of size bytes, doubling *cap (from 64)
+ * as needed. 0, or -ENOMEM with *p and *cap unchanged.
+ */
+int	grow_array(void **p, size_t *cap, size_t need, size_t size);
