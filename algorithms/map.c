@@ -4,23 +4,13 @@
 #include <stdlib.h>
 
 #include "map.h"
-
-static uint64_t
-mix(uint64_t x)
-{
-	/* the murmur3 finalizer: story ids are sequential, so keys need mixing */
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
+#include "mix.h"
 
 static size_t
 map_slot(const struct map *m, uint64_t key)
 {
-	size_t	mask = m->m_cap - 1, i = mix(key) & mask;
+	/* story ids are sequential, so keys need mixing */
+	size_t	mask = m->m_cap - 1, i = mix64(key) & mask;
 
 	while (m->m_used[i] && m->m_keys[i] != key)
 		i = (i + 1) & mask;
@@ -125,7 +115,7 @@ map_del(struct map *m, uint64_t key)
 		j = (j + 1) & mask;
 		if (!m->m_used[j])
 			break;
-		k = mix(m->m_keys[j]) & mask;
+		k = mix64(m->m_keys[j]) & mask;
 		if (i < j ? (k <= i || k > j) : (k <= i && k > j)) {
 			m->m_keys[i] = m->m_keys[j];
 			m->m_vals[i] = m->m_vals[j];

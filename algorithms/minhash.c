@@ -19,21 +19,17 @@
 #include <assert.h>
 
 #include "minhash.h"
+#include "mix.h"
 
 #define VALUE_MASK	0x7fffffffu
 #define FILLED		0x80000000u	/* during densification: not a source */
 #define PROBE_LIMIT	1024u		/* then scan linearly; see densify() */
 
+/* splitmix64: a golden-ratio step, then the finalizer */
 static uint64_t
-mix64(uint64_t x)
+remix(uint64_t x)
 {
-	x += 0x9e3779b97f4a7c15ull;
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	x ^= x >> 31;
-	return x;
+	return mix64(x + 0x9e3779b97f4a7c15ull);
 }
 
 /* Multiply-shift: a 32-bit uniform value to [0, k) without a division. */
@@ -52,7 +48,7 @@ densify(uint32_t *sig, unsigned k)
 		if (sig[i] != MINHASH_EMPTY)
 			continue;
 		for (a = 1; a <= PROBE_LIMIT; a++) {
-			j = reduce((uint32_t)(mix64(((uint64_t)i << 32) | a) >> 32), k);
+			j = reduce((uint32_t)(remix(((uint64_t)i << 32) | a) >> 32), k);
 			if (!(sig[j] & FILLED))
 				break;
 		}
@@ -80,7 +76,7 @@ minhash_sign(const uint64_t *h, size_t n, unsigned k, uint32_t *sig)
 	if (n == 0)
 		return;
 	for (size_t e = 0; e < n; e++) {
-		uint64_t	x = mix64(h[e]);
+		uint64_t	x = remix(h[e]);
 		unsigned	bin = reduce((uint32_t)(x >> 32), k);
 		uint32_t	v = (uint32_t)x & VALUE_MASK;
 

@@ -32,24 +32,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mix.h"
 #include "simhash.h"
 
 #define SIMINDEX_MAXTAB	8
 #define NIL		UINT32_MAX
 #define HEAD_MINCAP	16u
 #define ENTRY_MINCAP	16u
-
-/* splitmix64's finalizer (Stafford's variant 13): every input bit flips about half the output bits. */
-static uint64_t
-mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	x ^= x >> 31;
-	return x;
-}
 
 /* Salt so SimHash bits are not the bits other modules take from the same term hash. */
 #define SIMHASH_SALT	0x53696d4861736821ull
