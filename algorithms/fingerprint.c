@@ -15,6 +15,7 @@
 struct fingerprinter {
 	struct cluster_params	 params;
 	struct terms_ctx	*terms_ctx;
+	struct minhasher	*minhasher;
 	struct tokens		 title, body;
 	struct terms		 terms;
 	uint64_t		*shingles;
@@ -37,8 +38,9 @@ fingerprinter_new(const struct cluster_params *p)
 	tokens_init(&f->body);
 	terms_init(&f->terms);
 	f->terms_ctx = terms_ctx_new();
+	f->minhasher = minhasher_new(p->k);
 	f->sig = calloc(p->k, sizeof(*f->sig));
-	if (f->terms_ctx == NULL || f->sig == NULL) {
+	if (f->terms_ctx == NULL || f->minhasher == NULL || f->sig == NULL) {
 		fingerprinter_free(f);
 		return NULL;
 	}
@@ -51,6 +53,7 @@ fingerprinter_free(struct fingerprinter *f)
 	if (f == NULL)
 		return;
 	terms_ctx_free(f->terms_ctx);
+	minhasher_free(f->minhasher);
 	tokens_fini(&f->title);
 	tokens_fini(&f->body);
 	terms_fini(&f->terms);
@@ -77,11 +80,15 @@ exact_hash(const struct tokens *title, const struct tokens *body)
 static uint32_t
 distinct(struct fingerprinter *f, const uint64_t *h, size_t n)
 {
-	size_t		mask = f->seen_cap - 1, i, j;
+	size_t		size = 64, mask, i, j;
 	uint32_t	count = 0;
 	int		zero = 0;
 
-	memset(f->seen, 0, f->seen_cap * sizeof(*f->seen));
+	/* a table for this n, not the largest yet: one long article must not slow the rest */
+	while (size < 2 * n)
+		size *= 2;
+	mask = size - 1;
+	memset(f->seen, 0, size * sizeof(*f->seen));
 	for (i = 0; i < n; i++) {
 		if (h[i] == 0) {
 			zero = 1;
@@ -128,7 +135,7 @@ sign(struct fingerprinter *f)
 		f->seen_cap = cap;
 	}
 	n = shingle_hashes(t, f->params.shingle, f->shingles);
-	minhash_sign(f->shingles, n, f->params.k, f->sig);
+	minhasher_sign(f->minhasher, f->shingles, n, f->sig);
 	f->doc.shingles = n > 0 ? distinct(f, f->shingles, n) : 0;
 	return 0;
 }

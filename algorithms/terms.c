@@ -2,12 +2,13 @@
  * terms.c: weighted, stemmed terms of an article; see terms.h for the
  * contract and the weights.
  *
- * Each kept word occurrence becomes (hash of its stem, position weight,
- * capitalization evidence) in ctx's scratch array; sorting that by hash, then
- * by order of appearance, groups a term's occurrences with its first surface
- * form in front, and the merge writes the terms already sorted by hash.
+ * Each kept word occurrence is looked up in the stem cache (stop word or not,
+ * hash of its stem), then added to its term in a per-article hash table that
+ * sums the position weights in order of appearance and keeps the first
+ * surface form; the terms are then sorted by hash.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,21 +28,50 @@
 #define NUMBER_MIN	3	/* digits: "2024" and "737" stay, "5" and "10" go */
 #define TITLECASE_SHARE	0.75	/* of a title's longer content words capitalized */
 
-enum { CASE_NONE, CASE_NAME, CASE_LOWER };
+/*
+ * The stem cache remembers what the stop list and the stemmer say about a
+ * folded word, across articles, since most words of news text are frequent
+ * ones. Direct-mapped by the word's XXH3: a new word takes the slot over. On
+ * one pass over the body words of the bench corpus (bench/fingerprint -B),
+ * 32,768 slots hit 94.5%, 8,192 89%, and terms_extract() took 19 and 29 us
+ * an article against 76 when every word met the stemmer (a two-way cache of
+ * the same size was no faster). An entry holds the word itself, so a hit is
+ * exact and the output cannot depend on the cache; the rare longer words go
+ * to the stemmer every time.
+ */
+#define CACHE_SLOTS	32768		/* 1 MiB */
+#define CACHE_WORD_MAX	22		/* bytes: an entry is 32 */
 
-struct occ {
-	uint64_t	 hash;
-	uint32_t	 seq;		/* order of appearance */
-	float		 weight;	/* position weight */
-	int		 casing;	/* CASE_* */
-	const char	*word;		/* the folded surface form, in the caller's tokens */
-	uint32_t	 len;
+enum { WORD_STOP, WORD_NO_STEM, WORD_STEM };
+
+struct cache_entry {
+	uint64_t	stem;		/* XXH3 of the stem, for WORD_STEM */
+	uint8_t		len;		/* of word; 0: empty slot */
+	uint8_t		kind;		/* WORD_* */
+	char		word[CACHE_WORD_MAX];
 };
+
+/* A term of the article being extracted. */
+struct acc {
+	uint64_t	 hash;		/* of the stem */
+	float		 weight;	/* position weights summed in order of appearance */
+	uint8_t		 name;		/* an occurrence is name-like (CASE_NAME) */
+	uint8_t		 lower;		/* an occurrence is lower case */
+	uint32_t	 len;
+	const char	*word;		/* first surface form, in the caller's tokens */
+};
+
+enum { CASE_NONE, CASE_NAME, CASE_LOWER };
 
 struct terms_ctx {
 	struct sb_stemmer	*stem;
-	struct occ		*occ;
-	size_t			 nocc, capocc;
+	struct cache_entry	*cache;		/* CACHE_SLOTS */
+	struct acc		*acc;		/* the article's terms, first seen first */
+	uint32_t		*order;		/* indexes into acc in hash order, from acc_order() */
+	size_t			 nacc, capacc, caporder;
+	uint32_t		*slot;		/* open addressing over acc: index + 1, 0 empty */
+	size_t			 capslot, mask;	/* mask: this article's table size - 1 */
+	unsigned		 shift;		/* 64 - log2(table size): a hash's home slot is hash >> shift */
 };
 
 /*
@@ -112,8 +142,10 @@ terms_ctx_new(void)
 
 	if ((ctx = calloc(1, sizeof(*ctx))) == NULL)
 		return NULL;
-	if ((ctx->stem = sb_stemmer_new("english", NULL)) == NULL) {
-		free(ctx);
+	ctx->stem = sb_stemmer_new("english", NULL);
+	ctx->cache = calloc(CACHE_SLOTS, sizeof(*ctx->cache));
+	if (ctx->stem == NULL || ctx->cache == NULL) {
+		terms_ctx_free(ctx);
 		return NULL;
 	}
 	return ctx;
@@ -124,8 +156,12 @@ terms_ctx_free(struct terms_ctx *ctx)
 {
 	if (ctx == NULL)
 		return;
-	sb_stemmer_delete(ctx->stem);
-	free(ctx->occ);
+	if (ctx->stem != NULL)
+		sb_stemmer_delete(ctx->stem);
+	free(ctx->cache);
+	free(ctx->acc);
+	free(ctx->order);
+	free(ctx->slot);
 	free(ctx);
 }
 
@@ -167,35 +203,79 @@ is_one_char(const char *w, size_t len)
 
 	if (len == 1)
 		return 1;
+	if (len > 4 || (unsigned char)w[0] < 0x80)	/* longer than any one character */
+		return 0;
 	k = utf8proc_iterate((const uint8_t *)w, (utf8proc_ssize_t)len, &c);
 	return k == (utf8proc_ssize_t)len && !is_cjk(c);
 }
 
-/* Keep this word as a term? */
+/* Too short to be a term: one character, or a number of few digits. */
 static int
-wanted(const struct token *tok, const char *w)
+too_short(const struct token *tok, const char *w)
 {
-	if (is_one_char(w, tok->len))
-		return 0;
-	if ((tok->flags & TOK_NUMBER) && tok->len < NUMBER_MIN)
-		return 0;
-	return !terms_is_stopword(w, tok->len);
+	return is_one_char(w, tok->len) || ((tok->flags & TOK_NUMBER) && tok->len < NUMBER_MIN);
+}
+
+/* What the stop list and the stemmer say about w: WORD_*, or -ENOMEM. */
+static int
+word_classify(struct terms_ctx *ctx, const char *w, size_t len, uint64_t *stem)
+{
+	const sb_symbol	*s;
+	int		 slen;
+
+	*stem = 0;
+	if (terms_is_stopword(w, len))
+		return WORD_STOP;
+	if ((s = sb_stemmer_stem(ctx->stem, (const sb_symbol *)w, (int)len)) == NULL)
+		return -ENOMEM;
+	if ((slen = sb_stemmer_length(ctx->stem)) <= 0)
+		return WORD_NO_STEM;
+	*stem = XXH3_64bits(s, (size_t)slen);
+	return WORD_STEM;
+}
+
+/* word_classify() through the stem cache. */
+static int
+word_lookup(struct terms_ctx *ctx, const char *w, size_t len, uint64_t *stem)
+{
+	struct cache_entry	*e;
+	int			 kind;
+
+	if (len > CACHE_WORD_MAX)
+		return word_classify(ctx, w, len, stem);
+	e = &ctx->cache[XXH3_64bits(w, len) & (CACHE_SLOTS - 1)];
+	if (e->len == len && memcmp(e->word, w, len) == 0) {
+		*stem = e->stem;
+		return e->kind;
+	}
+	if ((kind = word_classify(ctx, w, len, stem)) < 0)
+		return kind;
+	e->stem = *stem;
+	e->len = (uint8_t)len;
+	e->kind = (uint8_t)kind;
+	memcpy(e->word, w, len);
+	return kind;
 }
 
 /*
  * A title in Title Case (or all caps) says nothing about names: most of its
- * longer content words are capitalized.
+ * longer content words are capitalized. 1 if so, 0 if not, or -ENOMEM.
  */
 static int
-title_case(const struct tokens *t)
+title_case(struct terms_ctx *ctx, const struct tokens *t)
 {
-	size_t	i, n = 0, caps = 0;
+	size_t		i, n = 0, caps = 0;
+	uint64_t	stem;
+	int		kind;
 
 	for (i = 0; t != NULL && i < t->n; i++) {
 		const struct token	*tok = &t->v[i];
 
-		if (tok->len <= 3 || (tok->flags & TOK_NUMBER) ||
-		    terms_is_stopword(t->text + tok->off, tok->len))
+		if (tok->len <= 3 || (tok->flags & TOK_NUMBER))
+			continue;
+		if ((kind = word_lookup(ctx, t->text + tok->off, tok->len, &stem)) < 0)
+			return kind;
+		if (kind == WORD_STOP)
 			continue;
 		n++;
 		caps += (tok->flags & TOK_CAPITALIZED) != 0;
@@ -203,105 +283,161 @@ title_case(const struct tokens *t)
 	return n >= 2 && (double)caps >= TITLECASE_SHARE * (double)n;
 }
 
+/* Empty the article's terms and make room for n, so that acc_find() cannot fail. */
+static int
+acc_reserve(struct terms_ctx *ctx, size_t n)
+{
+	size_t	size = 64;
+	void	*p;
+
+	p = ctx->acc;
+	if (grow_array(&p, &ctx->capacc, n, sizeof(*ctx->acc)) < 0)
+		return -ENOMEM;
+	ctx->acc = p;
+	p = ctx->order;
+	if (grow_array(&p, &ctx->caporder, n + 1, sizeof(*ctx->order)) < 0)
+		return -ENOMEM;
+	ctx->order = p;
+	for (ctx->shift = 64 - 6; size < 2 * n; ctx->shift--)	/* load factor <= 1/2 */
+		size *= 2;
+	p = ctx->slot;
+	if (grow_array(&p, &ctx->capslot, size, sizeof(*ctx->slot)) < 0)
+		return -ENOMEM;
+	ctx->slot = p;
+	ctx->mask = size - 1;
+	ctx->nacc = 0;
+	memset(ctx->slot, 0, size * sizeof(*ctx->slot));
+	return 0;
+}
+
+/* The term with this stem hash; a new one, with w as its surface form, if none yet. */
+static struct acc *
+acc_find(struct terms_ctx *ctx, uint64_t hash, const char *w, uint32_t len)
+{
+	size_t		 i;
+	struct acc	*a;
+
+	for (i = hash >> ctx->shift; ctx->slot[i] != 0; i = (i + 1) & ctx->mask)
+		if (ctx->acc[ctx->slot[i] - 1].hash == hash)
+			return &ctx->acc[ctx->slot[i] - 1];
+	a = &ctx->acc[ctx->nacc++];
+	ctx->slot[i] = (uint32_t)ctx->nacc;
+	*a = (struct acc){ .hash = hash, .weight = 0, .len = len, .word = w };
+	return a;
+}
+
 static int
 collect(struct terms_ctx *ctx, const struct tokens *t, int is_title, int ignore_case)
 {
-	const sb_symbol	*stem;
-	struct occ	*o;
+	struct acc	*a;
+	uint64_t	 stem;
 	size_t		 i;
-	void		*p;
-	int		 slen;
+	int		 kind, casing;
 
 	for (i = 0; t != NULL && i < t->n; i++) {
 		const struct token	*tok = &t->v[i];
 		const char		*w = t->text + tok->off;
 
-		if (!wanted(tok, w))
+		if (too_short(tok, w))
 			continue;
-		if ((stem = sb_stemmer_stem(ctx->stem, (const sb_symbol *)w, (int)tok->len)) == NULL)
-			return -ENOMEM;
-		if ((slen = sb_stemmer_length(ctx->stem)) <= 0)
+		if ((kind = word_lookup(ctx, w, tok->len, &stem)) < 0)
+			return kind;
+		if (kind != WORD_STEM)
 			continue;
-		p = ctx->occ;
-		if (grow_array(&p, &ctx->capocc, ctx->nocc + 1, sizeof(*ctx->occ)) < 0)
-			return -ENOMEM;
-		ctx->occ = p;
-		o = &ctx->occ[ctx->nocc];
-		o->hash = XXH3_64bits(stem, (size_t)slen);
-		o->seq = (uint32_t)ctx->nocc++;
-		o->weight = is_title ? W_TITLE : i < TERMS_LEAD_WORDS ? W_LEAD : W_BODY;
-		o->word = w;
-		o->len = tok->len;
+		a = acc_find(ctx, stem, w, tok->len);
+		a->weight += is_title ? W_TITLE : i < TERMS_LEAD_WORDS ? W_LEAD : W_BODY;
 		if (ignore_case)
-			o->casing = CASE_NONE;
+			casing = CASE_NONE;
 		else if (!(tok->flags & TOK_CAPITALIZED))
-			o->casing = CASE_LOWER;
+			casing = CASE_LOWER;
 		else
-			o->casing = (tok->flags & TOK_SENTENCE) ? CASE_NONE : CASE_NAME;
+			casing = (tok->flags & TOK_SENTENCE) ? CASE_NONE : CASE_NAME;
+		a->name |= casing == CASE_NAME;
+		a->lower |= casing == CASE_LOWER;
 	}
 	return 0;
 }
 
-static int
-cmp_occ(const void *a, const void *b)
+/*
+ * Put the article's terms in hash order in ctx->order. A term's home slot is
+ * its hash's top bits, so slot order is hash order but for the few terms
+ * that probing moved on, and an insertion sort of the slots has little to
+ * do: on bodies (bench/fingerprint -B) it and the walk take about half the
+ * time of a merge sort of ctx->acc, a third of qsort()'s. Its worst case,
+ * every hash in one slot, is the table's own.
+ */
+static void
+acc_order(struct terms_ctx *ctx)
 {
-	const struct occ	*x = a, *y = b;
+	size_t		i, j, n = 0;
+	uint32_t	x;
 
-	if (x->hash != y->hash)
-		return x->hash < y->hash ? -1 : 1;
-	return (x->seq > y->seq) - (x->seq < y->seq);
+	for (i = 0; i <= ctx->mask; i++) {
+		ctx->order[n] = ctx->slot[i] - 1;	/* kept only if the slot is used */
+		n += ctx->slot[i] != 0;
+	}
+	for (i = 1; i < n; i++) {
+		x = ctx->order[i];
+		for (j = i; j > 0 && ctx->acc[ctx->order[j - 1]].hash > ctx->acc[x].hash; j--)
+			ctx->order[j] = ctx->order[j - 1];
+		ctx->order[j] = x;
+	}
 }
 
+/* Make room in out for n terms and bytes of words. 0 or -ENOMEM. */
 static int
-push_term(struct terms *out, uint64_t hash, float weight, const char *w, size_t len)
+terms_reserve(struct terms *out, size_t n, size_t bytes)
 {
 	void	*p;
 
-	if (out->words_len > UINT32_MAX - 1 - len)
+	if (bytes > UINT32_MAX)
 		return -ENOMEM;
 	p = out->v;
-	if (grow_array(&p, &out->cap, out->n + 1, sizeof(*out->v)) < 0)
+	if (grow_array(&p, &out->cap, n, sizeof(*out->v)) < 0)
 		return -ENOMEM;
 	out->v = p;
 	p = out->words;
-	if (grow_array(&p, &out->words_cap, out->words_len + len + 1, 1) < 0)
+	if (grow_array(&p, &out->words_cap, bytes, 1) < 0)
 		return -ENOMEM;
 	out->words = p;
+	return 0;
+}
+
+/* Append a term; terms_reserve() made room. */
+static void
+push_term(struct terms *out, uint64_t hash, float weight, const char *w, size_t len)
+{
 	memcpy(out->words + out->words_len, w, len);
 	out->words[out->words_len + len] = '\0';
 	out->v[out->n++] = (struct term){ hash, weight, (uint32_t)out->words_len };
 	out->words_len += len + 1;
-	return 0;
 }
 
 int
 terms_extract(struct terms_ctx *ctx, const struct tokens *title,
     const struct tokens *body, struct terms *out)
 {
-	size_t	i, j;
-	int	r;
+	size_t	i, bytes = 0, n = (title ? title->n : 0) + (body ? body->n : 0);
+	int	r, ignore_case;
 
 	terms_reset(out);
-	ctx->nocc = 0;
-	if ((r = collect(ctx, title, 1, title_case(title))) < 0 ||
+	if ((r = acc_reserve(ctx, n)) < 0 ||
+	    (r = ignore_case = title_case(ctx, title)) < 0 ||
+	    (r = collect(ctx, title, 1, ignore_case)) < 0 ||
 	    (r = collect(ctx, body, 0, 0)) < 0)
 		goto fail;
-	if (ctx->nocc > 1)
-		qsort(ctx->occ, ctx->nocc, sizeof(*ctx->occ), cmp_occ);
-	for (i = 0; i < ctx->nocc; i = j) {
-		float	weight = 0;
-		int	name = 0, lower = 0;
+	acc_order(ctx);
+	for (i = 0; i < ctx->nacc; i++)
+		bytes += ctx->acc[i].len + 1;
+	if ((r = terms_reserve(out, ctx->nacc, bytes)) < 0)
+		goto fail;
+	for (i = 0; i < ctx->nacc; i++) {
+		const struct acc	*a = &ctx->acc[ctx->order[i]];
+		float			 weight = a->weight;
 
-		for (j = i; j < ctx->nocc && ctx->occ[j].hash == ctx->occ[i].hash; j++) {
-			weight += ctx->occ[j].weight;
-			name |= ctx->occ[j].casing == CASE_NAME;
-			lower |= ctx->occ[j].casing == CASE_LOWER;
-		}
-		if (name && !lower)
+		if (a->name && !a->lower)
 			weight *= NAME_BOOST;
-		r = push_term(out, ctx->occ[i].hash, weight, ctx->occ[i].word, ctx->occ[i].len);
-		if (r < 0)
-			goto fail;
+		push_term(out, a->hash, weight, a->word, a->len);
 	}
 	return 0;
 fail:
@@ -309,49 +445,62 @@ fail:
 	return r;
 }
 
-static int
-cmp_heaviest(const void *a, const void *b)
+/* A positive weight's bits, which order positive floats as their values do. */
+static uint32_t
+weight_bits(float w)
 {
-	const struct term	*x = a, *y = b;
+	uint32_t	b;
 
-	if (x->weight != y->weight)
-		return x->weight > y->weight ? -1 : 1;
-	return (x->hash > y->hash) - (x->hash < y->hash);
+	memcpy(&b, &w, sizeof(b));
+	return b;
 }
 
-static int
-cmp_word(const void *a, const void *b)
+/* How many of v[0..n) weigh at least the weight with these bits. */
+static size_t
+count_at_least(const struct term *v, size_t n, uint32_t bits)
 {
-	const struct term	*x = a, *y = b;
+	size_t	i, c = 0;
 
-	return (x->word > y->word) - (x->word < y->word);
+	for (i = 0; i < n; i++)
+		c += weight_bits(v[i].weight) >= bits;
+	return c;
 }
 
-static int
-cmp_hash(const void *a, const void *b)
-{
-	const struct term	*x = a, *y = b;
-
-	return (x->hash > y->hash) - (x->hash < y->hash);
-}
-
+/*
+ * The max heaviest are those heavier than the max-th heaviest weight, found
+ * by a binary search over weight bits (32 counting passes, no reordering),
+ * and the first terms of that weight, which have the lower hashes since v
+ * is sorted by hash. One pass then keeps them in order, words included: on
+ * bodies (bench/fingerprint -B under perf) 2.7% of fingerprint(), against
+ * 5.3% for a heap selection and a sort by hash.
+ */
 void
 terms_keep_top(struct terms *t, size_t max)
 {
-	size_t	i, w = 0, len;
+	uint32_t	lo = 0, hi = weight_bits(INFINITY), mid, bits;
+	size_t		i, n = 0, w = 0, len, ties;
 
 	if (t->n <= max)
 		return;
-	qsort(t->v, t->n, sizeof(*t->v), cmp_heaviest);
-	t->n = max;
-	/* compact the kept words: in offset order, each only moves down */
-	qsort(t->v, t->n, sizeof(*t->v), cmp_word);
+	while (lo < hi) {		/* the greatest lo with max terms at least that heavy */
+		mid = lo + (hi - lo + 1) / 2;
+		if (count_at_least(t->v, t->n, mid) >= max)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	ties = max - count_at_least(t->v, t->n, lo + 1);
 	for (i = 0; i < t->n; i++) {
+		bits = weight_bits(t->v[i].weight);
+		if (bits < lo || (bits == lo && ties == 0))
+			continue;
+		ties -= bits == lo;
 		len = strlen(t->words + t->v[i].word);
-		memmove(t->words + w, t->words + t->v[i].word, len + 1);
-		t->v[i].word = (uint32_t)w;
+		memmove(t->words + w, t->words + t->v[i].word, len + 1);	/* words are in the order of v */
+		t->v[n] = t->v[i];
+		t->v[n++].word = (uint32_t)w;
 		w += len + 1;
 	}
+	t->n = n;
 	t->words_len = w;
-	qsort(t->v, t->n, sizeof(*t->v), cmp_hash);
 }

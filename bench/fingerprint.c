@@ -38,6 +38,7 @@ struct ctx {
 	struct cluster_params	 params;
 	struct fingerprinter	*fp;
 	struct terms_ctx	*tc;
+	struct minhasher	*mh;
 	struct tokens		 title, body;
 	struct terms		 terms;
 	uint64_t		*sh;
@@ -121,7 +122,7 @@ pass_minhash(struct ctx *x, const struct corpus_article *a)
 
 	normalize_both(x, a);
 	n = shingles(x);
-	minhash_sign(x->sh, n, x->params.k, x->sig);
+	minhasher_sign(x->mh, x->sh, n, x->sig);
 	x->sink ^= x->sig[0];
 }
 
@@ -258,8 +259,9 @@ main(int argc, char **argv)
 	cluster_params_default(&x.params);
 	x.fp = fingerprinter_new(&x.params);
 	x.tc = terms_ctx_new();
+	x.mh = minhasher_new(x.params.k);
 	x.sig = calloc(x.params.k, sizeof(*x.sig));
-	if (x.fp == NULL || x.tc == NULL || x.sig == NULL)
+	if (x.fp == NULL || x.tc == NULL || x.mh == NULL || x.sig == NULL)
 		return 1;
 	tokens_init(&x.title);
 	tokens_init(&x.body);
@@ -329,6 +331,7 @@ main(int argc, char **argv)
 
 	fingerprinter_free(x.fp);
 	terms_ctx_free(x.tc);
+	minhasher_free(x.mh);
 	terms_fini(&x.terms);
 	tokens_fini(&x.title);
 	tokens_fini(&x.body);

@@ -37,11 +37,11 @@ struct term {
 struct terms {
 	struct term	*v;		/* sorted by hash, each hash once */
 	size_t		 n, cap;
-	char		*words;		/* NUL-terminated surface words (unstemmed, folded) */
+	char		*words;		/* NUL-terminated surface words (unstemmed, folded), in the order of v */
 	size_t		 words_len, words_cap;
 };
 
-struct terms_ctx;			/* stemmer and scratch space */
+struct terms_ctx;			/* stemmer, a 1 MiB stem cache, scratch space */
 
 struct terms_ctx	*terms_ctx_new(void);		/* NULL when out of memory */
 void			 terms_ctx_free(struct terms_ctx *);
@@ -61,7 +61,8 @@ int	terms_extract(struct terms_ctx *ctx, const struct tokens *title,
 
 /*
  * Keep only the max heaviest terms (ties: the lower hash stays), still sorted
- * by hash; words are compacted and word offsets stay valid.
+ * by hash; words are compacted, still in the order of v, and word offsets
+ * stay valid.
  */
 void	terms_keep_top(struct terms *t, size_t max);
 

@@ -181,6 +181,35 @@ test_signatures_are_the_same_on_every_machine(void **state)
 	assert_memory_equal(s, want, sizeof(want));
 }
 
+/* Few full bins take the table, many take the probes: both sign as minhash_sign() does. */
+static void
+test_minhasher_signs_as_minhash_sign(void **state)
+{
+	static const unsigned	ks[] = { 1, 16, 128, 1024, 1100 };
+	uint64_t		h[600], rng = 6;
+	uint32_t		*a = malloc(1100 * sizeof(*a)), *b = malloc(1100 * sizeof(*b));
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	for (size_t i = 0; i < 600; i++)
+		h[i] = rng_next(&rng);
+	for (size_t q = 0; q < sizeof(ks) / sizeof(ks[0]); q++) {
+		struct minhasher	*m = minhasher_new(ks[q]);
+
+		assert_non_null(m);
+		for (size_t n = 0; n <= 600; n += n < 40 ? 1 : 37) {
+			minhash_sign(h + 600 - n, n, ks[q], a);
+			minhasher_sign(m, h + 600 - n, n, b);
+			assert_memory_equal(a, b, ks[q] * sizeof(*a));
+		}
+		minhasher_free(m);
+	}
+	minhasher_free(NULL);
+	free(a);
+	free(b);
+}
+
 int
 main(void)
 {
@@ -193,6 +222,7 @@ main(void)
 		cmocka_unit_test(test_nonempty_signatures_never_hold_the_empty_value),
 		cmocka_unit_test(test_empty_set_is_similar_to_nothing),
 		cmocka_unit_test(test_signatures_are_the_same_on_every_machine),
+		cmocka_unit_test(test_minhasher_signs_as_minhash_sign),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -284,6 +284,98 @@ test_empty_input_gives_no_terms(void **state)
 	assert_int_equal(f->out.n, 0);
 }
 
+/*
+ * The stem cache must not show: a word met before, a word longer than the
+ * cache holds, and a word that pushed another out all give the terms a
+ * fresh context gives.
+ */
+static void
+test_terms_do_not_depend_on_what_came_before(void **state)
+{
+	static const char	*bodies[] = {
+		"Officials in Beijing said the talks were constructive and candid.",
+		"Internationalization of counterrevolutionaries, antidisestablishmentarianism "
+		    "and electroencephalographically measured officials.",
+		"Talks, talking and talked: the officials talk in Beijing again.",
+	};
+	struct fixture		*f = *state;
+	struct terms_ctx	*fresh;
+	struct terms		 out;
+	size_t			 i, j;
+
+	terms_init(&out);
+	for (int round = 0; round < 2; round++) {
+		for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+			extract(f, "Officials meet in Beijing", bodies[i]);
+			assert_non_null(fresh = terms_ctx_new());
+			assert_int_equal(terms_extract(fresh, &f->title, &f->body, &out), 0);
+			terms_ctx_free(fresh);
+			assert_int_equal(out.n, f->out.n);
+			assert_int_equal(out.words_len, f->out.words_len);
+			for (j = 0; j < out.n; j++) {
+				assert_int_equal(out.v[j].hash, f->out.v[j].hash);
+				assert_true(out.v[j].weight == f->out.v[j].weight);
+				assert_int_equal(out.v[j].word, f->out.v[j].word);
+			}
+		}
+	}
+	extract(f, NULL, bodies[1]);
+	assert_non_null(find(&f->out, "antidisestablishmentarianism"));
+	assert_non_null(find(&f->out, "electroencephalographically"));
+	terms_fini(&out);
+}
+
+static int
+cmp_heavier(const void *a, const void *b)
+{
+	const struct term	*x = a, *y = b;
+
+	if (x->weight != y->weight)
+		return x->weight > y->weight ? -1 : 1;
+	return (x->hash > y->hash) - (x->hash < y->hash);
+}
+
+/* terms_keep_top() against a plain sort, on many terms of many weights. */
+static void
+test_keep_top_matches_a_full_sort(void **state)
+{
+	struct fixture	*f = *state;
+	char		 body[16384] = "", word[32];
+	struct term	 all[1024];
+	size_t		 i, n, max;
+
+	for (i = 0; i < 300; i++) {
+		/* 150 distinct words, some repeated, some capitalized mid-sentence */
+		snprintf(word, sizeof(word), "%s%c%c%c ", i % 7 == 3 ? "Q" : "w",
+		    'a' + (char)(i * 7 % 150 % 26), 'a' + (char)(i * 7 % 150 / 26), 'a' + (char)(i % 3));
+		strcat(body, word);
+	}
+	for (max = 0; max <= 200; max += max < 10 ? 1 : 17) {
+		extract(f, "Wbaa wcaa", body);
+		n = f->out.n;
+		assert_true(n > 100 && n <= 1024);
+		memcpy(all, f->out.v, n * sizeof(*all));
+		qsort(all, n, sizeof(*all), cmp_heavier);
+		terms_keep_top(&f->out, max);
+		assert_int_equal(f->out.n, max < n ? max : n);
+		assert_sorted_by_hash(&f->out);
+		for (i = 0; i < f->out.n; i++) {
+			const struct term	*t = find(&f->out, f->out.words + f->out.v[i].word);
+
+			assert_ptr_equal(t, &f->out.v[i]);
+		}
+		/* the kept set is the first max of the sort */
+		for (i = 0; i < f->out.n; i++) {
+			size_t	k;
+
+			for (k = 0; k < f->out.n && all[k].hash != f->out.v[i].hash; k++)
+				;
+			assert_true(k < f->out.n);
+			assert_true(all[k].weight == f->out.v[i].weight);
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -299,6 +391,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_keep_top_keeps_the_heaviest_sorted_by_hash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keep_top_breaks_ties_by_lower_hash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_input_gives_no_terms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_terms_do_not_depend_on_what_came_before, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keep_top_matches_a_full_sort, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
