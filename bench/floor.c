@@ -1,8 +1,12 @@
 /*
  * bench/floor: the HTTP floor for storyd's ingest. An evhttp server with
  * storyd's limits that reads each request body whole, decodes it with
- * jansson as storyd does (the same flags), and answers a fixed small JSON
- * object. Whatever storyd costs beyond this is storyd's own work.
+ * jansson under storyd's flags, and answers a fixed small JSON object.
+ * Whatever storyd costs beyond this is storyd's own work. storyd's POST
+ * /v1/articles reads the usual bodies with its own one-pass reader
+ * (daemon/request.c), which costs a small part of jansson's decode; the
+ * floor keeps jansson, the reference cost of decoding a JSON body, so the
+ * targets' ratio stays the one they were set against.
  *
  * It listens on 127.0.0.1, port 0 by default, prints "listening on
  * ADDR:PORT" on stdout once bound, and stops on SIGTERM, SIGINT or after -t

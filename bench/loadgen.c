@@ -599,17 +599,18 @@ conn_send(struct lg *g, struct conn *c, double t)
 static size_t
 reply_parse(struct conn *c, int *status, size_t *body_off, size_t *body_len, int *close_after)
 {
-	char	*end = memmem(c->in.p, c->in.n, "\r\n\r\n", 4), *h, *line;
+	char	*end, *h, *line;
 	size_t	 head, clen = 0;
 
-	if (end == NULL)
+	if (c->in.p == NULL || (end = memmem(c->in.p, c->in.n, "\r\n\r\n", 4)) == NULL)
 		return 0;
 	head = (size_t)(end - c->in.p) + 4;
 	*status = atoi(c->in.p + 9);
 	*close_after = 0;
 	for (line = c->in.p; line < end; line = h + 2) {
-		if ((h = memmem(line, (size_t)(end - line) + 2, "\r\n", 2)) == NULL)
-			break;
+		/* the line's CRLF; the last line's is the one at end */
+		for (h = line; h < end && !(h[0] == '\r' && h[1] == '\n'); h++)
+			;
 		if (strncasecmp(line, "Content-Length:", 15) == 0)
 			clen = strtoull(line + 15, NULL, 10);
 		else if (strncasecmp(line, "Connection:", 11) == 0 && strstr(line, "close") != NULL &&
@@ -697,6 +698,7 @@ static void
 run(struct lg *g, double duration)
 {
 	struct epoll_event	evs[256];
+	struct timespec		ts;
 	double			t;
 
 	g->t0 = now();
@@ -734,7 +736,14 @@ run(struct lg *g, double duration)
 			timeout = g->t_next_due - t;
 		if (g->rate > 0 && g->t_next_due <= t)
 			timeout = 0;
-		n = epoll_wait(g->ep, evs, 256, (int)(timeout * 1000 + 0.999));
+		/*
+		 * Nanoseconds, not epoll_wait's milliseconds: rounded up to a whole
+		 * millisecond, an open-loop request went out up to 1 ms after it was
+		 * due, and that lateness counted as the server's latency.
+		 */
+		ts.tv_sec = (time_t)timeout;
+		ts.tv_nsec = (long)((timeout - (double)ts.tv_sec) * 1e9);
+		n = epoll_pwait2(g->ep, evs, 256, &ts, NULL);
 		if (n < 0 && errno != EINTR)
 			die("epoll_wait");
 		for (int i = 0; i < n; i++)

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <event2/buffer.h>
+
 #include "api.h"
 #include "rfc3339.h"
 
@@ -23,6 +25,16 @@ api_refuse(struct api_error *err, int status, const char *code, const char *fmt,
 	return -EINVAL;
 }
 
+/* A string field's length against its limit (0: none). */
+static int
+length_check(const char *name, size_t len, size_t max, struct api_error *err)
+{
+	if (max > 0 && len > max)
+		return api_refuse(err, 422, "field_too_long", "%s is %zu bytes, more than the %zu allowed",
+		    name, len, max);
+	return 0;
+}
+
 /* An optional string field: absent and null are "", anything but a string is refused. */
 static int
 string_field(json_t *obj, const char *name, size_t max, const char **p, size_t *len,
@@ -38,10 +50,7 @@ string_field(json_t *obj, const char *name, size_t max, const char **p, size_t *
 		return api_refuse(err, 400, "wrong_type", "%s must be a string", name);
 	*p = json_string_value(v);
 	*len = json_string_length(v);
-	if (max > 0 && *len > max)
-		return api_refuse(err, 422, "field_too_long", "%s is %zu bytes, more than the %zu allowed",
-		    name, *len, max);
-	return 0;
+	return length_check(name, *len, max, err);
 }
 
 static int
@@ -51,6 +60,32 @@ only_blank(const char *s, size_t n)
 		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
 			return 0;
 	return 1;
+}
+
+/* The checks after the fields are read, shared by both readers. */
+static int
+id_check(const struct article_in *out, int id_rule, struct api_error *err)
+{
+	if (out->id_len == 0 && id_rule == API_ID_REQUIRED)
+		return api_refuse(err, 422, "missing_id", "id is required and must not be empty");
+	if (out->id_len > API_MAX_ID)
+		return api_refuse(err, 422, "id_too_long", "id is %zu bytes, more than the %d allowed",
+		    out->id_len, API_MAX_ID);
+	return 0;
+}
+
+static int
+rest_check(struct article_in *out, const char *ts, size_t ts_len, struct api_error *err)
+{
+	if (ts_len > 0) {
+		if (rfc3339_parse(ts, ts_len, &out->published) != 0)
+			return api_refuse(err, 422, "bad_timestamp",
+			    "published_at must be an RFC 3339 time such as 2023-06-19T08:00:00Z");
+		out->has_published = 1;
+	}
+	if (only_blank(out->title, out->title_len) && only_blank(out->body, out->body_len))
+		return api_refuse(err, 422, "empty_article", "title or body must have some text");
+	return 0;
 }
 
 int
@@ -73,27 +108,15 @@ api_article_parse(json_t *obj, int id_rule, const struct api_limits *lim, int64_
 		out->id = json_string_value(id);
 		out->id_len = json_string_length(id);
 	}
-	if (out->id_len == 0 && id_rule == API_ID_REQUIRED)
-		return api_refuse(err, 422, "missing_id", "id is required and must not be empty");
-	if (out->id_len > API_MAX_ID)
-		return api_refuse(err, 422, "id_too_long", "id is %zu bytes, more than the %d allowed",
-		    out->id_len, API_MAX_ID);
-
+	if (id_check(out, id_rule, err) != 0)
+		return -EINVAL;
 	if (string_field(obj, "title", lim->max_field_bytes, &out->title, &out->title_len, err) ||
 	    string_field(obj, "body", 0, &out->body, &out->body_len, err) ||
 	    string_field(obj, "source", lim->max_field_bytes, &out->source, &out->source_len, err) ||
 	    string_field(obj, "url", lim->max_field_bytes, &out->url, &out->url_len, err) ||
 	    string_field(obj, "published_at", 64, &ts, &ts_len, err))
 		return -EINVAL;
-	if (ts_len > 0) {
-		if (rfc3339_parse(ts, ts_len, &out->published) != 0)
-			return api_refuse(err, 422, "bad_timestamp",
-			    "published_at must be an RFC 3339 time such as 2023-06-19T08:00:00Z");
-		out->has_published = 1;
-	}
-	if (only_blank(out->title, out->title_len) && only_blank(out->body, out->body_len))
-		return api_refuse(err, 422, "empty_article", "title or body must have some text");
-	return 0;
+	return rest_check(out, ts, ts_len, err);
 }
 
 json_t *
@@ -202,6 +225,108 @@ api_verdict_json(const struct store *s, const char *id, const struct verdict *v)
 	    "duplicate_of", article_ref(s, v->duplicate_of),
 	    "status", status_word(v->status),
 	    "matches", matches);
+}
+
+/*
+ * A JSON string as jansson dumps it without JSON_ENSURE_ASCII: '"', '\\' and
+ * the control characters escaped, the rest (valid UTF-8, as everything
+ * stored came through jansson's decoder) as it is.
+ */
+static void
+write_str(struct evbuffer *out, const char *p, size_t n)
+{
+	static const char	hex[] = "0123456789ABCDEF";
+	size_t			run = 0;
+	char			esc[6];
+
+	evbuffer_add(out, "\"", 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char	ch = (unsigned char)p[i];
+		size_t		k = 2;
+
+		if (ch >= 0x20 && ch != '"' && ch != '\\')
+			continue;
+		evbuffer_add(out, p + run, i - run);
+		run = i + 1;
+		esc[0] = '\\';
+		switch (ch) {
+		case '"':	esc[1] = '"'; break;
+		case '\\':	esc[1] = '\\'; break;
+		case '\b':	esc[1] = 'b'; break;
+		case '\f':	esc[1] = 'f'; break;
+		case '\n':	esc[1] = 'n'; break;
+		case '\r':	esc[1] = 'r'; break;
+		case '\t':	esc[1] = 't'; break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[ch >> 4];
+			esc[5] = hex[ch & 15];
+			k = 6;
+		}
+		evbuffer_add(out, esc, k);
+	}
+	evbuffer_add(out, p + run, n - run);
+	evbuffer_add(out, "\"", 1);
+}
+
+static void
+write_article_ref(struct evbuffer *out, const struct store *s, uint32_t index)
+{
+	const struct article	*a;
+
+	if (index == CLUSTER_NONE || (a = store_at(s, index)) == NULL)
+		evbuffer_add(out, "null", 4);
+	else
+		write_str(out, a->id, a->id_len);
+}
+
+/* As jansson's JSON_REAL_PRECISION(3) prints api_similarity_json(s): "%.3g", never integer-looking. */
+static void
+write_similarity(struct evbuffer *out, double s)
+{
+	char	buf[32];
+	int	n;
+
+	n = snprintf(buf, sizeof(buf), "%.3g", (double)(long)(s * 1000.0 + 0.5) / 1000.0);
+	if (n > 0 && (size_t)n < sizeof(buf) - 2 && strchr(buf, '.') == NULL &&
+	    strchr(buf, 'e') == NULL) {
+		memcpy(buf + n, ".0", 3);
+		n += 2;
+	}
+	evbuffer_add(out, buf, (size_t)n);
+}
+
+void
+api_verdict_write(struct evbuffer *out, const struct store *s, const char *id, size_t id_len,
+    const struct verdict *v)
+{
+	char	story[16];
+
+	evbuffer_add(out, "{\"id\":", 6);
+	if (id != NULL)
+		write_str(out, id, id_len);
+	else
+		evbuffer_add(out, "null", 4);
+	evbuffer_add(out, ",\"cluster\":", 11);
+	if (v->story == CLUSTER_NONE)
+		evbuffer_add(out, "null", 4);
+	else {
+		api_story_id(v->story, story);
+		write_str(out, story, strlen(story));
+	}
+	evbuffer_add(out, ",\"duplicate_of\":", 16);
+	write_article_ref(out, s, v->duplicate_of);
+	evbuffer_add_printf(out, ",\"status\":\"%s\",\"matches\":[", status_word(v->status));
+	for (size_t i = 0; i < v->nmatches; i++) {
+		const struct match *m = &v->matches[i];
+
+		evbuffer_add(out, i == 0 ? "{\"id\":" : ",{\"id\":", i == 0 ? 6 : 7);
+		write_article_ref(out, s, m->id);
+		evbuffer_add_printf(out, ",\"kind\":\"%s\",\"similarity\":", kind_word(m->kind));
+		write_similarity(out, m->similarity);
+		evbuffer_add(out, "}", 1);
+	}
+	evbuffer_add(out, "]}", 2);
 }
 
 json_t *

@@ -2,6 +2,9 @@
 #include <errno.h>
 #include <string.h>
 
+#include <event2/buffer.h>
+#include <utf8proc.h>
+
 #include "api.h"
 #include "http.h"
 #include "log.h"
@@ -10,69 +13,78 @@
 #include "store.h"
 
 /*
- * Ingest one parsed article: the reply body and status it gets on its own.
- * replace: PUT semantics.
+ * Ingest one parsed article: its status, and its reply body written into out
+ * (a verdict) or set in *body (an error). replace: PUT semantics.
  */
 static int
-ingest(struct server *srv, const struct article_in *in, int replace, json_t **body)
+ingest(struct server *srv, const struct article_in *in, int replace, struct evbuffer *out,
+    json_t **body)
 {
 	struct verdict	v;
 	char		id[API_MAX_ID + 1];
 	int		r;
 
-	memcpy(id, in->id, in->id_len);
-	id[in->id_len] = '\0';
 	r = store_put(srv->srv_store, in, replace, &v);
 	switch (r) {
 	case STORE_CREATED:
-		*body = api_verdict_json(srv->srv_store, id, &v);
-		return 201;
 	case STORE_REPLACED:
 	case STORE_SAME:
-		*body = api_verdict_json(srv->srv_store, id, &v);
-		return 200;
+		api_verdict_write(out, srv->srv_store, in->id, in->id_len, &v);
+		return r == STORE_CREATED ? 201 : 200;
 	case STORE_CONFLICT:
 		return http_error(body, 409, "conflict",
 		    "an article with this id exists with other content; PUT replaces it");
 	case STORE_NO_WORDS:
 		return http_error(body, 422, "empty_article", "title and body have no words");
 	}
+	memcpy(id, in->id, in->id_len);
+	id[in->id_len] = '\0';
 	log_warnx("articles: storing %s failed: %s", id, strerror(-r));
 	return http_error(body, 500, "internal", "the article could not be stored: %s",
 	    strerror(-r));
 }
 
 static int
-ingest_json(struct server *srv, struct request *r, json_t *obj, json_t **body)
+ingest_json(struct server *srv, struct request *r, json_t *obj, struct evbuffer *out,
+    json_t **body)
 {
 	struct article_in	in;
 	struct api_error	err;
 
 	if (api_article_parse(obj, API_ID_REQUIRED, &srv->srv_params.api, r->now, &in, &err) != 0)
 		return http_error(body, err.status, err.code, "%s", err.message);
-	return ingest(srv, &in, 0, body);
+	return ingest(srv, &in, 0, out, body);
 }
 
-/* Each item of a checked batch on its own: one bad item gets its error, the others go on. */
+/*
+ * Each item of a checked batch on its own: one bad item gets its error, the
+ * others go on. The results are written as they come, into the reply.
+ */
 static int
-ingest_batch(struct server *srv, struct request *r, json_t *items, json_t **body)
+ingest_batch(struct server *srv, struct request *r, json_t *items)
 {
-	json_t	*results, *item, *one;
-	size_t	 i;
+	struct evbuffer	*out = http_reply_buffer(r);
+	json_t		*item, *one;
+	size_t		 i;
 
-	results = json_array();
+	evbuffer_add(out, "{\"results\":[", 12);
 	json_array_foreach(items, i, item) {
-		int status = ingest_json(srv, r, item, &one);
+		int status;
 
+		if (i > 0)
+			evbuffer_add(out, ",", 1);
+		one = NULL;
+		status = ingest_json(srv, r, item, out, &one);
 		if (status >= 400) {
 			json_t *id = json_is_object(item) ? json_object_get(item, "id") : NULL;
 
 			json_object_set_new(one, "id", json_is_string(id) ? json_copy(id) :
 			    json_null());
+			http_write_json(out, one);
+			json_decref(one);
 		}
-		json_array_append_new(results, one);
 	}
-	*body = json_pack("{s:o}", "results", results);
+	evbuffer_add(out, "]}", 2);
 	return 200;
 }
 
@@ -88,9 +100,9 @@ handle_articles_post(struct server *srv, struct request *r, json_t **body)
 	if (request_batch(doc, srv->srv_params.max_batch, &items, &err) != 0)
 		status = http_error(body, err.status, err.code, "%s", err.message);
 	else if (items != NULL)
-		status = ingest_batch(srv, r, items, body);
-	else
-		status = ingest_json(srv, r, doc, body);
+		status = ingest_batch(srv, r, items);
+	else if ((status = ingest_json(srv, r, doc, http_reply_buffer(r), body)) >= 400)
+		http_reply_buffer_unused(r);
 	json_decref(doc);
 	return status;
 }
@@ -104,6 +116,16 @@ path_id_check(const struct request *r, json_t **body)
 		    r->tail_len, API_MAX_ID);
 	if (memchr(r->tail, '\0', r->tail_len) != NULL)
 		return http_error(body, 422, "invalid_id", "id must not contain NUL");
+	/* as the body's strings are checked by jansson: the id is echoed in every reply */
+	for (size_t i = 0; i < r->tail_len; ) {
+		utf8proc_int32_t	c;
+		utf8proc_ssize_t	n = utf8proc_iterate((const utf8proc_uint8_t *)r->tail + i,
+					    (utf8proc_ssize_t)(r->tail_len - i), &c);
+
+		if (n <= 0)
+			return http_error(body, 422, "invalid_utf8", "the id is not valid UTF-8");
+		i += (size_t)n;
+	}
 	return 0;
 }
 
@@ -125,7 +147,8 @@ handle_article_put(struct server *srv, struct request *r, json_t **body)
 	else {
 		in.id = r->tail;
 		in.id_len = r->tail_len;
-		status = ingest(srv, &in, 1, body);
+		if ((status = ingest(srv, &in, 1, http_reply_buffer(r), body)) >= 400)
+			http_reply_buffer_unused(r);
 	}
 	json_decref(doc);
 	return status;
@@ -157,7 +180,6 @@ handle_similar_post(struct server *srv, struct request *r, json_t **body)
 	struct api_error	err;
 	struct verdict		v;
 	json_t			*doc;
-	char			 id[API_MAX_ID + 1];
 	int			 status, rc;
 
 	if ((status = http_read_json(srv, r, &doc, body)) != 0)
@@ -169,9 +191,8 @@ handle_similar_post(struct server *srv, struct request *r, json_t **body)
 	} else if (rc < 0) {
 		status = http_error(body, 500, "internal", "%s", strerror(-rc));
 	} else {
-		memcpy(id, in.id != NULL ? in.id : "", in.id_len);
-		id[in.id_len] = '\0';
-		*body = api_verdict_json(srv->srv_store, in.id_len > 0 ? id : NULL, &v);
+		api_verdict_write(http_reply_buffer(r), srv->srv_store, in.id_len > 0 ? in.id : NULL,
+		    in.id_len, &v);
 		status = 200;
 	}
 	json_decref(doc);

@@ -1,4 +1,5 @@
 /* http: the route table, the one dispatcher, JSON bodies in and out. */
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -155,6 +156,29 @@ write_json(const char *buf, size_t size, void *arg)
 	return evbuffer_add(arg, buf, size);
 }
 
+void
+http_write_json(struct evbuffer *out, const json_t *body)
+{
+	/* similarities are estimates: three significant digits say all they know */
+	json_dump_callback(body, write_json, out, JSON_COMPACT | JSON_REAL_PRECISION(3));
+}
+
+struct evbuffer *
+http_reply_buffer(struct request *r)
+{
+	r->direct = 1;
+	return evhttp_request_get_output_buffer(r->req);
+}
+
+void
+http_reply_buffer_unused(struct request *r)
+{
+	struct evbuffer	*out = evhttp_request_get_output_buffer(r->req);
+
+	assert(evbuffer_get_length(out) == 0);
+	r->direct = 0;
+}
+
 static void
 allow_header(struct evhttp_request *req, unsigned methods)
 {
@@ -179,8 +203,7 @@ render_reply(struct evhttp_request *req, int status, json_t *body)
 
 	if (body != NULL && status != 204 && status != 304) {
 		evhttp_add_header(h, "Content-Type", "application/json");
-		/* similarities are estimates: three significant digits say all they know */
-		json_dump_callback(body, write_json, out, JSON_COMPACT | JSON_REAL_PRECISION(3));
+		http_write_json(out, body);
 		evbuffer_add(out, "\n", 1);
 	}
 }
@@ -423,8 +446,16 @@ on_request(struct evhttp_request *req, void *arg)
 	r.origin.endpoint = HTTP_ENDPOINT_NONE;
 	clock_gettime(CLOCK_MONOTONIC, &r.origin.start);
 	TAILQ_INIT(&r.query);
-	if ((status = dispatch(srv, &r, &body)) != HTTP_LATER)
+	if ((status = dispatch(srv, &r, &body)) != HTTP_LATER) {
+		if (r.direct) {
+			/* the handler wrote its JSON itself (http_reply_buffer) */
+			assert(body == NULL);
+			evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			    "application/json");
+			evbuffer_add(evhttp_request_get_output_buffer(req), "\n", 1);
+		}
 		http_reply_later(srv, req, &r.origin, status, body);
+	}
 	json_decref(body);
 	evhttp_clear_headers(&r.query);
 	free(r.tail);

@@ -91,12 +91,12 @@ code_slot(int status)
 }
 
 static void
-slot_name(unsigned slot, char buf[8])
+slot_name(unsigned slot, char buf[16])
 {
 	if (slot < NCODES)
-		snprintf(buf, 8, "%d", codes[slot]);
+		snprintf(buf, 16, "%d", codes[slot]);
 	else
-		snprintf(buf, 8, "%uxx", slot - (unsigned)NCODES + 1);
+		snprintf(buf, 16, "%uxx", slot - (unsigned)NCODES + 1);
 }
 
 void
@@ -206,7 +206,7 @@ text_histogram(struct evbuffer *out, const char *name, const char *labels,
 static void
 text_requests(struct evbuffer *out, const struct metrics *m)
 {
-	char	labels[160], code[8];
+	char	labels[160], code[16];
 
 	text_family(out, "storyd_http_requests_total", "counter",
 	    "Replies sent, by endpoint (route pattern) and status code.");
@@ -327,7 +327,7 @@ static json_t *
 requests_json(const struct metrics *m)
 {
 	json_t	*list = json_array(), *codes_obj;
-	char	 code[8];
+	char	 code[16];
 
 	for (unsigned i = 0; i < METRICS_ENDPOINTS; i++) {
 		const struct endpoint *ep = &m->ep[i];

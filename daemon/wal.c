@@ -1,15 +1,18 @@
 /* wal: the segmented write-ahead log; the format and the recovery rules are in wal.h. */
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <xxhash.h>
@@ -34,6 +37,23 @@ struct seg {
 	uint64_t		 next;		/* the seq after its last valid record */
 };
 
+/*
+ * The background fdatasync of wal_sync_start(): a thread that owns nothing
+ * but the fd it is handed (a dup, closed when done, so rotation may close
+ * the segment meanwhile). mu guards every field below it.
+ */
+struct syncer {
+	pthread_t	 thread;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	int		 fd;		/* a job waiting for the thread, or -1 */
+	int		 busy;		/* handed over, not yet collected by wal_sync_done() */
+	int		 done;		/* finished: result and secs are its outcome */
+	int		 result;	/* 0 or -errno */
+	double		 secs;
+	int		 quit;
+};
+
 struct wal {
 	int		 dirfd, fd;	/* dirfd is our dup; fd: the segment in use */
 	enum wal_sync	 sync;
@@ -45,7 +65,10 @@ struct wal {
 	struct seg	*segs;		/* oldest first; the last is in use */
 	size_t		 nsegs, segs_cap;
 	XXH3_state_t	*xxh;
+	struct syncer	*syncer;	/* started by the first wal_sync_start() */
 };
+
+static int	syncer_collect(struct wal *w, int wait, double *secs);
 
 /* XXH3 of the record header's first 16 bytes, then the payload after the checksum. */
 static uint64_t
@@ -495,8 +518,24 @@ out:
 }
 
 static void
+syncer_stop(struct syncer *sy)
+{
+	if (sy == NULL)
+		return;
+	pthread_mutex_lock(&sy->mu);
+	sy->quit = 1;
+	pthread_cond_signal(&sy->cv);
+	pthread_mutex_unlock(&sy->mu);
+	pthread_join(sy->thread, NULL);
+	pthread_mutex_destroy(&sy->mu);
+	pthread_cond_destroy(&sy->cv);
+	free(sy);
+}
+
+static void
 wal_free(struct wal *w)
 {
+	syncer_stop(w->syncer);
 	if (w->fd != -1)
 		close(w->fd);
 	if (w->dirfd != -1)
@@ -573,15 +612,19 @@ fail:
 }
 
 int
-wal_append(struct wal *w, uint8_t type, const void *data, size_t len, uint64_t *seq)
+wal_appendv(struct wal *w, uint8_t type, const struct iovec *iov, int iovcnt, uint64_t *seq)
 {
 	unsigned char	*p;
-	size_t		 need = RECORD_HEADER + len, cap;
+	size_t		 len = 0, need, cap, off;
 
 	if (w->error)
 		return w->error;
-	if (len > WAL_MAX_PAYLOAD)
-		return -EMSGSIZE;
+	for (int i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len > WAL_MAX_PAYLOAD - len)
+			return -EMSGSIZE;
+		len += iov[i].iov_len;
+	}
+	need = RECORD_HEADER + len;
 	if (need > SIZE_MAX / 4 - w->len)
 		return -ENOMEM;
 	if (need > w->cap - w->len) {
@@ -597,14 +640,29 @@ wal_append(struct wal *w, uint8_t type, const void *data, size_t len, uint64_t *
 	p[4] = type;
 	p[5] = p[6] = p[7] = 0;
 	le64_put(p + 8, w->next);
-	if (len > 0)
-		memcpy(p + RECORD_HEADER, data, len);
+	/* the pieces go straight into the buffer: the caller need not assemble the record first */
+	off = RECORD_HEADER;
+	for (int i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len > 0)
+			memcpy(p + off, iov[i].iov_base, iov[i].iov_len);
+		off += iov[i].iov_len;
+	}
 	le64_put(p + 16, record_checksum(w->xxh, p, len));
 	w->len += need;
 	if (seq != NULL)
 		*seq = w->next;
 	w->next++;
 	return 0;
+}
+
+int
+wal_append(struct wal *w, uint8_t type, const void *data, size_t len, uint64_t *seq)
+{
+	struct iovec	iov = { (void *)(uintptr_t)data, len };
+
+	if (len > WAL_MAX_PAYLOAD)
+		return w->error ? w->error : -EMSGSIZE;
+	return wal_appendv(w, type, &iov, 1, seq);
 }
 
 static int
@@ -646,11 +704,143 @@ wal_flush(struct wal *w)
 int
 wal_sync(struct wal *w)
 {
+	double	secs;
 	int	r;
+
+	if ((r = syncer_collect(w, 1, &secs)) < 0 || (r = wal_flush(w)) < 0)
+		return r;
+	return wal_datasync(w);
+}
+
+static double
+mono_seconds(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The job left unfinished at quit is done first: wal_close() relies on it. */
+static void *
+syncer_main(void *arg)
+{
+	struct syncer	*sy = arg;
+	double		 t0;
+	int		 fd, r;
+
+	pthread_mutex_lock(&sy->mu);
+	for (;;) {
+		while (sy->fd == -1 && !sy->quit)
+			pthread_cond_wait(&sy->cv, &sy->mu);
+		if (sy->fd == -1)
+			break;
+		fd = sy->fd;
+		pthread_mutex_unlock(&sy->mu);
+		t0 = mono_seconds();
+		r = fdatasync(fd) == -1 ? -errno : 0;
+		t0 = mono_seconds() - t0;
+		close(fd);
+		pthread_mutex_lock(&sy->mu);
+		sy->fd = -1;
+		sy->result = r;
+		sy->secs = t0;
+		sy->done = 1;
+		pthread_cond_broadcast(&sy->cv);
+	}
+	pthread_mutex_unlock(&sy->mu);
+	return NULL;
+}
+
+static int
+syncer_start(struct wal *w)
+{
+	struct syncer	*sy;
+	int		 r;
+
+	if ((sy = calloc(1, sizeof(*sy))) == NULL)
+		return -ENOMEM;
+	sy->fd = -1;
+	pthread_mutex_init(&sy->mu, NULL);
+	pthread_cond_init(&sy->cv, NULL);
+	if ((r = pthread_create(&sy->thread, NULL, syncer_main, sy)) != 0) {
+		pthread_mutex_destroy(&sy->mu);
+		pthread_cond_destroy(&sy->cv);
+		free(sy);
+		return -r;
+	}
+	w->syncer = sy;
+	return 0;
+}
+
+int
+wal_sync_start(struct wal *w)
+{
+	struct syncer	*sy;
+	int		 fd, r;
 
 	if ((r = wal_flush(w)) < 0)
 		return r;
-	return wal_datasync(w);
+	if (!w->dirty)
+		return 0;
+	if (w->syncer == NULL && (r = syncer_start(w)) < 0)
+		return r;
+	sy = w->syncer;
+	pthread_mutex_lock(&sy->mu);
+	r = sy->busy;
+	pthread_mutex_unlock(&sy->mu);
+	if (r)
+		return WAL_SYNC_BUSY;
+	if ((fd = fcntl(w->fd, F_DUPFD_CLOEXEC, 0)) == -1)
+		return -errno;
+	/* what is written from now on is dirty again; this job covers what was written before */
+	w->dirty = 0;
+	pthread_mutex_lock(&sy->mu);
+	sy->fd = fd;
+	sy->busy = 1;
+	sy->done = 0;
+	pthread_cond_signal(&sy->cv);
+	pthread_mutex_unlock(&sy->mu);
+	return 0;
+}
+
+/*
+ * Collect a finished background fdatasync, waiting for it if wait is set.
+ * Its failure is sticky, as on the loop: the thread's fdatasync on the dup
+ * consumed the error report the segment's own fd would otherwise have seen.
+ */
+static int
+syncer_collect(struct wal *w, int wait, double *secs)
+{
+	struct syncer	*sy = w->syncer;
+	int		 done, r;
+
+	if (sy == NULL)
+		return 0;
+	pthread_mutex_lock(&sy->mu);
+	while (wait && sy->busy && !sy->done)
+		pthread_cond_wait(&sy->cv, &sy->mu);
+	done = sy->done;
+	r = sy->result;
+	if (done) {
+		*secs = sy->secs;
+		sy->done = sy->busy = 0;
+	}
+	pthread_mutex_unlock(&sy->mu);
+	if (!done)
+		return 0;
+	if (r < 0) {
+		if (w->error == 0)
+			w->error = r;
+		return r;
+	}
+	return 1;
+}
+
+int
+wal_sync_done(struct wal *w, double *secs)
+{
+	return syncer_collect(w, 0, secs);
 }
 
 int

@@ -43,6 +43,16 @@ int	api_article_parse(json_t *obj, int id_rule, const struct api_limits *lim,
 
 json_t	*api_error_json(const char *code, const char *message);
 json_t	*api_verdict_json(const struct store *s, const char *id, const struct verdict *v);
+
+/*
+ * The same verdict object, byte for byte as the dispatcher would dump
+ * api_verdict_json() (compact, three-digit similarities), written straight
+ * into out: the ingest replies skip building and freeing a tree. id NULL:
+ * null; else id_len bytes, not NUL-terminated.
+ */
+struct evbuffer;
+void	api_verdict_write(struct evbuffer *out, const struct store *s, const char *id,
+	    size_t id_len, const struct verdict *v);
 json_t	*api_article_json(const struct store *s, const struct article *a);
 json_t	*api_story_json(const struct store *s, const struct story *st);
 

@@ -36,6 +36,7 @@ struct request {
 	struct evkeyvalq	 query;
 	int64_t			 now;		/* seconds since the epoch, when the request arrived */
 	struct http_origin	 origin;
+	int			 direct;	/* the handler writes the body: http_reply_buffer() */
 };
 
 /*
@@ -78,6 +79,20 @@ int	http_etag(struct request *, const char *etag);
 
 /* The log cannot be written: refuse writes from now on and say so once. */
 void	http_store_failed(struct server *srv, int err);
+
+/*
+ * A handler that writes its JSON reply itself, straight into the request's
+ * output buffer (the ingest replies: no tree built, dumped and freed per
+ * article), takes it here and leaves *body NULL; the dispatcher adds the
+ * Content-Type and the closing newline. One that took it and then answers
+ * with an error *body instead, having written nothing, says so with
+ * http_reply_buffer_unused().
+ */
+struct evbuffer	*http_reply_buffer(struct request *);
+void		 http_reply_buffer_unused(struct request *);
+
+/* Dump body into out as every reply is dumped: compact, similarities to three digits. */
+void	http_write_json(struct evbuffer *out, const json_t *body);
 
 /* Set *body to an API error and return status. */
 int	http_error(json_t **body, int status, const char *code, const char *fmt, ...)

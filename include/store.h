@@ -75,13 +75,14 @@ struct article_in {
 	int64_t		 now;		/* ingest time */
 };
 
-/* An article held. */
+/* An article held; its strings live in the same allocation. */
 struct article {
 	char		*id;
 	char		*title, *source, *url;	/* NUL-terminated, "" when absent */
 	int64_t		 published, ingested;
 	uint64_t	 content[2];		/* XXH3-128 of what was submitted */
 	uint32_t	 index;			/* the clusterer's id */
+	uint16_t	 id_len;		/* strlen(id) */
 	uint8_t		 status;		/* enum verdict_status at ingest */
 };
 
@@ -121,8 +122,15 @@ size_t	store_pending(const struct store *);
 /* Write what is pending; fsync under STORE_SYNC_ALWAYS. 0 or -errno (sticky). */
 int	store_flush(struct store *);
 
-/* fsync what was written (the everysec timer). 0 or -errno. */
+/* fsync what was written, on the caller's thread. 0 or -errno. */
 int	store_sync(struct store *);
+
+/*
+ * The everysec timer: write what is pending and fsync it in the log's
+ * background thread (wal_sync_start), after collecting the previous one's
+ * outcome; skipped while that one still runs. 0 or -errno (sticky).
+ */
+int	store_sync_background(struct store *);
 
 /* Change the fsync policy live (SIGHUP). */
 void	store_set_sync(struct store *, enum store_sync sync);

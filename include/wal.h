@@ -18,7 +18,8 @@
  * under WAL_SYNC_ALWAYS fdatasync()s it); a record is acknowledged only after
  * that. Group commit: handlers append and hold their replies, the loop calls
  * wal_flush() once per turn and then sends them (Redis beforeSleep). Under
- * WAL_SYNC_EVERYSEC a one-second timer calls wal_sync(). A new segment's
+ * WAL_SYNC_EVERYSEC a one-second timer calls wal_sync_start(), which
+ * fdatasyncs in a background thread. A new segment's
  * header is fsynced, and its directory entry too, before any record goes in;
  * the previous segment is fsynced before a new one is created, so only the
  * last segment can end in a torn write.
@@ -40,8 +41,9 @@
  * caller must stop acknowledging writes; a restart replays the log, dropping
  * the unacknowledged tail.
  *
- * Not thread-safe: one loop owns the struct wal. Only one process may use a
- * directory at a time (the caller locks it).
+ * Not thread-safe: one loop owns the struct wal (its background fdatasync
+ * thread touches only an fd of its own and the hand-over fields). Only one
+ * process may use a directory at a time (the caller locks it).
  */
 #pragma once
 #include <stddef.h>
@@ -53,11 +55,12 @@
 enum {
 	WAL_CORRUPT = 1,	/* damage before the tail; rep says where */
 	WAL_NEWER_VERSION,	/* a segment from a newer storyd: refuse to start */
+	WAL_SYNC_BUSY,		/* wal_sync_start: the previous one is still running */
 };
 
 enum wal_sync {
 	WAL_SYNC_ALWAYS,	/* wal_flush() fdatasyncs: nothing acknowledged is lost */
-	WAL_SYNC_EVERYSEC,	/* the caller's timer calls wal_sync() every second */
+	WAL_SYNC_EVERYSEC,	/* the caller's timer calls wal_sync_start() every second */
 	WAL_SYNC_NO,		/* the OS decides */
 };
 
@@ -129,11 +132,34 @@ int	wal_open(struct wal **out, int dirfd, enum wal_sync sync, uint64_t next_seq)
  */
 int	wal_append(struct wal *, uint8_t type, const void *data, size_t len, uint64_t *seq);
 
+/* The same, the payload given in pieces, copied once, straight into the buffer. */
+struct iovec;
+int	wal_appendv(struct wal *, uint8_t type, const struct iovec *iov, int iovcnt,
+	    uint64_t *seq);
+
 /* write() everything buffered, and under WAL_SYNC_ALWAYS fdatasync: 0 or -errno (sticky). */
 int	wal_flush(struct wal *);
 
-/* Flush, then fdatasync if anything was written since the last one: 0 or -errno (sticky). */
+/*
+ * Flush, then fdatasync if anything was written since the last one: 0 or
+ * -errno (sticky). Waits for a background fdatasync still running first.
+ */
 int	wal_sync(struct wal *);
+
+/*
+ * The everysec fdatasync off the loop (Redis's background fsync): flush, then
+ * hand the fdatasync of what is written to a thread that owns nothing but a
+ * dup of the segment's fd. 0 (started, or nothing written since the last
+ * one), WAL_SYNC_BUSY (the previous one still runs: call again later), or
+ * -errno (sticky). wal_sync_done() collects the outcome: 0 none finished, 1
+ * one finished in *secs, or its -errno, sticky as a failed wal_sync() is.
+ * The writes it covers were acknowledged before it ends, as under
+ * WAL_SYNC_EVERYSEC on the loop; a slow disk widens the window at risk from
+ * one second to one second plus the fdatasync's time, where on the loop it
+ * held every reply for that time instead.
+ */
+int	wal_sync_start(struct wal *);
+int	wal_sync_done(struct wal *, double *secs);
 
 /*
  * Flush and fsync the segment and start a new one at the next seq, which

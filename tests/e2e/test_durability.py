@@ -49,7 +49,14 @@ def wal_segments(data_dir):
 
 
 def wal_bytes(data_dir):
-    return sum(os.path.getsize(p) for p in wal_segments(data_dir))
+    """Bytes in the log now; a segment a snapshot deletes meanwhile counts 0."""
+    total = 0
+    for p in wal_segments(data_dir):
+        try:
+            total += os.path.getsize(p)
+        except FileNotFoundError:
+            pass
+    return total
 
 
 def wal_records(path):

@@ -1,0 +1,61 @@
+"""The ingest path: escaped strings, replies written directly, errors named as API.md says."""
+
+import json
+
+from e2e_helpers import assert_error, assert_status, get_article
+
+
+def post_raw(client, body):
+    return client.request("POST", "/v1/articles", body.encode("utf-8") if isinstance(body, str)
+                          else body, {"Content-Type": "application/json"})
+
+
+def test_escaped_strings_read_back_decoded(client, uid):
+    # every escape JSON has, a surrogate pair and raw UTF-8, in one title
+    a_id = uid()
+    title = 'say \\"hi\\" \\\\ \\/ \\b\\f\\n\\r\\t \\u00e9\\u00E9 \\ud83d\\ude80 Zürich news today'
+    reply = post_raw(client, '{"id":"%s","title":"%s","body":"some words of text"}' % (a_id, title))
+    assert_status(reply, 201)
+    assert get_article(client, a_id)["title"] == json.loads('"%s"' % title)
+
+
+def test_reply_escapes_the_id_as_jansson_does(client, uid):
+    a_id = uid() + '-"q"\\\t\u0001é'
+    reply = post_raw(client, json.dumps({"id": a_id, "title": "quake hits the coast"}))
+    body = assert_status(reply, 201)
+    assert body["id"] == a_id
+    assert '\\u0001' in reply.body.decode("utf-8")
+
+
+def test_unknown_fields_of_any_type_are_ignored(client, uid):
+    ok = {"id": uid(), "title": "storm in the north", "n": 5, "tags": ["a", {"b": 1.5}]}
+    assert_status(client.post("/v1/articles", ok), 201)
+    assert_error(client.post("/v1/articles", {"id": uid(), "title": 5}), 400, "wrong_type")
+
+
+def test_malformed_bodies_get_the_same_errors(client, uid):
+    assert_error(post_raw(client, '{"id":"x","title":"a","title":"b"}'), 400, "malformed_json")
+    assert_error(post_raw(client, '{"id":"x","title":"a\\u0000"}'), 400, "malformed_json")
+    assert_error(post_raw(client, '{"id":"x","title":"a\\ud800"}'), 400, "malformed_json")
+    assert_error(post_raw(client, b'{"id":"x","title":"\xff"}'), 422, "invalid_utf8")
+    assert_error(post_raw(client, '{"id":"x","title":"a"} x'), 400, "malformed_json")
+
+
+def test_batch_errors_name_their_ids(client, uid):
+    good, empty, long_id = uid(), uid(), "x" * 300
+    reply = post_raw(client, json.dumps({"articles": [
+        {"id": good, "title": "fire at the harbour"}, {"id": empty}, {"id": long_id, "title": "t"},
+        {"title": "no id here"}]}))
+    results = assert_status(reply, 200)["results"]
+    assert results[0]["id"] == good and "error" not in results[0]
+    assert results[1] == {"id": empty, "error": results[1]["error"]}
+    assert results[1]["error"]["code"] == "empty_article"
+    assert results[2]["id"] == long_id and results[2]["error"]["code"] == "id_too_long"
+    assert results[3]["id"] is None and results[3]["error"]["code"] == "missing_id"
+
+
+def test_put_with_an_id_that_is_not_utf8_is_refused(client):
+    reply = client.request("PUT", "/v1/articles/a%FFb", b'{"title":"some news"}',
+                           {"Content-Type": "application/json"})
+    assert_error(reply, 422, "invalid_utf8")
+    assert client.get("/v1/articles/a%FFb").status == 404
