@@ -1,7 +1,9 @@
 /*
  * test-wal: records come back in order, and damage is told apart, in SQLite's
  * spirit: cut the log at every byte of its last record, flip every byte of a
- * record, and check what replay keeps, drops and reports.
+ * record, and check what replay keeps, drops and reports. The background
+ * fdatasync of wal_sync_start() is tested through an interposed fdatasync()
+ * that can hold it "still running" and make it fail.
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -10,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -37,6 +41,135 @@ struct seen {
 	int		stop_at;	/* fn returns -EINTR at this seq; 0: never */
 };
 
+/*
+ * fdatasync(), interposed: this executable's definition is the one wal.c,
+ * linked in statically, calls. It counts the calls, fsync()s for real, and
+ * holds the background thread's call at a gate while hold is set, so "still
+ * running" is a state the test sets rather than a race it hopes to win; fail
+ * makes the next background call fail with that errno.
+ */
+static struct {
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	pthread_t	 main;		/* the tests' thread; any other is wal's */
+	unsigned	 fg_calls;	/* on the tests' thread */
+	unsigned	 bg_calls;	/* entered on another thread */
+	unsigned	 bg_done;	/* returned there */
+	ino_t		 bg_ino;	/* the file the last background call synced */
+	int		 hold;
+	int		 fail;
+} fds = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+struct fds_counts {
+	unsigned	fg_calls, bg_calls, bg_done;
+	ino_t		bg_ino;
+};
+
+int
+fdatasync(int fd)
+{
+	struct stat	st;
+	int		bg, err = 0;
+
+	pthread_mutex_lock(&fds.mu);
+	bg = !pthread_equal(pthread_self(), fds.main);
+	if (!bg)
+		fds.fg_calls++;
+	else {
+		fds.bg_calls++;
+		fds.bg_ino = fstat(fd, &st) == 0 ? st.st_ino : 0;
+		pthread_cond_broadcast(&fds.cv);
+		while (fds.hold)
+			pthread_cond_wait(&fds.cv, &fds.mu);
+		err = fds.fail;
+		fds.fail = 0;
+	}
+	pthread_mutex_unlock(&fds.mu);
+	if (err == 0 && fsync(fd) == -1)
+		err = errno;
+	if (bg) {
+		pthread_mutex_lock(&fds.mu);
+		fds.bg_done++;
+		pthread_cond_broadcast(&fds.cv);
+		pthread_mutex_unlock(&fds.mu);
+	}
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+fds_set(int hold, int fail)
+{
+	pthread_mutex_lock(&fds.mu);
+	fds.hold = hold;
+	fds.fail = fail;
+	pthread_cond_broadcast(&fds.cv);
+	pthread_mutex_unlock(&fds.mu);
+}
+
+static struct fds_counts
+fds_get(void)
+{
+	struct fds_counts	c;
+
+	pthread_mutex_lock(&fds.mu);
+	c = (struct fds_counts){ fds.fg_calls, fds.bg_calls, fds.bg_done, fds.bg_ino };
+	pthread_mutex_unlock(&fds.mu);
+	return c;
+}
+
+/* Wait, up to 10 s, until n background fdatasyncs have entered; 0 or ETIMEDOUT. */
+static int
+fds_wait_entered(unsigned n)
+{
+	struct timespec	dl;
+	int		r = 0;
+
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += 10;
+	pthread_mutex_lock(&fds.mu);
+	while (fds.bg_calls < n && r == 0)
+		r = pthread_cond_timedwait(&fds.cv, &fds.mu, &dl);
+	r = fds.bg_calls >= n ? 0 : r;
+	pthread_mutex_unlock(&fds.mu);
+	return r;
+}
+
+/*
+ * Open the gate from another thread 50 ms on, while the tests' thread is (if
+ * wal waits as it must) blocked in wal_sync(), wal_rotate() or wal_close().
+ * A correct wal passes whatever the delay; the delay gives one that does not
+ * wait the time to return early and be caught.
+ */
+static void *
+fds_release_later(void *arg)
+{
+	struct timespec	t = { 0, 50 * 1000 * 1000 };
+
+	(void)arg;
+	nanosleep(&t, NULL);
+	fds_set(0, 0);
+	return NULL;
+}
+
+/* wal_sync_done() until it answers other than 0, as the loop's timer would; 0 after 10 s. */
+static int
+sync_wait_done(struct wal *w, double *secs)
+{
+	struct timespec	t = { 0, 1000 * 1000 };
+	int		r;
+
+	for (int i = 0; i < 10000; i++) {
+		if ((r = wal_sync_done(w, secs)) != 0)
+			return r;
+		nanosleep(&t, NULL);
+	}
+	return 0;
+}
+
 static int
 setup(void **state)
 {
@@ -51,6 +184,12 @@ setup(void **state)
 		return -1;
 	}
 	*state = d;
+	pthread_mutex_lock(&fds.mu);
+	fds.main = pthread_self();
+	fds.fg_calls = fds.bg_calls = fds.bg_done = 0;
+	fds.bg_ino = 0;
+	fds.hold = fds.fail = 0;
+	pthread_mutex_unlock(&fds.mu);
 	return 0;
 }
 
@@ -61,6 +200,7 @@ teardown(void **state)
 	struct dirent	*de;
 	DIR		*dp;
 
+	fds_set(0, 0);		/* a failed test may have left a sync at the gate */
 	if ((dp = opendir(d->path)) != NULL) {
 		while ((de = readdir(dp)) != NULL) {
 			if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
@@ -654,6 +794,288 @@ test_a_callback_error_stops_the_replay(void **state)
 	assert_int_equal(rep.corrupt_offset, 16 + 24 + payload(3, buf));
 }
 
+static void
+test_a_background_sync_covers_what_was_appended_before_it(void **state)
+{
+	struct dir		*d = *state;
+	struct wal		*w;
+	struct stat		 st;
+	struct fds_counts	 c;
+	double			 secs = -1;
+	struct seen		 s;
+	struct wal_report	 rep;
+
+	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_EVERYSEC, 1), 0);
+	append(w, 5);
+	assert_int_equal(wal_sync_start(w), 0);
+	assert_int_equal(wal_pending(w), 0);
+	assert_int_equal(sync_wait_done(w, &secs), 1);
+	assert_true(secs >= 0);
+	assert_int_equal(wal_sync_done(w, &secs), 0);	/* collected once */
+
+	/* the segment's fd was synced, on another thread, not on the loop's */
+	c = fds_get();
+	assert_int_equal(c.bg_calls, 1);
+	assert_int_equal(c.bg_done, 1);
+	assert_int_equal(c.fg_calls, 0);
+	assert_int_equal(fstatat(d->fd, name(1), &st, 0), 0);
+	assert_true(c.bg_ino == st.st_ino);
+
+	/* the log as a crash now would leave it */
+	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+	assert_seqs(&s, 1, 5);
+	wal_close(w);
+
+	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+	assert_seqs(&s, 1, 5);
+	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_EVERYSEC, rep.next_seq), 0);
+	append(w, 1);
+	wal_close(w);
+	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+	assert_seqs(&s, 1, 6);
+}
+
+static void
+test_a_start_with_nothing_written_does_nothing(void **state)
+{
+	struct dir		*d = *state;
+	struct wal		*w;
+	struct fds_counts	 c;
+	double			 secs = -1;
+
+	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_EVERYSEC, 1), 0);
+	assert_int_equal(wal_sync_start(w), 0);
+	assert_int_equal(wal_sync_done(w, &secs), 0);
+	assert_true(secs == -1);
+	assert_int_equal(wal_sync(w), 0);	/* would wait for a sync started anyway */
+	c = fds_get();
+	assert_int_equal(c.bg_calls + c.fg_calls, 0);
+
+	/* wal_sync() covered it */
+	append(w, 1);
+	assert_int_equal(wal_sync(w), 0);
+	assert_int_equal(wal_sync_start(w), 0);
+	assert_int_equal(wal_sync(w), 0);
+	c = fds_get();
+	assert_int_equal(c.fg_calls, 1);
+	assert_int_equal(c.bg_calls, 0);
+
+	/* a background sync covered it */
+	append(w, 1);
+	assert_int_equal(wal_sync_start(w), 0);
+	assert_int_equal(sync_wait_done(w, &secs), 1);
+	assert_int_equal(wal_sync_start(w), 0);
+	assert_int_equal(wal_sync(w), 0);
+	c = fds_get();
+	assert_int_equal(c.fg_calls, 1);
+	assert_int_equal(c.bg_calls, 1);
+	assert_int_equal(wal_sync_done(w, &secs), 0);
+	wal_close(w);
+	assert_int_equal(fds_get().fg_calls, 1);
+}
+
+static void
+test_a_start_while_one_runs_is_busy_and_its_writes_are_synced_next(void **state)
+{
+	struct dir		*d = *state;
+	struct wal		*w;
+	double			 secs = -1;
+	struct seen		 s;
+	struct wal_report	 rep;
+
+	fds_set(1, 0);
+	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_EVERYSEC, 1), 0);
+	append(w, 2);
+	assert_int_equal(wal_sync_start(w), 0);
+	assert_int_equal(fds_wait_entered(1), 0);
+	assert_int_equal(wal_sync_done(w, &secs), 0);
+	assert_true(secs == -1);	/* written only when one finished */
+
+	append(w, 2);
+	assert_int_equal(wal_sync_start(w), WAL_SYNC_BUSY);
+	assert_int_equal(wal_sync_done(w, &secs), 0);
+	assert_int_equal(fds_get().bg_calls, 1);
+
+	fds_set(0, 0);
+	assert_int_equal(sync_wait_done(w, &secs), 1);
+	assert_true(secs >= 0);
+	/* records 3 and 4 came after the first sync began: the next one is theirs */
+	assert_int_equal(wal_sync_start(w), 0);
+	assert_int_equal(sync_wait_done(w, &secs), 1);
+	assert_int_equal(fds_get().bg_calls, 2);
+	assert_int_equal(wal_pending(w), 0);
+	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+	assert_seqs(&s, 1, 4);
+	wal_close(w);
+	assert_int_equal(fds_get().fg_calls, 0);
+}
+
+static void
+test_records_appended_during_a_background_sync_survive_a_restart(void **state)
+{
+	struct dir		*d = *state;
+	struct wal		*w;
+	double			 secs;
+	struct seen		 s;
+	struct wal_report	 rep;
+
+	fds_set(1, 0);
+	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_EVERYSEC, 1), 0);
+	append(w, 3);
+	assert_int_equal(wal_sync_start(w), 0);
+	assert_int_equal(fds_wait_entered(1), 0);
+	append(w, 3);
+	assert_int_equal(wal_flush(w), 0);
+	append(w, 1);
+	assert_int_equal(wal_sync_done(w, &secs), 0);
+
+	fds_set(0, 0);
+	assert_int_equal(sync_wait_done(w, &secs), 1);
+	append(w, 1);
+	assert_int_equal(wal_flush(w), 0);	/* the thread closed its own fd, not the segment's */
+	wal_close(w);
+	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+	assert_seqs(&s, 1, 8);
+	assert_int_equal(rep.torn + rep.corrupt, 0);
+
+	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_EVERYSEC, rep.next_seq), 0);
+	append(w, 1);
+	wal_close(w);
+	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+	assert_seqs(&s, 1, 9);
+}
+
+static void
+test_sync_waits_for_a_background_sync_still_running(void **state)
+{
+	struct dir		*d = *state;
+	struct wal		*w;
+	pthread_t		 t;
+	struct fds_counts	 c;
+	struct seen		 s;
+	struct wal_report	 rep;
+
+	fds_set(1, 0);
+	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_EVERYSEC, 1), 0);
+	append(w, 2);
+	assert_int_equal(wal_sync_start(w), 0);
+	assert_int_equal(fds_wait_entered(1), 0);
+	append(w, 1);
+	assert_int_equal(pthread_create(&t, NULL, fds_release_later, NULL), 0);
+	assert_int_equal(wal_sync(w), 0);
+	c = fds_get();
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(c.bg_done, 1);
+	assert_int_equal(c.fg_calls, 1);	/* record 3, which the background one may have missed */
+	wal_close(w);
+	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+	assert_seqs(&s, 1, 3);
+}
+
+static void
+test_rotate_during_a_background_sync_waits_and_loses_nothing(void **state)
+{
+	struct dir		*d = *state;
+	struct wal		*w;
+	pthread_t		 t;
+	struct stat		 st;
+	struct fds_counts	 c;
+	uint64_t		 first;
+	double			 secs;
+	struct seen		 s;
+	struct wal_report	 rep;
+
+	fds_set(1, 0);
+	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_EVERYSEC, 1), 0);
+	append(w, 3);
+	assert_int_equal(wal_sync_start(w), 0);
+	assert_int_equal(fds_wait_entered(1), 0);
+	append(w, 2);
+	assert_int_equal(pthread_create(&t, NULL, fds_release_later, NULL), 0);
+	assert_int_equal(wal_rotate(w, &first), 0);
+	c = fds_get();
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(c.bg_done, 1);
+	assert_int_equal(first, 6);
+
+	/* the next background sync is of the new segment */
+	append(w, 2);
+	assert_int_equal(wal_sync_start(w), 0);
+	assert_int_equal(sync_wait_done(w, &secs), 1);
+	assert_int_equal(fstatat(d->fd, name(6), &st, 0), 0);
+	assert_true(fds_get().bg_ino == st.st_ino);
+	wal_close(w);
+	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+	assert_seqs(&s, 1, 7);
+	assert_int_equal(rep.segments, 2);
+	assert_int_equal(rep.torn + rep.corrupt, 0);
+}
+
+static void
+test_close_during_a_background_sync_waits_and_loses_nothing(void **state)
+{
+	struct dir		*d = *state;
+	struct wal		*w;
+	pthread_t		 t;
+	struct fds_counts	 c;
+	struct seen		 s;
+	struct wal_report	 rep;
+
+	fds_set(1, 0);
+	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_EVERYSEC, 1), 0);
+	append(w, 3);
+	assert_int_equal(wal_sync_start(w), 0);
+	assert_int_equal(fds_wait_entered(1), 0);
+	append(w, 2);		/* pending: wal_close() writes them */
+	assert_int_equal(pthread_create(&t, NULL, fds_release_later, NULL), 0);
+	/* under ASan, a thread outliving the struct it reports to is a use after free */
+	wal_close(w);
+	c = fds_get();
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(c.bg_done, 1);
+	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+	assert_seqs(&s, 1, 5);
+	assert_int_equal(rep.torn + rep.corrupt, 0);
+}
+
+static void
+test_a_failed_background_sync_is_sticky(void **state)
+{
+	struct dir		*d = *state;
+	struct wal		*w;
+	uint64_t		 first;
+	double			 secs = -1;
+	struct seen		 s;
+	struct wal_report	 rep;
+
+	fds_set(0, EIO);
+	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_EVERYSEC, 1), 0);
+	append(w, 2);
+	assert_int_equal(wal_sync_start(w), 0);
+	assert_int_equal(sync_wait_done(w, &secs), -EIO);
+	assert_int_equal(wal_append(w, 0, "x", 1, NULL), -EIO);
+	assert_int_equal(wal_flush(w), -EIO);
+	assert_int_equal(wal_sync(w), -EIO);
+	assert_int_equal(wal_sync_start(w), -EIO);
+	assert_int_equal(wal_rotate(w, &first), -EIO);
+	wal_close(w);
+	assert_int_equal(file_size(d->fd, name(3)), -1);	/* no rotation */
+
+	/* collected by wal_sync(), which waits for it, instead */
+	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+	assert_seqs(&s, 1, 2);
+	fds_set(0, EIO);
+	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_EVERYSEC, rep.next_seq), 0);
+	append(w, 1);
+	assert_int_equal(wal_sync_start(w), 0);
+	assert_int_equal(wal_sync(w), -EIO);
+	assert_int_equal(wal_append(w, 0, "x", 1, NULL), -EIO);
+	assert_int_equal(wal_flush(w), -EIO);
+	wal_close(w);
+	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+	assert_seqs(&s, 1, 3);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -675,6 +1097,14 @@ main(void)
 		T(test_a_torn_segment_header_is_dropped),
 		T(test_open_reuses_an_empty_last_segment),
 		T(test_a_callback_error_stops_the_replay),
+		T(test_a_background_sync_covers_what_was_appended_before_it),
+		T(test_a_start_with_nothing_written_does_nothing),
+		T(test_a_start_while_one_runs_is_busy_and_its_writes_are_synced_next),
+		T(test_records_appended_during_a_background_sync_survive_a_restart),
+		T(test_sync_waits_for_a_background_sync_still_running),
+		T(test_rotate_during_a_background_sync_waits_and_loses_nothing),
+		T(test_close_during_a_background_sync_waits_and_loses_nothing),
+		T(test_a_failed_background_sync_is_sticky),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
