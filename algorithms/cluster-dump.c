@@ -2,7 +2,7 @@
  * cluster-dump: snapshots of a clusterer (cluster_dump(), cluster_load()) and
  * its consistency check (cluster_check()); the contract is in cluster.h.
  *
- * The format, version 1. Integers are little-endian, floats their IEEE bits.
+ * The format, version 2. Integers are little-endian, floats their IEEE bits.
  *
  *	"SDCLUST1"  u32 version
  *	then chunks: u32 length (1 .. CHUNK), that many bytes; a length of 0 ends.
@@ -19,17 +19,20 @@
  *	"TERM"	 nterms x { u64 hash, u32 len, len bytes of display word }, by hash
  *	"STRY"	 nstories x { u32 id, u64 seq, i64 first, i64 last, u8 removed,
  *		 live only: u32 representative, u16 ncent,
- *		 ncent x { u64 hash, f32 w, u32 cnt, u8 posted } by hash }, in feed order
+ *		 ncent x { u64 hash, f32 w, u32 cnt, u8 posted } by hash,
+ *		 f64 norm parts a, b, c, u64 arrivals when computed }, in feed order
  *	"ARTS"	 for each id below idlimit (1 + the largest held): u8 held, and
  *		 if held: { u64 arrival, u64 exact, u64 simhash, u64 source,
  *		 i64 published, u32 story, u32 group root, u32 shingles, u16 nterms,
- *		 nterms x { u64 hash, f32 w } by hash, k x u32 sig }
+ *		 nterms x { u64 hash, u16 w (in 1/4096) } by hash, u8 nosig (no shingles),
+ *		 k x u16 sig (the values' low 16 bits: cluster.c keeps no more) }
  *	"POST"	 npostings x { u32 n, u64 hash, n x u32 story id, in posting order }, by hash
  *	"END."
  *
  * What is written and what is rebuilt. Everything that history shaped is
  * written as it is: display words, centroids (float sums in the order they
- * were made, counts, posted flags), representatives, first and last
+ * were made, counts, posted flags, and the norm parts cluster.c lets go stale
+ * between recomputations, with when they were computed), representatives, first and last
  * publication times, the feed's order and sequence numbers, posting lists in
  * their order (removal swaps the last entry into the hole, so it is not
  * arrival order), arrival numbers, and each article's group root.
@@ -47,11 +50,11 @@
  *    same candidates;
  *  - the SimHash index: simindex_query() orders by distance, then id, so it
  *    does not depend on insertion order at all;
- *  - document frequencies, story sizes, duplicate groups per story, source
+ *  - document frequencies (and their logarithms), story sizes, duplicate groups per story, source
  *    counts and the article count are counts over held articles;
  *  - the tombstone list is the removed stories in feed order: a story is
  *    touched right after it is buried and never again;
- *  - group slots are renumbered: a group's slot is never observable.
+ *  - group slots and term ids are renumbered: neither is ever observable.
  * Hash map layouts are not kept: nothing iterates a map in an order that can
  * be observed (only to clear query stamps, and to free). The query stamps
  * restart at zero, which is equivalent.
@@ -60,8 +63,8 @@
  * either an error or a clusterer that passes cluster_check(): counts are
  * never trusted for allocation (arrays grow as records arrive, and each record
  * is at least one byte, so a lying count ends in a short read; the byte per
- * id not held is there so that the arrays indexed by id, about 1 KiB per id,
- * grow only with the input too), every id must
+ * id not held is there so that the arrays indexed by id, about 600 bytes per
+ * id, grow only with the input too), every id must
  * name something already read, sorted lists must be strictly sorted, and
  * every loop reads at least one byte per turn or walks a list it built.
  */
@@ -76,7 +79,7 @@
 #include "simhash.h"
 
 #define MAGIC		"SDCLUST1"
-#define VERSION		1u
+#define VERSION		2u
 #define CHUNK		65536u	/* stream bytes per chunk, the most a reader buffers */
 
 #define TAG(a, b, c, d)	((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
@@ -127,6 +130,15 @@ f64_bits(double d)
 
 	memcpy(&u, &d, sizeof(u));
 	return u;
+}
+
+static double
+f64_from(uint64_t u)
+{
+	double	d;
+
+	memcpy(&d, &u, sizeof(d));
+	return d;
 }
 
 /* ---- writing: a chunk buffer; the first error sticks and stops output ---- */
@@ -310,12 +322,17 @@ r_bad(struct reader *r)
 
 /* ---- cluster_dump ---- */
 
-static int
-cmp_dfent(const void *pa, const void *pb)
-{
-	const struct dfent	*a = *(struct dfent *const *)pa, *b = *(struct dfent *const *)pb;
+struct termref {
+	uint64_t	 tr_hash;
+	const char	*tr_word;
+};
 
-	return a->df_hash < b->df_hash ? -1 : a->df_hash > b->df_hash;
+static int
+cmp_termref(const void *pa, const void *pb)
+{
+	const struct termref	*a = pa, *b = pb;
+
+	return a->tr_hash < b->tr_hash ? -1 : a->tr_hash > b->tr_hash;
 }
 
 struct postref {
@@ -335,22 +352,22 @@ cmp_postref(const void *pa, const void *pb)
 static int
 dump_terms(const struct clusterer *c, struct writer *w)
 {
-	struct dfent	**v;
-	size_t		  i, n = 0;
+	struct termref	*v;
+	size_t		 i, n = 0;
 
 	if ((v = grow(NULL, sizeof(*v), c->c_df.m_n ? c->c_df.m_n : 1)) == NULL)
 		return -ENOMEM;
-	for (i = 0; i < c->c_df.m_cap; i++)
-		if (c->c_df.m_used[i])
-			v[n++] = (struct dfent *)(uintptr_t)c->c_df.m_vals[i];
-	qsort(v, n, sizeof(*v), cmp_dfent);
+	for (i = 0; i < c->c_nterm; i++)
+		if (c->c_tdf[i] > 0)
+			v[n++] = (struct termref){ c->c_thash[i], c->c_tword[i] };
+	qsort(v, n, sizeof(*v), cmp_termref);
 	w_u32(w, TAG_TERM);
 	for (i = 0; i < n; i++) {
-		size_t	len = strlen(v[i]->df_word);
+		size_t	len = strlen(v[i].tr_word);
 
-		w_u64(w, v[i]->df_hash);
+		w_u64(w, v[i].tr_hash);
 		w_u32(w, (uint32_t)len);
-		w_bytes(w, v[i]->df_word, len);
+		w_bytes(w, v[i].tr_word, len);
 	}
 	free(v);
 	return 0;
@@ -376,11 +393,15 @@ dump_stories(const struct clusterer *c, struct writer *w)
 		for (i = 0; i < s->st_ncent; i++) {
 			const struct cent	*e = &s->st_cent[i];
 
-			w_u64(w, e->ce_hash);
+			w_u64(w, c->c_thash[e->ce_term]);
 			w_u32(w, f32_bits(e->ce_w));
 			w_u32(w, e->ce_cnt);
 			w_u8(w, (uint8_t)e->ce_posted);
 		}
+		w_u64(w, f64_bits(s->st_na));
+		w_u64(w, f64_bits(s->st_nb));
+		w_u64(w, f64_bits(s->st_nc));
+		w_u64(w, s->st_normat);
 	}
 }
 
@@ -398,7 +419,7 @@ static void
 dump_articles(const struct clusterer *c, struct writer *w)
 {
 	size_t		id, i, off, limit = id_limit(c);
-	const uint32_t	*sig;
+	const uint16_t	*sig;
 
 	w_u32(w, TAG_ARTS);
 	for (id = 0; id < limit && !w->w_err; id++) {
@@ -418,12 +439,13 @@ dump_articles(const struct clusterer *c, struct writer *w)
 		w_u16(w, a->ar_nterms);
 		off = id * c->c_p.doc_terms;
 		for (i = 0; i < a->ar_nterms; i++) {
-			w_u64(w, c->c_tdf[off + i]->df_hash);
-			w_u32(w, f32_bits(c->c_tw[off + i]));
+			w_u64(w, c->c_thash[c->c_tid[off + i]]);
+			w_u16(w, c->c_tw[off + i]);
 		}
+		w_u8(w, a->ar_nosig);
 		sig = c->c_sig + id * c->c_p.k;
 		for (i = 0; i < c->c_p.k; i++)
-			w_u32(w, sig[i]);
+			w_u16(w, sig[i]);
 	}
 }
 
@@ -581,7 +603,7 @@ load_terms(struct loader *l)
 	if (r_u32(r) != TAG_TERM)
 		return r_bad(r);
 	for (i = 0; i < l->l_nterms && !r->r_err; i++) {
-		struct dfent	*e;
+		char		*word;
 		uint32_t	 len;
 		size_t		 got;
 
@@ -607,15 +629,13 @@ load_terms(struct loader *l)
 		}
 		if (r->r_err || (len > 0 && memchr(l->l_word, '\0', len) != NULL))
 			return r_bad(r);
-		if (map_reserve(&c->c_df, 1) < 0 ||
-		    (e = malloc(sizeof(*e) + (size_t)len + 1)) == NULL)
+		if (map_reserve(&c->c_df, 1) < 0 || cluster_terms_reserve(c, 1) < 0 ||
+		    (word = malloc((size_t)len + 1)) == NULL)
 			return -ENOMEM;
-		e->df_hash = hash;
-		e->df_n = 0;
 		if (len > 0)
-			memcpy(e->df_word, l->l_word, len);
-		e->df_word[len] = '\0';
-		map_putp(&c->c_df, hash, e);
+			memcpy(word, l->l_word, len);
+		word[len] = '\0';
+		(void)cluster_term_new(c, hash, word);
 	}
 	return r->r_err;
 }
@@ -626,6 +646,7 @@ load_centroid(struct loader *l, struct cstory *s)
 	struct reader		*r = &l->l_r;
 	struct clusterer	*c = l->l_c;
 	uint32_t		 i, n;
+	uint64_t		 term, hash, prev = 0;
 
 	s->st_rep = r_u32(r);
 	n = r_u16(r);
@@ -636,16 +657,29 @@ load_centroid(struct loader *l, struct cstory *s)
 	for (i = 0; i < n; i++) {
 		struct cent	*e = &s->st_cent[i];
 
-		e->ce_hash = r_u64(r);
+		uint32_t	cnt;
+		uint8_t		posted;
+
+		hash = r_u64(r);
 		e->ce_w = f32_from(r_u32(r));
-		e->ce_cnt = r_u32(r);
-		e->ce_posted = r_u8(r);
-		e->ce_df = map_findp(&c->c_df, e->ce_hash);
-		if (r->r_err || (i > 0 && e->ce_hash <= e[-1].ce_hash) || e->ce_df == NULL ||
-		    !(e->ce_w > 0) || e->ce_cnt == 0 || e->ce_posted > 1)
+		cnt = r_u32(r);
+		posted = r_u8(r);
+		if (r->r_err || (i > 0 && hash <= prev) || !map_find(&c->c_df, hash, &term) ||
+		    !(e->ce_w > 0) || cnt == 0 || cnt >= 1u << 30 || posted > 1)
 			return r_bad(r);
+		prev = hash;
+		e->ce_term = (uint32_t)term;
+		e->ce_cnt = cnt;
+		e->ce_posted = posted;
 		s->st_ncent = i + 1;
 	}
+	s->st_na = f64_from(r_u64(r));
+	s->st_nb = f64_from(r_u64(r));
+	s->st_nc = f64_from(r_u64(r));
+	s->st_normat = r_u64(r);
+	if (r->r_err || !isfinite(s->st_na) || !isfinite(s->st_nb) || !isfinite(s->st_nc) ||
+	    s->st_normat > c->c_arrivals)
+		return r_bad(r);
 	return 0;
 }
 
@@ -712,7 +746,8 @@ load_article(struct loader *l, uint32_t id)
 	struct reader		*r = &l->l_r;
 	struct clusterer	*c = l->l_c;
 	struct art		*a;
-	uint32_t		*sig, story, i;
+	uint16_t		*sig;
+	uint32_t		 story, i;
 	size_t			 off;
 
 	if (cluster_arts_reserve(c, id) < 0)
@@ -733,23 +768,24 @@ load_article(struct loader *l, uint32_t id)
 		return r_bad(r);
 	off = (size_t)id * c->c_p.doc_terms;
 	for (i = 0; i < a->ar_nterms; i++) {
-		uint64_t	 hash = r_u64(r);
-		float		 w = f32_from(r_u32(r));
-		struct dfent	*e = map_findp(&c->c_df, hash);
+		uint64_t	 hash = r_u64(r), term;
+		uint16_t	 w = r_u16(r);
 
-		if (r->r_err || e == NULL || !(w > 0) ||
-		    (i > 0 && hash <= c->c_tdf[off + i - 1]->df_hash))
+		if (r->r_err || !map_find(&c->c_df, hash, &term) || w == 0 ||
+		    (i > 0 && hash <= c->c_thash[c->c_tid[off + i - 1]]))
 			return r_bad(r);
-		c->c_tdf[off + i] = e;
+		c->c_tid[off + i] = (uint32_t)term;
 		c->c_tw[off + i] = w;
 	}
+	if ((a->ar_nosig = r_u8(r)) > 1)
+		return r_bad(r);
 	sig = c->c_sig + (size_t)id * c->c_p.k;
 	for (i = 0; i < c->c_p.k; i++)
-		sig[i] = r_u32(r);
+		sig[i] = r_u16(r);
 	if (r->r_err)
 		return r->r_err;
 	for (i = 0; i < a->ar_nterms; i++)
-		c->c_tdf[off + i]->df_n++;
+		cluster_term_count(c, c->c_tid[off + i], 1);
 	a->ar_held = 1;
 	return 0;
 }
@@ -822,7 +858,7 @@ link_articles(struct loader *l)
 		}
 		if (map_reserve(&c->c_exact, 1) < 0 || cluster_story_reserve(s, 0) < 0)
 			return -ENOMEM;
-		if ((e = lsh_insert(c->c_lsh, id, c->c_sig + (size_t)id * c->c_p.k)) < 0)
+		if ((e = lsh_insert(c->c_lsh, id, cluster_sig_wide(c, id))) < 0)
 			return e;
 		if ((e = simindex_insert(c->c_sim, id, a->ar_simhash)) < 0)
 			return e;
@@ -901,7 +937,7 @@ load_postings(struct loader *l)
 
 			s = map_findp(&c->c_stories, r_u32(r));
 			if (r->r_err || s == NULL ||
-			    (e = cluster_cent_find(s, hash)) == NULL || e->ce_posted != 1)
+			    (e = cluster_cent_find(c, s, hash)) == NULL || e->ce_posted != 1)
 				return r_bad(r);
 			e->ce_posted = 2;	/* found its posting; 1 again below */
 			p->po_v[p->po_n++] = s;
@@ -937,7 +973,6 @@ static int
 load_all(struct loader *l, const struct cluster_params *p)
 {
 	struct clusterer	*c = l->l_c;
-	struct dfent		*e;
 	size_t			 i;
 	int			 r;
 
@@ -947,12 +982,9 @@ load_all(struct loader *l, const struct cluster_params *p)
 	    (r = load_postings(l)) < 0 || (r = load_end(l)) < 0)
 		return r;
 	/* a term no held article keeps would never be freed */
-	for (i = 0; i < c->c_df.m_cap; i++)
-		if (c->c_df.m_used[i]) {
-			e = (struct dfent *)(uintptr_t)c->c_df.m_vals[i];
-			if (e->df_n == 0)
-				return r_bad(&l->l_r);
-		}
+	for (i = 0; i < c->c_nterm; i++)
+		if (c->c_tdf[i] == 0)
+			return r_bad(&l->l_r);
 	return 0;
 }
 
@@ -966,7 +998,8 @@ cluster_load(struct clusterer **out, const struct cluster_params *p,
 
 	if ((r = fn(head, sizeof(head), arg)) < 0)
 		return r;
-	if (memcmp(head, MAGIC, 8) != 0 || le32_get(head + 8) == 0)
+	/* no release wrote an older version, so one is refused as unreadable */
+	if (memcmp(head, MAGIC, 8) != 0 || le32_get(head + 8) < VERSION)
 		return -EINVAL;
 	if (le32_get(head + 8) > VERSION)
 		return -EPROTONOSUPPORT;
@@ -1013,9 +1046,9 @@ check_feed(const struct clusterer *c, size_t *posted)
 		for (i = 0; i < s->st_ncent; i++) {
 			const struct cent	*e = &s->st_cent[i];
 
-			if ((i > 0 && e->ce_hash <= e[-1].ce_hash) || e->ce_cnt == 0 ||
-			    !(e->ce_w > 0) || e->ce_posted > 1 ||
-			    e->ce_df != map_findp(&c->c_df, e->ce_hash))
+			if (e->ce_term >= c->c_nterm || c->c_tdf[e->ce_term] == 0 ||
+			    (i > 0 && c->c_thash[e->ce_term] <= c->c_thash[e[-1].ce_term]) ||
+			    e->ce_cnt == 0 || !(e->ce_w > 0) || e->ce_posted > 1)
 				return -EINVAL;
 			*posted += e->ce_posted;
 		}
@@ -1094,7 +1127,7 @@ check_groups(const struct clusterer *c)
 static int
 check_articles(const struct clusterer *c)
 {
-	size_t		id, held = 0, terms = 0, dfsum = 0, i, off;
+	size_t		id, held = 0, terms = 0, dfsum = 0, nterm = 0, i, off;
 	uint64_t	head;
 
 	for (id = 0; id < c->c_cap; id++) {
@@ -1112,20 +1145,24 @@ check_articles(const struct clusterer *c)
 			return -EINVAL;
 		off = id * c->c_p.doc_terms;
 		for (i = 0; i < a->ar_nterms; i++)
-			if (c->c_tdf[off + i] != map_findp(&c->c_df, c->c_tdf[off + i]->df_hash) ||
-			    (i > 0 && c->c_tdf[off + i]->df_hash <= c->c_tdf[off + i - 1]->df_hash))
+			if (c->c_tid[off + i] >= c->c_nterm || c->c_tdf[c->c_tid[off + i]] == 0 ||
+			    (i > 0 && c->c_thash[c->c_tid[off + i]] <=
+			    c->c_thash[c->c_tid[off + i - 1]]))
 				return -EINVAL;
 		terms += a->ar_nterms;
 	}
-	for (i = 0; i < c->c_df.m_cap; i++)
-		if (c->c_df.m_used[i]) {
-			const struct dfent	*e = (const struct dfent *)(uintptr_t)c->c_df.m_vals[i];
+	for (i = 0; i < c->c_nterm; i++) {
+		uint64_t	term;
 
-			if (e->df_n == 0)
-				return -EINVAL;
-			dfsum += e->df_n;
-		}
-	return held == c->c_narticles && terms == dfsum && lsh_count(c->c_lsh) == held ?
+		if (c->c_tdf[i] == 0)	/* a free id */
+			continue;
+		if (!map_find(&c->c_df, c->c_thash[i], &term) || term != i ||
+		    c->c_tlog[i] != log((double)c->c_tdf[i] + 1) || c->c_tword[i] == NULL)
+			return -EINVAL;
+		dfsum += c->c_tdf[i];
+		nterm++;
+	}
+	return nterm == c->c_df.m_n && held == c->c_narticles && terms == dfsum && lsh_count(c->c_lsh) == held ?
 	    0 : -EINVAL;
 }
 
@@ -1147,7 +1184,7 @@ check_postings(const struct clusterer *c, size_t posted)
 			const struct cent	*e;
 
 			if (p->po_v[j]->st_removed ||
-			    (e = cluster_cent_find(p->po_v[j], c->c_posts.m_keys[i])) == NULL ||
+			    (e = cluster_cent_find(c, p->po_v[j], c->c_posts.m_keys[i])) == NULL ||
 			    !e->ce_posted)
 				return -EINVAL;
 		}

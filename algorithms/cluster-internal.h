@@ -13,13 +13,20 @@
 
 
 /*
- * Bounds on work per article and on memory. None is tuned yet; each only caps
- * a scan so that one popular term or one huge story cannot make an add slow.
+ * Bounds on work per article and on memory. Most only cap a scan so that one
+ * popular term or one huge story cannot make an add slow. POST_SCAN and
+ * STORY_SCORE_MAX bound story assignment at any size held (cluster.c); on
+ * ECB+ and UCI, POST_SCAN 64 or 256 and STORY_SCORE_MAX 32 score as scoring
+ * every candidate did, and STORY_SCORE_MAX 16 the same on ECB+ and 0.003
+ * higher on UCI, for a fifth less time (issue 7).
  */
 #define CAND_MAX	256	/* LSH and SimHash candidates verified, each */
 #define POST_TERMS	10	/* a doc's strongest terms: looked up, and posted to its story */
-#define POST_SCAN	1024	/* posting entries scanned per term, newest first */
-#define STORY_CAND_MAX	200	/* candidate stories scored per article */
+#define POST_SCAN	64	/* posting entries scanned per term, newest first */
+#define STORY_CAND_MAX	(POST_TERMS * POST_SCAN)	/* distinct stories ranked per article */
+#define STORY_SCORE_MAX	16	/* ... of which the best by shared terms are scored */
+#define NORM_STALE	64	/* a centroid norm older than N / NORM_STALE adds is recomputed */
+#define SSET_SLOTS	4096	/* a power of two >= 2 * STORY_CAND_MAX */
 #define CENT_MAX	320	/* a centroid growing past this is trimmed ... */
 #define CENT_KEEP	256	/* ... to this many terms, the heaviest by w * idf */
 #define RELATED_SCAN	200	/* most recent members scored for related matches */
@@ -27,12 +34,18 @@
 #define TOMB_MAX	100000	/* tombstones kept in the feed; the oldest go first */
 #define LOG_TABLE	4096	/* ln(df + 1) precomputed below this df */
 
-/* A term some held article keeps: how many keep it, and how to show it. */
-struct dfent {
-	uint64_t	 df_hash;
-	uint32_t	 df_n;
-	char		 df_word[];		/* the first surface word seen */
-};
+/*
+ * Kept term weights (1 + ln w, a few units at most) are 16-bit multiples of
+ * 1/4096 up to 16: a relative error of at most 1e-4 for weights of 1 or more,
+ * far below what moves a cosine past a threshold, for half the bytes.
+ */
+#define TW_ONE		4096.0f
+
+static inline float
+tw_get(uint16_t q)
+{
+	return (float)q / TW_ONE;
+}
 
 /* Stories that posted a term; removal swaps the last entry into the hole. */
 struct posting {
@@ -40,13 +53,16 @@ struct posting {
 	uint32_t	  po_n, po_cap;
 };
 
-/* A centroid term. Alive only while a held member keeps it (see cent_sub). */
+/*
+ * A centroid term. Alive only while a held member keeps it (see cent_sub).
+ * 12 bytes: centroids are read whole for every story scored, and a story of
+ * one article still has doc_terms of them. The hash is c_thash[ce_term].
+ */
 struct cent {
-	uint64_t	 ce_hash;
-	struct dfent	*ce_df;
+	uint32_t	 ce_term;		/* term id */
 	float		 ce_w;			/* summed member weights */
-	uint32_t	 ce_cnt;		/* members added since it entered the centroid */
-	uint32_t	 ce_posted;		/* the story is in this term's posting */
+	uint32_t	 ce_cnt : 30;		/* members added since it entered (< held ids) */
+	uint32_t	 ce_posted : 2;		/* 1: the story is in this term's posting */
 };
 
 struct srccount {
@@ -61,8 +77,9 @@ struct cstory {
 	int64_t		 st_first, st_last;
 	uint64_t	 st_seq;
 	int		 st_removed;
-	uint32_t	 st_mark;		/* query stamp: already a candidate */
 	struct cent	*st_cent;		/* sorted by hash */
+	double		 st_na, st_nb, st_nc;	/* the norm's parts, see cent_norm() */
+	uint64_t	 st_normat;		/* arrivals when they were computed */
 	uint32_t	 st_ncent, st_capcent;
 	struct srccount	*st_src;		/* sorted by hash; source 0 not counted */
 	uint32_t	 st_nsrc, st_capsrc;
@@ -88,16 +105,38 @@ struct art {
 	uint32_t	 ar_shingles;		/* distinct shingles signed, for containment */
 	uint16_t	 ar_nterms;
 	uint8_t		 ar_held;
+	uint8_t		 ar_nosig;		/* no shingles: its signature matches nothing */
 };
 
 /* A kept term of the article being decided. */
 struct kterm {
 	uint64_t	 kt_hash;
-	float		 kt_w;
+	float		 kt_w;			/* a multiple of 1 / TW_ONE: as it will be kept */
+	uint16_t	 kt_q;			/* kt_w * TW_ONE */
 	double		 kt_x;			/* w * idf */
-	uint32_t	 kt_word;
-	int		 kt_fresh;		/* kt_df allocated by add_reserve */
-	struct dfent	*kt_df;			/* NULL: no held article keeps it */
+	uint32_t	 kt_word;		/* offset of its display word in terms.words */
+	uint32_t	 kt_term;		/* term id; CLUSTER_NONE: no held article keeps it */
+	char		*kt_str;		/* a new term's display word, from add_reserve() */
+};
+
+/* A candidate story: terms shared with the doc, weighted (story_candidates()). */
+struct scand {
+	struct cstory	*sd_story;
+	double		 sd_pre;
+	uint32_t	 sd_order;		/* first seen */
+	uint32_t	 sd_slot;		/* in c_sset */
+};
+
+/* A slot of the query's candidate set. */
+struct sslot {
+	struct cstory	*ss_story;		/* NULL: empty */
+	uint32_t	 ss_i;			/* in c_scand */
+};
+
+/* A centroid norm computed while deciding, kept by add_commit(). */
+struct freshnorm {
+	struct cstory	*fn_story;
+	double		 fn_a, fn_b, fn_c;
 };
 
 struct scored {
@@ -117,24 +156,40 @@ struct plan {
 	size_t		 pl_nk;			/* kept terms in the scratch kt */
 	size_t		 pl_ntop;
 	uint64_t	 pl_top[POST_TERMS];	/* strongest kept terms, by w * idf */
+	double		 pl_topx[POST_TERMS];	/* their w * idf */
+	double		 pl_dn2;		/* the doc's squared norm */
 	uint32_t	 pl_group;		/* group joined, or CLUSTER_NONE */
 	struct cstory	*pl_story;		/* story joined, or NULL: a new one */
 	struct cstory	*pl_fresh;		/* the new story */
 	struct posting	*pl_post[POST_TERMS];	/* new postings for pl_top */
+	size_t		 pl_nfresh;		/* centroid norms in c_fresh */
 };
 
 struct clusterer {
 	struct cluster_params	 c_p;
 
 	struct art		*c_art;
-	uint32_t		*c_sig;		/* k per article */
-	struct dfent		**c_tdf;	/* doc_terms per article, sorted by hash */
-	float			*c_tw;		/* their weights */
+	uint16_t		*c_sig;		/* k per article: the values' low 16 bits */
+	uint32_t		*c_tid;		/* doc_terms term ids per article, sorted by hash */
+	uint16_t		*c_tw;		/* their weights, in units of 1 / TW_ONE */
 	size_t			 c_cap;
 	size_t			 c_narticles;
 	uint64_t		 c_arrivals;
 	double			 c_logn;	/* ln(N + 1) */
 	double			 c_logdf[LOG_TABLE];
+
+	/*
+	 * Terms some held article keeps, by dense id (ids are never observable,
+	 * and never ordered by: everything sorts by hash): hash, document
+	 * frequency (0: a free id; c_thash then links the free list), ln(df + 1),
+	 * the first display word seen. c_df maps a hash to its id.
+	 */
+	uint64_t		*c_thash;
+	uint32_t		*c_tdf;
+	double			*c_tlog;
+	char			**c_tword;
+	double			*c_tx;		/* scratch per id, 0 between uses: see scratch_*() */
+	uint32_t		 c_nterm, c_capterm, c_freeterm;
 
 	struct map		 c_exact, c_df, c_posts, c_stories;
 	struct lsh		*c_lsh;
@@ -150,14 +205,16 @@ struct clusterer {
 	struct cstory		*c_fhead, *c_ftail;
 	struct cstory		*c_thead, *c_ttail;
 	size_t			 c_ntomb;
-	uint32_t		 c_mark;
 
 	/* scratch, sized at cluster_new() except c_kt */
 	struct kterm		*c_kt;
 	size_t			 c_capkt;
 	uint32_t		*c_cand;	/* 2 * CAND_MAX */
+	uint32_t		*c_wsig;	/* k: a kept signature widened for lsh.c */
 	struct scored		*c_scored;	/* max(2 * CAND_MAX, RELATED_SCAN) */
-	struct cstory		**c_scand;	/* STORY_CAND_MAX */
+	struct scand		*c_scand;	/* STORY_CAND_MAX */
+	struct sslot		*c_sset;	/* SSET_SLOTS, all empty between queries */
+	struct freshnorm	*c_fresh;	/* STORY_SCORE_MAX */
 	struct cent		*c_merge;	/* CENT_MAX + doc_terms */
 	struct trimkey		*c_trim;	/* CENT_MAX + doc_terms */
 };
@@ -192,4 +249,10 @@ int		 cluster_story_reserve(struct cstory *s, size_t nk);		/* 0 or -ENOMEM */
 void		 cluster_exact_link(struct clusterer *c, uint32_t id);		/* c_exact reserved */
 void		 cluster_group_join(struct clusterer *c, uint32_t id, uint32_t gi, struct cstory *s);
 void		 cluster_sources_add(struct cstory *s, uint64_t h);		/* room reserved */
-struct cent	*cluster_cent_find(const struct cstory *s, uint64_t h);
+struct cent	*cluster_cent_find(const struct clusterer *c, const struct cstory *s, uint64_t h);
+int		 cluster_terms_reserve(struct clusterer *c, size_t n);		/* 0 or -ENOMEM */
+const uint32_t	*cluster_sig_wide(const struct clusterer *c, uint32_t id);	/* in c_wsig */
+uint32_t	 cluster_term_new(struct clusterer *c, uint64_t h, char *word_take);	/* room reserved */
+void		 cluster_term_count(struct clusterer *c, uint32_t id, int delta);
+void		 cluster_cent_norm(const struct clusterer *c, const struct cstory *s,
+		    double *a, double *b, double *cc);

@@ -3,11 +3,13 @@
  * is in cluster.h. One struct clusterer holds everything:
  *
  *  - per-article arrays indexed by the caller's dense id (struct art, the
- *    MinHash signature, the kept terms), grown geometrically;
+ *    MinHash signature's values cut to 16 bits, the kept terms as term ids and
+ *    16-bit weights), grown geometrically;
+ *  - the held terms by dense term id (hash, document frequency, ln(df + 1),
+ *    display word), so that scoring reads small arrays, not a pointer a term;
  *  - maps (map.c) from the exact hash to the oldest held article with that
- *    hash, from a term hash to its document frequency and display word (struct
- *    dfent), from a term hash to the stories that posted it (struct posting),
- *    and from a story id to its story;
+ *    hash, from a term hash to its term id, from a term hash to the stories
+ *    that posted it (struct posting), and from a story id to its story;
  *  - the LSH and SimHash indexes of lsh.c and simhash.c;
  *  - circular lists through the article arrays, each in arrival order: articles
  *    with one exact hash, the members of a group, the members of a story;
@@ -29,7 +31,15 @@
  * below 1 are kept as they are) for its doc_terms heaviest terms; idf(t) = ln((N + 1) / (df(t) + 1)) + 1 (smoothed, as
  * scikit-learn's TfidfTransformer), N the articles held and df(t) how many of
  * them keep t. A story's centroid sums its members' w per term; cosines use
- * w * idf on both sides, with the current idf.
+ * w * idf on both sides, with the current idf (a centroid's norm may lag: see
+ * cluster_cent_norm()).
+ *
+ * Story assignment costs about the same at a million held as at ten
+ * thousand: candidates come from the postings of the doc's strongest terms
+ * (at most POST_SCAN entries each, newest first), are ranked by the weight of
+ * the terms they share without touching the stories, and only the best
+ * STORY_SCORE_MAX are scored, each by one pass over its centroid against the
+ * doc's weights spread over a scratch array indexed by term id.
  */
 #include <assert.h>
 #include <errno.h>
@@ -40,16 +50,28 @@
 #include "cluster-internal.h"
 #include "lsh.h"
 #include "minhash.h"
+#include "mix.h"
 #include "simhash.h"
 
-/* ---- weights and cosines ---- */
+/* ---- terms, weights and cosines ---- */
+
+static double
+log1_df(const struct clusterer *c, uint32_t df)
+{
+	return df < LOG_TABLE ? c->c_logdf[df] : log((double)df + 1);
+}
 
 static double
 idf(const struct clusterer *c, uint32_t df)
 {
-	double	l = df < LOG_TABLE ? c->c_logdf[df] : log((double)df + 1);
+	return c->c_logn - log1_df(c, df) + 1;
+}
 
-	return c->c_logn - l + 1;
+/* The idf of held term id, from its cached ln(df + 1). */
+static double
+term_idf(const struct clusterer *c, uint32_t id)
+{
+	return c->c_logn - c->c_tlog[id] + 1;
 }
 
 void
@@ -59,94 +81,246 @@ cluster_set_count(struct clusterer *c, size_t n)
 	c->c_logn = log((double)n + 1);
 }
 
-enum vec_kind { VEC_DOC, VEC_ART, VEC_CENT };
-
-/* A sparse term vector sorted by hash: the doc being decided, a held article or a centroid. */
-struct vec {
-	enum vec_kind		 v_kind;
-	size_t			 v_n;
-	const struct kterm	*v_kt;
-	struct dfent *const	*v_tdf;
-	const float		*v_tw;
-	const struct cent	*v_cent;
-};
-
-static uint64_t
-vec_hash(const struct vec *v, size_t i)
+/* Room for n more term ids, whatever the free list holds. */
+int
+cluster_terms_reserve(struct clusterer *c, size_t n)
 {
-	switch (v->v_kind) {
-	case VEC_DOC:
-		return v->v_kt[i].kt_hash;
-	case VEC_ART:
-		return v->v_tdf[i]->df_hash;
-	default:
-		return v->v_cent[i].ce_hash;
-	}
-}
+	size_t	cap = c->c_capterm ? c->c_capterm : 256;
+	void	*p;
 
-static double
-vec_x(const struct clusterer *c, const struct vec *v, size_t i)
-{
-	switch (v->v_kind) {
-	case VEC_DOC:
-		return v->v_kt[i].kt_x;
-	case VEC_ART:
-		return v->v_tw[i] * idf(c, v->v_tdf[i]->df_n);
-	default:
-		return v->v_cent[i].ce_w * idf(c, v->v_cent[i].ce_df->df_n);
-	}
-}
-
-static struct vec
-vec_doc(const struct clusterer *c, size_t nk)
-{
-	return (struct vec){ .v_kind = VEC_DOC, .v_n = nk, .v_kt = c->c_kt };
-}
-
-static struct vec
-vec_art(const struct clusterer *c, uint32_t id)
-{
-	size_t	off = (size_t)id * c->c_p.doc_terms;
-
-	return (struct vec){ .v_kind = VEC_ART, .v_n = c->c_art[id].ar_nterms,
-	    .v_tdf = c->c_tdf + off, .v_tw = c->c_tw + off };
-}
-
-static struct vec
-vec_story(const struct cstory *s)
-{
-	return (struct vec){ .v_kind = VEC_CENT, .v_n = s->st_ncent, .v_cent = s->st_cent };
-}
-
-/* Cosine of a and b in one merge pass, norms included; 0 when either is empty. */
-static double
-cosine(const struct clusterer *c, const struct vec *a, const struct vec *b)
-{
-	double		dot = 0, na = 0, nb = 0, x, y, r;
-	size_t		i = 0, j = 0;
-
-	while (i < a->v_n || j < b->v_n) {
-		uint64_t	ha = i < a->v_n ? vec_hash(a, i) : UINT64_MAX;
-		uint64_t	hb = j < b->v_n ? vec_hash(b, j) : UINT64_MAX;
-
-		if (j >= b->v_n || (i < a->v_n && ha < hb)) {
-			x = vec_x(c, a, i++);
-			na += x * x;
-		} else if (i >= a->v_n || hb < ha) {
-			y = vec_x(c, b, j++);
-			nb += y * y;
-		} else {
-			x = vec_x(c, a, i++);
-			y = vec_x(c, b, j++);
-			na += x * x;
-			nb += y * y;
-			dot += x * y;
-		}
-	}
-	if (na <= 0 || nb <= 0)
+	if (c->c_nterm + n <= c->c_capterm)
 		return 0;
-	r = dot / (sqrt(na) * sqrt(nb));
+	while (cap < c->c_nterm + n)
+		cap *= 2;
+	if (cap > UINT32_MAX - 1)
+		return -ENOMEM;
+	/* a failure after some succeeded leaves larger arrays, nothing else */
+	if ((p = grow(c->c_thash, sizeof(*c->c_thash), cap)) == NULL)
+		return -ENOMEM;
+	c->c_thash = p;
+	if ((p = grow(c->c_tdf, sizeof(*c->c_tdf), cap)) == NULL)
+		return -ENOMEM;
+	c->c_tdf = p;
+	if ((p = grow(c->c_tlog, sizeof(*c->c_tlog), cap)) == NULL)
+		return -ENOMEM;
+	c->c_tlog = p;
+	if ((p = grow(c->c_tword, sizeof(*c->c_tword), cap)) == NULL)
+		return -ENOMEM;
+	c->c_tword = p;
+	if ((p = grow(c->c_tx, sizeof(*c->c_tx), cap)) == NULL)
+		return -ENOMEM;
+	c->c_tx = p;
+	memset(c->c_tx + c->c_capterm, 0, (cap - c->c_capterm) * sizeof(*c->c_tx));
+	c->c_capterm = cap;
+	return 0;
+}
+
+/* A new term with df 0, taking word (malloc'd); room made by cluster_terms_reserve(). */
+uint32_t
+cluster_term_new(struct clusterer *c, uint64_t h, char *word_take)
+{
+	uint32_t	id;
+
+	if ((id = c->c_freeterm) != CLUSTER_NONE)
+		c->c_freeterm = (uint32_t)c->c_thash[id];
+	else {
+		assert(c->c_nterm < c->c_capterm);
+		id = c->c_nterm++;
+	}
+	c->c_thash[id] = h;
+	c->c_tdf[id] = 0;
+	c->c_tlog[id] = log1_df(c, 0);
+	c->c_tword[id] = word_take;
+	map_put(&c->c_df, h, id);
+	return id;
+}
+
+/* Count one more (delta 1) or one fewer (-1) article keeping term id; free it at 0. */
+void
+cluster_term_count(struct clusterer *c, uint32_t id, int delta)
+{
+	c->c_tdf[id] += (uint32_t)delta;
+	c->c_tlog[id] = log1_df(c, c->c_tdf[id]);
+	if (c->c_tdf[id] > 0)
+		return;
+	map_del(&c->c_df, c->c_thash[id]);
+	free(c->c_tword[id]);
+	c->c_tword[id] = NULL;
+	c->c_thash[id] = c->c_freeterm;
+	c->c_freeterm = id;
+}
+
+/*
+ * The scratch c_tx holds one vector at a time, indexed by term id and 0
+ * elsewhere, so that the dot product of any other vector with it is one pass
+ * over that vector's terms in its own (hash) order. Each filler has a
+ * clearer; between uses every entry is 0.
+ */
+
+/* The doc's w * idf^2 (its x times the idf the other side multiplies by). */
+static void
+scratch_doc(struct clusterer *c, size_t nk)
+{
+	for (size_t i = 0; i < nk; i++) {
+		const struct kterm	*k = &c->c_kt[i];
+
+		if (k->kt_term != CLUSTER_NONE)
+			c->c_tx[k->kt_term] = k->kt_x * term_idf(c, k->kt_term);
+	}
+}
+
+static void
+scratch_doc_clear(struct clusterer *c, size_t nk)
+{
+	for (size_t i = 0; i < nk; i++)
+		if (c->c_kt[i].kt_term != CLUSTER_NONE)
+			c->c_tx[c->c_kt[i].kt_term] = 0;
+}
+
+static void
+scratch_art(struct clusterer *c, uint32_t id)
+{
+	size_t		 off = (size_t)id * c->c_p.doc_terms;
+	const uint32_t	*t = c->c_tid + off;
+	const uint16_t	*w = c->c_tw + off;
+
+	for (size_t i = 0; i < c->c_art[id].ar_nterms; i++) {
+		double	x = term_idf(c, t[i]);
+
+		c->c_tx[t[i]] = tw_get(w[i]) * x * x;
+	}
+}
+
+static void
+scratch_art_clear(struct clusterer *c, uint32_t id)
+{
+	const uint32_t	*t = c->c_tid + (size_t)id * c->c_p.doc_terms;
+
+	for (size_t i = 0; i < c->c_art[id].ar_nterms; i++)
+		c->c_tx[t[i]] = 0;
+}
+
+static void
+scratch_cent(struct clusterer *c, const struct cstory *s)
+{
+	for (uint32_t i = 0; i < s->st_ncent; i++) {
+		double	x = term_idf(c, s->st_cent[i].ce_term);
+
+		c->c_tx[s->st_cent[i].ce_term] = s->st_cent[i].ce_w * x * x;
+	}
+}
+
+static void
+scratch_cent_clear(struct clusterer *c, const struct cstory *s)
+{
+	for (uint32_t i = 0; i < s->st_ncent; i++)
+		c->c_tx[s->st_cent[i].ce_term] = 0;
+}
+
+/* A held article's dot product with the scratch, and its squared norm. */
+static double
+art_dot(const struct clusterer *c, uint32_t id, double *norm2)
+{
+	size_t		 off = (size_t)id * c->c_p.doc_terms;
+	const uint32_t	*t = c->c_tid + off;
+	const uint16_t	*w = c->c_tw + off;
+	double		 dot = 0, n2 = 0;
+
+	for (size_t i = 0; i < c->c_art[id].ar_nterms; i++) {
+		double	x = tw_get(w[i]) * term_idf(c, t[i]);
+
+		dot += tw_get(w[i]) * c->c_tx[t[i]];
+		n2 += x * x;
+	}
+	*norm2 = n2;
+	return dot;
+}
+
+/* A centroid's dot product with the scratch. */
+static double
+cent_dot(const struct clusterer *c, const struct cstory *s)
+{
+	double	dot = 0;
+
+	for (uint32_t i = 0; i < s->st_ncent; i++)
+		dot += s->st_cent[i].ce_w * c->c_tx[s->st_cent[i].ce_term];
+	return dot;
+}
+
+/*
+ * A centroid's squared norm is sum (w idf)^2 with idf = L + 1 - l, L = ln(N + 1)
+ * and l = ln(df + 1): (L + 1)^2 a - 2 (L + 1) b + cc, where a = sum w^2,
+ * b = sum w^2 l and cc = sum w^2 l^2. L moves with every add and is applied
+ * when the norm is used; a, b and cc move only as the story's own terms
+ * change (then cent_norm_refresh() recomputes them) or as other articles
+ * change those terms' df. The latter is what is allowed to go stale: a story
+ * keeps its parts for up to N / NORM_STALE adds (story_norm2()), in which a
+ * term of df d gains about d / NORM_STALE, moving its l by ln(1 + 1/64) =
+ * 0.016 or less (more only for terms far rarer than their share of adds),
+ * so the norm by well under 1% (idf >= 1). That bounds the work of scoring a
+ * candidate to its dot product, and when the parts are recomputed depends
+ * only on the adds and removes, never on queries, so replays agree.
+ */
+void
+cluster_cent_norm(const struct clusterer *c, const struct cstory *s, double *a, double *b,
+    double *cc)
+{
+	double	sa = 0, sb = 0, sc = 0;
+
+	for (uint32_t i = 0; i < s->st_ncent; i++) {
+		double	w2 = (double)s->st_cent[i].ce_w * s->st_cent[i].ce_w;
+		double	l = c->c_tlog[s->st_cent[i].ce_term];
+
+		sa += w2;
+		sb += w2 * l;
+		sc += w2 * l * l;
+	}
+	*a = sa;
+	*b = sb;
+	*cc = sc;
+}
+
+static void
+cent_norm_refresh(const struct clusterer *c, struct cstory *s)
+{
+	cluster_cent_norm(c, s, &s->st_na, &s->st_nb, &s->st_nc);
+	s->st_normat = c->c_arrivals;
+}
+
+static double
+norm2_of(const struct clusterer *c, double a, double b, double cc)
+{
+	double	l1 = c->c_logn + 1;
+
+	return l1 * l1 * a - 2 * l1 * b + cc;
+}
+
+static int
+norm_stale(const struct clusterer *c, const struct cstory *s)
+{
+	return c->c_arrivals - s->st_normat > c->c_narticles / NORM_STALE;
+}
+
+/* Cosine from a dot product and squared norms; 0 when either is empty. */
+static double
+cos_of(double dot, double n2a, double n2b)
+{
+	double	r;
+
+	if (!(n2a > 0) || !(n2b > 0) || !(dot > 0))
+		return 0;
+	r = dot / (sqrt(n2a) * sqrt(n2b));
 	return r > 1 ? 1 : r;
+}
+
+/* Cosine of held article id and story s, the scratch holding s (scratch_cent()). */
+static double
+member_sim(const struct clusterer *c, const struct cstory *s, uint32_t id)
+{
+	double	dot, n2;
+
+	dot = art_dot(c, id, &n2);
+	return cos_of(dot, n2, norm2_of(c, s->st_na, s->st_nb, s->st_nc));
 }
 
 /* ---- the article being decided: kept terms, weights, strongest terms ---- */
@@ -192,8 +366,10 @@ doc_top(struct clusterer *c, struct plan *pl)
 			n += n < POST_TERMS;
 		}
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		pl->pl_top[i] = c->c_kt[idx[i]].kt_hash;
+		pl->pl_topx[i] = c->c_kt[idx[i]].kt_x;
+	}
 	pl->pl_ntop = n;
 }
 
@@ -228,7 +404,8 @@ doc_terms(struct clusterer *c, const struct doc *d, struct plan *pl)
 		if (!(t->v[i].weight > 0))	/* weights are > 0; keep NaN out */
 			continue;
 		c->c_kt[n++] = (struct kterm){ .kt_hash = t->v[i].hash,
-		    .kt_w = sublinear(t->v[i].weight), .kt_word = t->v[i].word };
+		    .kt_w = sublinear(t->v[i].weight), .kt_word = t->v[i].word,
+		    .kt_term = CLUSTER_NONE };
 	}
 	if (n > c->c_p.doc_terms) {
 		qsort(c->c_kt, n, sizeof(*c->c_kt), cmp_kterm_weight);
@@ -237,9 +414,17 @@ doc_terms(struct clusterer *c, const struct doc *d, struct plan *pl)
 	}
 	for (i = 0; i < n; i++) {
 		struct kterm	*k = &c->c_kt[i];
+		float		 q = k->kt_w * TW_ONE + 0.5f;
+		uint64_t	 term;
 
-		k->kt_df = map_findp(&c->c_df, k->kt_hash);
-		k->kt_x = k->kt_w * idf(c, k->kt_df ? k->kt_df->df_n : 0);
+		k->kt_q = q < 1 ? 1 : q > UINT16_MAX ? UINT16_MAX : (uint16_t)q;
+		k->kt_w = tw_get(k->kt_q);
+
+		if (map_find(&c->c_df, k->kt_hash, &term)) {
+			k->kt_term = (uint32_t)term;
+			k->kt_x = k->kt_w * term_idf(c, k->kt_term);
+		} else
+			k->kt_x = k->kt_w * idf(c, 0);
 	}
 	pl->pl_nk = n;
 	doc_top(c, pl);
@@ -267,10 +452,65 @@ cmp_scored(const void *pa, const void *pb)
 	return a->sc_arrival < b->sc_arrival ? -1 : a->sc_arrival > b->sc_arrival;
 }
 
-static const uint32_t *
+static const uint16_t *
 sig_of(const struct clusterer *c, uint32_t id)
 {
 	return c->c_sig + (size_t)id * c->c_p.k;
+}
+
+/*
+ * A MinHash value as kept: 16 bits of it remixed with its position (b-bit
+ * MinHash, Li and Koenig 2010). Equal values stay equal; two different values
+ * agree by chance with probability 2^-16, independently at each position.
+ * The remix is what makes it independent: densification (minhash.c) copies
+ * a short text's few values into many positions, and plain low bits would
+ * turn one chance agreement into a dozen.
+ */
+static uint16_t
+sig_keep(unsigned i, uint32_t v)
+{
+	return (uint16_t)(mix64((uint64_t)i << 32 | v) >> 48);
+}
+
+/* The doc's signature as kept, widened into c_wsig for lsh.c (which reads 16 bits). */
+static const uint32_t *
+sig_prepare(struct clusterer *c, const uint32_t *sig)
+{
+	for (unsigned i = 0; i < c->c_p.k; i++)
+		c->c_wsig[i] = sig_keep(i, sig[i]);
+	return c->c_wsig;
+}
+
+/* Held article id's kept signature, widened into c_wsig for lsh.c. */
+const uint32_t *
+cluster_sig_wide(const struct clusterer *c, uint32_t id)
+{
+	const uint16_t	*s = sig_of(c, id);
+
+	for (unsigned i = 0; i < c->c_p.k; i++)
+		c->c_wsig[i] = s[i];
+	return c->c_wsig;
+}
+
+/*
+ * The Jaccard estimate of the doc's signature (prepared in c_wsig) and a
+ * held one. The share of equal positions estimates J + (1 - J) 2^-16 (see
+ * sig_keep()): a bias of at most 1.5e-5, below 1/k (the estimate's step,
+ * 0.008 at k = 128) and far below its standard error (0.04 at J = 0.5), so
+ * it is left uncorrected; a correction would only move pairs sitting exactly
+ * on a threshold.
+ */
+static double
+sig_jaccard(const struct clusterer *c, const struct doc *d, uint32_t id)
+{
+	const uint16_t	*s = sig_of(c, id);
+	unsigned	 same = 0, k = c->c_p.k;
+
+	if (d->sig[0] == MINHASH_EMPTY || c->c_art[id].ar_nosig)
+		return 0;
+	for (unsigned i = 0; i < k; i++)
+		same += (uint16_t)c->c_wsig[i] == s[i];
+	return (double)same / k;
 }
 
 static void
@@ -312,7 +552,7 @@ near_candidates(struct clusterer *c, const struct doc *d, size_t nk)
 	uint32_t	*cand = c->c_cand;
 	size_t		 n, i, nv = 0;
 
-	n = lsh_query(c->c_lsh, d->sig, cand, CAND_MAX);
+	n = lsh_query(c->c_lsh, sig_prepare(c, d->sig), cand, CAND_MAX);
 	n = n < CAND_MAX ? n : CAND_MAX;
 	i = simindex_query(c->c_sim, d->simhash, cand + n, CAND_MAX);
 	n += i < CAND_MAX ? i : CAND_MAX;
@@ -326,7 +566,7 @@ near_candidates(struct clusterer *c, const struct doc *d, size_t nk)
 		a = &c->c_art[cand[i]];
 		if (a->ar_exact == d->exact)	/* listed as exact duplicates */
 			continue;
-		j = minhash_jaccard(d->sig, sig_of(c, cand[i]), c->c_p.k);
+		j = sig_jaccard(c, d, cand[i]);
 		if (j >= c->c_p.dup_threshold || contained(c, j, d->shingles, a->ar_shingles) ||
 		    (nk > 0 && a->ar_nterms > 0 &&
 		    simhash_distance(d->simhash, a->ar_simhash) <= c->c_p.simhash_k))
@@ -377,45 +617,92 @@ in_window(const struct clusterer *c, const struct cstory *s, int64_t t)
 	return 1;
 }
 
-static void
-next_mark(struct clusterer *c)
+/* The slot of s in the query's candidate set, or the empty slot where it goes. */
+static uint32_t
+sset_find(const struct clusterer *c, const struct cstory *s)
 {
-	size_t	i;
+	uint32_t	i = (uint32_t)mix64((uint64_t)(uintptr_t)s) & (SSET_SLOTS - 1);
 
-	if (++c->c_mark != 0)
-		return;
-	/* wrapped after 2^32 lookups: clear the stamps once */
-	for (i = 0; i < c->c_stories.m_cap; i++)
-		if (c->c_stories.m_used[i])
-			((struct cstory *)(uintptr_t)c->c_stories.m_vals[i])->st_mark = 0;
-	c->c_mark = 1;
+	while (c->c_sset[i].ss_story != NULL && c->c_sset[i].ss_story != s)
+		i = (i + 1) & (SSET_SLOTS - 1);
+	return i;
 }
 
-/* Candidate stories through the postings of the doc's strongest terms; the count. */
+/*
+ * Stories posting the doc's strongest terms, each posting scanned newest
+ * first up to POST_SCAN entries, with the doc's w * idf summed over the terms
+ * each shares; into c_scand in the order first seen, the count. Only the
+ * posting arrays and a set local to the query are read, not the stories, so
+ * the cost does not grow with the stories held.
+ */
 static size_t
-story_candidates(struct clusterer *c, const struct doc *d, const struct plan *pl)
+story_candidates(struct clusterer *c, const struct plan *pl)
 {
-	size_t	t, n = 0;
+	size_t	t, i, n = 0;
 
-	next_mark(c);
-	for (t = 0; t < pl->pl_ntop && n < STORY_CAND_MAX; t++) {
+	for (t = 0; t < pl->pl_ntop; t++) {
 		const struct posting	*p = map_findp(&c->c_posts, pl->pl_top[t]);
-		uint32_t		 i, scanned = 0;
+		uint32_t		 j, stop;
 
-		for (i = p ? p->po_n : 0; i > 0 && scanned < POST_SCAN; i--, scanned++) {
-			struct cstory	*s = p->po_v[i - 1];
+		if (p == NULL)
+			continue;
+		stop = p->po_n > POST_SCAN ? p->po_n - POST_SCAN : 0;
+		for (j = p->po_n; j > stop; j--) {
+			struct cstory	*s = p->po_v[j - 1];
+			struct sslot	*slot = &c->c_sset[sset_find(c, s)];
 
-			if (s->st_mark == c->c_mark)
-				continue;
-			s->st_mark = c->c_mark;
-			if (!in_window(c, s, d->published))
-				continue;
-			c->c_scand[n++] = s;
-			if (n == STORY_CAND_MAX)
-				break;
+			if (slot->ss_story == NULL) {
+				assert(n < STORY_CAND_MAX);
+				c->c_scand[n] = (struct scand){ .sd_story = s,
+				    .sd_order = (uint32_t)n, .sd_slot = (uint32_t)(slot - c->c_sset) };
+				*slot = (struct sslot){ .ss_story = s, .ss_i = (uint32_t)n++ };
+			}
+			c->c_scand[slot->ss_i].sd_pre += pl->pl_topx[t];
 		}
 	}
+	for (i = 0; i < n; i++)
+		c->c_sset[c->c_scand[i].sd_slot].ss_story = NULL;
 	return n;
+}
+
+/* Does candidate a rank before b: more shared weight, then seen first? */
+static int
+ranks_before(const struct scand *a, const struct scand *b)
+{
+	if (a->sd_pre != b->sd_pre)
+		return a->sd_pre > b->sd_pre;
+	return a->sd_order < b->sd_order;
+}
+
+/*
+ * The STORY_SCORE_MAX candidates in the window that share the most weight
+ * with the doc, best first, moved to the front of c_scand; the count. The
+ * 2 * STORY_SCORE_MAX best are picked from the shared weights alone, and only
+ * they are looked at (in_window()): a story is a cache miss where the
+ * candidates are not.
+ */
+static size_t
+story_pool(struct clusterer *c, const struct doc *d, size_t n)
+{
+	struct scand	*v = c->c_scand;
+	size_t		 i, j, np = 0, nw = 0;
+
+	for (i = 0; i < n; i++) {
+		struct scand	x = v[i];
+
+		if (np == 2 * STORY_SCORE_MAX && !ranks_before(&x, &v[np - 1]))
+			continue;
+		np -= np == 2 * STORY_SCORE_MAX;
+		/* np <= i: the entries this overwrites were seen already */
+		for (j = np; j > 0 && ranks_before(&x, &v[j - 1]); j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+		np++;
+	}
+	for (i = 0; i < np && nw < STORY_SCORE_MAX; i++)
+		if (in_window(c, v[i].sd_story, d->published))
+			v[nw++] = v[i];
+	return nw;
 }
 
 /*
@@ -453,21 +740,26 @@ threshold(const struct clusterer *c, size_t nk)
 
 /* The best story at or above the threshold, decay applied (ties: the older), or NULL. */
 static struct cstory *
-best_story(struct clusterer *c, const struct doc *d, const struct plan *pl)
+best_story(struct clusterer *c, const struct doc *d, struct plan *pl)
 {
-	struct vec	 dv = vec_doc(c, pl->pl_nk);
 	struct cstory	*best = NULL;
 	double		 bestsim = 0, thr = threshold(c, pl->pl_nk);
 	size_t		 i, n;
 
 	if (pl->pl_nk == 0)
 		return NULL;
-	n = story_candidates(c, d, pl);
+	n = story_pool(c, d, story_candidates(c, pl));
 	for (i = 0; i < n; i++) {
-		struct cstory	*s = c->c_scand[i];
-		struct vec	 sv = vec_story(s);
-		double		 sim = cosine(c, &dv, &sv) * decay(c, s, d->published);
+		struct cstory	*s = c->c_scand[i].sd_story;
+		double		 na = s->st_na, nb = s->st_nb, nc = s->st_nc, sim;
 
+		if (norm_stale(c, s)) {
+			cluster_cent_norm(c, s, &na, &nb, &nc);
+			c->c_fresh[pl->pl_nfresh++] = (struct freshnorm){ .fn_story = s,
+			    .fn_a = na, .fn_b = nb, .fn_c = nc };
+		}
+		sim = cos_of(cent_dot(c, s), pl->pl_dn2, norm2_of(c, na, nb, nc)) *
+		    decay(c, s, d->published);
 		if (sim < thr)
 			continue;
 		if (best == NULL || sim > bestsim || (sim == bestsim && s->st_id < best->st_id)) {
@@ -494,7 +786,6 @@ static void
 add_related(struct clusterer *c, const struct cstory *s, const struct plan *pl,
     struct verdict *out)
 {
-	struct vec	dv = vec_doc(c, pl->pl_nk);
 	uint32_t	id, tail;
 	size_t		n = 0, scanned = 0, i;
 
@@ -502,12 +793,14 @@ add_related(struct clusterer *c, const struct cstory *s, const struct plan *pl,
 		return;
 	tail = c->c_art[s->st_head].ar_stprev;
 	for (id = tail; scanned < RELATED_SCAN && scanned < s->st_size; scanned++) {
-		struct vec	av = vec_art(c, id);
-		double		sim;
+		double	sim, dot, n2;
 
-		if (!listed(out, id) && (sim = cosine(c, &dv, &av)) > 0)
-			c->c_scored[n++] = (struct scored){ .sc_id = id, .sc_sim = sim,
-			    .sc_arrival = c->c_art[id].ar_arrival };
+		if (!listed(out, id)) {
+			dot = art_dot(c, id, &n2);
+			if ((sim = cos_of(dot, pl->pl_dn2, n2)) > 0)
+				c->c_scored[n++] = (struct scored){ .sc_id = id, .sc_sim = sim,
+				    .sc_arrival = c->c_art[id].ar_arrival };
+		}
 		id = c->c_art[id].ar_stprev;
 	}
 	qsort(c->c_scored, n, sizeof(*c->c_scored), cmp_scored);
@@ -519,6 +812,7 @@ add_related(struct clusterer *c, const struct cstory *s, const struct plan *pl,
 static int
 decide(struct clusterer *c, const struct doc *d, struct plan *pl, struct verdict *out)
 {
+	size_t	i;
 	int	r;
 
 	memset(pl, 0, sizeof(*pl));
@@ -528,6 +822,9 @@ decide(struct clusterer *c, const struct doc *d, struct plan *pl, struct verdict
 	out->duplicate_of = CLUSTER_NONE;
 	if ((r = doc_terms(c, d, pl)) < 0)
 		return r;
+	for (i = 0; i < pl->pl_nk; i++)
+		pl->pl_dn2 += c->c_kt[i].kt_x * c->c_kt[i].kt_x;
+	scratch_doc(c, pl->pl_nk);
 	find_duplicates(c, d, pl, out);
 	if (pl->pl_group != CLUSTER_NONE) {
 		pl->pl_story = c->c_groups[pl->pl_group].gr_story;
@@ -540,6 +837,7 @@ decide(struct clusterer *c, const struct doc *d, struct plan *pl, struct verdict
 		out->story = pl->pl_story->st_id;
 		add_related(c, pl->pl_story, pl, out);
 	}
+	scratch_doc_clear(c, pl->pl_nk);
 	return 0;
 }
 
@@ -562,9 +860,9 @@ cluster_arts_reserve(struct clusterer *c, uint32_t id)
 	if ((p = grow(c->c_sig, sizeof(*c->c_sig) * c->c_p.k, cap)) == NULL)
 		return -ENOMEM;
 	c->c_sig = p;
-	if ((p = grow(c->c_tdf, sizeof(*c->c_tdf) * dt, cap)) == NULL)
+	if ((p = grow(c->c_tid, sizeof(*c->c_tid) * dt, cap)) == NULL)
 		return -ENOMEM;
-	c->c_tdf = p;
+	c->c_tid = p;
 	if ((p = grow(c->c_tw, sizeof(*c->c_tw) * dt, cap)) == NULL)
 		return -ENOMEM;
 	c->c_tw = p;
@@ -585,28 +883,26 @@ surface_word(const struct terms *t, uint32_t off, size_t *len)
 	return t->words + off;
 }
 
+/* Term ids and display words for the doc's terms no held article keeps. */
 static int
-dfents_reserve(struct clusterer *c, const struct doc *d, const struct plan *pl)
+terms_reserve(struct clusterer *c, const struct doc *d, const struct plan *pl)
 {
 	size_t	i;
 
-	if (map_reserve(&c->c_df, pl->pl_nk) < 0)
+	if (map_reserve(&c->c_df, pl->pl_nk) < 0 || cluster_terms_reserve(c, pl->pl_nk) < 0)
 		return -ENOMEM;
 	for (i = 0; i < pl->pl_nk; i++) {
 		struct kterm	*k = &c->c_kt[i];
 		const char	*w;
 		size_t		 len;
 
-		if (k->kt_df != NULL)
+		if (k->kt_term != CLUSTER_NONE)
 			continue;
 		w = surface_word(d->terms, k->kt_word, &len);
-		if ((k->kt_df = malloc(sizeof(*k->kt_df) + len + 1)) == NULL)
+		if ((k->kt_str = malloc(len + 1)) == NULL)
 			return -ENOMEM;
-		k->kt_fresh = 1;
-		k->kt_df->df_hash = k->kt_hash;
-		k->kt_df->df_n = 0;
-		memcpy(k->kt_df->df_word, w, len);
-		k->kt_df->df_word[len] = '\0';
+		memcpy(k->kt_str, w, len);
+		k->kt_str[len] = '\0';
 	}
 	return 0;
 }
@@ -636,10 +932,17 @@ cluster_story_reserve(struct cstory *s, size_t nk)
 	struct srccount	*sc;
 	size_t		 need = s->st_ncent + nk, cap;
 
+	/*
+	 * Exactly what a new story needs, then by half again (growing by a
+	 * fixed step instead saved 44 bytes an article at 200,000 held and cost
+	 * 15% more time in reallocations), never past what cent_add() can merge
+	 * (st_ncent <= CENT_MAX): a story of one article holds doc_terms terms,
+	 * and most stories are small.
+	 */
 	if (need > s->st_capcent) {
-		cap = s->st_capcent ? s->st_capcent : 32;
-		while (cap < need)
-			cap *= 2;
+		cap = s->st_capcent + s->st_capcent / 2;
+		cap = cap < need ? need : cap;
+		cap = cap > CENT_MAX + nk ? CENT_MAX + nk : cap;
 		if ((ce = grow(s->st_cent, sizeof(*s->st_cent), cap)) == NULL)
 			return -ENOMEM;
 		s->st_cent = ce;
@@ -699,12 +1002,10 @@ plan_release(struct clusterer *c, struct plan *pl)
 {
 	size_t	i;
 
-	for (i = 0; i < pl->pl_nk; i++)
-		if (c->c_kt[i].kt_fresh) {
-			free(c->c_kt[i].kt_df);
-			c->c_kt[i].kt_df = NULL;
-			c->c_kt[i].kt_fresh = 0;
-		}
+	for (i = 0; i < pl->pl_nk; i++) {
+		free(c->c_kt[i].kt_str);
+		c->c_kt[i].kt_str = NULL;
+	}
 	for (i = 0; i < POST_TERMS; i++) {
 		if (pl->pl_post[i] != NULL)
 			free(pl->pl_post[i]->po_v);
@@ -721,7 +1022,7 @@ add_reserve(struct clusterer *c, uint32_t id, const struct doc *d, struct plan *
 	struct cstory	*s = pl->pl_story;
 
 	if (cluster_arts_reserve(c, id) < 0 || map_reserve(&c->c_exact, 1) < 0 ||
-	    dfents_reserve(c, d, pl) < 0 || cluster_groups_reserve(c) < 0)
+	    terms_reserve(c, d, pl) < 0 || cluster_groups_reserve(c) < 0)
 		return -ENOMEM;
 	if (s == NULL) {
 		if (c->c_laststory == UINT32_MAX - 1)	/* CLUSTER_NONE is not an id */
@@ -850,18 +1151,18 @@ sources_sub(struct cstory *s, uint64_t h)
 }
 
 struct cent *
-cluster_cent_find(const struct cstory *s, uint64_t h)
+cluster_cent_find(const struct clusterer *c, const struct cstory *s, uint64_t h)
 {
 	uint32_t	lo = 0, hi = s->st_ncent, mid;
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		if (s->st_cent[mid].ce_hash < h)
+		if (c->c_thash[s->st_cent[mid].ce_term] < h)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo < s->st_ncent && s->st_cent[lo].ce_hash == h ? &s->st_cent[lo] : NULL;
+	return lo < s->st_ncent && c->c_thash[s->st_cent[lo].ce_term] == h ? &s->st_cent[lo] : NULL;
 }
 
 static void
@@ -889,7 +1190,7 @@ post_terms(struct clusterer *c, struct cstory *s, struct plan *pl)
 	size_t	t;
 
 	for (t = 0; t < pl->pl_ntop; t++) {
-		struct cent	*e = cluster_cent_find(s, pl->pl_top[t]);
+		struct cent	*e = cluster_cent_find(c, s, pl->pl_top[t]);
 		struct posting	*p;
 
 		if (e == NULL || e->ce_posted)
@@ -926,15 +1227,15 @@ cent_trim(struct clusterer *c, struct cstory *s)
 	for (i = 0; i < s->st_ncent; i++) {
 		const struct cent	*e = &s->st_cent[i];
 
-		c->c_trim[i] = (struct trimkey){ .tk_hash = e->ce_hash, .tk_i = i,
-		    .tk_score = e->ce_w * idf(c, e->ce_df->df_n) };
+		c->c_trim[i] = (struct trimkey){ .tk_hash = c->c_thash[e->ce_term], .tk_i = i,
+		    .tk_score = e->ce_w * term_idf(c, e->ce_term) };
 	}
 	qsort(c->c_trim, s->st_ncent, sizeof(*c->c_trim), cmp_trimkey);
 	for (i = CENT_KEEP; i < s->st_ncent; i++) {
 		struct cent	*e = &s->st_cent[c->c_trim[i].tk_i];
 
 		if (e->ce_posted)
-			unpost(c, s, e->ce_hash);
+			unpost(c, s, c->c_thash[e->ce_term]);
 		e->ce_cnt = 0;
 	}
 	for (i = 0; i < s->st_ncent; i++)
@@ -947,22 +1248,24 @@ cent_trim(struct clusterer *c, struct cstory *s)
 static void
 cent_add(struct clusterer *c, struct cstory *s, uint32_t id)
 {
-	struct vec	 v = vec_art(c, id);
+	size_t		 off = (size_t)id * c->c_p.doc_terms, nt = c->c_art[id].ar_nterms;
+	const uint32_t	*t = c->c_tid + off;
+	const uint16_t	*w = c->c_tw + off;
 	struct cent	*m = c->c_merge;
 	size_t		 i = 0, j = 0, n = 0;
 
-	while (i < s->st_ncent || j < v.v_n) {
-		uint64_t	hs = i < s->st_ncent ? s->st_cent[i].ce_hash : UINT64_MAX;
+	while (i < s->st_ncent || j < nt) {
+		uint64_t	hs = i < s->st_ncent ? c->c_thash[s->st_cent[i].ce_term] : UINT64_MAX;
+		uint64_t	ha = j < nt ? c->c_thash[t[j]] : UINT64_MAX;
 
-		if (j >= v.v_n || (i < s->st_ncent && hs < v.v_tdf[j]->df_hash)) {
+		if (j >= nt || (i < s->st_ncent && hs < ha)) {
 			m[n++] = s->st_cent[i++];
-		} else if (i < s->st_ncent && hs == v.v_tdf[j]->df_hash) {
+		} else if (i < s->st_ncent && hs == ha) {
 			m[n] = s->st_cent[i++];
-			m[n].ce_w += v.v_tw[j++];
+			m[n].ce_w += tw_get(w[j++]);
 			m[n++].ce_cnt++;
 		} else {
-			m[n++] = (struct cent){ .ce_hash = v.v_tdf[j]->df_hash,
-			    .ce_df = v.v_tdf[j], .ce_w = v.v_tw[j], .ce_cnt = 1 };
+			m[n++] = (struct cent){ .ce_term = t[j], .ce_w = tw_get(w[j]), .ce_cnt = 1 };
 			j++;
 		}
 	}
@@ -975,39 +1278,34 @@ cent_add(struct clusterer *c, struct cstory *s, uint32_t id)
 /*
  * Subtract article id's kept terms. A term leaves when the members added since
  * it entered have all left (or its weight is gone): so a centroid term always
- * has a held member keeping it, and its dfent is alive. A term trimmed and
+ * has a held member keeping it, and its term id is alive. A term trimmed and
  * re-entered may leave early; the centroid is an approximation past CENT_MAX.
  */
 static void
 cent_sub(struct clusterer *c, struct cstory *s, uint32_t id)
 {
-	struct vec	v = vec_art(c, id);
-	size_t		i = 0, j = 0, n = 0;
+	size_t		 off = (size_t)id * c->c_p.doc_terms, nt = c->c_art[id].ar_nterms;
+	const uint32_t	*t = c->c_tid + off;
+	const uint16_t	*w = c->c_tw + off;
+	size_t		 i = 0, j = 0, n = 0;
 
 	for (i = 0; i < s->st_ncent; i++) {
 		struct cent	*e = &s->st_cent[i];
+		uint64_t	 h = c->c_thash[e->ce_term];
 
-		while (j < v.v_n && v.v_tdf[j]->df_hash < e->ce_hash)
+		while (j < nt && c->c_thash[t[j]] < h)
 			j++;
-		if (j < v.v_n && v.v_tdf[j]->df_hash == e->ce_hash) {
-			e->ce_w -= v.v_tw[j++];
+		if (j < nt && c->c_thash[t[j]] == h) {
+			e->ce_w -= tw_get(w[j++]);
 			if (--e->ce_cnt == 0 || !(e->ce_w > 0)) {
 				if (e->ce_posted)
-					unpost(c, s, e->ce_hash);
+					unpost(c, s, h);
 				continue;
 			}
 		}
 		s->st_cent[n++] = *e;
 	}
 	s->st_ncent = n;
-}
-
-static double
-rep_sim(const struct clusterer *c, const struct cstory *s, uint32_t id)
-{
-	struct vec	av = vec_art(c, id), sv = vec_story(s);
-
-	return cosine(c, &av, &sv);
 }
 
 /* The most central of the REP_SCAN most recent members (ties: the older). */
@@ -1018,13 +1316,15 @@ rep_recompute(struct clusterer *c, struct cstory *s)
 	double		best = -1, sim;
 	size_t		i;
 
+	scratch_cent(c, s);
 	for (i = 0; i < REP_SCAN && i < s->st_size; i++) {
-		if ((sim = rep_sim(c, s, id)) >= best) {
+		if ((sim = member_sim(c, s, id)) >= best) {
 			best = sim;
 			s->st_rep = id;
 		}
 		id = c->c_art[id].ar_stprev;
 	}
+	scratch_cent_clear(c, s);
 }
 
 static void
@@ -1108,9 +1408,14 @@ story_join(struct clusterer *c, struct cstory *s, uint32_t id, struct plan *pl)
 	cent_add(c, s, id);
 	post_terms(c, s, pl);
 	cent_trim(c, s);
+	cent_norm_refresh(c, s);
 	/* cheap on add: the newcomer replaces the representative only if more central */
-	if (s->st_size > 1 && rep_sim(c, s, id) > rep_sim(c, s, s->st_rep))
-		s->st_rep = id;
+	if (s->st_size > 1) {
+		scratch_cent(c, s);
+		if (member_sim(c, s, id) > member_sim(c, s, s->st_rep))
+			s->st_rep = id;
+		scratch_cent_clear(c, s);
+	}
 }
 
 /* The last member left: keep only a tombstone in the feed. */
@@ -1121,7 +1426,7 @@ story_bury(struct clusterer *c, struct cstory *s)
 
 	for (i = 0; i < s->st_ncent; i++)	/* cent_sub left none; be sure */
 		if (s->st_cent[i].ce_posted)
-			unpost(c, s, s->st_cent[i].ce_hash);
+			unpost(c, s, c->c_thash[s->st_cent[i].ce_term]);
 	free(s->st_cent);
 	free(s->st_src);
 	s->st_cent = NULL;
@@ -1175,20 +1480,20 @@ story_leave(struct clusterer *c, struct cstory *s, uint32_t id)
 /* ---- the kept terms' document frequencies ---- */
 
 static void
-df_take(struct clusterer *c, uint32_t id, const struct plan *pl)
+df_take(struct clusterer *c, uint32_t id, struct plan *pl)
 {
 	size_t	i, off = (size_t)id * c->c_p.doc_terms;
 
 	for (i = 0; i < pl->pl_nk; i++) {
 		struct kterm	*k = &c->c_kt[i];
 
-		if (k->kt_fresh) {
-			map_putp(&c->c_df, k->kt_hash, k->kt_df);
-			k->kt_fresh = 0;
+		if (k->kt_term == CLUSTER_NONE) {
+			k->kt_term = cluster_term_new(c, k->kt_hash, k->kt_str);
+			k->kt_str = NULL;
 		}
-		k->kt_df->df_n++;
-		c->c_tdf[off + i] = k->kt_df;
-		c->c_tw[off + i] = k->kt_w;
+		cluster_term_count(c, k->kt_term, 1);
+		c->c_tid[off + i] = k->kt_term;
+		c->c_tw[off + i] = k->kt_q;
 	}
 	c->c_art[id].ar_nterms = pl->pl_nk;
 }
@@ -1198,14 +1503,8 @@ df_release(struct clusterer *c, uint32_t id)
 {
 	size_t	i, off = (size_t)id * c->c_p.doc_terms;
 
-	for (i = 0; i < c->c_art[id].ar_nterms; i++) {
-		struct dfent	*e = c->c_tdf[off + i];
-
-		if (--e->df_n == 0) {
-			map_del(&c->c_df, e->df_hash);
-			free(e);
-		}
-	}
+	for (i = 0; i < c->c_art[id].ar_nterms; i++)
+		cluster_term_count(c, c->c_tid[off + i], -1);
 	c->c_art[id].ar_nterms = 0;
 }
 
@@ -1216,11 +1515,22 @@ add_commit(struct clusterer *c, uint32_t id, const struct doc *d, struct plan *p
 {
 	struct art	*a = &c->c_art[id];
 	struct cstory	*s;
+	size_t		 i;
 
+	for (i = 0; i < pl->pl_nfresh; i++) {
+		struct freshnorm	*f = &c->c_fresh[i];
+
+		f->fn_story->st_na = f->fn_a;
+		f->fn_story->st_nb = f->fn_b;
+		f->fn_story->st_nc = f->fn_c;
+		f->fn_story->st_normat = c->c_arrivals;
+	}
 	*a = (struct art){ .ar_exact = d->exact, .ar_simhash = d->simhash,
 	    .ar_source = d->source, .ar_arrival = c->c_arrivals++,
 	    .ar_published = d->published, .ar_shingles = d->shingles, .ar_held = 1 };
-	memcpy(c->c_sig + (size_t)id * c->c_p.k, d->sig, c->c_p.k * sizeof(*d->sig));
+	for (i = 0; i < c->c_p.k; i++)
+		c->c_sig[(size_t)id * c->c_p.k + i] = sig_keep(i, d->sig[i]);
+	a->ar_nosig = d->sig[0] == MINHASH_EMPTY;
 	df_take(c, id, pl);
 	s = pl->pl_story ? pl->pl_story : story_create(c, pl, id);
 	a->ar_story = s;
@@ -1243,10 +1553,10 @@ cluster_add(struct clusterer *c, uint32_t id, const struct doc *d, struct verdic
 		return r;
 	if ((r = add_reserve(c, id, d, &pl)) < 0)
 		goto fail;
-	if ((r = lsh_insert(c->c_lsh, id, d->sig)) < 0)
+	if ((r = lsh_insert(c->c_lsh, id, sig_prepare(c, d->sig))) < 0)
 		goto fail;
 	if ((r = simindex_insert(c->c_sim, id, d->simhash)) < 0) {
-		lsh_remove(c->c_lsh, id, d->sig);
+		lsh_remove(c->c_lsh, id, sig_prepare(c, d->sig));
 		goto fail;
 	}
 	add_commit(c, id, d, &pl);
@@ -1277,7 +1587,7 @@ cluster_remove(struct clusterer *c, uint32_t id)
 		return;
 	a = &c->c_art[id];
 	s = a->ar_story;
-	lsh_remove(c->c_lsh, id, sig_of(c, id));
+	lsh_remove(c->c_lsh, id, cluster_sig_wide(c, id));
 	simindex_remove(c->c_sim, id, a->ar_simhash);
 	exact_unlink(c, id);
 	group_leave(c, id);
@@ -1291,6 +1601,7 @@ cluster_remove(struct clusterer *c, uint32_t id)
 	else {
 		if (a->ar_published <= s->st_first || a->ar_published >= s->st_last)
 			published_recompute(c, s);
+		cent_norm_refresh(c, s);
 		if (s->st_rep == id)
 			rep_recompute(c, s);
 	}
@@ -1349,6 +1660,7 @@ cluster_new(const struct cluster_params *p)
 		return NULL;
 	c->c_p = *p;
 	c->c_freegroup = CLUSTER_NONE;
+	c->c_freeterm = CLUSTER_NONE;
 	for (i = 0; i < LOG_TABLE; i++)
 		c->c_logdf[i] = log((double)i + 1);
 	cluster_set_count(c, 0);
@@ -1356,13 +1668,16 @@ cluster_new(const struct cluster_params *p)
 	c->c_lsh = lsh_new(p->bands, p->rows);
 	c->c_sim = simindex_new(p->simhash_k);
 	c->c_cand = malloc(2 * CAND_MAX * sizeof(*c->c_cand));
+	c->c_wsig = malloc(p->k * sizeof(*c->c_wsig));
 	c->c_scored = malloc(2 * CAND_MAX * sizeof(*c->c_scored));
 	c->c_scand = malloc(STORY_CAND_MAX * sizeof(*c->c_scand));
 	c->c_merge = malloc(nmerge * sizeof(*c->c_merge));
 	c->c_trim = malloc(nmerge * sizeof(*c->c_trim));
+	c->c_sset = calloc(SSET_SLOTS, sizeof(*c->c_sset));
+	c->c_fresh = malloc(STORY_SCORE_MAX * sizeof(*c->c_fresh));
 	if (c->c_lsh == NULL || c->c_sim == NULL || c->c_cand == NULL ||
 	    c->c_scored == NULL || c->c_scand == NULL || c->c_merge == NULL ||
-	    c->c_trim == NULL) {
+	    c->c_trim == NULL || c->c_sset == NULL || c->c_fresh == NULL || c->c_wsig == NULL) {
 		cluster_free(c);
 		return NULL;
 	}
@@ -1383,7 +1698,9 @@ cluster_free(struct clusterer *c)
 	}
 	map_fini(&c->c_exact, 0);
 	map_fini(&c->c_stories, 0);
-	map_fini(&c->c_df, 1);
+	map_fini(&c->c_df, 0);
+	for (i = 0; i < c->c_nterm; i++)	/* NULL for free ids */
+		free(c->c_tword[i]);
 	for (i = 0; i < c->c_posts.m_cap; i++)
 		if (c->c_posts.m_used[i])
 			free(((struct posting *)(uintptr_t)c->c_posts.m_vals[i])->po_v);
@@ -1392,15 +1709,23 @@ cluster_free(struct clusterer *c)
 	simindex_free(c->c_sim);
 	free(c->c_art);
 	free(c->c_sig);
-	free(c->c_tdf);
+	free(c->c_tid);
 	free(c->c_tw);
+	free(c->c_thash);
+	free(c->c_tdf);
+	free(c->c_tlog);
+	free(c->c_tword);
+	free(c->c_tx);
 	free(c->c_groups);
 	free(c->c_kt);
 	free(c->c_cand);
+	free(c->c_wsig);
 	free(c->c_scored);
 	free(c->c_scand);
 	free(c->c_merge);
 	free(c->c_trim);
+	free(c->c_sset);
+	free(c->c_fresh);
 	free(c);
 }
 
@@ -1448,13 +1773,15 @@ cluster_published(const struct clusterer *c, uint32_t id)
 float
 cluster_similarity(struct clusterer *c, uint32_t a, uint32_t b)
 {
-	struct vec	va, vb;
+	double	dot, n2a, n2b;
 
 	if (!cluster_holds(c, a) || !cluster_holds(c, b))
 		return 0;
-	va = vec_art(c, a);
-	vb = vec_art(c, b);
-	return (float)cosine(c, &va, &vb);
+	scratch_art(c, a);
+	dot = art_dot(c, b, &n2b);
+	scratch_art_clear(c, a);
+	(void)art_dot(c, a, &n2a);	/* the scratch is all 0 again: only the norm */
+	return (float)cos_of(dot, n2a, n2b);
 }
 
 static void
@@ -1490,9 +1817,9 @@ cluster_story_terms(const struct clusterer *c, uint32_t story, const char **out,
 	max = max < CLUSTER_STORY_TERMS_MAX ? max : CLUSTER_STORY_TERMS_MAX;
 	for (i = 0; i < s->st_ncent && max > 0; i++) {
 		const struct cent	*e = &s->st_cent[i];
-		double			 x = e->ce_w * idf(c, e->ce_df->df_n);
+		double			 x = e->ce_w * term_idf(c, e->ce_term);
 
-		if (e->ce_df->df_word[0] == '\0')
+		if (c->c_tword[e->ce_term][0] == '\0')
 			continue;
 		/* ties keep the earlier, i.e. smaller, hash first */
 		for (j = n; j > 0 && x > score[j - 1]; j--)
@@ -1502,7 +1829,7 @@ cluster_story_terms(const struct clusterer *c, uint32_t story, const char **out,
 			}
 		if (j < max) {
 			score[j] = x;
-			out[j] = e->ce_df->df_word;
+			out[j] = c->c_tword[e->ce_term];
 			n += n < max;
 		}
 	}
@@ -1546,6 +1873,53 @@ uint64_t
 cluster_feed_horizon(const struct clusterer *c)
 {
 	return c->c_horizon;
+}
+
+#define MALLOC_HEADER	16	/* glibc's per-chunk overhead, roughly (as lsh.c) */
+
+static size_t
+map_memory(const struct map *m)
+{
+	return m->m_cap * (sizeof(*m->m_keys) + sizeof(*m->m_vals) + sizeof(*m->m_used));
+}
+
+size_t
+cluster_memory(const struct clusterer *c, struct cluster_memory_split *split)
+{
+	struct cluster_memory_split	 m = { 0 };
+	const struct cstory		*s;
+	size_t				 i;
+
+	m.articles = c->c_cap * (sizeof(*c->c_art) + c->c_p.k * sizeof(*c->c_sig) +
+	    c->c_p.doc_terms * (sizeof(*c->c_tid) + sizeof(*c->c_tw)));
+	m.lsh = lsh_memory(c->c_lsh);
+	m.simhash = simindex_memory(c->c_sim);
+	for (s = c->c_fhead; s != NULL; s = s->st_fnext)
+		m.stories += sizeof(*s) + MALLOC_HEADER + (s->st_capcent ? s->st_capcent *
+		    sizeof(*s->st_cent) + MALLOC_HEADER : 0) + (s->st_capsrc ?
+		    s->st_capsrc * sizeof(*s->st_src) + MALLOC_HEADER : 0);
+	m.postings = map_memory(&c->c_posts);
+	for (i = 0; i < c->c_posts.m_cap; i++)
+		if (c->c_posts.m_used[i]) {
+			const struct posting	*p = (const struct posting *)(uintptr_t)c->c_posts.m_vals[i];
+
+			m.postings += sizeof(*p) + p->po_cap * sizeof(*p->po_v) + 2 * MALLOC_HEADER;
+		}
+	m.terms = map_memory(&c->c_df) + c->c_capterm * (sizeof(*c->c_thash) +
+	    sizeof(*c->c_tdf) + sizeof(*c->c_tlog) + sizeof(*c->c_tword) + sizeof(*c->c_tx));
+	for (i = 0; i < c->c_nterm; i++)
+		if (c->c_tword[i] != NULL)
+			m.terms += strlen(c->c_tword[i]) + 1 + MALLOC_HEADER;
+	m.other = sizeof(*c) + map_memory(&c->c_exact) + map_memory(&c->c_stories) +
+	    c->c_capgroups * sizeof(*c->c_groups) + c->c_capkt * sizeof(*c->c_kt) +
+	    2 * CAND_MAX * (sizeof(*c->c_cand) + sizeof(*c->c_scored)) +
+	    c->c_p.k * sizeof(*c->c_wsig) +
+	    STORY_CAND_MAX * sizeof(*c->c_scand) + SSET_SLOTS * sizeof(*c->c_sset) +
+	    STORY_SCORE_MAX * sizeof(*c->c_fresh) +
+	    (CENT_MAX + c->c_p.doc_terms) * (sizeof(*c->c_merge) + sizeof(*c->c_trim));
+	if (split != NULL)
+		*split = m;
+	return m.articles + m.lsh + m.simhash + m.stories + m.postings + m.terms + m.other;
 }
 
 uint64_t

@@ -1,26 +1,29 @@
 /*
  * lsh: banded LSH index over MinHash signatures.
  *
- * Each band is one open-addressing table (linear probing, backward-shift
- * deletion, so no tombstones) of 8-byte slots: a 31-bit key tag and one
- * 32-bit value. The tag is 31 bits of XXH3 over the band's r values (seed:
- * the band number); a bucket with one id, by far the common case, keeps that
- * id in the slot itself. A bucket of two or more ids sets the slot's top bit
- * and its value indexes a shared pool of small id vectors.
+ * Each band is one open-addressing table of 8-byte slots, one per (band,
+ * id): a 31-bit key tag and the id. The tag is 31 bits of XXH3 over the
+ * band's r values (seed: the band number). Slots are kept in Robin Hood
+ * order (each run sorted by home slot, and within a home by insertion), so a
+ * lookup stops as soon as it passes where its tag would be, and a table can
+ * be filled to 4/5 with short probes; a table grows by a quarter (the home
+ * is the tag scaled to the size, so any size will do), and so stays between
+ * 16/25 and 4/5 full while growing. (9/10 saves a further tenth of the
+ * memory but made cluster_add() 30% slower at 200,000 held: long runs.) Deletion shifts the rest of the run
+ * back, so there are no tombstones. A bucket of many ids (copies of one
+ * text) is that many slots of one run.
  *
  * Two different band keys share a bucket only when their 31-bit tags agree:
  * about count / 2^31 per band and query (5e-4 at a million items), and
  * the result is one more candidate, which the caller verifies anyway (see
  * lsh.h). That is the price of 8-byte slots instead of 12 or 16.
  *
- * Memory per item and band: one slot (8 bytes) at a load factor between 3/8
- * and 3/4, so 11 to 21 bytes, times the number of bands. Measured at a
- * million random signatures (load 0.48, the unlucky end): 420 bytes per item
- * for lsh_choose(128, 0.5) = 25 bands of 5 rows, 151 for lsh_choose(128,
- * 0.8) = 9 of 13, and 0.012 spurious candidates per query. Items that share a
- * bucket add 4 bytes each in a heap vector plus 16 per vector in the pool.
- * lsh_memory() counts the bytes requested from malloc, plus 16 per small
- * vector for the allocator's own header.
+ * Memory per item and band: one slot (8 bytes) at a load between 16/25 and
+ * 4/5 (2/5 after many removals, when a table shrinks), so 10 to 12.5 bytes,
+ * times the number of bands: 460 bytes an article at 200,000 held for 42
+ * bands, against 610 with power-of-two tables at most 3/4 full and a vector
+ * per shared bucket. lsh_memory() counts the bytes requested from
+ * malloc.
  */
 #include <assert.h>
 #include <errno.h>
@@ -32,36 +35,23 @@
 
 #include "lsh.h"
 
-#define SLOT_LIST	0x80000000u	/* value indexes lsh.pool */
-#define SLOT_TAG	0x7fffffffu
 #define BAND_MINCAP	16u
-#define POOL_NONE	UINT32_MAX
-#define MALLOC_HEADER	16		/* glibc's per-chunk overhead, roughly */
 
 struct slot {
-	uint32_t	tag;		/* 0: empty; else SLOT_LIST bit | 31-bit key */
-	uint32_t	val;		/* the id, or an index into lsh.pool */
+	uint32_t	tag;		/* 0: empty; else the 31-bit key */
+	uint32_t	val;		/* the id */
 };
 
 struct band {
 	struct slot	*slot;
-	uint32_t	 mask;		/* capacity - 1; capacity is a power of two */
+	uint32_t	 cap;
 	uint32_t	 used;
-};
-
-struct idvec {
-	uint32_t	*v;		/* NULL: free, and n links the free list */
-	uint32_t	 n, cap;
 };
 
 struct lsh {
 	unsigned	 bands, rows;
 	size_t		 count;
 	struct band	*band;
-	struct idvec	*pool;
-	uint32_t	 pool_len, pool_cap, pool_free;
-	size_t		 vec_bytes;	/* sum of idvec capacities, in bytes */
-	size_t		 vec_live;	/* idvecs holding memory */
 };
 
 /*
@@ -129,231 +119,186 @@ lsh_probability(double s, unsigned bands, unsigned rows)
 static uint32_t
 band_tag(const struct lsh *l, unsigned j, const uint32_t *sig)
 {
-	uint32_t	 le[64];
+	uint8_t		 le[128];
 	const uint32_t	*v = sig + (size_t)j * l->rows;
 	uint64_t	 h = j;
 
 	/*
-	 * XXH3 of the values as little-endian bytes, seeded with the band
-	 * number, so a signature lands in the same bucket on every machine.
-	 * Bands of more than 64 rows chain 64-value chunks through the seed.
+	 * XXH3 of the values' low 16 bits as little-endian bytes, seeded with
+	 * the band number, so a signature lands in the same bucket on every
+	 * machine, and a caller that keeps only the low 16 bits (cluster.c) can
+	 * remove what it inserted. Two different values agree on their low 16
+	 * bits by chance 2^-16 of the time, far below the MinHash agreement
+	 * this index is tuned for (lsh_choose()). Bands of more than 64 rows
+	 * chain 64-value chunks through the seed.
 	 */
 	for (unsigned done = 0, c; done < l->rows; done += c) {
-		const void	*p = v + done;
-
 		c = l->rows - done < 64 ? l->rows - done : 64;
-		if (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__) {
-			for (unsigned i = 0; i < c; i++)
-				le[i] = __builtin_bswap32(v[done + i]);
-			p = le;
+		for (unsigned i = 0; i < c; i++) {
+			le[2 * i] = (uint8_t)v[done + i];
+			le[2 * i + 1] = (uint8_t)(v[done + i] >> 8);
 		}
-		h = XXH3_64bits_withSeed(p, c * sizeof(uint32_t), h);
+		h = XXH3_64bits_withSeed(le, 2 * c, h);
 	}
 	h >>= 33;
 	return h ? (uint32_t)h : 1;
 }
 
-/* The slot holding tag, or the empty slot where it would go. */
+/*
+ * The home of tag in a table of cap slots: the tag's share of 2^31 scaled to
+ * cap (Lemire's multiply-shift), so cap need not be a power of two.
+ */
 static uint32_t
-band_find(const struct band *bd, uint32_t tag)
+home_of(uint32_t tag, uint32_t cap)
 {
-	uint32_t	i = tag & bd->mask;
-
-	while (bd->slot[i].tag != 0 && (bd->slot[i].tag & SLOT_TAG) != tag)
-		i = (i + 1) & bd->mask;
-	return i;
+	return (uint32_t)(((uint64_t)tag * cap) >> 31);
 }
 
+static uint32_t
+slot_next(const struct band *bd, uint32_t i)
+{
+	return i + 1 == bd->cap ? 0 : i + 1;
+}
+
+/* How far slot i is from the home of the tag it holds. */
+static uint32_t
+slot_dist(const struct band *bd, uint32_t i)
+{
+	uint32_t	h = home_of(bd->slot[i].tag, bd->cap);
+
+	return i >= h ? i - h : i + bd->cap - h;
+}
+
+/*
+ * The ids filed under one tag, in insertion order: a walk from the tag's
+ * home along the run, which ends at an empty slot or at an entry whose home
+ * lies beyond the tag's (it sits nearer its own home than the walk has
+ * come). Entries of one home are kept in insertion order (band_put()).
+ */
+struct bscan {
+	const struct band	*bd;
+	uint32_t		 tag, i, d;
+};
+
+static void
+bscan_start(struct bscan *s, const struct band *bd, uint32_t tag)
+{
+	*s = (struct bscan){ .bd = bd, .tag = tag, .i = home_of(tag, bd->cap) };
+}
+
+/* The next id under the tag, and its slot; 0 at the end. */
+static int
+bscan_next(struct bscan *s, uint32_t *id, uint32_t *at)
+{
+	const struct band	*bd = s->bd;
+
+	while (bd->slot[s->i].tag != 0 && slot_dist(bd, s->i) >= s->d) {
+		uint32_t	i = s->i;
+
+		s->i = slot_next(bd, i);
+		s->d++;
+		if (bd->slot[i].tag == s->tag) {
+			*id = bd->slot[i].val;
+			*at = i;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * File (tag, id) after every entry of the same home and before the entries
+ * of later homes, shifting those one slot on: the run stays ordered by home
+ * (Robin Hood order), and within a home by insertion. Room is assured.
+ */
+static void
+band_put(struct band *bd, uint32_t tag, uint32_t id)
+{
+	uint32_t	i = home_of(tag, bd->cap), d = 0, e, p;
+
+	while (bd->slot[i].tag != 0 && slot_dist(bd, i) >= d) {
+		i = slot_next(bd, i);
+		d++;
+	}
+	for (e = i; bd->slot[e].tag != 0; e = slot_next(bd, e))
+		;
+	while (e != i) {
+		p = e == 0 ? bd->cap - 1 : e - 1;
+		bd->slot[e] = bd->slot[p];
+		e = p;
+	}
+	bd->slot[i] = (struct slot){ .tag = tag, .val = id };
+	bd->used++;
+}
+
+/*
+ * Give bd cap slots, refiling every entry in run order (from just after an
+ * empty slot, so no run is split), which keeps each tag's ids in order.
+ */
 static int
 band_resize(struct band *bd, uint32_t cap)
 {
-	struct slot	*old = bd->slot, *s;
-	uint32_t	 oldcap = bd->slot ? bd->mask + 1 : 0;
+	struct band	old = *bd;
+	struct slot	*s;
+	uint32_t	start = 0;
 
 	if ((s = calloc(cap, sizeof(*s))) == NULL)
 		return -ENOMEM;
 	bd->slot = s;
-	bd->mask = cap - 1;
-	for (uint32_t i = 0; i < oldcap; i++) {
-		if (old[i].tag != 0)
-			s[band_find(bd, old[i].tag & SLOT_TAG)] = old[i];
-	}
-	free(old);
+	bd->cap = cap;
+	bd->used = 0;
+	if (old.slot == NULL)
+		return 0;
+	while (old.slot[start].tag != 0)
+		start++;
+	for (uint32_t n = 0, i = start; n < old.cap; n++, i = slot_next(&old, i))
+		if (old.slot[i].tag != 0)
+			band_put(bd, old.slot[i].tag, old.slot[i].val);
+	free(old.slot);
 	return 0;
 }
 
-/* Empty slot i and shift later members of its probe run back into the hole. */
-static void
-band_delete(struct band *bd, uint32_t i)
+static int
+band_insert(struct band *bd, uint32_t tag, uint32_t id)
 {
-	uint32_t	j = i, home;
+	int	r;
 
-	for (;;) {
-		j = (j + 1) & bd->mask;
-		if (bd->slot[j].tag == 0)
-			break;
-		home = bd->slot[j].tag & SLOT_TAG & bd->mask;
-		if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
-			continue;
-		bd->slot[i] = bd->slot[j];
-		i = j;
+	/* at most 4/5 full, so every run ends at an empty slot */
+	if ((uint64_t)(bd->used + 1) * 5 > (uint64_t)bd->cap * 4) {
+		if (bd->cap > UINT32_MAX / 5 * 4)
+			return -ENOMEM;
+		if ((r = band_resize(bd, bd->cap + bd->cap / 4)) < 0)
+			return r;
 	}
-	bd->slot[i].tag = 0;
+	band_put(bd, tag, id);
+	return 0;
+}
+
+/* Remove the last occurrence of id under tag; 1 if it was there. */
+static int
+band_remove(struct band *bd, uint32_t tag, uint32_t id)
+{
+	struct bscan	s;
+	uint32_t	got, at, hole = UINT32_MAX, j;
+
+	bscan_start(&s, bd, tag);
+	while (bscan_next(&s, &got, &at))
+		if (got == id)
+			hole = at;
+	if (hole == UINT32_MAX)
+		return 0;
+	/* shift the rest of the run back while its entries are away from home */
+	for (j = slot_next(bd, hole); bd->slot[j].tag != 0 && slot_dist(bd, j) > 0;
+	    j = slot_next(bd, j)) {
+		bd->slot[hole] = bd->slot[j];
+		hole = j;
+	}
+	bd->slot[hole].tag = 0;
 	bd->used--;
-	/* Halve when a quarter full, so the table stays between 3/8 and 3/4. */
-	if (bd->mask + 1 > BAND_MINCAP && bd->used < (bd->mask + 1) / 4)
-		(void)band_resize(bd, (bd->mask + 1) / 2);	/* failing is harmless */
-}
-
-static const uint32_t *
-bucket_ids(const struct lsh *l, const struct slot *s, size_t *n)
-{
-	if (s->tag & SLOT_LIST) {
-		*n = l->pool[s->val].n;
-		return l->pool[s->val].v;
-	}
-	*n = 1;
-	return &s->val;
-}
-
-static int
-pool_get(struct lsh *l, uint32_t a, uint32_t b, uint32_t *out)
-{
-	struct idvec	*vec;
-	uint32_t	 i;
-
-	if (l->pool_free == POOL_NONE && l->pool_len == l->pool_cap) {
-		uint32_t	 cap = l->pool_cap ? l->pool_cap * 2 : 16;
-		struct idvec	*p;
-
-		if ((p = realloc(l->pool, cap * sizeof(*p))) == NULL)
-			return -ENOMEM;
-		l->pool = p;
-		l->pool_cap = cap;
-	}
-	if (l->pool_free != POOL_NONE) {
-		i = l->pool_free;
-		l->pool_free = l->pool[i].n;
-	} else
-		i = l->pool_len++;
-	vec = &l->pool[i];
-	if ((vec->v = malloc(2 * sizeof(uint32_t))) == NULL) {
-		vec->n = l->pool_free;
-		l->pool_free = i;
-		return -ENOMEM;
-	}
-	vec->v[0] = a;
-	vec->v[1] = b;
-	vec->n = vec->cap = 2;
-	l->vec_bytes += 2 * sizeof(uint32_t);
-	l->vec_live++;
-	*out = i;
-	return 0;
-}
-
-static void
-pool_put(struct lsh *l, uint32_t i)
-{
-	l->vec_bytes -= l->pool[i].cap * sizeof(uint32_t);
-	l->vec_live--;
-	free(l->pool[i].v);
-	l->pool[i].v = NULL;
-	l->pool[i].n = l->pool_free;
-	l->pool[i].cap = 0;
-	l->pool_free = i;
-	if (l->vec_live == 0) {
-		free(l->pool);
-		l->pool = NULL;
-		l->pool_len = l->pool_cap = 0;
-		l->pool_free = POOL_NONE;
-	}
-}
-
-static int
-vec_push(struct lsh *l, struct idvec *vec, uint32_t id)
-{
-	if (vec->n == vec->cap) {
-		uint32_t	 cap = vec->cap * 2;
-		uint32_t	*v;
-
-		if ((v = realloc(vec->v, cap * sizeof(*v))) == NULL)
-			return -ENOMEM;
-		l->vec_bytes += (cap - vec->cap) * sizeof(*v);
-		vec->v = v;
-		vec->cap = cap;
-	}
-	vec->v[vec->n++] = id;
-	return 0;
-}
-
-static int
-band_insert(struct lsh *l, struct band *bd, uint32_t tag, uint32_t id)
-{
-	struct slot	*s;
-	uint32_t	 i, pi;
-	int		 r;
-
-	if ((bd->used + 1) * 4 > (bd->mask + 1) * 3 &&
-	    (r = band_resize(bd, (bd->mask + 1) * 2)) < 0)
-		return r;
-	i = band_find(bd, tag);
-	s = &bd->slot[i];
-	if (s->tag == 0) {
-		s->tag = tag;
-		s->val = id;
-		bd->used++;
-		return 0;
-	}
-	if (s->tag & SLOT_LIST)
-		return vec_push(l, &l->pool[s->val], id);
-	if ((r = pool_get(l, s->val, id, &pi)) < 0)
-		return r;
-	s->tag |= SLOT_LIST;
-	s->val = pi;
-	return 0;
-}
-
-/* Remove the last occurrence of id; 1 if it was there. */
-static int
-band_remove(struct lsh *l, struct band *bd, uint32_t tag, uint32_t id)
-{
-	struct idvec	*vec;
-	struct slot	*s;
-	uint32_t	 i, j;
-
-	i = band_find(bd, tag);
-	s = &bd->slot[i];
-	if (s->tag == 0)
-		return 0;
-	if (!(s->tag & SLOT_LIST)) {
-		if (s->val != id)
-			return 0;
-		band_delete(bd, i);
-		return 1;
-	}
-	vec = &l->pool[s->val];
-	for (j = vec->n; j > 0 && vec->v[j - 1] != id; j--)
-		;
-	if (j == 0)
-		return 0;
-	/* Keep insertion order: lsh_query promises it. */
-	memmove(&vec->v[j - 1], &vec->v[j], (vec->n - j) * sizeof(uint32_t));
-	vec->n--;
-	if (vec->n == 1) {
-		uint32_t	last = vec->v[0];
-
-		pool_put(l, s->val);
-		s->tag &= SLOT_TAG;
-		s->val = last;
-	} else if (vec->cap >= 8 && vec->n <= vec->cap / 4) {
-		uint32_t	*v = realloc(vec->v, vec->cap / 2 * sizeof(uint32_t));
-
-		if (v != NULL) {
-			l->vec_bytes -= vec->cap / 2 * sizeof(uint32_t);
-			vec->v = v;
-			vec->cap /= 2;
-		}
-	}
+	/* Shrink below 2/5 full to 3/4 the size; failing is harmless. */
+	if (bd->cap > BAND_MINCAP && (uint64_t)bd->used * 5 < (uint64_t)bd->cap * 2)
+		(void)band_resize(bd, bd->cap / 4 * 3 > BAND_MINCAP ? bd->cap / 4 * 3 :
+		    BAND_MINCAP);
 	return 1;
 }
 
@@ -367,7 +312,6 @@ lsh_new(unsigned bands, unsigned rows)
 		return NULL;
 	l->bands = bands;
 	l->rows = rows;
-	l->pool_free = POOL_NONE;
 	if ((l->band = calloc(bands, sizeof(*l->band))) == NULL)
 		goto fail;
 	for (unsigned j = 0; j < bands; j++) {
@@ -387,9 +331,6 @@ lsh_free(struct lsh *l)
 		return;
 	for (unsigned j = 0; l->band != NULL && j < l->bands; j++)
 		free(l->band[j].slot);
-	for (uint32_t i = 0; i < l->pool_len; i++)
-		free(l->pool[i].v);
-	free(l->pool);
 	free(l->band);
 	free(l);
 }
@@ -401,13 +342,13 @@ lsh_insert(struct lsh *l, uint32_t id, const uint32_t *sig)
 	int		r = 0;
 
 	for (j = 0; j < l->bands; j++) {
-		if ((r = band_insert(l, &l->band[j], band_tag(l, j, sig), id)) < 0)
+		if ((r = band_insert(&l->band[j], band_tag(l, j, sig), id)) < 0)
 			break;
 	}
 	if (r < 0) {
 		/* Undo the bands done: id was appended last, so order is kept. */
 		while (j-- > 0)
-			band_remove(l, &l->band[j], band_tag(l, j, sig), id);
+			band_remove(&l->band[j], band_tag(l, j, sig), id);
 		return r;
 	}
 	l->count++;
@@ -420,7 +361,7 @@ lsh_remove(struct lsh *l, uint32_t id, const uint32_t *sig)
 	int	found = 0;
 
 	for (unsigned j = 0; j < l->bands; j++)
-		found |= band_remove(l, &l->band[j], band_tag(l, j, sig), id);
+		found |= band_remove(&l->band[j], band_tag(l, j, sig), id);
 	if (found)
 		l->count--;
 }
@@ -452,26 +393,21 @@ idset_add(struct idset *set, uint32_t id)
 	return 1;
 }
 
-/* 1 if id sits in an earlier band's bucket or earlier in this one. */
+/* 1 if id sits in an earlier band's bucket or earlier in this one (before slot at). */
 static int
-seen_before(const struct lsh *l, const uint32_t *sig, unsigned band, size_t pos,
-    const uint32_t *ids)
+seen_before(const struct lsh *l, const uint32_t *sig, unsigned band, uint32_t at, uint32_t id)
 {
-	for (size_t p = 0; p < pos; p++)
-		if (ids[p] == ids[pos])
+	struct bscan	s;
+	uint32_t	got, where;
+
+	bscan_start(&s, &l->band[band], band_tag(l, band, sig));
+	while (bscan_next(&s, &got, &where) && where != at)
+		if (got == id)
 			return 1;
 	for (unsigned j = 0; j < band; j++) {
-		const struct band	*bd = &l->band[j];
-		const uint32_t		*v;
-		size_t			 n;
-		uint32_t		 i;
-
-		i = band_find(bd, band_tag(l, j, sig));
-		if (bd->slot[i].tag == 0)
-			continue;
-		v = bucket_ids(l, &bd->slot[i], &n);
-		for (size_t p = 0; p < n; p++)
-			if (v[p] == ids[pos])
+		bscan_start(&s, &l->band[j], band_tag(l, j, sig));
+		while (bscan_next(&s, &got, &where))
+			if (got == id)
 				return 1;
 	}
 	return 0;
@@ -484,18 +420,20 @@ lsh_query(const struct lsh *l, const uint32_t *sig, uint32_t *out, size_t max)
 {
 	uint32_t	 stack_key[QUERY_STACK_SET];
 	uint64_t	 stack_used[QUERY_STACK_SET / 64];
+	uint32_t	 tags[256], id, at;
 	struct idset	 set = { stack_key, stack_used, QUERY_STACK_SET - 1 };
+	struct bscan	 s;
 	size_t		 total = 0, found = 0, cap;
 	int		 heap = 0;
 
 	for (unsigned j = 0; j < l->bands; j++) {
-		const struct band	*bd = &l->band[j];
-		uint32_t		 i = band_find(bd, band_tag(l, j, sig));
-		size_t			 n = 0;
+		uint32_t	tag = band_tag(l, j, sig);
 
-		if (bd->slot[i].tag != 0)
-			bucket_ids(l, &bd->slot[i], &n);
-		total += n;
+		if (j < 256)
+			tags[j] = tag;
+		bscan_start(&s, &l->band[j], tag);
+		while (bscan_next(&s, &id, &at))
+			total++;
 	}
 	if (total == 0)
 		return 0;
@@ -518,20 +456,12 @@ lsh_query(const struct lsh *l, const uint32_t *sig, uint32_t *out, size_t max)
 		memset(set.used, 0, (set.mask + 1) / 8);
 
 	for (unsigned j = 0; j < l->bands; j++) {
-		const struct band	*bd = &l->band[j];
-		const uint32_t		*v;
-		uint32_t		 i = band_find(bd, band_tag(l, j, sig));
-		size_t			 n;
-
-		if (bd->slot[i].tag == 0)
-			continue;
-		v = bucket_ids(l, &bd->slot[i], &n);
-		for (size_t p = 0; p < n; p++) {
-			if (set.key != NULL ? !idset_add(&set, v[p]) :
-			    seen_before(l, sig, j, p, v))
+		bscan_start(&s, &l->band[j], j < 256 ? tags[j] : band_tag(l, j, sig));
+		while (bscan_next(&s, &id, &at)) {
+			if (set.key != NULL ? !idset_add(&set, id) : seen_before(l, sig, j, at, id))
 				continue;
 			if (found < max)
-				out[found] = v[p];
+				out[found] = id;
 			found++;
 		}
 	}
@@ -554,8 +484,6 @@ lsh_memory(const struct lsh *l)
 	size_t	m = sizeof(*l) + l->bands * sizeof(*l->band);
 
 	for (unsigned j = 0; j < l->bands; j++)
-		m += (size_t)(l->band[j].mask + 1) * sizeof(struct slot);
-	m += (size_t)l->pool_cap * sizeof(*l->pool);
-	m += l->vec_bytes + l->vec_live * MALLOC_HEADER;
+		m += (size_t)l->band[j].cap * sizeof(struct slot);
 	return m;
 }

@@ -10,21 +10,28 @@
  * same fingerprint on every machine. Bit positions are summed four at a time
  * through a nibble table (see simhash()).
  *
- * The index keeps every (fingerprint, id) once, in dense arrays, and threads
- * one singly linked chain per table through them: table t hashes block t of
- * the fingerprint (64 bits split into k + 1 blocks, sizes differing by at
- * most one) to a head. A query walks, in each table, the chain of its own
- * block value, keeps entries that agree with it exactly on that block and
- * are within distance k overall, and reports an entry only from the first
- * table whose block agrees, so each is reported once with no scratch set.
- * Removal moves the last entry into the hole, so the arrays stay dense.
+ * The index keeps every (fingerprint, id) once, in dense arrays, and files
+ * each entry's index in one bucket per table: table t hashes block t of the
+ * fingerprint (64 bits split into k + 1 blocks, sizes differing by at most
+ * one) to a bucket, an array of entry indices. A query reads, in each table,
+ * the bucket of its own block value, keeps entries that agree with it exactly
+ * on that block and are within distance k overall, and reports an entry only
+ * from the first table whose block agrees, so each is reported once with no
+ * scratch set. Removal moves the last entry into the hole, so the arrays stay
+ * dense.
  *
- * Memory per item: fingerprint 8 + id 4 + one 4-byte link per table
- * (4 * (k + 1)), plus heads: one 4-byte head per item and table, capped at
- * 2^block bits per table. For k = 3 (four 16-bit blocks) that is 28 bytes
- * per item plus at most 4 * 65536 * 4 = 1 MiB of heads; 30.4 bytes per item
- * measured at a million items. Arrays grow by doubling, so just after growth
- * they hold up to twice that; simindex_memory() counts what is allocated.
+ * A table has at most 2^block buckets (65,536 for k = 3), so past that the
+ * buckets hold N / 65,536 entries each, every one of which a query must look
+ * at: 15 per table at a million. Buckets are arrays rather than chains
+ * through the entries so that those looks are independent loads, which the
+ * processor overlaps, not a chain of dependent cache misses.
+ *
+ * Memory per item: fingerprint 8 + id 4 + a 4-byte index per table, plus
+ * per table a 16-byte bucket header per BUCKET_LOAD items (capped at
+ * 2^block) and the allocator's header per bucket in use. For k = 3 that is
+ * 28 bytes per item plus headers; everything grows by doubling, so just
+ * after growth it holds up to twice that; simindex_memory() counts what is
+ * allocated.
  */
 #include <assert.h>
 #include <errno.h>
@@ -39,6 +46,8 @@
 #define NIL		UINT32_MAX
 #define HEAD_MINCAP	16u
 #define ENTRY_MINCAP	16u
+#define BUCKET_LOAD	2u	/* entries per bucket before a table doubles */
+#define MALLOC_HEADER	16	/* glibc's per-chunk overhead, roughly (as lsh.c) */
 
 /* Salt so SimHash bits are not the bits other modules take from the same term hash. */
 #define SIMHASH_SALT	0x53696d4861736821ull
@@ -115,64 +124,123 @@ simhash_distance(uint64_t a, uint64_t b)
 	return (unsigned)__builtin_popcountll(a ^ b);
 }
 
+/* One table's bucket: the entries whose block hashes here, in no particular order. */
+struct sbucket {
+	uint32_t	*e;
+	uint32_t	 n, cap;
+};
+
 struct simindex {
 	unsigned	 k, ntab;
 	uint64_t	 blk[SIMINDEX_MAXTAB];	/* mask of table t's block, in place */
 	unsigned	 shift[SIMINDEX_MAXTAB];
-	uint32_t	*head[SIMINDEX_MAXTAB];
+	struct sbucket	*bk[SIMINDEX_MAXTAB];
 	uint32_t	 hcap[SIMINDEX_MAXTAB];	/* a power of two */
 	uint32_t	 hmax[SIMINDEX_MAXTAB];	/* 2^block bits, or 2^31 */
 
 	uint64_t	*fp;
 	uint32_t	*id;
-	uint32_t	*next;			/* next[e * ntab + t]: chain of table t */
 	uint32_t	 n, cap;
+	size_t		 vec_bytes;		/* sum of bucket capacities, in bytes */
+	size_t		 vec_live;		/* buckets holding memory */
 };
 
 static uint32_t
-head_index(const struct simindex *ix, unsigned t, uint64_t fp)
+head_index(const struct simindex *ix, unsigned t, uint32_t hcap, uint64_t fp)
 {
 	uint64_t	v = (fp & ix->blk[t]) >> ix->shift[t];
 
-	return (uint32_t)mix64(v + t) & (ix->hcap[t] - 1);
+	return (uint32_t)mix64(v + t) & (hcap - 1);
 }
 
-static void
-link_entry(struct simindex *ix, unsigned t, uint32_t e)
+static struct sbucket *
+bucket_of(const struct simindex *ix, unsigned t, uint64_t fp)
 {
-	uint32_t	*h = &ix->head[t][head_index(ix, t, ix->fp[e])];
-
-	ix->next[(size_t)e * ix->ntab + t] = *h;
-	*h = e;
+	return &ix->bk[t][head_index(ix, t, ix->hcap[t], fp)];
 }
 
-static void
-unlink_entry(struct simindex *ix, unsigned t, uint32_t e)
+static int
+bucket_push(struct simindex *ix, struct sbucket *b, uint32_t e)
 {
-	uint32_t	*p = &ix->head[t][head_index(ix, t, ix->fp[e])];
+	if (b->n == b->cap) {
+		uint32_t	 cap = b->cap ? 2 * b->cap : 2;
+		uint32_t	*v = realloc(b->e, cap * sizeof(*v));
 
-	while (*p != e) {
-		assert(*p != NIL);
-		p = &ix->next[(size_t)*p * ix->ntab + t];
+		if (v == NULL)
+			return -ENOMEM;
+		ix->vec_live += b->cap == 0;
+		ix->vec_bytes += (cap - b->cap) * sizeof(*v);
+		b->e = v;
+		b->cap = cap;
 	}
-	*p = ix->next[(size_t)e * ix->ntab + t];
+	b->e[b->n++] = e;
+	return 0;
 }
 
-/* Give table t cap heads and relink every entry; on failure keep the old ones. */
+/* Drop entry e from b: the last takes its place. Shrinking cannot fail. */
+static void
+bucket_del(struct simindex *ix, struct sbucket *b, uint32_t e)
+{
+	uint32_t	i;
+
+	for (i = 0; b->e[i] != e; i++)
+		assert(i + 1 < b->n);
+	b->e[i] = b->e[--b->n];
+	if (b->n == 0) {
+		ix->vec_bytes -= b->cap * sizeof(*b->e);
+		ix->vec_live--;
+		free(b->e);
+		*b = (struct sbucket){ 0 };
+	} else if (b->cap >= 8 && b->n <= b->cap / 4) {
+		uint32_t	*v = realloc(b->e, b->cap / 2 * sizeof(*v));
+
+		if (v != NULL) {
+			ix->vec_bytes -= b->cap / 2 * sizeof(*v);
+			b->e = v;
+			b->cap /= 2;
+		}
+	}
+}
+
+static void
+bucket_rename(struct sbucket *b, uint32_t from, uint32_t to)
+{
+	uint32_t	i;
+
+	for (i = 0; b->e[i] != from; i++)
+		assert(i + 1 < b->n);
+	b->e[i] = to;
+}
+
+static void
+buckets_free(struct simindex *ix, struct sbucket *v, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (v[i].cap > 0) {
+			ix->vec_bytes -= v[i].cap * sizeof(*v[i].e);
+			ix->vec_live--;
+			free(v[i].e);
+		}
+	free(v);
+}
+
+/* Give table t cap buckets and refile every entry; on failure keep the old ones. */
 static int
 heads_resize(struct simindex *ix, unsigned t, uint32_t cap)
 {
-	uint32_t	*h;
+	struct sbucket	*v;
 
-	if ((h = malloc(cap * sizeof(*h))) == NULL)
+	if ((v = calloc(cap, sizeof(*v))) == NULL)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < cap; i++)
-		h[i] = NIL;
-	free(ix->head[t]);
-	ix->head[t] = h;
-	ix->hcap[t] = cap;
 	for (uint32_t e = 0; e < ix->n; e++)
-		link_entry(ix, t, e);
+		if (bucket_push(ix, &v[head_index(ix, t, cap, ix->fp[e])], e) < 0) {
+			buckets_free(ix, v, cap);
+			return -ENOMEM;
+		}
+	if (ix->bk[t] != NULL)
+		buckets_free(ix, ix->bk[t], ix->hcap[t]);
+	ix->bk[t] = v;
+	ix->hcap[t] = cap;
 	return 0;
 }
 
@@ -210,10 +278,10 @@ simindex_free(struct simindex *ix)
 	if (ix == NULL)
 		return;
 	for (unsigned t = 0; t < ix->ntab; t++)
-		free(ix->head[t]);
+		if (ix->bk[t] != NULL)
+			buckets_free(ix, ix->bk[t], ix->hcap[t]);
 	free(ix->fp);
 	free(ix->id);
-	free(ix->next);
 	free(ix);
 }
 
@@ -225,7 +293,7 @@ static int
 entries_resize(struct simindex *ix, uint32_t cap)
 {
 	uint64_t	*fp;
-	uint32_t	*id, *next;
+	uint32_t	*id;
 
 	if ((fp = realloc(ix->fp, cap * sizeof(*fp))) == NULL)
 		goto fail;
@@ -233,9 +301,6 @@ entries_resize(struct simindex *ix, uint32_t cap)
 	if ((id = realloc(ix->id, cap * sizeof(*id))) == NULL)
 		goto fail;
 	ix->id = id;
-	if ((next = realloc(ix->next, (size_t)cap * ix->ntab * sizeof(*next))) == NULL)
-		goto fail;
-	ix->next = next;
 	ix->cap = cap;
 	return 0;
 fail:
@@ -248,6 +313,7 @@ int
 simindex_insert(struct simindex *ix, uint32_t id, uint64_t fp)
 {
 	uint32_t	e;
+	unsigned	t;
 	int		r;
 
 	if (ix->n == ix->cap) {
@@ -256,46 +322,51 @@ simindex_insert(struct simindex *ix, uint32_t id, uint64_t fp)
 		if ((r = entries_resize(ix, ix->cap ? ix->cap * 2 : ENTRY_MINCAP)) < 0)
 			return r;
 	}
-	/* Grow heads before the entry exists, or the relink would link it twice. */
-	for (unsigned t = 0; t < ix->ntab; t++) {
-		/* A failure to grow only makes chains longer. */
-		if (ix->n + 1 > ix->hcap[t] && ix->hcap[t] < ix->hmax[t])
+	/* Grow heads before the entry exists, or the refile would file it twice. */
+	for (t = 0; t < ix->ntab; t++) {
+		/* A failure to grow only makes buckets longer. */
+		if (ix->n + 1 > BUCKET_LOAD * ix->hcap[t] && ix->hcap[t] < ix->hmax[t])
 			(void)heads_resize(ix, t, ix->hcap[t] * 2);
 	}
-	e = ix->n++;
+	e = ix->n;
 	ix->fp[e] = fp;
 	ix->id[e] = id;
-	for (unsigned t = 0; t < ix->ntab; t++)
-		link_entry(ix, t, e);
+	for (t = 0; t < ix->ntab; t++)
+		if ((r = bucket_push(ix, bucket_of(ix, t, fp), e)) < 0) {
+			while (t-- > 0)
+				bucket_del(ix, bucket_of(ix, t, fp), e);
+			return r;
+		}
+	ix->n++;
 	return 0;
 }
 
 void
 simindex_remove(struct simindex *ix, uint32_t id, uint64_t fp)
 {
-	uint32_t	e, last;
+	const struct sbucket	*b0 = bucket_of(ix, 0, fp);
+	uint32_t		 e = NIL, last, i;
 
-	for (e = ix->head[0][head_index(ix, 0, fp)]; e != NIL;
-	    e = ix->next[(size_t)e * ix->ntab])
-		if (ix->id[e] == id && ix->fp[e] == fp)
+	for (i = 0; i < b0->n; i++)
+		if (ix->id[b0->e[i]] == id && ix->fp[b0->e[i]] == fp) {
+			e = b0->e[i];
 			break;
+		}
 	if (e == NIL)
 		return;
 	for (unsigned t = 0; t < ix->ntab; t++)
-		unlink_entry(ix, t, e);
+		bucket_del(ix, bucket_of(ix, t, fp), e);
 	last = ix->n - 1;
 	if (e != last) {
 		for (unsigned t = 0; t < ix->ntab; t++)
-			unlink_entry(ix, t, last);
+			bucket_rename(bucket_of(ix, t, ix->fp[last]), last, e);
 		ix->fp[e] = ix->fp[last];
 		ix->id[e] = ix->id[last];
-		for (unsigned t = 0; t < ix->ntab; t++)
-			link_entry(ix, t, e);
 	}
 	ix->n--;
-	/* Shrink at a quarter full; failing to shrink costs only memory. */
+	/* Shrink at a quarter of the load; failing to shrink costs only memory. */
 	for (unsigned t = 0; t < ix->ntab; t++) {
-		if (ix->hcap[t] > HEAD_MINCAP && ix->n < ix->hcap[t] / 4)
+		if (ix->hcap[t] > HEAD_MINCAP && ix->n < BUCKET_LOAD * ix->hcap[t] / 4)
 			(void)heads_resize(ix, t, ix->hcap[t] / 2);
 	}
 	if (ix->cap > ENTRY_MINCAP && ix->n < ix->cap / 4)
@@ -304,9 +375,10 @@ simindex_remove(struct simindex *ix, uint32_t id, uint64_t fp)
 
 /* Where a walk over the entries matching one query stands. */
 struct walk {
-	uint64_t	fp;
-	unsigned	t;
-	uint32_t	e;
+	uint64_t		 fp;
+	unsigned		 t;
+	uint32_t		 i;
+	const struct sbucket	*b;
 };
 
 static void
@@ -314,7 +386,8 @@ walk_start(const struct simindex *ix, uint64_t fp, struct walk *w)
 {
 	w->fp = fp;
 	w->t = 0;
-	w->e = ix->head[0][head_index(ix, 0, fp)];
+	w->i = 0;
+	w->b = bucket_of(ix, 0, fp);
 }
 
 /*
@@ -325,13 +398,12 @@ static int
 walk_next(const struct simindex *ix, struct walk *w, uint32_t *e, unsigned *dist)
 {
 	for (;;) {
-		while (w->e != NIL) {
-			uint32_t	 c = w->e;
+		while (w->i < w->b->n) {
+			uint32_t	 c = w->b->e[w->i++];
 			uint64_t	 x = ix->fp[c] ^ w->fp;
 			unsigned	 t = w->t, d;
 			int		 earlier = 0;
 
-			w->e = ix->next[(size_t)c * ix->ntab + t];
 			if ((x & ix->blk[t]) != 0 || (d = simhash_distance(x, 0)) > ix->k)
 				continue;
 			for (unsigned u = 0; u < t && !earlier; u++)
@@ -344,7 +416,8 @@ walk_next(const struct simindex *ix, struct walk *w, uint32_t *e, unsigned *dist
 		}
 		if (++w->t >= ix->ntab)
 			return 0;
-		w->e = ix->head[w->t][head_index(ix, w->t, w->fp)];
+		w->i = 0;
+		w->b = bucket_of(ix, w->t, w->fp);
 	}
 }
 
@@ -447,8 +520,8 @@ simindex_memory(const struct simindex *ix)
 	size_t	m = sizeof(*ix);
 
 	for (unsigned t = 0; t < ix->ntab; t++)
-		m += (size_t)ix->hcap[t] * sizeof(uint32_t);
-	m += (size_t)ix->cap * (sizeof(*ix->fp) + sizeof(*ix->id) +
-	    ix->ntab * sizeof(*ix->next));
+		m += (size_t)ix->hcap[t] * sizeof(struct sbucket);
+	m += (size_t)ix->cap * (sizeof(*ix->fp) + sizeof(*ix->id));
+	m += ix->vec_bytes + ix->vec_live * MALLOC_HEADER;
 	return m;
 }

@@ -15,7 +15,9 @@
  * holds only the newest 10,000 (-R; its removals are not timed): in each
  * window its cost is the cost at 10,000 held, measured under the same load
  * as the big one's. Fingerprinting, whose cost does not depend on what is
- * held, is timed over the same windows too.
+ * held, is timed over the same windows too. Memory is shown twice: the
+ * growth of the resident set (the reference included, unless -R 0) and the
+ * clusterer's own count, cluster_memory(), split by part at the end.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -101,7 +103,8 @@ run_cluster(const struct corpus *c, size_t max, size_t ref_held)
 	float			*t_add, *t_fp, *t_ref;
 	double			 fp_time = 0, add_time = 0, cost[NCHECK] = { 0 }, rel[NCHECK] = { 0 };
 	double			 vs_ref[NCHECK] = { 0 };
-	size_t			 rss0, kinds[3] = { 0 }, statuses[4] = { 0 }, ck = 0;
+	size_t			 rss0, kinds[3] = { 0 }, statuses[4] = { 0 }, ck = 0, mem;
+	struct cluster_memory_split	 ms;
 
 	cluster_params_default(&p);
 	synth_params_default(&sp);
@@ -126,8 +129,9 @@ run_cluster(const struct corpus *c, size_t max, size_t ref_held)
 	if (ref != NULL)
 		printf("reference: a second clusterer holding the newest %zu, timed in the same "
 		    "windows (RSS includes it)\n", ref_held);
-	printf("%9s %9s %8s %8s %8s %8s %8s %8s %8s %8s %9s\n", "held", "mean us", "p50 us",
-	    "p99 us", "fp us", "add/fp", "ref us", "add/ref", "stories", "groups", "RSS B/art");
+	printf("%9s %9s %8s %8s %8s %8s %8s %8s %8s %8s %9s %9s\n", "held", "mean us", "p50 us",
+	    "p99 us", "fp us", "add/fp", "ref us", "add/ref", "stories", "groups", "RSS B/art",
+	    "mem B/art");
 	for (size_t i = 0; i < max; i++) {
 		struct synth_article	 a;
 		struct article_text	 at;
@@ -170,10 +174,10 @@ run_cluster(const struct corpus *c, size_t max, size_t ref_held)
 			cost[ck] = w.mean;
 			rel[ck] = w.mean / wf.mean;
 			vs_ref[ck] = ref != NULL ? w.mean / wr.mean : 0;
-			printf("%9zu %9.2f %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %8zu %8zu %9.0f\n", n,
-			    w.mean, w.p50, w.p99, wf.mean, rel[ck], wr.mean, vs_ref[ck],
+			printf("%9zu %9.2f %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %8zu %8zu %9.0f %9.0f\n",
+			    n, w.mean, w.p50, w.p99, wf.mean, rel[ck], wr.mean, vs_ref[ck],
 			    cluster_count_stories(cl), cluster_count_groups(cl),
-			    (double)(rss - rss0) / n);
+			    (double)(rss - rss0) / n, (double)cluster_memory(cl, NULL) / n);
 			fflush(stdout);
 			ck++;
 		}
@@ -193,6 +197,12 @@ run_cluster(const struct corpus *c, size_t max, size_t ref_held)
 	if (ck > 6 && checkpoints[6] == 1000000)
 		printf("target cost(1M)/cost(10k) <= 2: %s\n",
 		    (ref != NULL ? vs_ref[6] : cost[6] / cost[0]) <= 2 ? "met" : "NOT met");
+	mem = cluster_memory(cl, &ms);
+	printf("clusterer's own count (cluster_memory(), without the reference): %.0f bytes/article: "
+	    "articles %.0f, lsh %.0f, simhash %.0f, stories %.0f, postings %.0f, terms %.0f, "
+	    "other %.0f\n", (double)mem / max, (double)ms.articles / max, (double)ms.lsh / max,
+	    (double)ms.simhash / max, (double)ms.stories / max, (double)ms.postings / max,
+	    (double)ms.terms / max, (double)ms.other / max);
 	printf("memory: RSS delta %.1f MB for %zu articles: %.0f bytes/article (target <= 1024: %s)\n",
 	    (rss_bytes() - rss0) / 1e6, max, (double)(rss_bytes() - rss0) / max,
 	    (double)(rss_bytes() - rss0) / max <= 1024 ? "met" : "NOT met");

@@ -23,10 +23,12 @@
  * only when its root is removed (then the next-oldest member is root).
  *
  * Story clusters: a duplicate joins the story of its group. Any other article
- * is compared (TF-IDF cosine, IDF from the current document frequencies)
- * with the centroids of candidate stories, found through an inverted index
- * over the stories' strongest terms and limited to stories whose articles lie
- * within `window` seconds of its publication time. The cosine is multiplied
+ * is compared (TF-IDF cosine, IDF from the current document frequencies;
+ * a centroid's norm may lag them by up to N / 64 adds) with the centroids of
+ * candidate stories, found through an inverted index over the stories'
+ * strongest terms, limited to stories whose articles lie within `window`
+ * seconds of its publication time, and cut to the few that share the most
+ * weight with it among its strongest terms. The cosine is multiplied
  * by exp(-g^2 / 2 sigma^2), sigma = decay_hours and g the time from the
  * article to the story's nearest member (0 inside its span): a story quiet
  * for a day weighs less than a live one. It joins the best story whose score reaches the threshold
@@ -197,6 +199,23 @@ void	cluster_feed(const struct clusterer *, uint64_t since, cluster_feed_fn *fn,
  */
 uint64_t	cluster_feed_horizon(const struct clusterer *);
 
+/*
+ * Bytes the clusterer has allocated (requested from malloc, plus a 16-byte
+ * allocator header per block for the many small ones), in all and, if split
+ * is not NULL, by part. Walks every story and posting: O(stories + terms).
+ */
+struct cluster_memory_split {
+	size_t	articles;	/* per-article records, MinHash signatures, kept terms */
+	size_t	lsh;		/* lsh_memory() */
+	size_t	simhash;	/* simindex_memory() */
+	size_t	stories;	/* story records, centroids, sources */
+	size_t	postings;	/* term -> stories index */
+	size_t	terms;		/* document frequencies, display words, their map */
+	size_t	other;		/* exact-hash map, groups, story map, scratch */
+};
+
+size_t	cluster_memory(const struct clusterer *, struct cluster_memory_split *split);
+
 uint64_t	cluster_seq(const struct clusterer *);		/* the last sequence number given */
 size_t		cluster_count_articles(const struct clusterer *);
 size_t		cluster_count_stories(const struct clusterer *);	/* live ones */
@@ -216,7 +235,8 @@ size_t		cluster_count_groups(const struct clusterer *);
  * cluster_load() stops reading right after the end chunk, so more data may
  * follow in the same file. It returns 0, a negative errno fn returned (a
  * short read is whatever fn reports for it), -ENOMEM, -EPROTONOSUPPORT when a
- * newer storyd wrote the data, or -EINVAL when the data is malformed or its k,
+ * newer storyd wrote the data, or -EINVAL when the data is malformed, of an
+ * older version (none was released, so none is read), or its k,
  * bands, rows or shingle differ from params (its signatures would not compare)
  * or its doc_terms exceeds params->doc_terms. The other params (thresholds,
  * simhash_k, window, max_matches) are params's and may differ from the

@@ -4,8 +4,9 @@
  * least one band agree, which for Jaccard s happens with probability
  * 1 - (1 - s^r)^b (the S-curve). Candidates must still be verified.
  *
- * Items are caller-chosen 32-bit ids. The index owns its memory; it never
- * sees text. No globals.
+ * Items are caller-chosen 32-bit ids. Signature values are compared on their
+ * low 16 bits only, so a caller may keep just those and widen them again for
+ * lsh_remove(). The index owns its memory; it never sees text. No globals.
  */
 #pragma once
 #include <stddef.h>

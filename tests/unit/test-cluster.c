@@ -1223,6 +1223,38 @@ test_load_refuses_flipped_bytes(void **state)
 	free(st);
 }
 
+/* cluster_memory(): the parts add up, grow with what is held and fall back after removal. */
+static void
+test_memory_is_counted_by_part(void **state)
+{
+	struct cluster_params		 p;
+	struct clusterer		*c = new_clusterer(&p);
+	struct cluster_memory_split	 m;
+	size_t				 empty, full, after;
+	uint32_t			 i;
+
+	(void)state;
+	empty = cluster_memory(c, &m);
+	assert_int_equal(empty, m.articles + m.lsh + m.simhash + m.stories + m.postings +
+	    m.terms + m.other);
+	for (i = 0; i < 200; i++)
+		add_unrelated(c, &p, i, 1000 + i, T0 + i, NULL);
+	full = cluster_memory(c, &m);
+	assert_int_equal(full, m.articles + m.lsh + m.simhash + m.stories + m.postings +
+	    m.terms + m.other);
+	assert_true(full > empty);
+	assert_true(m.articles >= 200 * (size_t)p.k * 2);	/* 16 bits a MinHash value */
+	assert_true(m.lsh > 0 && m.simhash > 0 && m.stories > 0 && m.postings > 0 &&
+	    m.terms > 0);
+	for (i = 0; i < 200; i++)
+		cluster_remove(c, i);
+	after = cluster_memory(c, &m);
+	/* the per-article arrays stay; tombstones keep their records */
+	assert_true(after < full);
+	assert_int_equal(cluster_check(c), 0);
+	cluster_free(c);
+}
+
 static void
 test_load_refuses_newer_version(void **state)
 {
@@ -1233,12 +1265,14 @@ test_load_refuses_newer_version(void **state)
 	(void)state;
 	add_unrelated(c, &p, 0, 1, T0, NULL);
 	dump_ok(c, &m);
-	assert_memory_equal(m.b, "SDCLUST1\x01\x00\x00\x00", 12);
-	m.b[8] = 2;
+	assert_memory_equal(m.b, "SDCLUST1\x02\x00\x00\x00", 12);
+	m.b[8] = 3;
 	assert_int_equal(load_prefix(&m, m.n, &p, &c2), -EPROTONOSUPPORT);
+	m.b[8] = 1;	/* older: version 1 had no centroid norms */
+	assert_int_equal(load_prefix(&m, m.n, &p, &c2), -EINVAL);
 	m.b[8] = 0;
 	assert_int_equal(load_prefix(&m, m.n, &p, &c2), -EINVAL);
-	m.b[8] = 1;
+	m.b[8] = 2;
 	m.b[0] = 'X';
 	assert_int_equal(load_prefix(&m, m.n, &p, &c2), -EINVAL);
 	assert_null(c2);
@@ -1309,6 +1343,7 @@ main(void)
 		cmocka_unit_test(test_empty_clusterer_round_trips),
 		cmocka_unit_test(test_load_refuses_truncated_input),
 		cmocka_unit_test(test_load_refuses_flipped_bytes),
+		cmocka_unit_test(test_memory_is_counted_by_part),
 		cmocka_unit_test(test_load_refuses_newer_version),
 		cmocka_unit_test(test_load_refuses_different_k),
 	};

@@ -222,6 +222,62 @@ test_large_buckets_are_deduplicated(void **state)
 	free(out);
 }
 
+/*
+ * One band of one row against a model: each key's ids in insertion order,
+ * through growth, removals (shrinking), runs that wrap the table's end, and
+ * keys that agree only below bit 16 (lsh.h: values compare on 16 bits).
+ */
+static void
+test_buckets_keep_insertion_order_through_growth_and_removal(void **state)
+{
+	enum { N = 4000, KEYS = 97 };
+	struct lsh	*l = lsh_new(1, 1);
+	uint32_t	*key = malloc(N * sizeof(*key)), *out = malloc(N * sizeof(*out));
+	uint8_t		*held = calloc(N, 1);
+	uint64_t	 rng = 11;
+
+	(void)state;
+	assert_non_null(key);
+	assert_non_null(out);
+	assert_non_null(held);
+	for (uint32_t i = 0; i < N; i++) {
+		uint32_t	v = (uint32_t)(rng_next(&rng) % KEYS);
+
+		key[i] = v | (uint32_t)(rng_next(&rng) % 4) << 16;	/* high bits ignored */
+		assert_int_equal(lsh_insert(l, i, &key[i]), 0);
+		held[i] = 1;
+		if (i % 3 == 2) {	/* remove a random earlier one */
+			uint32_t	r = (uint32_t)(rng_next(&rng) % i);
+
+			if (held[r]) {
+				lsh_remove(l, r, &key[r]);
+				held[r] = 0;
+			}
+		}
+		if (i % 500 == 499 || i == N - 1) {
+			for (uint32_t v = 0; v < KEYS; v++) {
+				size_t	n = lsh_query(l, &v, out, N), m = 0;
+
+				for (uint32_t j = 0; j <= i; j++)
+					if (held[j] && (key[j] & 0xffff) == v) {
+						assert_true(m < n);
+						assert_int_equal(out[m], j);
+						m++;
+					}
+				assert_int_equal(m, n);
+			}
+		}
+	}
+	for (uint32_t i = 0; i < N; i++)
+		if (held[i])
+			lsh_remove(l, i, &key[i]);
+	assert_int_equal(lsh_count(l), 0);
+	lsh_free(l);
+	free(key);
+	free(out);
+	free(held);
+}
+
 static void
 test_free_null_is_a_no_op(void **state)
 {
@@ -239,6 +295,7 @@ main(void)
 		cmocka_unit_test(test_query_returns_each_id_once_in_band_order),
 		cmocka_unit_test(test_removed_ids_are_not_returned_and_memory_shrinks),
 		cmocka_unit_test(test_large_buckets_are_deduplicated),
+		cmocka_unit_test(test_buckets_keep_insertion_order_through_growth_and_removal),
 		cmocka_unit_test(test_free_null_is_a_no_op),
 	};
 
