@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -34,6 +35,7 @@ enum {
 
 #define STORE_FORMAT	1	/* of the store's part of a snapshot */
 #define ID_MAX		256	/* api.h API_MAX_ID: the longest id a client can store */
+#define LOCK_TRIES	40	/* 50 ms apart: how long a dead daemon's snapshot child may hold the lock */
 
 #define SLOT_EMPTY	UINT32_MAX
 
@@ -1113,11 +1115,19 @@ store_open(struct store **out, const char *dir, const struct store_params *param
 		return -errno;
 	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return -errno;
-	/* two daemons appending to one log would interleave their records */
-	if (flock(dirfd, LOCK_EX | LOCK_NB) == -1) {
-		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		close(dirfd);
-		return r;
+	/*
+	 * Two daemons appending to one log would interleave their records. A
+	 * snapshot child shares the lock: when its daemon was just killed, it
+	 * holds the lock until the kernel kills it too (PR_SET_PDEATHSIG), a
+	 * moment later, so wait a little before calling the directory in use.
+	 */
+	for (int tries = 0; flock(dirfd, LOCK_EX | LOCK_NB) == -1; tries++) {
+		if (errno != EWOULDBLOCK || tries == LOCK_TRIES) {
+			r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+			close(dirfd);
+			return r;
+		}
+		nanosleep(&(struct timespec){ .tv_nsec = 50 * 1000 * 1000 }, NULL);
 	}
 	if ((r = recover_snapshot(&s, params, dirfd, &seq, rep)) != 0) {
 		close(dirfd);
@@ -1178,7 +1188,7 @@ int
 store_snapshot_start(struct store *s)
 {
 	uint64_t	seq, bytes;
-	pid_t		pid;
+	pid_t		pid, parent = getpid();
 	int		r;
 
 	if (s->wal == NULL)
@@ -1191,6 +1201,13 @@ store_snapshot_start(struct store *s)
 	if ((pid = fork()) == -1)
 		return -errno;
 	if (pid == 0) {
+		/*
+		 * Die with the daemon: a child outliving a crash would keep the
+		 * directory's lock and could rename a stale snapshot over the one
+		 * a restarted daemon wrote.
+		 */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
+			_exit(1);
 		/*
 		 * The snapshot can wait; the loop's replies cannot. At full priority
 		 * the child took a core from the loop and its clients: p99 at 2,500
