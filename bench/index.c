@@ -290,6 +290,7 @@ run_store(const struct corpus *c, size_t n, uint64_t tail_log)
 	struct store		*s;
 	double			 t0, t_ingest, t_snap = 0, t_crash, t_clean, t_close;
 	size_t			 rss0, rss_full, i;
+	uint64_t		 logged = 0;	/* log bytes of the segments snapshots removed */
 	unsigned		 snaps = 0;
 	int			 tailing = 0;
 	char			 id[32];
@@ -327,12 +328,16 @@ run_store(const struct corpus *c, size_t n, uint64_t tail_log)
 		}
 		if (i % 256 == 255 && (r = store_flush(s)) != 0)
 			return 1;
-		/* the tail starts where the rest of the articles fit in tail_log */
+		/*
+		 * The tail starts where the rest of the articles fit in tail_log,
+		 * at the log bytes per article seen so far.
+		 */
 		if (!tailing && i % 256 == 255 &&
-		    (uint64_t)(n - i) * (store_log_bytes(s) / (i + 1)) <= tail_log) {
+		    (uint64_t)(n - i) * ((logged + store_log_bytes(s)) / (i + 1)) <= tail_log) {
 			double	ts;
 
 			store_flush(s);
+			logged += store_log_bytes(s);
 			if (snapshot_wait(s, &ts) != 0)
 				return 1;
 			t_snap = ts;
@@ -342,6 +347,7 @@ run_store(const struct corpus *c, size_t n, uint64_t tail_log)
 			double	ts;
 
 			store_flush(s);
+			logged += store_log_bytes(s);
 			if (snapshot_wait(s, &ts) != 0)
 				return 1;
 			snaps++;
