@@ -34,6 +34,10 @@
 #define TOMB_MAX	100000	/* tombstones kept in the feed; the oldest go first */
 #define LOG_TABLE	4096	/* ln(df + 1) precomputed below this df */
 
+/* Story decisions; README "Clustering quality" has the sweeps. */
+#define YOUNG_MARGIN	0.2	/* the threshold to join a story of n members is raised by 0.2 / n */
+#define MERGE_MARGIN	2.0	/* an article merges two stories only scoring twice its threshold with each */
+
 /*
  * Kept term weights (1 + ln w, a few units at most) are 16-bit multiples of
  * 1/4096 up to 16: a relative error of at most 1e-4 for weights of 1 or more,
@@ -91,7 +95,7 @@ struct group {
 	uint32_t	 gr_head;		/* the root: oldest member held */
 	uint32_t	 gr_size;
 	uint32_t	 gr_nextfree;
-	struct cstory	*gr_story;		/* groups never change story */
+	struct cstory	*gr_story;		/* changes only when its story is merged into another */
 };
 
 struct art {
@@ -160,6 +164,7 @@ struct plan {
 	double		 pl_dn2;		/* the doc's squared norm */
 	uint32_t	 pl_group;		/* group joined, or CLUSTER_NONE */
 	struct cstory	*pl_story;		/* story joined, or NULL: a new one */
+	struct cstory	*pl_absorb;		/* a younger story pl_story absorbs, or NULL */
 	struct cstory	*pl_fresh;		/* the new story */
 	struct posting	*pl_post[POST_TERMS];	/* new postings for pl_top */
 	size_t		 pl_nfresh;		/* centroid norms in c_fresh */
@@ -215,8 +220,8 @@ struct clusterer {
 	struct scand		*c_scand;	/* STORY_CAND_MAX */
 	struct sslot		*c_sset;	/* SSET_SLOTS, all empty between queries */
 	struct freshnorm	*c_fresh;	/* STORY_SCORE_MAX */
-	struct cent		*c_merge;	/* CENT_MAX + doc_terms */
-	struct trimkey		*c_trim;	/* CENT_MAX + doc_terms */
+	struct cent		*c_merge;	/* 2 * CENT_MAX + doc_terms: see merge_room() */
+	struct trimkey		*c_trim;	/* as many */
 };
 
 /* ---- circular lists through the article array ---- */

@@ -728,7 +728,8 @@ decay(const struct clusterer *c, const struct cstory *s, int64_t t)
  * The threshold for a doc with nk kept terms: story_threshold, lowered in
  * proportion below CLUSTER_SHORT_TERMS terms. A headline alone has a handful
  * of terms; its cosine with a story's centroid of hundreds is small even when
- * every word matches (README "Clustering quality").
+ * every word matches (README "Clustering quality"). young() raises it for
+ * stories of few members.
  */
 static double
 threshold(const struct clusterer *c, size_t nk)
@@ -738,12 +739,75 @@ threshold(const struct clusterer *c, size_t nk)
 	return nk < CLUSTER_SHORT_TERMS ? t * (double)nk / CLUSTER_SHORT_TERMS : t;
 }
 
-/* The best story at or above the threshold, decay applied (ties: the older), or NULL. */
+/*
+ * The factor on the threshold for joining story s: 1 + YOUNG_MARGIN / size. A
+ * centroid of one or two articles is a noisy estimate of its story, and the
+ * first articles decide what a story is about; two events of one kind (two
+ * earthquakes) are told apart, if at all, at that point.
+ */
+static double
+young(const struct cstory *s)
+{
+	return 1 + YOUNG_MARGIN / s->st_size;
+}
+
+/*
+ * The cosine of two centroids, given their squared norms: one pass over both
+ * in hash order. Only for a possible merge, so rare.
+ */
+static double
+cent_cosine(const struct clusterer *c, const struct cstory *a, double n2a,
+    const struct cstory *b, double n2b)
+{
+	double		dot = 0;
+	uint32_t	i = 0, j = 0;
+
+	while (i < a->st_ncent && j < b->st_ncent) {
+		const struct cent	*x = &a->st_cent[i], *y = &b->st_cent[j];
+		uint64_t		 hx = c->c_thash[x->ce_term], hy = c->c_thash[y->ce_term];
+		double			 f;
+
+		if (hx != hy) {
+			i += hx < hy;
+			j += hy < hx;
+			continue;
+		}
+		f = term_idf(c, x->ce_term);
+		dot += (double)x->ce_w * y->ce_w * f * f;
+		i++;
+		j++;
+	}
+	return cos_of(dot, n2a, n2b);
+}
+
+/* A story scored for the doc: its decayed cosine and its centroid's squared norm. */
+struct ranked {
+	struct cstory	*rk_story;
+	double		 rk_sim, rk_n2;
+};
+
+/* Does a rank before b (more similar, ties: the older)? b may be empty. */
+static int
+ranks_above(const struct ranked *a, const struct ranked *b)
+{
+	return b->rk_story == NULL || a->rk_sim > b->rk_sim ||
+	    (a->rk_sim == b->rk_sim && a->rk_story->st_id < b->rk_story->st_id);
+}
+
+/*
+ * The best story at or above the threshold, decay applied (ties: the older),
+ * or NULL. When the doc clearly belongs to the second best too (scores at
+ * least MERGE_MARGIN times its threshold with it) and the two centroids have
+ * cosine merge_threshold or more, they are one story told in other words by
+ * its first articles (a "Bank of England" story and a "Carney" one): the
+ * older of the two is returned and the younger is pl_absorb.
+ */
 static struct cstory *
 best_story(struct clusterer *c, const struct doc *d, struct plan *pl)
 {
-	struct cstory	*best = NULL;
-	double		 bestsim = 0, thr = threshold(c, pl->pl_nk);
+	struct ranked	 top[2] = { { 0 }, { 0 } };
+	struct cstory	*older, *younger;
+	double		 thr = threshold(c, pl->pl_nk);
 	size_t		 i, n;
 
 	if (pl->pl_nk == 0)
@@ -751,23 +815,37 @@ best_story(struct clusterer *c, const struct doc *d, struct plan *pl)
 	n = story_pool(c, d, story_candidates(c, pl));
 	for (i = 0; i < n; i++) {
 		struct cstory	*s = c->c_scand[i].sd_story;
-		double		 na = s->st_na, nb = s->st_nb, nc = s->st_nc, sim;
+		double		 na = s->st_na, nb = s->st_nb, nc = s->st_nc;
+		struct ranked	 r = { .rk_story = s };
 
 		if (norm_stale(c, s)) {
 			cluster_cent_norm(c, s, &na, &nb, &nc);
 			c->c_fresh[pl->pl_nfresh++] = (struct freshnorm){ .fn_story = s,
 			    .fn_a = na, .fn_b = nb, .fn_c = nc };
 		}
-		sim = cos_of(cent_dot(c, s), pl->pl_dn2, norm2_of(c, na, nb, nc)) *
-		    decay(c, s, d->published);
-		if (sim < thr)
+		r.rk_n2 = norm2_of(c, na, nb, nc);
+		r.rk_sim = cos_of(cent_dot(c, s), pl->pl_dn2, r.rk_n2) * decay(c, s, d->published);
+		if (r.rk_sim < thr * young(s))
 			continue;
-		if (best == NULL || sim > bestsim || (sim == bestsim && s->st_id < best->st_id)) {
-			best = s;
-			bestsim = sim;
-		}
+		if (ranks_above(&r, &top[0])) {
+			top[1] = top[0];
+			top[0] = r;
+		} else if (ranks_above(&r, &top[1]))
+			top[1] = r;
 	}
-	return best;
+	if (top[1].rk_story == NULL || c->c_p.merge_threshold <= 0 ||
+	    top[1].rk_sim < MERGE_MARGIN * thr ||
+	    cent_cosine(c, top[0].rk_story, top[0].rk_n2, top[1].rk_story, top[1].rk_n2) <
+	    c->c_p.merge_threshold)
+		return top[0].rk_story;
+	older = top[0].rk_story;
+	younger = top[1].rk_story;
+	if (younger->st_id < older->st_id) {
+		older = top[1].rk_story;
+		younger = top[0].rk_story;
+	}
+	pl->pl_absorb = younger;
+	return older;
 }
 
 static int
@@ -1016,6 +1094,22 @@ plan_release(struct clusterer *c, struct plan *pl)
 	pl->pl_fresh = NULL;
 }
 
+/* Room in x for y's sources and the newcomer's, for story_absorb() and story_join(). */
+static int
+absorb_reserve(struct cstory *x, const struct cstory *y)
+{
+	struct srccount	*sc;
+	size_t		 need = (size_t)x->st_nsrc + y->st_nsrc + 1;
+
+	if (need > x->st_capsrc) {
+		if ((sc = grow(x->st_src, sizeof(*x->st_src), need)) == NULL)
+			return -ENOMEM;
+		x->st_src = sc;
+		x->st_capsrc = need;
+	}
+	return 0;
+}
+
 static int
 add_reserve(struct clusterer *c, uint32_t id, const struct doc *d, struct plan *pl)
 {
@@ -1031,7 +1125,11 @@ add_reserve(struct clusterer *c, uint32_t id, const struct doc *d, struct plan *
 		    map_reserve(&c->c_stories, 1) < 0)
 			return -ENOMEM;
 	}
-	if (cluster_story_reserve(s, pl->pl_nk) < 0 || postings_reserve(c, pl) < 0)
+	if (pl->pl_absorb != NULL && absorb_reserve(s, pl->pl_absorb) < 0)
+		return -ENOMEM;
+	/* an absorbed centroid is summed in untrimmed: story_join() trims */
+	if (cluster_story_reserve(s, pl->pl_nk + (pl->pl_absorb ? pl->pl_absorb->st_ncent : 0)) < 0 ||
+	    postings_reserve(c, pl) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -1110,8 +1208,9 @@ group_leave(struct clusterer *c, uint32_t id)
 
 /* ---- stories: sources, centroid, postings, representative, feed ---- */
 
-void
-cluster_sources_add(struct cstory *s, uint64_t h)
+/* Count n more members from source h (room reserved). */
+static void
+sources_add(struct cstory *s, uint64_t h, uint32_t n)
 {
 	uint32_t	lo = 0, hi = s->st_nsrc, mid;
 
@@ -1125,12 +1224,18 @@ cluster_sources_add(struct cstory *s, uint64_t h)
 			hi = mid;
 	}
 	if (lo < s->st_nsrc && s->st_src[lo].sc_hash == h) {
-		s->st_src[lo].sc_n++;
+		s->st_src[lo].sc_n += n;
 		return;
 	}
 	memmove(s->st_src + lo + 1, s->st_src + lo, (s->st_nsrc - lo) * sizeof(*s->st_src));
-	s->st_src[lo] = (struct srccount){ .sc_hash = h, .sc_n = 1 };
+	s->st_src[lo] = (struct srccount){ .sc_hash = h, .sc_n = n };
 	s->st_nsrc++;
+}
+
+void
+cluster_sources_add(struct cstory *s, uint64_t h)
+{
+	sources_add(s, h, 1);
 }
 
 static void
@@ -1464,6 +1569,109 @@ tombs_trim(struct clusterer *c)
 	}
 }
 
+/* y's entry in the posting of term h becomes x's, or goes if x is in it already. */
+static void
+post_handover(struct clusterer *c, uint64_t h, struct cstory *x, const struct cstory *y,
+    int x_posted)
+{
+	struct posting	*p = map_findp(&c->c_posts, h);
+	uint32_t	 i;
+
+	assert(p != NULL);
+	for (i = 0; i < p->po_n && p->po_v[i] != y; i++)
+		;
+	assert(i < p->po_n);
+	if (x_posted)
+		p->po_v[i] = p->po_v[--p->po_n];	/* x stays in it: never empty */
+	else
+		p->po_v[i] = x;
+}
+
+/*
+ * Merge the younger story y into x, before the newcomer joins x: y's members
+ * are spliced into x's list in arrival order and their groups move with them;
+ * sizes, spans and sources are summed; the centroids are summed term by term,
+ * untrimmed (story_join() trims after it posts, so that no posting that
+ * postings_reserve() counted on is freed first), and y's postings become x's;
+ * the representative is the more central of the two. y becomes a tombstone
+ * in the feed, like a story whose last member left: no id once reported
+ * changes, y's articles report x's. Room made by add_reserve(); time in
+ * proportion to both stories' sizes, on the rare add that merges.
+ */
+static void
+story_absorb(struct clusterer *c, struct cstory *x, struct cstory *y)
+{
+	uint32_t	 ix = x->st_head, iy = y->st_head, nx = x->st_size, ny = y->st_size;
+	uint32_t	 id, prev = CLUSTER_NONE, head = CLUSTER_NONE, i = 0, j = 0, n = 0;
+	struct cent	*m = c->c_merge;
+
+	while (nx > 0 || ny > 0) {
+		if (ny == 0 || (nx > 0 && c->c_art[ix].ar_arrival < c->c_art[iy].ar_arrival)) {
+			id = ix;
+			ix = c->c_art[ix].ar_stnext;
+			nx--;
+		} else {
+			id = iy;
+			iy = c->c_art[iy].ar_stnext;
+			ny--;
+			c->c_art[id].ar_story = x;
+			c->c_groups[c->c_art[id].ar_group].gr_story = x;
+		}
+		if (prev == CLUSTER_NONE)
+			head = id;
+		else {
+			c->c_art[prev].ar_stnext = id;
+			c->c_art[id].ar_stprev = prev;
+		}
+		prev = id;
+	}
+	c->c_art[prev].ar_stnext = head;
+	c->c_art[head].ar_stprev = prev;
+	x->st_head = head;
+	x->st_size += y->st_size;
+	x->st_groups += y->st_groups;
+	x->st_first = y->st_first < x->st_first ? y->st_first : x->st_first;
+	x->st_last = y->st_last > x->st_last ? y->st_last : x->st_last;
+	for (i = 0; i < y->st_nsrc; i++)
+		sources_add(x, y->st_src[i].sc_hash, y->st_src[i].sc_n);
+
+	for (i = 0; i < x->st_ncent || j < y->st_ncent;) {
+		uint64_t		 hx = i < x->st_ncent ? c->c_thash[x->st_cent[i].ce_term] : UINT64_MAX;
+		uint64_t		 hy = j < y->st_ncent ? c->c_thash[y->st_cent[j].ce_term] : UINT64_MAX;
+		const struct cent	*e;
+
+		if (j >= y->st_ncent || (i < x->st_ncent && hx < hy)) {
+			m[n++] = x->st_cent[i++];
+			continue;
+		}
+		e = &y->st_cent[j++];
+		if (i < x->st_ncent && hx == hy) {
+			m[n] = x->st_cent[i++];
+			m[n].ce_w += e->ce_w;
+			m[n].ce_cnt += e->ce_cnt;
+		} else
+			m[n] = (struct cent){ .ce_term = e->ce_term, .ce_w = e->ce_w, .ce_cnt = e->ce_cnt };
+		if (e->ce_posted) {
+			post_handover(c, hy, x, y, m[n].ce_posted);
+			m[n].ce_posted = 1;
+		}
+		n++;
+	}
+	assert(n <= x->st_capcent);
+	memcpy(x->st_cent, m, n * sizeof(*m));
+	x->st_ncent = n;
+	cent_norm_refresh(c, x);
+	scratch_cent(c, x);
+	if (member_sim(c, x, y->st_rep) > member_sim(c, x, x->st_rep))
+		x->st_rep = y->st_rep;
+	scratch_cent_clear(c, x);
+
+	y->st_ncent = y->st_size = y->st_groups = 0;	/* its postings are x's now */
+	story_bury(c, y);
+	touch(c, y);
+	tombs_trim(c);
+}
+
 static void
 story_leave(struct clusterer *c, struct cstory *s, uint32_t id)
 {
@@ -1533,6 +1741,8 @@ add_commit(struct clusterer *c, uint32_t id, const struct doc *d, struct plan *p
 	a->ar_nosig = d->sig[0] == MINHASH_EMPTY;
 	df_take(c, id, pl);
 	s = pl->pl_story ? pl->pl_story : story_create(c, pl, id);
+	if (pl->pl_absorb != NULL)
+		story_absorb(c, s, pl->pl_absorb);
 	a->ar_story = s;
 	cluster_exact_link(c, id);
 	cluster_group_join(c, id, pl->pl_group, s);
@@ -1620,6 +1830,7 @@ cluster_params_default(struct cluster_params *p)
 		.dup_containment = 0.6,	/* heavy trims found, background candidates bounded: README */
 		.simhash_k = 3,		/* Manku et al. 2007, 64-bit fingerprints */
 		.story_threshold = 0.25,
+		.merge_threshold = 0.2,
 		.window = 3 * 86400,
 		.decay_hours = 48,
 		.doc_terms = 40,
@@ -1646,6 +1857,17 @@ cluster_params_finish(struct cluster_params *p)
 	lsh_choose(p->k, cluster_dup_floor(p), &p->bands, &p->rows);
 }
 
+/*
+ * Centroid terms merged or trimmed at once, at most: two centroids summed by
+ * story_absorb() (CENT_MAX each), then an article's terms added before the
+ * trim.
+ */
+static size_t
+merge_room(const struct cluster_params *p)
+{
+	return 2 * CENT_MAX + p->doc_terms;
+}
+
 struct clusterer *
 cluster_new(const struct cluster_params *p)
 {
@@ -1664,7 +1886,7 @@ cluster_new(const struct cluster_params *p)
 	for (i = 0; i < LOG_TABLE; i++)
 		c->c_logdf[i] = log((double)i + 1);
 	cluster_set_count(c, 0);
-	nmerge = CENT_MAX + p->doc_terms;
+	nmerge = merge_room(p);
 	c->c_lsh = lsh_new(p->bands, p->rows);
 	c->c_sim = simindex_new(p->simhash_k);
 	c->c_cand = malloc(2 * CAND_MAX * sizeof(*c->c_cand));
@@ -1916,7 +2138,7 @@ cluster_memory(const struct clusterer *c, struct cluster_memory_split *split)
 	    c->c_p.k * sizeof(*c->c_wsig) +
 	    STORY_CAND_MAX * sizeof(*c->c_scand) + SSET_SLOTS * sizeof(*c->c_sset) +
 	    STORY_SCORE_MAX * sizeof(*c->c_fresh) +
-	    (CENT_MAX + c->c_p.doc_terms) * (sizeof(*c->c_merge) + sizeof(*c->c_trim));
+	    merge_room(&c->c_p) * (sizeof(*c->c_merge) + sizeof(*c->c_trim));
 	if (split != NULL)
 		*split = m;
 	return m.articles + m.lsh + m.simhash + m.stories + m.postings + m.terms + m.other;

@@ -27,6 +27,8 @@
 #define NAME_BOOST	2.0f
 #define NUMBER_MIN	3	/* digits: "2024" and "737" stay, "5" and "10" go */
 #define TITLECASE_SHARE	0.75	/* of a title's longer content words capitalized */
+#define ACRONYM_WORDS	6	/* longest name, connectors included, given initials */
+#define ACRONYM_ROOM	3	/* bytes of initials per word at most: a name of m >= 2 words makes 2 (m + 1) */
 
 /*
  * The stem cache remembers what the stop list and the stemmer say about a
@@ -69,6 +71,8 @@ struct terms_ctx {
 	struct acc		*acc;		/* the article's terms, first seen first */
 	uint32_t		*order;		/* indexes into acc in hash order, from acc_order() */
 	size_t			 nacc, capacc, caporder;
+	char			*acro;		/* initials made (acronyms()), NUL-ended; acc words point here */
+	size_t			 capacro;
 	uint32_t		*slot;		/* open addressing over acc: index + 1, 0 empty */
 	size_t			 capslot, mask;	/* mask: this article's table size - 1 */
 	unsigned		 shift;		/* 64 - log2(table size): a hash's home slot is hash >> shift */
@@ -161,6 +165,7 @@ terms_ctx_free(struct terms_ctx *ctx)
 	free(ctx->cache);
 	free(ctx->acc);
 	free(ctx->order);
+	free(ctx->acro);
 	free(ctx->slot);
 	free(ctx);
 }
@@ -326,6 +331,12 @@ acc_find(struct terms_ctx *ctx, uint64_t hash, const char *w, uint32_t len)
 	return a;
 }
 
+static float
+position_weight(int is_title, size_t i)
+{
+	return is_title ? W_TITLE : i < TERMS_LEAD_WORDS ? W_LEAD : W_BODY;
+}
+
 static int
 collect(struct terms_ctx *ctx, const struct tokens *t, int is_title, int ignore_case)
 {
@@ -345,7 +356,7 @@ collect(struct terms_ctx *ctx, const struct tokens *t, int is_title, int ignore_
 		if (kind != WORD_STEM)
 			continue;
 		a = acc_find(ctx, stem, w, tok->len);
-		a->weight += is_title ? W_TITLE : i < TERMS_LEAD_WORDS ? W_LEAD : W_BODY;
+		a->weight += position_weight(is_title, i);
 		if (ignore_case)
 			casing = CASE_NONE;
 		else if (!(tok->flags & TOK_CAPITALIZED))
@@ -354,6 +365,105 @@ collect(struct terms_ctx *ctx, const struct tokens *t, int is_title, int ignore_
 			casing = (tok->flags & TOK_SENTENCE) ? CASE_NONE : CASE_NAME;
 		a->name |= casing == CASE_NAME;
 		a->lower |= casing == CASE_LOWER;
+	}
+	return 0;
+}
+
+static int
+connector(const char *w, size_t len)
+{
+	return (len == 2 && memcmp(w, "of", 2) == 0) || (len == 3 && memcmp(w, "and", 3) == 0) ||
+	    (len == 3 && memcmp(w, "for", 3) == 0);
+}
+
+/* Capitalized and not a number. */
+static int
+name_word(const struct token *tok)
+{
+	return (tok->flags & TOK_CAPITALIZED) && !(tok->flags & TOK_NUMBER);
+}
+
+/* Name words in t: a bound on the terms acronyms() adds (a name has 2 and adds 2 at most). */
+static size_t
+count_names(const struct tokens *t)
+{
+	size_t	i, n = 0;
+
+	for (i = 0; t != NULL && i < t->n; i++)
+		n += name_word(&t->v[i]);
+	return n;
+}
+
+/*
+ * The initials of each name of two or more capitalized words (at most
+ * ACRONYM_WORDS words, "of", "and" and "for" allowed inside), as one more
+ * occurrence where the name starts, with and without the connectors: "Bank
+ * of England" adds "boe", "Federal Bureau of Investigation" "fboi" and "fbi",
+ * so an article that writes "BoE" meets one that writes the name. Initials
+ * shorter than 3 letters are too ambiguous ("Mark Carney": none), and stop
+ * words are skipped as words are. Names are runs within a sentence; the
+ * caller does not search a Title Case headline, which has no runs to trust.
+ * The initials go to ctx->acro at *used, which terms_extract() made room for.
+ */
+static int
+acronyms(struct terms_ctx *ctx, const struct tokens *t, int is_title, size_t *used)
+{
+	char		all[ACRONYM_WORDS], cont[ACRONYM_WORDS];
+	size_t		i, j, k, r, na, nc, ncap;
+	uint64_t	stem;
+	int		kind;
+
+	for (i = 0; t != NULL && i < t->n; i = j > i ? j : i + 1) {
+		j = i;
+		if (!name_word(&t->v[i]))
+			continue;
+		for (ncap = 0; j < t->n; j++) {
+			const struct token	*tok = &t->v[j];
+
+			if (j > i && (tok->flags & TOK_SENTENCE))
+				break;
+			if (name_word(tok))
+				ncap++;
+			else if (!(connector(t->text + tok->off, tok->len) && j + 1 < t->n &&
+			    name_word(&t->v[j + 1]) && !(t->v[j + 1].flags & TOK_SENTENCE)))
+				break;
+		}
+		if (ncap < 2)
+			continue;
+		/* a name does not start with a stop word ("The"): look again from the next */
+		if (terms_is_stopword(t->text + t->v[i].off, t->v[i].len)) {
+			j = i;
+			continue;
+		}
+		if (j - i > ACRONYM_WORDS)
+			continue;
+		for (k = i, na = nc = 0; k < j; k++) {
+			unsigned char	ch = (unsigned char)t->text[t->v[k].off];
+
+			if (ch < 'a' || ch > 'z')
+				break;
+			all[na++] = (char)ch;
+			if (name_word(&t->v[k]))
+				cont[nc++] = (char)ch;
+		}
+		if (k < j)
+			continue;
+		for (r = 0; r < 2; r++) {
+			const char	*a = r == 0 ? all : cont;
+			size_t		 n = r == 0 ? na : nc;
+			char		*p = ctx->acro + *used;
+
+			if (n < 3 || (r == 1 && nc == na))
+				continue;
+			if ((kind = word_lookup(ctx, a, n, &stem)) < 0)
+				return kind;
+			if (kind != WORD_STEM)
+				continue;
+			memcpy(p, a, n);
+			p[n] = '\0';
+			*used += n + 1;
+			acc_find(ctx, stem, p, (uint32_t)n)->weight += position_weight(is_title, i);
+		}
 	}
 	return 0;
 }
@@ -417,14 +527,23 @@ int
 terms_extract(struct terms_ctx *ctx, const struct tokens *title,
     const struct tokens *body, struct terms *out)
 {
-	size_t	i, bytes = 0, n = (title ? title->n : 0) + (body ? body->n : 0);
+	size_t	i, bytes = 0, used = 0, n = (title ? title->n : 0) + (body ? body->n : 0);
+	void	*p = ctx->acro;
 	int	r, ignore_case;
 
 	terms_reset(out);
-	if ((r = acc_reserve(ctx, n)) < 0 ||
+	/* room first: terms point into acro, which must not move */
+	if (grow_array(&p, &ctx->capacro, ACRONYM_ROOM * n + 1, 1) < 0) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	ctx->acro = p;
+	if ((r = acc_reserve(ctx, n + count_names(title) + count_names(body))) < 0 ||
 	    (r = ignore_case = title_case(ctx, title)) < 0 ||
 	    (r = collect(ctx, title, 1, ignore_case)) < 0 ||
-	    (r = collect(ctx, body, 0, 0)) < 0)
+	    (r = collect(ctx, body, 0, 0)) < 0 ||
+	    (!ignore_case && (r = acronyms(ctx, title, 1, &used)) < 0) ||
+	    (r = acronyms(ctx, body, 0, &used)) < 0)
 		goto fail;
 	acc_order(ctx);
 	for (i = 0; i < ctx->nacc; i++)

@@ -89,6 +89,8 @@ static const struct key keys[] = {
 	  "SimHash bits that may differ between near duplicates" },
 	{ "cluster", "story_threshold", "0.25", KEY_DOUBLE, OFF(cluster.story_threshold), 0.01, 1.0,
 	  "TF-IDF cosine similarity, after time decay, at which an article joins a story" },
+	{ "cluster", "merge_threshold", "0.2", KEY_DOUBLE, OFF(cluster.merge_threshold), 0.0, 1.0,
+	  "centroid cosine at which an article scoring twice its threshold with two stories merges them; 0: never" },
 	{ "cluster", "window_hours", "72", KEY_UINT, OFF(window_hours), 1, 24 * 365,
 	  "hours apart beyond which an article cannot join a story" },
 	{ "cluster", "decay_hours", "48", KEY_UINT, OFF(cluster.decay_hours), 0, 24 * 365,

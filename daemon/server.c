@@ -336,6 +336,7 @@ cluster_params_equal(const struct cluster_params *a, const struct cluster_params
 	return a->k == b->k && a->bands == b->bands && a->rows == b->rows &&
 	    a->shingle == b->shingle && a->dup_threshold == b->dup_threshold &&
 	    a->simhash_k == b->simhash_k && a->story_threshold == b->story_threshold &&
+	    a->merge_threshold == b->merge_threshold &&
 	    a->window == b->window && a->doc_terms == b->doc_terms &&
 	    a->max_matches == b->max_matches && a->dup_containment == b->dup_containment &&
 	    a->decay_hours == b->decay_hours;

@@ -33,9 +33,14 @@
  * article to the story's nearest member (0 inside its span): a story quiet
  * for a day weighs less than a live one. It joins the best story whose score reaches the threshold
  * (story_threshold, lowered in proportion for an article with fewer than
- * CLUSTER_SHORT_TERMS kept terms, such as a headline alone) or starts a new
- * story. Story ids count up from 1 and are never reused; stories are never
- * merged (README "How duplicates and stories are decided" says why).
+ * CLUSTER_SHORT_TERMS kept terms, such as a headline alone, and raised by a
+ * factor 1 + 0.2 / n for a story of n members) or starts a new story. Story
+ * ids count up from 1 and are never reused. When the article scores at least
+ * twice its threshold against a second story too, and the two centroids have
+ * cosine merge_threshold or more, the younger story is merged into the
+ * older: its articles move to the older id, and it is removed (a tombstone
+ * in the feed). So a reported story id never changes, but an article's
+ * story can (README "How duplicates and stories are decided").
  *
  * Term weights: each article keeps its doc_terms heaviest terms, weighted
  * 1 + ln(w) with w the tf weight from terms.c (sublinear tf: a word said five
@@ -48,7 +53,8 @@
  *
  * Change feed: every change to a story (created, article added or removed,
  * removed) takes the next sequence number; cluster_feed() lists stories by
- * their last change. A removed story stays in the feed, marked removed, as
+ * their last change. A merge is two changes: the younger story removed, then
+ * the older one grown. A removed story stays in the feed, marked removed, as
  * a tombstone; the oldest tombstones are dropped beyond 100,000 (see
  * cluster_feed_horizon()).
  *
@@ -74,6 +80,7 @@ struct cluster_params {
 	double		dup_containment; /* estimated containment for near duplicates */
 	unsigned	simhash_k;	/* Hamming distance for near duplicates */
 	double		story_threshold; /* decayed cosine to join a story */
+	double		merge_threshold; /* centroid cosine at which an article merges two stories; 0: never */
 	int64_t		window;		/* seconds: stories farther apart in time are not candidates */
 	unsigned	decay_hours;	/* the time decay's sigma; 0: no decay */
 	unsigned	doc_terms;	/* weighted terms kept per article */

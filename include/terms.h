@@ -15,7 +15,12 @@
  * no evidence either way. Numbers of fewer than 3 digits are dropped, years
  * and models ("2024", "737") kept; a one-character word is dropped unless it
  * is a Han or kana character. Stop words are English function words and
- * reporting verbs ("said", "told"); outlet names are not stop words.
+ * reporting verbs ("said", "told"); outlet names are not stop words. A name
+ * of two to six capitalized words within a sentence ("of", "and", "for"
+ * allowed inside) also counts its initials once where it starts, with and
+ * without the connectors, as the term a writer who abbreviates it uses
+ * ("Bank of England": "boe"); not initials under three letters, and not
+ * from a Title Case headline.
  *
  * Pure and deterministic: same input, same output, on every machine. The
  * stemmer is state the caller owns (libstemmer is not thread-safe per object).

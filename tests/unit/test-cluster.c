@@ -1134,6 +1134,110 @@ test_dump_then_load_behaves_identically(void **state)
 	free(s2);
 }
 
+/*
+ * Two stories told in other words ("alpha" and "delta" first), each joined by
+ * an article that borrows a word of the other, then an article that clearly
+ * belongs to both: the younger story is merged into the older, and reported
+ * once as removed; a snapshot keeps the result.
+ */
+static const char *bridge[] = {
+	"alpha:3 beta:2 gamma",			/* story A */
+	"delta:3 epsilon:2 zeta",		/* story B: nothing in common */
+	"alpha:2 beta gamma delta",		/* joins A */
+	"delta:2 epsilon zeta alpha",		/* joins B */
+	"alpha:2 delta:2 beta epsilon",		/* both: B into A */
+};
+
+static struct clusterer *
+bridged(struct cluster_params *p, double merge_threshold, struct verdict *last)
+{
+	struct clusterer	*c;
+	struct tdoc		 td;
+	struct verdict		 v, q;
+	uint32_t		 i;
+
+	cluster_params_default(p);
+	p->merge_threshold = merge_threshold;
+	assert_non_null(c = cluster_new(p));
+	for (i = 0; i < 20; i++)	/* stories 1 to 20, so idf means something */
+		add_unrelated(c, p, 100 + i, 1000 + i, T0, NULL);
+	for (i = 0; i < 5; i++) {
+		tdoc_make(&td, p, 10 + i, bridge[i], T0 + i * 60);
+		td.d.source = 0xa + i % 2;
+		assert_int_equal(cluster_query(c, &td.d, &q), 0);
+		add_ok(c, i, &td, &v);
+		if (q.story != CLUSTER_NONE)	/* a query names no new story */
+			assert_verdict_equal(&q, &v);
+		tdoc_fini(&td);
+		if (i < 4)
+			assert_int_equal(v.story, 21 + i % 2);
+	}
+	*last = v;
+	assert_int_equal(cluster_check(c), 0);
+	return c;
+}
+
+static void
+test_article_in_two_stories_merges_the_younger_into_the_older(void **state)
+{
+	struct cluster_params	 p;
+	struct clusterer	*c, *c2;
+	struct verdict		 v;
+	struct story		 s;
+	struct feedlog		 f;
+	struct membuf		 m, m2;
+	uint32_t		 members[8];
+	uint32_t		 i;
+
+	(void)state;
+	c = bridged(&p, 0, &v);		/* merging off: both stay */
+	assert_true(v.story == 21 || v.story == 22);
+	assert_int_equal(cluster_story_of(c, 0), 21);
+	assert_int_equal(cluster_story_of(c, 1), 22);
+	assert_int_equal(cluster_count_stories(c), 22);
+	cluster_free(c);
+
+	c = bridged(&p, 0.2, &v);
+	assert_int_equal(v.status, VERDICT_JOINED_STORY);
+	assert_int_equal(v.story, 21);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(cluster_story_of(c, i), 21);
+	assert_int_equal(cluster_count_stories(c), 21);
+	assert_int_equal(cluster_story_get(c, 22, &s), -ENOENT);
+	assert_int_equal(cluster_story_get(c, 21, &s), 0);
+	assert_int_equal(s.size, 5);
+	assert_int_equal(s.groups, 5);
+	assert_int_equal(s.sources, 2);
+	assert_int_equal(s.first_published, T0);
+	assert_int_equal(s.last_published, T0 + 4 * 60);
+	assert_int_equal(cluster_story_members(c, 21, members, 8), 5);
+	for (i = 0; i < 5; i++)		/* in arrival order */
+		assert_int_equal(members[i], i);
+	f = feed(c, cluster_seq(c) - 2, 0);	/* the tombstone, then the story that took its articles */
+	assert_int_equal(f.n, 2);
+	assert_int_equal(f.id[0], 22);
+	assert_true(f.removed[0]);
+	assert_int_equal(f.id[1], 21);
+	assert_false(f.removed[1]);
+
+	dump_ok(c, &m);
+	assert_int_equal(load_prefix(&m, m.n, &p, &c2), 0);
+	assert_int_equal(cluster_check(c2), 0);
+	assert_clusterers_equal(c, c2, 120);
+	dump_ok(c2, &m2);
+	assert_int_equal(m.n, m2.n);
+	assert_memory_equal(m.b, m2.b, m.n);
+	cluster_remove(c, 1);		/* members of the merged story leave as any do */
+	cluster_remove(c, 4);
+	assert_int_equal(cluster_check(c), 0);
+	assert_int_equal(cluster_story_get(c, 21, &s), 0);
+	assert_int_equal(s.size, 3);
+	cluster_free(c);
+	cluster_free(c2);
+	free(m.b);
+	free(m2.b);
+}
+
 static void
 test_empty_clusterer_round_trips(void **state)
 {
@@ -1340,6 +1444,7 @@ main(void)
 		cmocka_unit_test(test_same_sequence_gives_same_state),
 		cmocka_unit_test(test_random_adds_and_removes_keep_invariants),
 		cmocka_unit_test(test_dump_then_load_behaves_identically),
+		cmocka_unit_test(test_article_in_two_stories_merges_the_younger_into_the_older),
 		cmocka_unit_test(test_empty_clusterer_round_trips),
 		cmocka_unit_test(test_load_refuses_truncated_input),
 		cmocka_unit_test(test_load_refuses_flipped_bytes),

@@ -99,6 +99,7 @@ test_table_defaults_match_the_algorithms_defaults(void **state)
 	assert_true(c.cluster.dup_threshold == p.dup_threshold);
 	assert_int_equal(c.cluster.simhash_k, p.simhash_k);
 	assert_true(c.cluster.story_threshold == p.story_threshold);
+	assert_true(c.cluster.merge_threshold == p.merge_threshold);
 	assert_true(c.cluster.dup_containment == p.dup_containment);
 	assert_int_equal(c.cluster.decay_hours, p.decay_hours);
 	assert_int_equal(c.cluster.window, p.window);

@@ -1,6 +1,6 @@
 /*
  * test-terms: weights by position and capitalization, stemming, stop words,
- * determinism and terms_keep_top().
+ * names' initials, determinism and terms_keep_top().
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -271,6 +271,35 @@ test_keep_top_breaks_ties_by_lower_hash(void **state)
 }
 
 static void
+test_a_name_meets_its_acronym(void **state)
+{
+	struct fixture	*f = *state;
+	uint64_t	 boe;
+
+	extract(f, NULL, "Sterling rose. Traders said the BoE would wait.");
+	assert_non_null(find(&f->out, "boe"));
+	boe = find(&f->out, "boe")->hash;
+	extract(f, NULL, "Sterling rose after the Bank of England kept rates on hold.");
+	assert_non_null(find(&f->out, "boe"));
+	assert_true(find(&f->out, "boe")->hash == boe);
+	assert_true(weight(&f->out, "boe") == 1.5f);	/* one occurrence in the lead */
+	extract(f, "Sterling rises as Bank of England waits", NULL);
+	assert_non_null(find(&f->out, "boe"));
+	extract(f, NULL, "Rates held. The Bank of England waits.");	/* not from "The" */
+	assert_non_null(find(&f->out, "boe"));
+	assert_null(find(&f->out, "tboe"));
+	extract(f, NULL, "Agents of the Federal Bureau of Investigation arrived.");
+	assert_non_null(find(&f->out, "fboi"));
+	assert_non_null(find(&f->out, "fbi"));
+	extract(f, NULL, "Then Mark Carney spoke.");	/* two letters: too ambiguous */
+	assert_null(find(&f->out, "mc"));
+	extract(f, NULL, "Officials. Bank Of. England.");	/* not across sentences */
+	assert_null(find(&f->out, "boe"));
+	extract(f, "Bank Of England Keeps Rates On Hold", NULL);	/* Title Case: no names known */
+	assert_null(find(&f->out, "boe"));
+}
+
+static void
 test_empty_input_gives_no_terms(void **state)
 {
 	struct fixture	*f = *state;
@@ -390,6 +419,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_output_is_sorted_by_hash_and_deterministic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keep_top_keeps_the_heaviest_sorted_by_hash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keep_top_breaks_ties_by_lower_hash, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_name_meets_its_acronym, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_input_gives_no_terms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_terms_do_not_depend_on_what_came_before, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keep_top_matches_a_full_sort, setup, teardown),
