@@ -278,6 +278,39 @@ test_buckets_keep_insertion_order_through_growth_and_removal(void **state)
 	free(held);
 }
 
+/* lsh.c handles tags 64 bands at a time, and lsh_query() keeps 256. */
+static void
+test_bands_past_the_tag_batches_are_found_and_removed(void **state)
+{
+	enum { B = 300 };
+	struct lsh	*l = lsh_new(B, 1);
+	uint32_t	 q[B], a[B], b[B], c[B], out[4];
+
+	(void)state;
+	for (unsigned i = 0; i < B; i++) {
+		q[i] = i;
+		a[i] = b[i] = 100000 + i;
+		c[i] = 200000 + i;
+	}
+	a[290] = b[290] = 290;
+	c[70] = 70;
+	assert_int_equal(lsh_insert(l, 1, a), 0);
+	assert_int_equal(lsh_insert(l, 2, b), 0);
+	assert_int_equal(lsh_insert(l, 3, c), 0);
+	assert_int_equal(lsh_query(l, q, out, 4), 3);
+	assert_int_equal(out[0], 3);
+	assert_int_equal(out[1], 1);
+	assert_int_equal(out[2], 2);
+	lsh_remove(l, 1, a);
+	assert_int_equal(lsh_count(l), 2);
+	assert_int_equal(lsh_query(l, q, out, 4), 2);
+	assert_int_equal(out[0], 3);
+	assert_int_equal(out[1], 2);
+	assert_int_equal(lsh_query(l, a, out, 4), 1);
+	assert_int_equal(out[0], 2);
+	lsh_free(l);
+}
+
 static void
 test_free_null_is_a_no_op(void **state)
 {
@@ -296,6 +329,7 @@ main(void)
 		cmocka_unit_test(test_removed_ids_are_not_returned_and_memory_shrinks),
 		cmocka_unit_test(test_large_buckets_are_deduplicated),
 		cmocka_unit_test(test_buckets_keep_insertion_order_through_growth_and_removal),
+		cmocka_unit_test(test_bands_past_the_tag_batches_are_found_and_removed),
 		cmocka_unit_test(test_free_null_is_a_no_op),
 	};
 
