@@ -207,26 +207,6 @@ api_similarity_json(double s)
 	return json_real((double)(long)(s * 1000.0 + 0.5) / 1000.0);
 }
 
-json_t *
-api_verdict_json(const struct store *s, const char *id, const struct verdict *v)
-{
-	json_t	*matches = json_array();
-
-	for (size_t i = 0; i < v->nmatches; i++) {
-		const struct match *m = &v->matches[i];
-
-		json_array_append_new(matches, json_pack("{s:o,s:s,s:o}",
-		    "id", article_ref(s, m->id), "kind", kind_word(m->kind),
-		    "similarity", api_similarity_json(m->similarity)));
-	}
-	return json_pack("{s:o,s:o,s:o,s:s,s:o}",
-	    "id", id != NULL ? json_string(id) : json_null(),
-	    "cluster", story_ref(v->story),
-	    "duplicate_of", article_ref(s, v->duplicate_of),
-	    "status", status_word(v->status),
-	    "matches", matches);
-}
-
 /*
  * A JSON string as jansson dumps it without JSON_ENSURE_ASCII: '"', '\\' and
  * the control characters escaped, the rest (valid UTF-8, as everything

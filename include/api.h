@@ -42,12 +42,11 @@ int	api_article_parse(json_t *obj, int id_rule, const struct api_limits *lim,
 	    int64_t now, struct article_in *out, struct api_error *err);
 
 json_t	*api_error_json(const char *code, const char *message);
-json_t	*api_verdict_json(const struct store *s, const char *id, const struct verdict *v);
 
 /*
- * The same verdict object, byte for byte as the dispatcher would dump
- * api_verdict_json() (compact, three-digit similarities), written straight
- * into out: the ingest replies skip building and freeing a tree. id NULL:
+ * The verdict object of the ingest and /v1/similar replies, as the
+ * dispatcher dumps every reply (compact, similarities to three digits),
+ * written straight into out: no tree built and freed per article. id NULL:
  * null; else id_len bytes, not NUL-terminated.
  */
 struct evbuffer;

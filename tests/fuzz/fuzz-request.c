@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/buffer.h>
+
 #include "api.h"
 #include "fuzz.h"
 #include "request.h"
@@ -41,6 +43,21 @@ render(json_t *o)
 	json_decref(o);
 }
 
+/* The verdict as the ingest replies write it: JSON that jansson reads back. */
+static void
+render_verdict(const struct store *s, const char *id, size_t id_len, const struct verdict *v)
+{
+	struct evbuffer	*out = evbuffer_new();
+	json_t		*o;
+
+	assert(out != NULL);
+	api_verdict_write(out, s, id, id_len, v);
+	o = json_loadb((const char *)evbuffer_pullup(out, -1), evbuffer_get_length(out), 0, NULL);
+	assert(o != NULL);
+	json_decref(o);
+	evbuffer_free(out);
+}
+
 /* One article as the handlers read it; a refusal must name a client error. */
 static void
 article(json_t *obj, int id_rule, struct store **s)
@@ -50,7 +67,6 @@ article(json_t *obj, int id_rule, struct store **s)
 	struct article_in	 in;
 	struct api_error	 err;
 	struct verdict		 v;
-	char			 id[API_MAX_ID + 1];
 	int			 r;
 
 	if (api_article_parse(obj, id_rule, &lim, NOW, &in, &err) != 0) {
@@ -61,8 +77,6 @@ article(json_t *obj, int id_rule, struct store **s)
 	assert(in.id_len <= API_MAX_ID);
 	assert(id_rule == API_ID_OPTIONAL || in.id_len > 0);
 	assert(in.title_len <= c->max_field_bytes && in.source_len <= c->max_field_bytes);
-	memcpy(id, in.id != NULL ? in.id : "", in.id_len);
-	id[in.id_len] = '\0';
 	if (id_rule == API_ID_OPTIONAL) {
 		r = store_similar(scratch_store(s), &in, &v);
 		assert(r == 0 || r == STORE_NO_WORDS);
@@ -72,7 +86,7 @@ article(json_t *obj, int id_rule, struct store **s)
 		    r == STORE_NO_WORDS);
 	}
 	if (r == 0 || r == STORE_CREATED || r == STORE_SAME)
-		render(api_verdict_json(*s, id, &v));
+		render_verdict(*s, in.id_len > 0 ? in.id : NULL, in.id_len, &v);
 }
 
 int
