@@ -75,6 +75,7 @@
 #include <string.h>
 
 #include "cluster-internal.h"
+#include "le.h"
 #include "lsh.h"
 #include "simhash.h"
 
@@ -88,22 +89,6 @@
 #define TAG_ARTS	TAG('A', 'R', 'T', 'S')
 #define TAG_POST	TAG('P', 'O', 'S', 'T')
 #define TAG_END		TAG('E', 'N', 'D', '.')
-
-static void
-le32_put(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t
-le32_get(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
 
 static uint32_t
 f32_bits(float f)
