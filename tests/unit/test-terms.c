@@ -323,8 +323,8 @@ test_terms_do_not_depend_on_what_came_before(void **state)
 {
 	static const char	*bodies[] = {
 		"Officials in Beijing said the talks were constructive and candid.",
-		"Internationalization of counterrevolutionaries, antidisestablishmentarianism "
-		    "and electroencephalographically measured officials.",
+		("Internationalization of counterrevolutionaries, antidisestablishmentarianism "
+		    "and electroencephalographically measured officials."),
 		"Talks, talking and talked: the officials talk in Beijing again.",
 	};
 	struct fixture		*f = *state;

@@ -342,6 +342,27 @@ assert_seqs(const struct seen *s, uint64_t first, uint64_t last)
 		assert_int_equal(s->seq[i], first + i);
 }
 
+/*
+ * The closed log in d holds records 1..last, whole, and a log reopened on it
+ * carries on: one more record replays as last + 1.
+ */
+static void
+assert_log_carries_on(struct dir *d, uint64_t last)
+{
+	struct wal		*w;
+	struct seen		 s;
+	struct wal_report	 rep;
+
+	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+	assert_seqs(&s, 1, last);
+	assert_int_equal(rep.torn + rep.corrupt, 0);
+	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_EVERYSEC, rep.next_seq), 0);
+	append(w, 1);
+	wal_close(w);
+	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+	assert_seqs(&s, 1, last + 1);
+}
+
 static void
 test_records_replay_in_order_across_segments(void **state)
 {
@@ -825,14 +846,7 @@ test_a_background_sync_covers_what_was_appended_before_it(void **state)
 	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
 	assert_seqs(&s, 1, 5);
 	wal_close(w);
-
-	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
-	assert_seqs(&s, 1, 5);
-	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_EVERYSEC, rep.next_seq), 0);
-	append(w, 1);
-	wal_close(w);
-	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
-	assert_seqs(&s, 1, 6);
+	assert_log_carries_on(d, 5);
 }
 
 static void
@@ -916,8 +930,6 @@ test_records_appended_during_a_background_sync_survive_a_restart(void **state)
 	struct dir		*d = *state;
 	struct wal		*w;
 	double			 secs;
-	struct seen		 s;
-	struct wal_report	 rep;
 
 	fds_set(1, 0);
 	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_EVERYSEC, 1), 0);
@@ -934,15 +946,7 @@ test_records_appended_during_a_background_sync_survive_a_restart(void **state)
 	append(w, 1);
 	assert_int_equal(wal_flush(w), 0);	/* the thread closed its own fd, not the segment's */
 	wal_close(w);
-	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
-	assert_seqs(&s, 1, 8);
-	assert_int_equal(rep.torn + rep.corrupt, 0);
-
-	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_EVERYSEC, rep.next_seq), 0);
-	append(w, 1);
-	wal_close(w);
-	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
-	assert_seqs(&s, 1, 9);
+	assert_log_carries_on(d, 8);
 }
 
 static void
