@@ -2,7 +2,7 @@
  * cluster-dump: snapshots of a clusterer (cluster_dump(), cluster_load()) and
  * its consistency check (cluster_check()); the contract is in cluster.h.
  *
- * The format, version 2. Integers are little-endian, floats their IEEE bits.
+ * The format, version 3. Integers are little-endian, floats their IEEE bits.
  *
  *	"SDCLUST1"  u32 version
  *	then chunks: u32 length (1 .. CHUNK), that many bytes; a length of 0 ends.
@@ -19,7 +19,7 @@
  *	"TERM"	 nterms x { u64 hash, u32 len, len bytes of display word }, by hash
  *	"STRY"	 nstories x { u32 id, u64 seq, i64 first, i64 last, u8 removed,
  *		 live only: u32 representative, u16 ncent,
- *		 ncent x { u64 hash, f32 w, u32 cnt, u8 posted } by hash,
+ *		 ncent x { u64 hash, u32 w (in 1/4096), u8 posted } by hash,
  *		 f64 norm parts a, b, c, u64 arrivals when computed }, in feed order
  *	"ARTS"	 for each id below idlimit (1 + the largest held): u8 held, and
  *		 if held: { u64 arrival, u64 exact, u64 simhash, u64 source,
@@ -30,12 +30,13 @@
  *	"END."
  *
  * What is written and what is rebuilt. Everything that history shaped is
- * written as it is: display words, centroids (float sums in the order they
- * were made, counts, posted flags, and the norm parts cluster.c lets go stale
- * between recomputations, with when they were computed), representatives, first and last
- * publication times, the feed's order and sequence numbers, posting lists in
- * their order (removal swaps the last entry into the hole, so it is not
- * arrival order), arrival numbers, and each article's group root.
+ * written as it is: display words, centroids (weight sums, which after a trim
+ * are less than what the members give, posted flags, and the norm parts
+ * cluster.c lets go stale between recomputations, with when they were
+ * computed), representatives, first and last publication times, the feed's
+ * order and sequence numbers, posting lists in their order (removal swaps the
+ * last entry into the hole, so it is not arrival order), arrival numbers, and
+ * each article's group root.
  *
  * Everything else is rebuilt by replaying the held articles in arrival order,
  * and comes out identical because of how cluster.c keeps it:
@@ -65,7 +66,8 @@
  * is at least one byte, so a lying count ends in a short read; the byte per
  * id not held is there so that the arrays indexed by id, about 600 bytes per
  * id, grow only with the input too), every id must
- * name something already read, sorted lists must be strictly sorted, and
+ * name something already read, sorted lists must be strictly sorted, a
+ * centroid's weights must not exceed what its story's members give, and
  * every loop reads at least one byte per turn or walks a list it built.
  */
 #include <assert.h>
@@ -80,7 +82,7 @@
 #include "simhash.h"
 
 #define MAGIC		"SDCLUST1"
-#define VERSION		2u
+#define VERSION		3u
 #define CHUNK		65536u	/* stream bytes per chunk, the most a reader buffers */
 
 #define TAG(a, b, c, d)	((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
@@ -89,24 +91,6 @@
 #define TAG_ARTS	TAG('A', 'R', 'T', 'S')
 #define TAG_POST	TAG('P', 'O', 'S', 'T')
 #define TAG_END		TAG('E', 'N', 'D', '.')
-
-static uint32_t
-f32_bits(float f)
-{
-	uint32_t	u;
-
-	memcpy(&u, &f, sizeof(u));
-	return u;
-}
-
-static float
-f32_from(uint32_t u)
-{
-	float	f;
-
-	memcpy(&f, &u, sizeof(f));
-	return f;
-}
 
 static uint64_t
 f64_bits(double d)
@@ -379,8 +363,7 @@ dump_stories(const struct clusterer *c, struct writer *w)
 			const struct cent	*e = &s->st_cent[i];
 
 			w_u64(w, c->c_thash[e->ce_term]);
-			w_u32(w, f32_bits(e->ce_w));
-			w_u32(w, e->ce_cnt);
+			w_u32(w, e->ce_w);
 			w_u8(w, (uint8_t)e->ce_posted);
 		}
 		w_u64(w, f64_bits(s->st_na));
@@ -635,27 +618,23 @@ load_centroid(struct loader *l, struct cstory *s)
 
 	s->st_rep = r_u32(r);
 	n = r_u16(r);
-	if (r->r_err || n > CENT_MAX)	/* cent_add() merges into CENT_MAX + doc_terms */
+	if (r->r_err || n > CENT_MAX)	/* cent_merge() merges into CENT_MAX + doc_terms */
 		return r_bad(r);
-	if (cluster_story_reserve(s, n) < 0)
+	if (cluster_story_reserve(s, n, 0) < 0)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
 		struct cent	*e = &s->st_cent[i];
-
-		uint32_t	cnt;
-		uint8_t		posted;
+		uint32_t	 w;
+		uint8_t		 posted;
 
 		hash = r_u64(r);
-		e->ce_w = f32_from(r_u32(r));
-		cnt = r_u32(r);
+		w = r_u32(r);
 		posted = r_u8(r);
 		if (r->r_err || (i > 0 && hash <= prev) || !map_find(&c->c_df, hash, &term) ||
-		    !(e->ce_w > 0) || cnt == 0 || cnt >= 1u << 30 || posted > 1)
+		    w == 0 || posted > 1)
 			return r_bad(r);
 		prev = hash;
-		e->ce_term = (uint32_t)term;
-		e->ce_cnt = cnt;
-		e->ce_posted = posted;
+		*e = (struct cent){ .ce_term = (uint32_t)term, .ce_w = w, .ce_posted = posted };
 		s->st_ncent = i + 1;
 	}
 	s->st_na = f64_from(r_u64(r));
@@ -841,7 +820,7 @@ link_articles(struct loader *l)
 			if (c->c_groups[gi].gr_head != root || c->c_groups[gi].gr_story != s)
 				return r_bad(r);
 		}
-		if (map_reserve(&c->c_exact, 1) < 0 || cluster_story_reserve(s, 0) < 0)
+		if (map_reserve(&c->c_exact, 1) < 0 || cluster_story_reserve(s, 0, a->ar_source) < 0)
 			return -ENOMEM;
 		if ((e = lsh_insert(c->c_lsh, id, cluster_sig_wide(c, id))) < 0)
 			return e;
@@ -861,13 +840,39 @@ link_articles(struct loader *l)
 	return 0;
 }
 
+/*
+ * Is every centroid term of live story s kept by its members, with a weight
+ * no more than they give it (see cent_sub())? The member list is sound;
+ * sum is c_nterm zeros, and left so.
+ */
+static int
+cent_kept(const struct clusterer *c, const struct cstory *s, uint64_t *sum)
+{
+	uint32_t	id, n, i;
+	int		ok = 1;
+
+	for (id = s->st_head, n = 0; n < s->st_size; n++, id = c->c_art[id].ar_stnext)
+		for (i = 0; i < c->c_art[id].ar_nterms; i++)
+			sum[c->c_tid[(size_t)id * c->c_p.doc_terms + i]] +=
+			    c->c_tw[(size_t)id * c->c_p.doc_terms + i];
+	for (i = 0; i < s->st_ncent; i++)
+		ok &= s->st_cent[i].ce_w <= sum[s->st_cent[i].ce_term];
+	for (id = s->st_head, n = 0; n < s->st_size; n++, id = c->c_art[id].ar_stnext)
+		for (i = 0; i < c->c_art[id].ar_nterms; i++)
+			sum[c->c_tid[(size_t)id * c->c_p.doc_terms + i]] = 0;
+	return ok;
+}
+
 /* What history decided about a live story must fit its members. */
 static int
 check_stories(struct loader *l)
 {
 	struct clusterer	*c = l->l_c;
 	const struct cstory	*s;
+	uint64_t		*sum;
 
+	if ((sum = calloc(c->c_nterm ? c->c_nterm : 1, sizeof(*sum))) == NULL)
+		return -ENOMEM;
 	for (s = c->c_fhead; s != NULL; s = s->st_fnext) {
 		uint32_t	id;
 		int64_t		first, last;
@@ -875,8 +880,8 @@ check_stories(struct loader *l)
 		if (s->st_removed)
 			continue;
 		if (s->st_size == 0 || s->st_rep >= c->c_cap || !c->c_art[s->st_rep].ar_held ||
-		    c->c_art[s->st_rep].ar_story != s)
-			return r_bad(&l->l_r);
+		    c->c_art[s->st_rep].ar_story != s || !cent_kept(c, s, sum))
+			break;
 		first = last = c->c_art[s->st_head].ar_published;
 		for (id = c->c_art[s->st_head].ar_stnext; id != s->st_head;
 		    id = c->c_art[id].ar_stnext) {
@@ -884,9 +889,10 @@ check_stories(struct loader *l)
 			last = c->c_art[id].ar_published > last ? c->c_art[id].ar_published : last;
 		}
 		if (first != s->st_first || last != s->st_last)
-			return r_bad(&l->l_r);
+			break;
 	}
-	return 0;
+	free(sum);
+	return s == NULL ? 0 : r_bad(&l->l_r);
 }
 
 static int
@@ -922,20 +928,27 @@ load_postings(struct loader *l)
 
 			s = map_findp(&c->c_stories, r_u32(r));
 			if (r->r_err || s == NULL ||
-			    (e = cluster_cent_find(c, s, hash)) == NULL || e->ce_posted != 1)
+			    (e = cluster_cent_find(c, s, hash)) == NULL || !e->ce_posted)
 				return r_bad(r);
-			e->ce_posted = 2;	/* found its posting; 1 again below */
+			e->ce_posted = 0;	/* found its posting, once; set again below */
 			p->po_v[p->po_n++] = s;
 		}
 	}
 	if (r->r_err)
 		return r->r_err;
 	for (s = c->c_fhead; s != NULL; s = s->st_fnext)
-		for (j = 0; j < s->st_ncent; j++) {
-			if (s->st_cent[j].ce_posted == 1)	/* posted, but in no posting */
+		for (j = 0; j < s->st_ncent; j++)
+			if (s->st_cent[j].ce_posted)	/* posted, but in no posting */
 				return r_bad(r);
-			s->st_cent[j].ce_posted = s->st_cent[j].ce_posted != 0;
-		}
+	for (i = 0; i < c->c_posts.m_cap; i++) {
+		const struct posting	*p;
+
+		if (!c->c_posts.m_used[i])
+			continue;
+		p = (const struct posting *)(uintptr_t)c->c_posts.m_vals[i];
+		for (j = 0; j < p->po_n; j++)
+			cluster_cent_find(c, p->po_v[j], c->c_posts.m_keys[i])->ce_posted = 1;
+	}
 	return 0;
 }
 
@@ -1033,7 +1046,7 @@ check_feed(const struct clusterer *c, size_t *posted)
 
 			if (e->ce_term >= c->c_nterm || c->c_tdf[e->ce_term] == 0 ||
 			    (i > 0 && c->c_thash[e->ce_term] <= c->c_thash[e[-1].ce_term]) ||
-			    e->ce_cnt == 0 || !(e->ce_w > 0) || e->ce_posted > 1)
+			    e->ce_w == 0)
 				return -EINVAL;
 			*posted += e->ce_posted;
 		}
@@ -1183,12 +1196,16 @@ cluster_check(const struct clusterer *c)
 {
 	const struct cstory	*s;
 	size_t			 posted = 0;
+	uint64_t		*sum;
 
 	if (check_feed(c, &posted) < 0 || check_groups(c) < 0 || check_articles(c) < 0 ||
 	    check_postings(c, posted) < 0)
 		return -EINVAL;
+	if ((sum = calloc(c->c_nterm ? c->c_nterm : 1, sizeof(*sum))) == NULL)
+		return -ENOMEM;
 	for (s = c->c_fhead; s != NULL; s = s->st_fnext)
-		if (!s->st_removed && check_members(c, s) < 0)
-			return -EINVAL;
-	return 0;
+		if (!s->st_removed && (check_members(c, s) < 0 || !cent_kept(c, s, sum)))
+			break;
+	free(sum);
+	return s == NULL ? 0 : -EINVAL;
 }

@@ -58,43 +58,67 @@ struct posting {
 };
 
 /*
- * A centroid term. Alive only while a held member keeps it (see cent_sub).
- * 12 bytes: centroids are read whole for every story scored, and a story of
- * one article still has doc_terms of them. The hash is c_thash[ce_term].
+ * A centroid term: 8 bytes, as centroids are most of a story's memory, and
+ * are read whole for every story scored. The weight is an exact sum of the
+ * members' 16-bit weights (c_tw), kept while it is positive: it is at most
+ * what the held members added since the term entered gave (cent_sub), so a
+ * centroid term always has a held member keeping it, and its term id is
+ * alive. It saturates at UINT32_MAX (cent_sum()), which takes over 65,000
+ * members of weight 16 (a word some 3 million times in each), or over a
+ * million copies of one article at weight 1: a saturated sum only runs low,
+ * which keeps that guarantee. The hash is c_thash[ce_term].
  */
 struct cent {
-	uint32_t	 ce_term;		/* term id */
-	float		 ce_w;			/* summed member weights */
-	uint32_t	 ce_cnt : 30;		/* members added since it entered (< held ids) */
-	uint32_t	 ce_posted : 2;		/* 1: the story is in this term's posting */
+	uint32_t	 ce_term : 31;		/* term id (< 2^31: cluster_terms_reserve()) */
+	uint32_t	 ce_posted : 1;		/* the story is in this term's posting */
+	uint32_t	 ce_w;			/* summed member weights, in units of 1 / TW_ONE */
 };
+
+#define TERM_MAX	(UINT32_C(1) << 31)	/* term ids are below */
+
+static inline double
+cent_w(const struct cent *e)
+{
+	return e->ce_w / (double)TW_ONE;
+}
+
+static inline uint32_t
+cent_sum(uint32_t a, uint32_t b)
+{
+	return a > UINT32_MAX - b ? UINT32_MAX : a + b;
+}
 
 struct srccount {
 	uint64_t	sc_hash;
 	uint32_t	sc_n;
 };
 
+/* A story, or once st_removed its tombstone, which keeps only the feed fields. */
 struct cstory {
 	uint32_t	 st_id, st_size, st_groups;
 	uint32_t	 st_head;		/* oldest member; the list is circular */
 	uint32_t	 st_rep;
+	uint32_t	 st_ncent, st_capcent;
+	uint32_t	 st_nsrc, st_capsrc;
+	uint8_t		 st_removed;
 	int64_t		 st_first, st_last;
 	uint64_t	 st_seq;
-	int		 st_removed;
-	struct cent	*st_cent;		/* sorted by hash */
 	double		 st_na, st_nb, st_nc;	/* the norm's parts, see cent_norm() */
 	uint64_t	 st_normat;		/* arrivals when they were computed */
-	uint32_t	 st_ncent, st_capcent;
-	struct srccount	*st_src;		/* sorted by hash; source 0 not counted */
-	uint32_t	 st_nsrc, st_capsrc;
+	struct cent	*st_cent;		/* sorted by hash */
+	union {
+		struct srccount	*st_src;	/* sorted by hash; source 0 not counted */
+		struct cstory	*st_tnext;	/* removed: tombstones, oldest first */
+	};
 	struct cstory	*st_fprev, *st_fnext;	/* the feed */
-	struct cstory	*st_tnext;		/* tombstones, oldest first */
 };
 
 struct group {
-	uint32_t	 gr_head;		/* the root: oldest member held */
+	union {
+		uint32_t gr_head;		/* the root: oldest member held */
+		uint32_t gr_nextfree;		/* gr_size 0: the next free slot */
+	};
 	uint32_t	 gr_size;
-	uint32_t	 gr_nextfree;
 	struct cstory	*gr_story;		/* changes only when its story is merged into another */
 };
 
@@ -166,6 +190,8 @@ struct plan {
 	struct cstory	*pl_story;		/* story joined, or NULL: a new one */
 	struct cstory	*pl_absorb;		/* a younger story pl_story absorbs, or NULL */
 	struct cstory	*pl_fresh;		/* the new story */
+	struct cent	*pl_cent;		/* pl_story's centroid array, when it must grow */
+	uint32_t	 pl_capcent;		/* its length: what the centroid will hold */
 	struct posting	*pl_post[POST_TERMS];	/* new postings for pl_top */
 	size_t		 pl_nfresh;		/* centroid norms in c_fresh */
 };
@@ -250,7 +276,7 @@ grow(void *p, size_t elem, size_t n)
 void		 cluster_set_count(struct clusterer *c, size_t n);
 int		 cluster_arts_reserve(struct clusterer *c, uint32_t id);	/* 0 or -ENOMEM */
 int		 cluster_groups_reserve(struct clusterer *c);			/* 0 or -ENOMEM */
-int		 cluster_story_reserve(struct cstory *s, size_t nk);		/* 0 or -ENOMEM */
+int		 cluster_story_reserve(struct cstory *s, size_t nk, uint64_t source);	/* 0 or -ENOMEM */
 void		 cluster_exact_link(struct clusterer *c, uint32_t id);		/* c_exact reserved */
 void		 cluster_group_join(struct clusterer *c, uint32_t id, uint32_t gi, struct cstory *s);
 void		 cluster_sources_add(struct cstory *s, uint64_t h);		/* room reserved */

@@ -92,7 +92,7 @@ cluster_terms_reserve(struct clusterer *c, size_t n)
 		return 0;
 	while (cap < c->c_nterm + n)
 		cap *= 2;
-	if (cap > UINT32_MAX - 1)
+	if (cap > TERM_MAX)	/* a centroid keeps 31 bits of a term id */
 		return -ENOMEM;
 	/* a failure after some succeeded leaves larger arrays, nothing else */
 	if ((p = grow(c->c_thash, sizeof(*c->c_thash), cap)) == NULL)
@@ -206,7 +206,7 @@ scratch_cent(struct clusterer *c, const struct cstory *s)
 	for (uint32_t i = 0; i < s->st_ncent; i++) {
 		double	x = term_idf(c, s->st_cent[i].ce_term);
 
-		c->c_tx[s->st_cent[i].ce_term] = s->st_cent[i].ce_w * x * x;
+		c->c_tx[s->st_cent[i].ce_term] = cent_w(&s->st_cent[i]) * x * x;
 	}
 }
 
@@ -243,7 +243,7 @@ cent_dot(const struct clusterer *c, const struct cstory *s)
 	double	dot = 0;
 
 	for (uint32_t i = 0; i < s->st_ncent; i++)
-		dot += s->st_cent[i].ce_w * c->c_tx[s->st_cent[i].ce_term];
+		dot += cent_w(&s->st_cent[i]) * c->c_tx[s->st_cent[i].ce_term];
 	return dot;
 }
 
@@ -268,7 +268,7 @@ cluster_cent_norm(const struct clusterer *c, const struct cstory *s, double *a, 
 	double	sa = 0, sb = 0, sc = 0;
 
 	for (uint32_t i = 0; i < s->st_ncent; i++) {
-		double	w2 = (double)s->st_cent[i].ce_w * s->st_cent[i].ce_w;
+		double	w2 = cent_w(&s->st_cent[i]) * cent_w(&s->st_cent[i]);
 		double	l = c->c_tlog[s->st_cent[i].ce_term];
 
 		sa += w2;
@@ -773,7 +773,7 @@ cent_cosine(const struct clusterer *c, const struct cstory *a, double n2a,
 			continue;
 		}
 		f = term_idf(c, x->ce_term);
-		dot += (double)x->ce_w * y->ce_w * f * f;
+		dot += cent_w(x) * cent_w(y) * f * f;
 		i++;
 		j++;
 	}
@@ -1003,37 +1003,93 @@ cluster_groups_reserve(struct clusterer *c)
 	return 0;
 }
 
+static int
+sources_find(const struct cstory *s, uint64_t h, uint32_t *at)
+{
+	uint32_t	lo = 0, hi = s->st_nsrc, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (s->st_src[mid].sc_hash < h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*at = lo;
+	return lo < s->st_nsrc && s->st_src[lo].sc_hash == h;
+}
+
+/*
+ * Room for nk more centroid terms and for source (0: none) if it is new to s,
+ * with no slack to speak of: most stories are small and stay so. A joining
+ * article's centroid terms get their room from story_room() instead.
+ */
 int
-cluster_story_reserve(struct cstory *s, size_t nk)
+cluster_story_reserve(struct cstory *s, size_t nk, uint64_t source)
 {
 	struct cent	*ce;
 	struct srccount	*sc;
-	size_t		 need = s->st_ncent + nk, cap;
+	size_t		 need = s->st_ncent + nk;
+	uint32_t	 at;
 
-	/*
-	 * Exactly what a new story needs, then by half again (growing by a
-	 * fixed step instead saved 44 bytes an article at 200,000 held and cost
-	 * 15% more time in reallocations), never past what cent_add() can merge
-	 * (st_ncent <= CENT_MAX): a story of one article holds doc_terms terms,
-	 * and most stories are small.
-	 */
 	if (need > s->st_capcent) {
-		cap = s->st_capcent + s->st_capcent / 2;
-		cap = cap < need ? need : cap;
-		cap = cap > CENT_MAX + nk ? CENT_MAX + nk : cap;
-		if ((ce = grow(s->st_cent, sizeof(*s->st_cent), cap)) == NULL)
+		if (need > UINT32_MAX || (ce = grow(s->st_cent, sizeof(*s->st_cent), need)) == NULL)
 			return -ENOMEM;
 		s->st_cent = ce;
-		s->st_capcent = cap;
+		s->st_capcent = (uint32_t)need;
 	}
-	if (s->st_nsrc == s->st_capsrc) {
-		cap = s->st_capsrc ? (size_t)s->st_capsrc * 2 : 4;
-		if ((sc = grow(s->st_src, sizeof(*s->st_src), cap)) == NULL)
+	if (source != 0 && s->st_nsrc == s->st_capsrc && !sources_find(s, source, &at)) {
+		/* exactly, but by an eighth once long: sources_add() inserts in order */
+		size_t	cap = (size_t)s->st_nsrc + 1 + s->st_nsrc / 8;
+
+		if (cap > UINT32_MAX || (sc = grow(s->st_src, sizeof(*s->st_src), cap)) == NULL)
 			return -ENOMEM;
 		s->st_src = sc;
-		s->st_capsrc = cap;
+		s->st_capsrc = (uint32_t)cap;
 	}
 	return 0;
+}
+
+/*
+ * The centroid terms s holds once the doc joins: the union of both, or
+ * CENT_KEEP if that is past CENT_MAX (cent_trim()).
+ */
+static size_t
+cent_need(const struct clusterer *c, const struct cstory *s, const struct plan *pl)
+{
+	size_t	i = 0, j = 0, n = s->st_ncent + pl->pl_nk;
+
+	while (i < s->st_ncent && j < pl->pl_nk) {
+		uint64_t	hs = c->c_thash[s->st_cent[i].ce_term], hd = c->c_kt[j].kt_hash;
+
+		n -= hs == hd;
+		i += hs <= hd;
+		j += hd <= hs;
+	}
+	return n > CENT_MAX ? CENT_KEEP : n;
+}
+
+/*
+ * Room in the story the doc joins (or starts). Centroids are merged in
+ * c_merge and copied to the story (story_join()), so the story's array only
+ * ever holds what it keeps: it is replaced by one of exactly that length when
+ * it must grow, which is one malloc and free an add and leaves no slack (the
+ * growth by half it replaced left 27%, 115 bytes an article). A story
+ * absorbing another gets the room for both, untrimmed (story_absorb()).
+ */
+static int
+story_room(struct clusterer *c, struct cstory *s, const struct doc *d, struct plan *pl)
+{
+	size_t	need;
+
+	if (pl->pl_absorb != NULL)
+		return cluster_story_reserve(s, pl->pl_nk + pl->pl_absorb->st_ncent, d->source);
+	if ((need = cent_need(c, s, pl)) > s->st_capcent) {
+		if ((pl->pl_cent = grow(NULL, sizeof(*pl->pl_cent), need)) == NULL)
+			return -ENOMEM;
+		pl->pl_capcent = (uint32_t)need;
+	}
+	return cluster_story_reserve(s, 0, d->source);
 }
 
 static int
@@ -1051,8 +1107,13 @@ postings_reserve(struct clusterer *c, struct plan *pl)
 				return -ENOMEM;
 			pl->pl_post[t] = p;
 		}
+		/*
+		 * By a quarter, from one: postings of common terms run to
+		 * thousands of entries, and doubling from 4 left a third of
+		 * all entries empty (22 bytes an article at 200,000 held).
+		 */
 		if (p->po_n == p->po_cap) {
-			size_t		  cap = p->po_cap ? (size_t)p->po_cap * 2 : 4;
+			size_t		  cap = (size_t)p->po_n + 1 + p->po_n / 4;
 			struct cstory	**v = grow(p->po_v, sizeof(*p->po_v), cap);
 
 			if (v == NULL)
@@ -1070,7 +1131,8 @@ story_free(struct cstory *s)
 	if (s == NULL)
 		return;
 	free(s->st_cent);
-	free(s->st_src);
+	if (!s->st_removed)	/* else st_src is st_tnext */
+		free(s->st_src);
 	free(s);
 }
 
@@ -1092,6 +1154,8 @@ plan_release(struct clusterer *c, struct plan *pl)
 	}
 	story_free(pl->pl_fresh);
 	pl->pl_fresh = NULL;
+	free(pl->pl_cent);
+	pl->pl_cent = NULL;
 }
 
 /* Room in x for y's sources and the newcomer's, for story_absorb() and story_join(). */
@@ -1127,9 +1191,7 @@ add_reserve(struct clusterer *c, uint32_t id, const struct doc *d, struct plan *
 	}
 	if (pl->pl_absorb != NULL && absorb_reserve(s, pl->pl_absorb) < 0)
 		return -ENOMEM;
-	/* an absorbed centroid is summed in untrimmed: story_join() trims */
-	if (cluster_story_reserve(s, pl->pl_nk + (pl->pl_absorb ? pl->pl_absorb->st_ncent : 0)) < 0 ||
-	    postings_reserve(c, pl) < 0)
+	if (story_room(c, s, d, pl) < 0 || postings_reserve(c, pl) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -1175,8 +1237,7 @@ cluster_group_join(struct clusterer *c, uint32_t id, uint32_t gi, struct cstory 
 		else
 			gi = c->c_ngroupv++;
 		g = &c->c_groups[gi];
-		*g = (struct group){ .gr_head = id, .gr_size = 1,
-		    .gr_nextfree = CLUSTER_NONE, .gr_story = s };
+		*g = (struct group){ .gr_head = id, .gr_size = 1, .gr_story = s };
 		c->c_art[id].ar_grnext = c->c_art[id].ar_grprev = id;
 		s->st_groups++;
 		c->c_ngroups++;
@@ -1212,21 +1273,15 @@ group_leave(struct clusterer *c, uint32_t id)
 static void
 sources_add(struct cstory *s, uint64_t h, uint32_t n)
 {
-	uint32_t	lo = 0, hi = s->st_nsrc, mid;
+	uint32_t	lo;
 
 	if (h == 0)
 		return;
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (s->st_src[mid].sc_hash < h)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < s->st_nsrc && s->st_src[lo].sc_hash == h) {
+	if (sources_find(s, h, &lo)) {
 		s->st_src[lo].sc_n += n;
 		return;
 	}
+	assert(s->st_nsrc < s->st_capsrc);
 	memmove(s->st_src + lo + 1, s->st_src + lo, (s->st_nsrc - lo) * sizeof(*s->st_src));
 	s->st_src[lo] = (struct srccount){ .sc_hash = h, .sc_n = n };
 	s->st_nsrc++;
@@ -1255,19 +1310,26 @@ sources_sub(struct cstory *s, uint64_t h)
 	}
 }
 
-struct cent *
-cluster_cent_find(const struct clusterer *c, const struct cstory *s, uint64_t h)
+/* Term h in the n centroid terms v, or NULL. */
+static struct cent *
+cent_find(const struct clusterer *c, struct cent *v, size_t n, uint64_t h)
 {
-	uint32_t	lo = 0, hi = s->st_ncent, mid;
+	size_t	lo = 0, hi = n, mid;
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		if (c->c_thash[s->st_cent[mid].ce_term] < h)
+		if (c->c_thash[v[mid].ce_term] < h)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo < s->st_ncent && c->c_thash[s->st_cent[lo].ce_term] == h ? &s->st_cent[lo] : NULL;
+	return lo < n && c->c_thash[v[lo].ce_term] == h ? &v[lo] : NULL;
+}
+
+struct cent *
+cluster_cent_find(const struct clusterer *c, const struct cstory *s, uint64_t h)
+{
+	return cent_find(c, s->st_cent, s->st_ncent, h);
 }
 
 static void
@@ -1288,14 +1350,17 @@ unpost(struct clusterer *c, struct cstory *s, uint64_t h)
 	}
 }
 
-/* Post the plan's strongest terms to s, with the space postings_reserve() made. */
+/*
+ * Post the plan's strongest terms to s, whose centroid is the n terms v, with
+ * the space postings_reserve() made.
+ */
 static void
-post_terms(struct clusterer *c, struct cstory *s, struct plan *pl)
+post_terms(struct clusterer *c, struct cstory *s, struct cent *v, size_t n, struct plan *pl)
 {
 	size_t	t;
 
 	for (t = 0; t < pl->pl_ntop; t++) {
-		struct cent	*e = cluster_cent_find(c, s, pl->pl_top[t]);
+		struct cent	*e = cent_find(c, v, n, pl->pl_top[t]);
 		struct posting	*p;
 
 		if (e == NULL || e->ce_posted)
@@ -1321,37 +1386,37 @@ cmp_trimkey(const void *pa, const void *pb)
 	return a->tk_hash < b->tk_hash ? -1 : a->tk_hash > b->tk_hash;
 }
 
-/* Keep the CENT_KEEP heaviest terms by w * idf once past CENT_MAX. */
-static void
-cent_trim(struct clusterer *c, struct cstory *s)
+/*
+ * Keep the CENT_KEEP heaviest terms by w * idf once past CENT_MAX, of s's
+ * centroid as the n terms v; the count kept.
+ */
+static size_t
+cent_trim(struct clusterer *c, struct cstory *s, struct cent *v, size_t n)
 {
-	uint32_t	i, n = 0;
+	size_t	i, kept = 0;
 
-	if (s->st_ncent <= CENT_MAX)
-		return;
-	for (i = 0; i < s->st_ncent; i++) {
-		const struct cent	*e = &s->st_cent[i];
-
-		c->c_trim[i] = (struct trimkey){ .tk_hash = c->c_thash[e->ce_term], .tk_i = i,
-		    .tk_score = e->ce_w * term_idf(c, e->ce_term) };
-	}
-	qsort(c->c_trim, s->st_ncent, sizeof(*c->c_trim), cmp_trimkey);
-	for (i = CENT_KEEP; i < s->st_ncent; i++) {
-		struct cent	*e = &s->st_cent[c->c_trim[i].tk_i];
+	if (n <= CENT_MAX)
+		return n;
+	for (i = 0; i < n; i++)
+		c->c_trim[i] = (struct trimkey){ .tk_hash = c->c_thash[v[i].ce_term],
+		    .tk_i = (uint32_t)i, .tk_score = cent_w(&v[i]) * term_idf(c, v[i].ce_term) };
+	qsort(c->c_trim, n, sizeof(*c->c_trim), cmp_trimkey);
+	for (i = CENT_KEEP; i < n; i++) {
+		struct cent	*e = &v[c->c_trim[i].tk_i];
 
 		if (e->ce_posted)
 			unpost(c, s, c->c_thash[e->ce_term]);
-		e->ce_cnt = 0;
+		e->ce_w = 0;
 	}
-	for (i = 0; i < s->st_ncent; i++)
-		if (s->st_cent[i].ce_cnt > 0)
-			s->st_cent[n++] = s->st_cent[i];
-	s->st_ncent = n;
+	for (i = 0; i < n; i++)
+		if (v[i].ce_w > 0)
+			v[kept++] = v[i];
+	return kept;
 }
 
-/* Add article id's kept terms to the centroid (room made by cluster_story_reserve()). */
-static void
-cent_add(struct clusterer *c, struct cstory *s, uint32_t id)
+/* s's centroid and article id's kept terms, summed into c_merge; the count. */
+static size_t
+cent_merge(struct clusterer *c, const struct cstory *s, uint32_t id)
 {
 	size_t		 off = (size_t)id * c->c_p.doc_terms, nt = c->c_art[id].ar_nterms;
 	const uint32_t	*t = c->c_tid + off;
@@ -1367,24 +1432,25 @@ cent_add(struct clusterer *c, struct cstory *s, uint32_t id)
 			m[n++] = s->st_cent[i++];
 		} else if (i < s->st_ncent && hs == ha) {
 			m[n] = s->st_cent[i++];
-			m[n].ce_w += tw_get(w[j++]);
-			m[n++].ce_cnt++;
+			m[n].ce_w = cent_sum(m[n].ce_w, w[j++]);
+			n++;
 		} else {
-			m[n++] = (struct cent){ .ce_term = t[j], .ce_w = tw_get(w[j]), .ce_cnt = 1 };
+			m[n++] = (struct cent){ .ce_term = t[j], .ce_w = w[j] };
 			j++;
 		}
 	}
-	assert(n <= s->st_capcent);
-	if (n > 0)	/* an article without terms leaves both NULL */
-		memcpy(s->st_cent, m, n * sizeof(*m));
-	s->st_ncent = n;
+	return n;
 }
 
 /*
- * Subtract article id's kept terms. A term leaves when the members added since
- * it entered have all left (or its weight is gone): so a centroid term always
+ * Subtract article id's kept terms. A term leaves when its weight would reach
+ * 0 or less. The weight is what the members added since the term entered gave,
+ * less what members keeping it took as they left, each at least 1: while it is
+ * positive, one of those added since is still held, so a centroid term always
  * has a held member keeping it, and its term id is alive. A term trimmed and
- * re-entered may leave early; the centroid is an approximation past CENT_MAX.
+ * re-entered has lost what its earlier members gave, who still take it as they
+ * leave: it may leave while later ones keep it. The centroid is an
+ * approximation past CENT_MAX.
  */
 static void
 cent_sub(struct clusterer *c, struct cstory *s, uint32_t id)
@@ -1401,12 +1467,14 @@ cent_sub(struct clusterer *c, struct cstory *s, uint32_t id)
 		while (j < nt && c->c_thash[t[j]] < h)
 			j++;
 		if (j < nt && c->c_thash[t[j]] == h) {
-			e->ce_w -= tw_get(w[j++]);
-			if (--e->ce_cnt == 0 || !(e->ce_w > 0)) {
+			uint16_t	q = w[j++];
+
+			if (e->ce_w <= q) {
 				if (e->ce_posted)
 					unpost(c, s, h);
 				continue;
 			}
+			e->ce_w -= q;
 		}
 		s->st_cent[n++] = *e;
 	}
@@ -1502,6 +1570,7 @@ static void
 story_join(struct clusterer *c, struct cstory *s, uint32_t id, struct plan *pl)
 {
 	const struct art	*a = &c->c_art[id];
+	size_t			 n;
 
 	if (s->st_size > 0) {
 		LIST_APPEND(c, s->st_head, id, ar_stnext, ar_stprev);
@@ -1510,9 +1579,19 @@ story_join(struct clusterer *c, struct cstory *s, uint32_t id, struct plan *pl)
 	}
 	s->st_size++;
 	cluster_sources_add(s, a->ar_source);
-	cent_add(c, s, id);
-	post_terms(c, s, pl);
-	cent_trim(c, s);
+	n = cent_merge(c, s, id);
+	post_terms(c, s, c->c_merge, n, pl);
+	n = cent_trim(c, s, c->c_merge, n);
+	if (pl->pl_cent != NULL) {
+		free(s->st_cent);
+		s->st_cent = pl->pl_cent;
+		s->st_capcent = pl->pl_capcent;
+		pl->pl_cent = NULL;
+	}
+	assert(n <= s->st_capcent);
+	if (n > 0)	/* an article without terms may leave both NULL */
+		memcpy(s->st_cent, c->c_merge, n * sizeof(*s->st_cent));
+	s->st_ncent = (uint32_t)n;
 	cent_norm_refresh(c, s);
 	/* cheap on add: the newcomer replaces the representative only if more central */
 	if (s->st_size > 1) {
@@ -1647,10 +1726,9 @@ story_absorb(struct clusterer *c, struct cstory *x, struct cstory *y)
 		e = &y->st_cent[j++];
 		if (i < x->st_ncent && hx == hy) {
 			m[n] = x->st_cent[i++];
-			m[n].ce_w += e->ce_w;
-			m[n].ce_cnt += e->ce_cnt;
+			m[n].ce_w = cent_sum(m[n].ce_w, e->ce_w);
 		} else
-			m[n] = (struct cent){ .ce_term = e->ce_term, .ce_w = e->ce_w, .ce_cnt = e->ce_cnt };
+			m[n] = (struct cent){ .ce_term = e->ce_term, .ce_w = e->ce_w };
 		if (e->ce_posted) {
 			post_handover(c, hy, x, y, m[n].ce_posted);
 			m[n].ce_posted = 1;
@@ -2039,7 +2117,7 @@ cluster_story_terms(const struct clusterer *c, uint32_t story, const char **out,
 	max = max < CLUSTER_STORY_TERMS_MAX ? max : CLUSTER_STORY_TERMS_MAX;
 	for (i = 0; i < s->st_ncent && max > 0; i++) {
 		const struct cent	*e = &s->st_cent[i];
-		double			 x = e->ce_w * term_idf(c, e->ce_term);
+		double			 x = cent_w(e) * term_idf(c, e->ce_term);
 
 		if (c->c_tword[e->ce_term][0] == '\0')
 			continue;

@@ -261,7 +261,8 @@ int	cluster_load(struct clusterer **out, const struct cluster_params *params,
 
 /*
  * Check the internal invariants (lists, counts, indexes, feed order) in time
- * linear in the state: 0, or -EINVAL naming no culprit. For tests and after
- * cluster_load(), which already guarantees them.
+ * linear in the state: 0, or -EINVAL naming no culprit (-ENOMEM: no memory to
+ * check with). For tests and after cluster_load(), which already guarantees
+ * them.
  */
 int	cluster_check(const struct clusterer *);

@@ -1177,6 +1177,50 @@ bridged(struct cluster_params *p, double merge_threshold, struct verdict *last)
 	return c;
 }
 
+/*
+ * A story grown past CENT_MAX trims its centroid; terms trimmed come back
+ * with later members. As members leave in any order, every centroid term
+ * keeps a member that holds it (cluster_check()), and the story goes with
+ * the last one.
+ */
+static void
+test_trimmed_centroid_terms_leave_with_their_members(void **state)
+{
+	struct cluster_params	 p;
+	struct clusterer	*c = new_clusterer(&p);
+	struct verdict		 v;
+	struct story		 s;
+	struct tdoc		 td;
+	uint32_t		 story = CLUSTER_NONE, i, j, n = 40;
+	char			 spec[1024];
+
+	(void)state;
+	for (i = 0; i < n; i++) {
+		/* heavy enough to stay the strongest terms, so it is found by them */
+		int	len = snprintf(spec, sizeof(spec), "core0:100 core1:100 core2:100 "
+		    "core3:100 core4:100 core5:100 core6:100 core7:100");
+
+		/* 32 words of its own, or those of the article 12 before it */
+		for (j = 0; j < 32; j++)
+			len += snprintf(spec + len, sizeof(spec) - (size_t)len, " w%u_%u",
+			    i >= 24 ? i - 12 : i, j);
+		tdoc_make(&td, &p, 500 + i, spec, T0 + i * 60);
+		add_ok(c, i, &td, &v);
+		tdoc_fini(&td);
+		if (i == 0)
+			story = v.story;
+		assert_int_equal(v.story, story);
+	}
+	assert_int_equal(cluster_check(c), 0);
+	for (i = 0; i < n; i++) {
+		cluster_remove(c, (i * 17) % n);	/* 17 is prime to 40: each once */
+		assert_int_equal(cluster_check(c), 0);
+	}
+	assert_int_equal(cluster_story_get(c, story, &s), -ENOENT);
+	assert_int_equal(cluster_count_stories(c), 0);
+	cluster_free(c);
+}
+
 static void
 test_article_in_two_stories_merges_the_younger_into_the_older(void **state)
 {
@@ -1369,14 +1413,16 @@ test_load_refuses_newer_version(void **state)
 	(void)state;
 	add_unrelated(c, &p, 0, 1, T0, NULL);
 	dump_ok(c, &m);
-	assert_memory_equal(m.b, "SDCLUST1\x02\x00\x00\x00", 12);
-	m.b[8] = 3;
+	assert_memory_equal(m.b, "SDCLUST1\x03\x00\x00\x00", 12);
+	m.b[8] = 4;
 	assert_int_equal(load_prefix(&m, m.n, &p, &c2), -EPROTONOSUPPORT);
-	m.b[8] = 1;	/* older: version 1 had no centroid norms */
+	m.b[8] = 2;	/* older: version 2 had float centroid weights and counts */
+	assert_int_equal(load_prefix(&m, m.n, &p, &c2), -EINVAL);
+	m.b[8] = 1;	/* version 1 had no centroid norms */
 	assert_int_equal(load_prefix(&m, m.n, &p, &c2), -EINVAL);
 	m.b[8] = 0;
 	assert_int_equal(load_prefix(&m, m.n, &p, &c2), -EINVAL);
-	m.b[8] = 2;
+	m.b[8] = 3;
 	m.b[0] = 'X';
 	assert_int_equal(load_prefix(&m, m.n, &p, &c2), -EINVAL);
 	assert_null(c2);
@@ -1444,6 +1490,7 @@ main(void)
 		cmocka_unit_test(test_same_sequence_gives_same_state),
 		cmocka_unit_test(test_random_adds_and_removes_keep_invariants),
 		cmocka_unit_test(test_dump_then_load_behaves_identically),
+		cmocka_unit_test(test_trimmed_centroid_terms_leave_with_their_members),
 		cmocka_unit_test(test_article_in_two_stories_merges_the_younger_into_the_older),
 		cmocka_unit_test(test_empty_clusterer_round_trips),
 		cmocka_unit_test(test_load_refuses_truncated_input),
