@@ -28,9 +28,10 @@
  * computed with the document frequencies before the article's own terms count.
  *
  * Term weights: w is 1 + ln of the article's tf weight (terms.c; weights
- * below 1 are kept as they are) for its doc_terms heaviest terms; idf(t) = ln((N + 1) / (df(t) + 1)) + 1 (smoothed, as
- * scikit-learn's TfidfTransformer), N the articles held and df(t) how many of
- * them keep t. A story's centroid sums its members' w per term; cosines use
+ * below 1 are kept as they are) for its doc_terms heaviest terms; idf(t) =
+ * ln((N + IDF_PRIOR) / (df(t) + 1)) + 1, N the articles held and df(t) how
+ * many of them keep t (scikit-learn's smoothed idf, with IDF_PRIOR documents
+ * that have none of the terms in place of its one). A story's centroid sums its members' w per term; cosines use
  * w * idf on both sides, with the current idf (a centroid's norm may lag: see
  * cluster_cent_norm()).
  *
@@ -78,7 +79,7 @@ void
 cluster_set_count(struct clusterer *c, size_t n)
 {
 	c->c_narticles = n;
-	c->c_logn = log((double)n + 1);
+	c->c_logn = log((double)n + IDF_PRIOR);
 }
 
 /* Room for n more term ids, whatever the free list holds. */
@@ -725,18 +726,20 @@ decay(const struct clusterer *c, const struct cstory *s, int64_t t)
 }
 
 /*
- * The threshold for a doc with nk kept terms: story_threshold, lowered in
- * proportion below CLUSTER_SHORT_TERMS terms. A headline alone has a handful
- * of terms; its cosine with a story's centroid of hundreds is small even when
- * every word matches (README "Clustering quality"). young() raises it for
- * stories of few members.
+ * The threshold for a doc with nk kept terms: story_threshold, times
+ * sqrt(nk / CLUSTER_SHORT_TERMS) below CLUSTER_SHORT_TERMS terms. A headline
+ * alone has a handful of terms; its cosine with a story's centroid of
+ * hundreds is small even when every word matches, and falls as the square
+ * root of its share of the centroid's terms (README "Clustering quality": in
+ * proportion to nk, one common word was enough for a four-word headline).
+ * young() raises it for stories of few members.
  */
 static double
 threshold(const struct clusterer *c, size_t nk)
 {
 	double	t = c->c_p.story_threshold;
 
-	return nk < CLUSTER_SHORT_TERMS ? t * (double)nk / CLUSTER_SHORT_TERMS : t;
+	return nk < CLUSTER_SHORT_TERMS ? t * sqrt((double)nk / CLUSTER_SHORT_TERMS) : t;
 }
 
 /*

@@ -32,8 +32,8 @@
  * by exp(-g^2 / 2 sigma^2), sigma = decay_hours and g the time from the
  * article to the story's nearest member (0 inside its span): a story quiet
  * for a day weighs less than a live one. It joins the best story whose score reaches the threshold
- * (story_threshold, lowered in proportion for an article with fewer than
- * CLUSTER_SHORT_TERMS kept terms, such as a headline alone, and raised by a
+ * (story_threshold, times sqrt(n / CLUSTER_SHORT_TERMS) for an article with
+ * n < CLUSTER_SHORT_TERMS kept terms, such as a headline alone, and raised by a
  * factor 1 + 0.2 / n for a story of n members) or starts a new story. Story
  * ids count up from 1 and are never reused. When the article scores at least
  * twice its threshold against a second story too, and the two centroids have
@@ -45,11 +45,12 @@
  * Term weights: each article keeps its doc_terms heaviest terms, weighted
  * 1 + ln(w) with w the tf weight from terms.c (sublinear tf: a word said five
  * times is not five times the evidence); document frequencies count the
- * articles that keep a term, and idf(t) = ln((N + 1) / (df(t) + 1)) + 1 with
- * N the articles held. A verdict is
- * decided with the frequencies before the article's own terms count, so
- * cluster_query() and cluster_add() decide alike. Similarities reported for
- * duplicates are Jaccard estimates, also when only SimHash verified the match.
+ * articles that keep a term, and idf(t) = ln((N + 100) / (df(t) + 1)) + 1
+ * with N the articles held (100: a prior for a fresh daemon, see cluster.c).
+ * A verdict is decided with the frequencies before the article's own terms
+ * count, so cluster_query() and cluster_add() decide alike. Similarities
+ * reported for duplicates are Jaccard estimates, also when only SimHash
+ * verified the match.
  *
  * Change feed: every change to a story (created, article added or removed,
  * removed) takes the next sequence number; cluster_feed() lists stories by
