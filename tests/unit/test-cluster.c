@@ -481,6 +481,46 @@ test_related_articles_join_one_story(void **state)
 	cluster_free(c);
 }
 
+/*
+ * A headline of five terms joins a story on three shared terms, not on one:
+ * its lower threshold (it cannot match a centroid of many terms well) is not
+ * so low that any common word will do.
+ */
+static void
+test_headline_needs_more_than_one_shared_word(void **state)
+{
+	static const char	*story = "t1 t2 t3 t4 t5 t6 t7 t8 t9 t10";
+	struct cluster_params	 p;
+	struct clusterer	*c = new_clusterer(&p);
+	struct tdoc		 td;
+	struct verdict		 v;
+	uint32_t		 i;
+
+	(void)state;
+	for (i = 0; i < 20; i++)	/* background, so idf means something */
+		add_unrelated(c, &p, 100 + i, 1000 + i, T0, NULL);
+	for (i = 0; i < 2; i++) {
+		tdoc_make(&td, &p, 10 + i, story, T0 + i * 600);
+		add_ok(c, i, &td, &v);
+		tdoc_fini(&td);
+	}
+	assert_int_equal(v.status, VERDICT_JOINED_STORY);
+	assert_int_equal(v.story, 21);
+
+	tdoc_make(&td, &p, 20, "t1 h1 h2 h3 h4", T0 + 1200);
+	add_ok(c, 2, &td, &v);
+	tdoc_fini(&td);
+	assert_int_equal(v.status, VERDICT_NEW_STORY);
+	assert_int_equal(v.story, 22);
+
+	tdoc_make(&td, &p, 21, "t1 t2 t3 g1 g2", T0 + 1800);
+	add_ok(c, 3, &td, &v);
+	tdoc_fini(&td);
+	assert_int_equal(v.status, VERDICT_JOINED_STORY);
+	assert_int_equal(v.story, 21);
+	cluster_free(c);
+}
+
 static void
 test_articles_outside_window_do_not_join(void **state)
 {
@@ -1482,6 +1522,7 @@ main(void)
 		cmocka_unit_test(test_root_removal_promotes_next_oldest),
 		cmocka_unit_test(test_unrelated_articles_start_new_stories_in_order),
 		cmocka_unit_test(test_related_articles_join_one_story),
+		cmocka_unit_test(test_headline_needs_more_than_one_shared_word),
 		cmocka_unit_test(test_articles_outside_window_do_not_join),
 		cmocka_unit_test(test_decay_keeps_a_quiet_story_from_joining),
 		cmocka_unit_test(test_removed_story_is_reported_once_as_tombstone),
