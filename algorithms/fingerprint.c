@@ -152,7 +152,9 @@ fingerprint(struct fingerprinter *f, const struct article_text *a, const struct 
 		return r;
 	if (f->title.n == 0 && f->body.n == 0)
 		return -ENODATA;
-	if ((r = terms_extract(f->terms_ctx, &f->title, &f->body, &f->terms)) != 0 ||
+	/* terms and shingles both need the word hashes: make them once */
+	if ((r = tokens_hash(&f->title)) != 0 || (r = tokens_hash(&f->body)) != 0 ||
+	    (r = terms_extract(f->terms_ctx, &f->title, &f->body, &f->terms)) != 0 ||
 	    (r = sign(f)) != 0)
 		return r;
 

@@ -70,6 +70,7 @@
 #include <strings.h>
 
 #include <utf8proc.h>
+#include <xxhash.h>
 
 #include "grow.h"
 #include "normalize.h"
@@ -191,6 +192,7 @@ tokens_reset(struct tokens *t)
 {
 	t->text_len = 0;
 	t->n = 0;
+	t->hashed = 0;
 }
 
 void
@@ -198,7 +200,22 @@ tokens_fini(struct tokens *t)
 {
 	free(t->text);
 	free(t->v);
+	free(t->hash);
 	tokens_init(t);
+}
+
+int
+tokens_hash(struct tokens *t)
+{
+	void	*p = t->hash;
+
+	if (grow_array(&p, &t->hash_cap, t->n, sizeof(*t->hash)) < 0)
+		return -ENOMEM;
+	t->hash = p;
+	for (size_t i = 0; i < t->n; i++)
+		t->hash[i] = XXH3_64bits(t->text + t->v[i].off, t->v[i].len);
+	t->hashed = 1;
+	return 0;
 }
 
 static int
@@ -948,6 +965,7 @@ normalize(const char *s, size_t len, unsigned flags, struct tokens *t)
 
 	if (len > NORM_INPUT_MAX)
 		len = NORM_INPUT_MAX;
+	t->hashed = 0;
 	memset(&sc, 0, sizeof(sc));
 	sc.t = t;
 	sc.first = 1;

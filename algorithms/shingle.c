@@ -1,11 +1,12 @@
 /*
  * shingle: XXH3 of each word, then XXH3 of each run of w word hashes.
  *
- * The word hashes of the current window sit in a small buffer, so each word
- * is hashed once however large w is up to SHINGLE_BUF / 2; beyond that (no
- * caller needs it) word hashes are recomputed per shingle. The shingle hash
- * is XXH3-64 over the w word hashes as little-endian bytes, so it is the
- * same on every machine.
+ * The word hashes are the tokens' own when tokens_hash() made them, else
+ * those of the current window sit in a small buffer, so each word is hashed
+ * once however large w is up to SHINGLE_BUF / 2; beyond that (no caller
+ * needs it) word hashes are recomputed per shingle. The shingle hash is
+ * XXH3-64 over the w word hashes as little-endian bytes, so it is the same
+ * on every machine.
  */
 #include <assert.h>
 #include <string.h>
@@ -21,7 +22,7 @@
 static uint64_t
 word_hash(const struct tokens *t, size_t i)
 {
-	uint64_t	h = XXH3_64bits(t->text + t->v[i].off, t->v[i].len);
+	uint64_t	h = t->hashed ? t->hash[i] : XXH3_64bits(t->text + t->v[i].off, t->v[i].len);
 
 	return __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? __builtin_bswap64(h) : h;
 }

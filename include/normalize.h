@@ -42,23 +42,32 @@ struct token {
 
 /*
  * Words of one text. text holds the folded words, each followed by one NUL,
- * so text + v[i].off is a C string.
+ * so text + v[i].off is a C string. When hashed is set, hash[i] is XXH3-64
+ * (seed 0) of word i: tokens_hash() sets it and whatever changes the words
+ * clears it, so shingles and terms, which both need the hashes, can share
+ * them (fingerprint() has them made once).
  */
 struct tokens {
 	char		*text;
 	size_t		 text_len, text_cap;
 	struct token	*v;
 	size_t		 n, cap;
+	uint64_t	*hash;
+	size_t		 hash_cap;
+	int		 hashed;
 };
 
 void	tokens_init(struct tokens *t);
 void	tokens_reset(struct tokens *t);		/* empty, keep the memory */
 void	tokens_fini(struct tokens *t);
 
+/* Hash every word into t->hash and set t->hashed. 0, or -ENOMEM (t then unchanged). */
+int	tokens_hash(struct tokens *t);
+
 /*
  * Append the words of s[0..len) to t (after any already there); the first
- * of them has TOK_SENTENCE. Returns 0, or -ENOMEM (also when t's text would
- * pass 4 GiB), and then t holds the words appended before memory ran out,
- * boilerplate not yet removed.
+ * of them has TOK_SENTENCE. Clears t->hashed. Returns 0, or -ENOMEM (also
+ * when t's text would pass 4 GiB), and then t holds the words appended
+ * before memory ran out, boilerplate not yet removed.
  */
 int	normalize(const char *s, size_t len, unsigned flags, struct tokens *t);

@@ -16,5 +16,8 @@
 /* How many hashes shingle_hashes() writes for n words: max(n - w + 1, n > 0). */
 size_t	shingle_count(size_t nwords, unsigned w);
 
-/* Write shingle_count(t->n, w) hashes to out (not deduplicated). w >= 1. */
+/*
+ * Write shingle_count(t->n, w) hashes to out (not deduplicated). w >= 1. The
+ * word hashes are t->hash when tokens_hash() has made them.
+ */
 size_t	shingle_hashes(const struct tokens *t, unsigned w, uint64_t *out);

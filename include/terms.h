@@ -57,9 +57,10 @@ void	terms_fini(struct terms *t);
 
 /*
  * Replace out with the weighted terms of a title and body already split into
- * words (either may be NULL: no words). out->words holds, for each term, the
- * first surface form met ("beijing", not the stem "beij"). Returns 0 or
- * -ENOMEM (out is then empty).
+ * words (either may be NULL: no words), and hashed if tokens_hash() has run
+ * (else terms_extract() hashes them itself). out->words holds, for each
+ * term, the first surface form met ("beijing", not the stem "beij"). Returns
+ * 0 or -ENOMEM (out is then empty).
  */
 int	terms_extract(struct terms_ctx *ctx, const struct tokens *title,
 	    const struct tokens *body, struct terms *out);
