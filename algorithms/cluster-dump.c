@@ -48,7 +48,8 @@
  *    bucket, and removal keeps that order; insertion order is arrival order
  *    (an lsh_insert() undone by a failed add is removed again, last in), so
  *    inserting in arrival order remakes every bucket, and CAND_MAX cuts the
- *    same candidates;
+ *    same candidates (at any table size: a bucket is its ids in insertion
+ *    order wherever its slots lie; lsh_reserve() sizes the tables up front);
  *  - the SimHash index: simindex_query() orders by distance, then id, so it
  *    does not depend on insertion order at all;
  *  - document frequencies (and their logarithms), story sizes, duplicate groups per story, source
@@ -511,6 +512,8 @@ struct loader {
 	size_t			 l_norder, l_caporder;
 	char			*l_word;		/* scratch for display words */
 	size_t			 l_capword;
+	struct cent		**l_cent;		/* scratch: one posting's centroid terms */
+	size_t			 l_capcent;
 };
 
 static int
@@ -799,6 +802,13 @@ link_articles(struct loader *l)
 
 	if (l->l_norder > 0)
 		qsort(l->l_order, l->l_norder, sizeof(*l->l_order), cmp_arrival);
+	/*
+	 * Sized once for the articles read (a count earned by their bytes, not
+	 * the header's claim): the tables come out as inserting grows them, but
+	 * without refiling every id at each step on the way.
+	 */
+	if (lsh_reserve(c->c_lsh, l->l_norder) < 0)
+		return -ENOMEM;
 	for (i = 0; i < l->l_norder; i++) {
 		uint32_t	 id = l->l_order[i].ai_id, root, gi;
 		struct art	*a = &c->c_art[id];
@@ -901,7 +911,7 @@ load_postings(struct loader *l)
 	struct reader		*r = &l->l_r;
 	struct clusterer	*c = l->l_c;
 	struct cstory		*s;
-	uint64_t		 i, hash, prev = 0;
+	uint64_t		 i, hash, prev = 0, entries = 0, posted = 0;
 	uint32_t		 j, n;
 
 	if (r_u32(r) != TAG_POST)
@@ -923,6 +933,14 @@ load_postings(struct loader *l)
 		}
 		p->po_cap = n;
 		map_putp(&c->c_posts, hash, p);
+		if (n > l->l_capcent) {
+			struct cent	**v = grow(l->l_cent, sizeof(*v), n);
+
+			if (v == NULL)
+				return -ENOMEM;
+			l->l_cent = v;
+			l->l_capcent = n;
+		}
 		for (j = 0; j < n; j++) {
 			struct cent	*e;
 
@@ -930,26 +948,25 @@ load_postings(struct loader *l)
 			if (r->r_err || s == NULL ||
 			    (e = cluster_cent_find(c, s, hash)) == NULL || !e->ce_posted)
 				return r_bad(r);
-			e->ce_posted = 0;	/* found its posting, once; set again below */
+			e->ce_posted = 0;	/* a story twice in one posting finds it clear */
+			l->l_cent[j] = e;
 			p->po_v[p->po_n++] = s;
 		}
+		for (j = 0; j < n; j++)
+			l->l_cent[j]->ce_posted = 1;
+		entries += n;
 	}
 	if (r->r_err)
 		return r->r_err;
+	/*
+	 * Each entry found a distinct posted term (postings differ in hash, and
+	 * within one a story comes once), so as many entries as posted terms
+	 * leave none posted but in no posting.
+	 */
 	for (s = c->c_fhead; s != NULL; s = s->st_fnext)
 		for (j = 0; j < s->st_ncent; j++)
-			if (s->st_cent[j].ce_posted)	/* posted, but in no posting */
-				return r_bad(r);
-	for (i = 0; i < c->c_posts.m_cap; i++) {
-		const struct posting	*p;
-
-		if (!c->c_posts.m_used[i])
-			continue;
-		p = (const struct posting *)(uintptr_t)c->c_posts.m_vals[i];
-		for (j = 0; j < p->po_n; j++)
-			cluster_cent_find(c, p->po_v[j], c->c_posts.m_keys[i])->ce_posted = 1;
-	}
-	return 0;
+			posted += s->st_cent[j].ce_posted;
+	return posted == entries ? 0 : r_bad(r);
 }
 
 /* The end tag, the end of a chunk, and the end chunk. */
@@ -1009,6 +1026,7 @@ cluster_load(struct clusterer **out, const struct cluster_params *p,
 	free(l.l_r.r_buf);
 	free(l.l_order);
 	free(l.l_word);
+	free(l.l_cent);
 	if (r < 0) {
 		cluster_free(l.l_c);
 		return r;

@@ -9,8 +9,12 @@
  * be filled to 4/5 with short probes; a table grows by a quarter (the home
  * is the tag scaled to the size, so any size will do), and so stays between
  * 16/25 and 4/5 full while growing. (9/10 saves a further tenth of the
- * memory but made cluster_add() 30% slower at 200,000 held: long runs.) Deletion shifts the rest of the run
- * back, so there are no tombstones. A bucket of many ids (copies of one
+ * memory but made cluster_add() 30% slower at 200,000 held: long runs.)
+ * lsh_reserve() jumps straight to the size those quarters would reach for
+ * its count (band_cap_for()), so a reserved table is the very table that
+ * growing would have made, without refiling each id at every step (about
+ * 4.5 times each on the way to a million). Deletion shifts the rest of the
+ * run back, so there are no tombstones. A bucket of many ids (copies of one
  * text) is that many slots of one run.
  *
  * Two different band keys share a bucket only when their 31-bit tags agree:
@@ -270,16 +274,38 @@ band_resize(struct band *bd, uint32_t cap)
 	return 0;
 }
 
+/* Room for n entries at most 4/5 full, so that every run ends at an empty slot. */
+static int
+band_fits(uint32_t cap, uint64_t n)
+{
+	return n * 5 <= (uint64_t)cap * 4;
+}
+
+/*
+ * The size a table of cap slots reaches growing by quarters until n entries
+ * fit; 0 if that passes 2^32.
+ */
+static uint32_t
+band_cap_for(uint32_t cap, uint64_t n)
+{
+	while (!band_fits(cap, n)) {
+		if (cap > UINT32_MAX / 5 * 4)
+			return 0;
+		cap += cap / 4;
+	}
+	return cap;
+}
+
 static int
 band_insert(struct band *bd, uint32_t tag, uint32_t id)
 {
-	int	r;
+	uint32_t	cap;
+	int		r;
 
-	/* at most 4/5 full, so every run ends at an empty slot */
-	if ((uint64_t)(bd->used + 1) * 5 > (uint64_t)bd->cap * 4) {
-		if (bd->cap > UINT32_MAX / 5 * 4)
+	if (!band_fits(bd->cap, (uint64_t)bd->used + 1)) {
+		if ((cap = band_cap_for(bd->cap, (uint64_t)bd->used + 1)) == 0)
 			return -ENOMEM;
-		if ((r = band_resize(bd, bd->cap + bd->cap / 4)) < 0)
+		if ((r = band_resize(bd, cap)) < 0)
 			return r;
 	}
 	band_put(bd, tag, id);
@@ -345,6 +371,23 @@ lsh_free(struct lsh *l)
 		free(l->band[j].slot);
 	free(l->band);
 	free(l);
+}
+
+int
+lsh_reserve(struct lsh *l, size_t n)
+{
+	uint32_t	cap;
+	int		r;
+
+	if (n > UINT32_MAX)
+		return -ENOMEM;
+	for (unsigned j = 0; j < l->bands; j++) {
+		if ((cap = band_cap_for(l->band[j].cap, n)) == 0)
+			return -ENOMEM;
+		if (cap != l->band[j].cap && (r = band_resize(&l->band[j], cap)) < 0)
+			return r;
+	}
+	return 0;
 }
 
 /* The tags of bands from..from+n-1 of sig, their home slots prefetched. */

@@ -279,7 +279,7 @@ open_timed(struct store **s, const char *dir, const struct store_params *sp, dou
  * tail; a clean close (final snapshot) and a timed recovery of it alone.
  */
 static int
-run_store(const struct corpus *c, size_t n, uint64_t tail_log)
+run_store(const struct corpus *c, size_t n, uint64_t tail_log, int keep)
 {
 	const uint64_t		 bulk_log = (uint64_t)512 << 20;
 	char			 dir[] = "/tmp/storyd-bench-XXXXXX";
@@ -379,17 +379,48 @@ run_store(const struct corpus *c, size_t n, uint64_t tail_log)
 	    "%zu articles\n", (unsigned long long)rep.replayed, t_clean, store_count(s));
 	store_free(s);
 	synth_free(syn);
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	if (keep)
+		printf("kept %s\n", dir);
+	else
+		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
+
+/*
+ * Only the recovery of an existing store directory (one -s left with -k):
+ * store_open() writes to it (a new log segment), so give it a copy.
+ */
+static int
+run_recover(const char *dir)
+{
+	struct store_params	 sp = { 0 };
+	struct store_report	 rep;
+	struct store		*s;
+	double			 t;
+
+	cluster_params_default(&sp.cluster);
+	sp.sync = STORE_SYNC_NO;
+	sp.retention = (int64_t)100 * 365 * 86400;
+	sp.max_articles = 100000000;	/* config.c's largest: replay evicts nothing */
+	if (open_timed(&s, dir, &sp, &t, &rep) != 0)
+		return 1;
+	printf("recovery of %s (%s, %llu records replayed): %.2f s, %zu articles\n", dir,
+	    rep.snapshot ? "snapshot" : "no snapshot", (unsigned long long)rep.replayed, t,
+	    store_count(s));
+	store_free(s);
 	return 0;
 }
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: index [-d DATA_DIR] [-n ARTICLES] [-R REF_HELD] [-s [-t TAIL_MIB]]\n"
+	fprintf(stderr, "usage: index [-d DATA_DIR] [-n ARTICLES] [-R REF_HELD] "
+	    "[-s [-k] [-t TAIL_MIB]] [-r DIR]\n"
 	    "  -n  articles to add (default 1000000)\n"
 	    "  -R  articles held by the reference clusterer (default 10000; 0: none)\n"
 	    "  -s  through the store: ingest, crash and clean recovery, snapshot size\n"
+	    "  -k  with -s: keep the store directory, as the clean stop left it\n"
+	    "  -r  only time the recovery of DIR (a copy of one -k kept)\n"
 	    "  -t  log tail after the last snapshot, MiB (default 64: snapshot_log_bytes)\n");
 	exit(2);
 }
@@ -400,11 +431,14 @@ main(int argc, char **argv)
 	const char	*dir = corpus_default_dir();
 	size_t		 n = 1000000, ref_held = 10000;
 	uint64_t	 tail = 64;
-	int		 store = 0, ch, r;
+	const char	*recover = NULL;
+	int		 store = 0, keep = 0, ch, r;
 	struct corpus	 c;
 
-	while ((ch = getopt(argc, argv, "d:n:R:st:h")) != -1) {
+	while ((ch = getopt(argc, argv, "d:kn:r:R:st:h")) != -1) {
 		switch (ch) {
+		case 'k': keep = 1; break;
+		case 'r': recover = optarg; break;
 		case 'R': ref_held = strtoul(optarg, NULL, 10); break;
 		case 'd': dir = optarg; break;
 		case 'n': n = strtoul(optarg, NULL, 10); break;
@@ -415,9 +449,11 @@ main(int argc, char **argv)
 	}
 	if (n < 1000 || n > 4000000)
 		usage();
+	if (recover != NULL)
+		return run_recover(recover);
 	if (corpus_load(&c, dir) != 0)
 		return 1;
-	r = store ? run_store(&c, n, tail << 20) : run_cluster(&c, n, ref_held);
+	r = store ? run_store(&c, n, tail << 20, keep) : run_cluster(&c, n, ref_held);
 	corpus_free(&c);
 	return r;
 }

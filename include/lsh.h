@@ -30,6 +30,15 @@ void		 lsh_free(struct lsh *);
 /* Add id with signature sig (at least bands * rows values). 0 or -ENOMEM. */
 int	lsh_insert(struct lsh *, uint32_t id, const uint32_t *sig);
 
+/*
+ * Make room for n ids in all, so that lsh_insert() does not grow a table
+ * until more are held: each table gets at once the size that inserting n
+ * would have grown it to, so what the index finds, its memory and its later
+ * growth are as if they had been inserted one by one. 0 or -ENOMEM, when
+ * some tables may be larger, and nothing else has changed.
+ */
+int	lsh_reserve(struct lsh *, size_t n);
+
 /* Remove id, inserted with this same sig. Unknown ids are ignored. */
 void	lsh_remove(struct lsh *, uint32_t id, const uint32_t *sig);
 

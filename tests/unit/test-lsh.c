@@ -1,4 +1,5 @@
-/* lsh: the S-curve parameters, recall as the S-curve predicts, removal, memory. */
+/* lsh: the S-curve parameters, recall as the S-curve predicts, removal, memory, reserving. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -311,6 +312,65 @@ test_bands_past_the_tag_batches_are_found_and_removed(void **state)
 	lsh_free(l);
 }
 
+/*
+ * cluster_load() reserves before inserting: the tables come out the size
+ * that growing gives them, so memory is the same, the n inserts and queries
+ * afterwards move nothing, and every query finds the same ids in the same
+ * order (which candidates CAND_MAX keeps depends on it).
+ */
+static void
+test_reserved_index_is_the_grown_one(void **state)
+{
+	enum { N = 3000, KEYS = 20 };
+	struct lsh	*grown = lsh_new(20, 6), *reserved = lsh_new(20, 6);
+	uint32_t	(*sig)[K] = malloc(N * sizeof(*sig));
+	uint32_t	*a = malloc(N * sizeof(*a)), *b = malloc(N * sizeof(*b));
+	uint64_t	 rng = 5;
+	size_t		 mem;
+
+	(void)state;
+	assert_non_null(grown);
+	assert_non_null(reserved);
+	assert_non_null(sig);
+	assert_non_null(a);
+	assert_non_null(b);
+	/* few distinct keys per band, so buckets hold many ids in insertion order */
+	for (unsigned i = 0; i < N; i++)
+		for (unsigned v = 0; v < K; v++)
+			sig[i][v] = (uint32_t)(rng_next(&rng) % (v % 6 == 0 ? KEYS : 2));
+	assert_int_equal(lsh_reserve(reserved, N), 0);
+	mem = lsh_memory(reserved);
+	assert_int_equal(lsh_reserve(reserved, N / 2), 0);	/* never shrinks */
+	assert_int_equal(lsh_memory(reserved), mem);
+	for (unsigned i = 0; i < N; i++) {
+		assert_int_equal(lsh_insert(grown, i, sig[i]), 0);
+		assert_int_equal(lsh_insert(reserved, i, sig[i]), 0);
+	}
+	assert_int_equal(lsh_memory(reserved), mem);
+	assert_int_equal(lsh_memory(grown), mem);
+	assert_int_equal(lsh_count(reserved), N);
+	for (unsigned i = 0; i < N; i += 7) {
+		size_t	n = lsh_query(grown, sig[i], a, N);
+
+		assert_true(n >= 1);
+		assert_int_equal(lsh_query(reserved, sig[i], b, N), n);
+		assert_memory_equal(a, b, n * sizeof(*a));
+	}
+	/* the next insert grows both alike */
+	assert_int_equal(lsh_insert(grown, N, sig[0]), 0);
+	assert_int_equal(lsh_insert(reserved, N, sig[0]), 0);
+	assert_int_equal(lsh_memory(reserved), lsh_memory(grown));
+	/* more than a table can hold: refused, and the index still works */
+	if (SIZE_MAX > UINT32_MAX)
+		assert_int_equal(lsh_reserve(reserved, (size_t)UINT32_MAX + 1), -ENOMEM);
+	assert_int_equal(lsh_query(reserved, sig[0], b, N), lsh_query(grown, sig[0], a, N));
+	lsh_free(grown);
+	lsh_free(reserved);
+	free(sig);
+	free(a);
+	free(b);
+}
+
 static void
 test_free_null_is_a_no_op(void **state)
 {
@@ -330,6 +390,7 @@ main(void)
 		cmocka_unit_test(test_large_buckets_are_deduplicated),
 		cmocka_unit_test(test_buckets_keep_insertion_order_through_growth_and_removal),
 		cmocka_unit_test(test_bands_past_the_tag_batches_are_found_and_removed),
+		cmocka_unit_test(test_reserved_index_is_the_grown_one),
 		cmocka_unit_test(test_free_null_is_a_no_op),
 	};
 
