@@ -38,20 +38,10 @@
 #include <xxhash.h>
 
 #include "lsh.h"
+#include "prefetch.h"
 
 #define BAND_MINCAP	16u
 #define TAG_BATCH	64u	/* bands fetched together: the default 42 in one go */
-
-/*
- * A band's home slot is a cache miss (and, in tables of megabytes, a TLB
- * miss) nearly every time; asking for all of an item's homes before walking
- * any lets the misses overlap instead of queueing one behind the other.
- */
-#if defined(__GNUC__)
-#define PREFETCH(p)	__builtin_prefetch(p)
-#else
-#define PREFETCH(p)	((void)(p))
-#endif
 
 struct slot {
 	uint32_t	tag;		/* 0: empty; else the 31-bit key */
@@ -390,7 +380,12 @@ lsh_reserve(struct lsh *l, size_t n)
 	return 0;
 }
 
-/* The tags of bands from..from+n-1 of sig, their home slots prefetched. */
+/*
+ * The tags of bands from..from+n-1 of sig, their home slots prefetched. A
+ * band's home slot is a cache miss (and, in tables of megabytes, a TLB miss)
+ * nearly every time; asking for all of an item's homes before walking any
+ * lets the misses overlap instead of queueing one behind the other.
+ */
 static void
 tags_fetch(const struct lsh *l, const uint32_t *sig, unsigned from, unsigned n, uint32_t *tag)
 {
