@@ -10,6 +10,8 @@
  * is the tag scaled to the size, so any size will do), and so stays between
  * 16/25 and 4/5 full while growing. (9/10 saves a further tenth of the
  * memory but made cluster_add() 30% slower at 200,000 held: long runs.)
+ * A table's ids move to its new size a few at a time, one band at a time
+ * (see move_start()), so no insert pays for refiling a whole index.
  * lsh_reserve() jumps straight to the size those quarters would reach for
  * its count (band_cap_for()), so a reserved table is the very table that
  * growing would have made, without refiling each id at every step (about
@@ -26,11 +28,14 @@
  * 4/5 (2/5 after many removals, when a table shrinks), so 10 to 12.5 bytes,
  * times the number of bands: 460 bytes an article at 200,000 held for 42
  * bands, against 610 with power-of-two tables at most 3/4 full and a vector
- * per shared bucket. lsh_memory() counts the bytes requested from
- * malloc.
+ * per shared bucket, and while one band moves, its old table besides.
+ * lsh_memory() counts the bytes of the tables requested. Tables of
+ * PAGES_APART bytes and more are mapped apart (pages.h): a snapshot child
+ * does not inherit them, and must not read them.
  */
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +43,7 @@
 #include <xxhash.h>
 
 #include "lsh.h"
+#include "pages.h"
 #include "prefetch.h"
 
 #define BAND_MINCAP	16u
@@ -48,16 +54,31 @@ struct slot {
 	uint32_t	val;		/* the id */
 };
 
-struct band {
+/* One open-addressing table in Robin Hood order. */
+struct table {
 	struct slot	*slot;
 	uint32_t	 cap;
 	uint32_t	 used;
 };
 
+/*
+ * A band: the table its ids are filed in and, while it changes size, the
+ * table they are leaving (see move_start()). Every id of one tag is in the
+ * one table or the other, never split.
+ */
+struct band {
+	struct table	 cur;
+	struct table	 old;		/* old.slot != NULL: a move is under way */
+	uint32_t	 cursor;	/* the slot of old the move has reached */
+};
+
+#define NOT_MOVING	UINT_MAX
+
 struct lsh {
 	unsigned	 bands, rows;
 	size_t		 count;
 	struct band	*band;
+	unsigned	 moving;	/* the band whose table is moving, or NOT_MOVING */
 };
 
 /*
@@ -161,50 +182,57 @@ home_of(uint32_t tag, uint32_t cap)
 }
 
 static uint32_t
-slot_next(const struct band *bd, uint32_t i)
+slot_next(const struct table *t, uint32_t i)
 {
-	return i + 1 == bd->cap ? 0 : i + 1;
+	return i + 1 == t->cap ? 0 : i + 1;
+}
+
+static uint32_t
+slot_prev(const struct table *t, uint32_t i)
+{
+	return i == 0 ? t->cap - 1 : i - 1;
 }
 
 /* How far slot i is from the home of the tag it holds. */
 static uint32_t
-slot_dist(const struct band *bd, uint32_t i)
+slot_dist(const struct table *t, uint32_t i)
 {
-	uint32_t	h = home_of(bd->slot[i].tag, bd->cap);
+	uint32_t	h = home_of(t->slot[i].tag, t->cap);
 
-	return i >= h ? i - h : i + bd->cap - h;
+	return i >= h ? i - h : i + t->cap - h;
 }
 
 /*
- * The ids filed under one tag, in insertion order: a walk from the tag's
- * home along the run, which ends at an empty slot or at an entry whose home
- * lies beyond the tag's (it sits nearer its own home than the walk has
- * come). Entries of one home are kept in insertion order (band_put()).
+ * The ids filed under one tag in one table, in insertion order: a walk from
+ * the tag's home along the run, which ends at an empty slot or at an entry
+ * whose home lies beyond the tag's (it sits nearer its own home than the
+ * walk has come). Entries of one home are kept in insertion order
+ * (table_put()).
  */
-struct bscan {
-	const struct band	*bd;
+struct tscan {
+	const struct table	*t;
 	uint32_t		 tag, i, d;
 };
 
 static void
-bscan_start(struct bscan *s, const struct band *bd, uint32_t tag)
+tscan_start(struct tscan *s, const struct table *t, uint32_t tag)
 {
-	*s = (struct bscan){ .bd = bd, .tag = tag, .i = home_of(tag, bd->cap) };
+	*s = (struct tscan){ .t = t, .tag = tag, .i = home_of(tag, t->cap) };
 }
 
 /* The next id under the tag, and its slot; 0 at the end. */
 static int
-bscan_next(struct bscan *s, uint32_t *id, uint32_t *at)
+tscan_next(struct tscan *s, uint32_t *id, uint32_t *at)
 {
-	const struct band	*bd = s->bd;
+	const struct table	*t = s->t;
 
-	while (bd->slot[s->i].tag != 0 && slot_dist(bd, s->i) >= s->d) {
+	while (t->slot[s->i].tag != 0 && slot_dist(t, s->i) >= s->d) {
 		uint32_t	i = s->i;
 
-		s->i = slot_next(bd, i);
+		s->i = slot_next(t, i);
 		s->d++;
-		if (bd->slot[i].tag == s->tag) {
-			*id = bd->slot[i].val;
+		if (t->slot[i].tag == s->tag) {
+			*id = t->slot[i].val;
 			*at = i;
 			return 1;
 		}
@@ -218,50 +246,47 @@ bscan_next(struct bscan *s, uint32_t *id, uint32_t *at)
  * (Robin Hood order), and within a home by insertion. Room is assured.
  */
 static void
-band_put(struct band *bd, uint32_t tag, uint32_t id)
+table_put(struct table *t, uint32_t tag, uint32_t id)
 {
-	uint32_t	i = home_of(tag, bd->cap), d = 0, e, p;
+	uint32_t	i = home_of(tag, t->cap), d = 0, e, p;
 
-	while (bd->slot[i].tag != 0 && slot_dist(bd, i) >= d) {
-		i = slot_next(bd, i);
+	while (t->slot[i].tag != 0 && slot_dist(t, i) >= d) {
+		i = slot_next(t, i);
 		d++;
 	}
-	for (e = i; bd->slot[e].tag != 0; e = slot_next(bd, e))
+	for (e = i; t->slot[e].tag != 0; e = slot_next(t, e))
 		;
 	while (e != i) {
-		p = e == 0 ? bd->cap - 1 : e - 1;
-		bd->slot[e] = bd->slot[p];
+		p = slot_prev(t, e);
+		t->slot[e] = t->slot[p];
 		e = p;
 	}
-	bd->slot[i] = (struct slot){ .tag = tag, .val = id };
-	bd->used++;
+	t->slot[i] = (struct slot){ .tag = tag, .val = id };
+	t->used++;
 }
 
-/*
- * Give bd cap slots, refiling every entry in run order (from just after an
- * empty slot, so no run is split), which keeps each tag's ids in order.
- */
+/* Remove the last occurrence of id under tag; 1 if it was there. */
 static int
-band_resize(struct band *bd, uint32_t cap)
+table_remove(struct table *t, uint32_t tag, uint32_t id)
 {
-	struct band	old = *bd;
-	struct slot	*s;
-	uint32_t	start = 0;
+	struct tscan	s;
+	uint32_t	got, at, hole = UINT32_MAX, j;
 
-	if ((s = calloc(cap, sizeof(*s))) == NULL)
-		return -ENOMEM;
-	bd->slot = s;
-	bd->cap = cap;
-	bd->used = 0;
-	if (old.slot == NULL)
+	tscan_start(&s, t, tag);
+	while (tscan_next(&s, &got, &at))
+		if (got == id)
+			hole = at;
+	if (hole == UINT32_MAX)
 		return 0;
-	while (old.slot[start].tag != 0)
-		start++;
-	for (uint32_t n = 0, i = start; n < old.cap; n++, i = slot_next(&old, i))
-		if (old.slot[i].tag != 0)
-			band_put(bd, old.slot[i].tag, old.slot[i].val);
-	free(old.slot);
-	return 0;
+	/* shift the rest of the run back while its entries are away from home */
+	for (j = slot_next(t, hole); t->slot[j].tag != 0 && slot_dist(t, j) > 0;
+	    j = slot_next(t, j)) {
+		t->slot[hole] = t->slot[j];
+		hole = j;
+	}
+	t->slot[hole].tag = 0;
+	t->used--;
+	return 1;
 }
 
 /* Room for n entries at most 4/5 full, so that every run ends at an empty slot. */
@@ -286,48 +311,185 @@ band_cap_for(uint32_t cap, uint64_t n)
 	return cap;
 }
 
+/* Room for n entries at most 9/10 full: past 4/5 only while another band's table moves. */
 static int
-band_insert(struct band *bd, uint32_t tag, uint32_t id)
+band_fits_full(uint32_t cap, uint64_t n)
 {
-	uint32_t	cap;
-	int		r;
+	return n * 10 <= (uint64_t)cap * 9;
+}
 
-	if (!band_fits(bd->cap, (uint64_t)bd->used + 1)) {
-		if ((cap = band_cap_for(bd->cap, (uint64_t)bd->used + 1)) == 0)
-			return -ENOMEM;
-		if ((r = band_resize(bd, cap)) < 0)
-			return r;
+/*
+ * A table changes size a few slots at a time. Refiling every id at once
+ * stalled the add that crossed the line: at ~200,000 held, one cluster_add()
+ * took 190-280 ms (42 tables of ~1.6 MB, all full at the same add), and that
+ * stall was the daemon's p99 latency. Instead one band at a time moves (so
+ * the index holds at most one table twice): its new table takes new ids at
+ * once, and every insert or removal in the index passes MOVE_STEP slots of
+ * the old table per band, moving the runs that start there in slot order,
+ * so each tag's ids stay in insertion order; the move ends when the old
+ * table is empty. Before a tag is filed, the old table's run through its
+ * home moves first (move_tag()), so a tag's ids are never split between the
+ * tables, and a lookup reads the old table, then the new.
+ *
+ * All bands fill alike and so reach 4/5 at the same insert; the others wait
+ * their turn filling on towards 9/10. A move passes a table in 1/(MOVE_STEP
+ * * bands) of its size in inserts, so all of them are over by 4/5 + 1/20;
+ * should a table reach 9/10 anyway, or lsh_reserve() be called, the move
+ * under way finishes at once. Tables of at most MOVE_AT_ONCE slots move in
+ * one go: refiling 4,096 slots takes microseconds.
+ */
+#define MOVE_AT_ONCE	4096u
+#define MOVE_STEP	20u
+
+/* Move the run that starts at slot i of the old table (the slot before is empty). */
+static uint32_t
+move_run(struct band *bd, uint32_t i)
+{
+	struct table	*o = &bd->old;
+	uint32_t	 n = 0;
+
+	for (; o->slot[i].tag != 0; i = slot_next(o, i), n++) {
+		table_put(&bd->cur, o->slot[i].tag, o->slot[i].val);
+		o->slot[i].tag = 0;
+		o->used--;
 	}
-	band_put(bd, tag, id);
+	return n;
+}
+
+/* Pass up to n slots of the moving table; free it once it is empty. */
+static void
+move_steps(struct lsh *l, uint64_t n)
+{
+	struct band	*bd;
+	struct table	*o;
+
+	if (l->moving == NOT_MOVING)
+		return;
+	bd = &l->band[l->moving];
+	o = &bd->old;
+	while (o->used > 0 && n > 0) {
+		uint32_t	moved = move_run(bd, bd->cursor);
+
+		if (moved == 0)
+			moved = 1;
+		bd->cursor = (uint32_t)(((uint64_t)bd->cursor + moved) % o->cap);
+		n = n > moved ? n - moved : 0;
+	}
+	if (o->used == 0) {
+		pages_free(o->slot, (size_t)o->cap * sizeof(*o->slot));
+		*o = (struct table){ 0 };
+		l->moving = NOT_MOVING;
+	}
+}
+
+/* Before tag is filed in the moving band: move the old table's run through its home. */
+static void
+move_tag(struct band *bd, uint32_t tag)
+{
+	struct table	*o = &bd->old;
+	uint32_t	 i = home_of(tag, o->cap);
+
+	if (o->slot[i].tag == 0)
+		return;
+	while (o->slot[slot_prev(o, i)].tag != 0)
+		i = slot_prev(o, i);
+	move_run(bd, i);
+}
+
+/*
+ * Give band j a new table of cap slots, its ids moving in steps (or at once,
+ * when small); no move may be under way. -ENOMEM leaves the band as it was.
+ */
+static int
+move_start(struct lsh *l, unsigned j, uint32_t cap)
+{
+	struct band	*bd = &l->band[j];
+	struct table	 t = { .cap = cap };
+
+	assert(l->moving == NOT_MOVING);
+	if ((t.slot = pages_alloc((size_t)cap * sizeof(*t.slot))) == NULL)
+		return -ENOMEM;
+	bd->old = bd->cur;
+	bd->cur = t;
+	if (bd->old.slot == NULL)
+		return 0;
+	/* start at an empty slot, so that no run is cut in two */
+	for (bd->cursor = 0; bd->old.slot[bd->cursor].tag != 0; bd->cursor++)
+		;
+	l->moving = j;
+	if (bd->old.cap <= MOVE_AT_ONCE)
+		move_steps(l, UINT64_MAX);
 	return 0;
 }
 
-/* Remove the last occurrence of id under tag; 1 if it was there. */
 static int
-band_remove(struct band *bd, uint32_t tag, uint32_t id)
+band_insert(struct lsh *l, unsigned j, uint32_t tag, uint32_t id)
 {
-	struct bscan	s;
-	uint32_t	got, at, hole = UINT32_MAX, j;
+	struct band	*bd = &l->band[j];
+	uint64_t	 n = (uint64_t)bd->cur.used + bd->old.used + 1;
+	uint32_t	 cap;
+	int		 r;
 
-	bscan_start(&s, bd, tag);
-	while (bscan_next(&s, &got, &at))
-		if (got == id)
-			hole = at;
-	if (hole == UINT32_MAX)
-		return 0;
-	/* shift the rest of the run back while its entries are away from home */
-	for (j = slot_next(bd, hole); bd->slot[j].tag != 0 && slot_dist(bd, j) > 0;
-	    j = slot_next(bd, j)) {
-		bd->slot[hole] = bd->slot[j];
-		hole = j;
+	if (!band_fits(bd->cur.cap, n) &&
+	    (l->moving == NOT_MOVING || !band_fits_full(bd->cur.cap, n))) {
+		move_steps(l, UINT64_MAX);
+		if ((cap = band_cap_for(bd->cur.cap, n)) == 0)
+			return -ENOMEM;
+		if ((r = move_start(l, j, cap)) < 0)
+			return r;
 	}
-	bd->slot[hole].tag = 0;
-	bd->used--;
-	/* Shrink below 2/5 full to 3/4 the size; failing is harmless. */
-	if (bd->cap > BAND_MINCAP && (uint64_t)bd->used * 5 < (uint64_t)bd->cap * 2)
-		(void)band_resize(bd, bd->cap / 4 * 3 > BAND_MINCAP ? bd->cap / 4 * 3 :
-		    BAND_MINCAP);
-	return 1;
+	if (l->moving == j)
+		move_tag(bd, tag);
+	table_put(&bd->cur, tag, id);
+	return 0;
+}
+
+/* Remove the last occurrence of id under tag from band j; 1 if it was there. */
+static int
+band_remove(struct lsh *l, unsigned j, uint32_t tag, uint32_t id)
+{
+	struct band	*bd = &l->band[j];
+	int		 found;
+
+	found = (l->moving == j && table_remove(&bd->old, tag, id)) ||
+	    table_remove(&bd->cur, tag, id);
+	/* Shrink below 2/5 full to 3/4 the size, when no table moves; failing is harmless. */
+	if (found && l->moving == NOT_MOVING && bd->cur.cap > BAND_MINCAP &&
+	    (uint64_t)bd->cur.used * 5 < (uint64_t)bd->cur.cap * 2)
+		(void)move_start(l, j, bd->cur.cap / 4 * 3 > BAND_MINCAP ?
+		    bd->cur.cap / 4 * 3 : BAND_MINCAP);
+	return found;
+}
+
+/*
+ * The ids of a band under one tag, in insertion order: those in the old
+ * table while a move is under way, then those in the current one (only one
+ * of the two holds any).
+ */
+struct bscan {
+	const struct band	*bd;
+	struct tscan		 ts;
+};
+
+static void
+bscan_start(struct bscan *s, const struct band *bd, uint32_t tag)
+{
+	s->bd = bd;
+	tscan_start(&s->ts, bd->old.slot != NULL ? &bd->old : &bd->cur, tag);
+}
+
+/* The next id under the tag; 0 at the end. */
+static int
+bscan_next(struct bscan *s, uint32_t *id)
+{
+	uint32_t	at;
+
+	if (tscan_next(&s->ts, id, &at))
+		return 1;
+	if (s->ts.t != &s->bd->old)
+		return 0;
+	tscan_start(&s->ts, &s->bd->cur, s->ts.tag);
+	return tscan_next(&s->ts, id, &at);
 }
 
 struct lsh *
@@ -340,10 +502,11 @@ lsh_new(unsigned bands, unsigned rows)
 		return NULL;
 	l->bands = bands;
 	l->rows = rows;
+	l->moving = NOT_MOVING;
 	if ((l->band = calloc(bands, sizeof(*l->band))) == NULL)
 		goto fail;
 	for (unsigned j = 0; j < bands; j++) {
-		if (band_resize(&l->band[j], BAND_MINCAP) < 0)
+		if (move_start(l, j, BAND_MINCAP) < 0)
 			goto fail;
 	}
 	return l;
@@ -357,8 +520,12 @@ lsh_free(struct lsh *l)
 {
 	if (l == NULL)
 		return;
-	for (unsigned j = 0; l->band != NULL && j < l->bands; j++)
-		free(l->band[j].slot);
+	for (unsigned j = 0; l->band != NULL && j < l->bands; j++) {
+		struct band	*bd = &l->band[j];
+
+		pages_free(bd->cur.slot, (size_t)bd->cur.cap * sizeof(*bd->cur.slot));
+		pages_free(bd->old.slot, (size_t)bd->old.cap * sizeof(*bd->old.slot));
+	}
 	free(l->band);
 	free(l);
 }
@@ -371,11 +538,15 @@ lsh_reserve(struct lsh *l, size_t n)
 
 	if (n > UINT32_MAX)
 		return -ENOMEM;
+	move_steps(l, UINT64_MAX);
 	for (unsigned j = 0; j < l->bands; j++) {
-		if ((cap = band_cap_for(l->band[j].cap, n)) == 0)
+		if ((cap = band_cap_for(l->band[j].cur.cap, n)) == 0)
 			return -ENOMEM;
-		if (cap != l->band[j].cap && (r = band_resize(&l->band[j], cap)) < 0)
-			return r;
+		if (cap != l->band[j].cur.cap) {
+			if ((r = move_start(l, j, cap)) < 0)
+				return r;
+			move_steps(l, UINT64_MAX);
+		}
 	}
 	return 0;
 }
@@ -391,9 +562,10 @@ tags_fetch(const struct lsh *l, const uint32_t *sig, unsigned from, unsigned n, 
 {
 	for (unsigned i = 0; i < n; i++) {
 		const struct band	*bd = &l->band[from + i];
+		const struct table	*t = bd->old.slot != NULL ? &bd->old : &bd->cur;
 
 		tag[i] = band_tag(l, from + i, sig);
-		PREFETCH(&bd->slot[home_of(tag[i], bd->cap)]);
+		PREFETCH(&t->slot[home_of(tag[i], t->cap)]);
 	}
 }
 
@@ -404,16 +576,17 @@ lsh_insert(struct lsh *l, uint32_t id, const uint32_t *sig)
 	unsigned	j;
 	int		r = 0;
 
+	move_steps(l, (uint64_t)MOVE_STEP * l->bands);
 	for (j = 0; j < l->bands; j++) {
 		if (j % TAG_BATCH == 0)
 			tags_fetch(l, sig, j, l->bands - j < TAG_BATCH ? l->bands - j : TAG_BATCH, tag);
-		if ((r = band_insert(&l->band[j], tag[j % TAG_BATCH], id)) < 0)
+		if ((r = band_insert(l, j, tag[j % TAG_BATCH], id)) < 0)
 			break;
 	}
 	if (r < 0) {
 		/* Undo the bands done: id was appended last, so order is kept. */
 		while (j-- > 0)
-			band_remove(&l->band[j], band_tag(l, j, sig), id);
+			band_remove(l, j, band_tag(l, j, sig), id);
 		return r;
 	}
 	l->count++;
@@ -426,10 +599,11 @@ lsh_remove(struct lsh *l, uint32_t id, const uint32_t *sig)
 	uint32_t	tag[TAG_BATCH];
 	int		found = 0;
 
+	move_steps(l, (uint64_t)MOVE_STEP * l->bands);
 	for (unsigned j = 0; j < l->bands; j++) {
 		if (j % TAG_BATCH == 0)
 			tags_fetch(l, sig, j, l->bands - j < TAG_BATCH ? l->bands - j : TAG_BATCH, tag);
-		found |= band_remove(&l->band[j], tag[j % TAG_BATCH], id);
+		found |= band_remove(l, j, tag[j % TAG_BATCH], id);
 	}
 	if (found)
 		l->count--;
@@ -462,20 +636,20 @@ idset_add(struct idset *set, uint32_t id)
 	return 1;
 }
 
-/* 1 if id sits in an earlier band's bucket or earlier in this one (before slot at). */
+/* 1 if id sits in an earlier band's bucket or among the first nth ids of this one. */
 static int
-seen_before(const struct lsh *l, const uint32_t *sig, unsigned band, uint32_t at, uint32_t id)
+seen_before(const struct lsh *l, const uint32_t *sig, unsigned band, size_t nth, uint32_t id)
 {
 	struct bscan	s;
-	uint32_t	got, where;
+	uint32_t	got;
 
 	bscan_start(&s, &l->band[band], band_tag(l, band, sig));
-	while (bscan_next(&s, &got, &where) && where != at)
+	for (size_t k = 0; k < nth && bscan_next(&s, &got); k++)
 		if (got == id)
 			return 1;
 	for (unsigned j = 0; j < band; j++) {
 		bscan_start(&s, &l->band[j], band_tag(l, j, sig));
-		while (bscan_next(&s, &got, &where))
+		while (bscan_next(&s, &got))
 			if (got == id)
 				return 1;
 	}
@@ -490,7 +664,7 @@ lsh_query(const struct lsh *l, const uint32_t *sig, uint32_t *out, size_t max)
 {
 	uint32_t	 stack_key[QUERY_STACK_SET];
 	uint64_t	 stack_used[QUERY_STACK_SET / 64];
-	uint32_t	 tags[QUERY_TAGS], id, at;
+	uint32_t	 tags[QUERY_TAGS], id;
 	unsigned	 nt = l->bands < QUERY_TAGS ? l->bands : QUERY_TAGS;
 	struct idset	 set = { stack_key, stack_used, QUERY_STACK_SET - 1 };
 	struct bscan	 s;
@@ -500,7 +674,7 @@ lsh_query(const struct lsh *l, const uint32_t *sig, uint32_t *out, size_t max)
 	tags_fetch(l, sig, 0, nt, tags);
 	for (unsigned j = 0; j < l->bands; j++) {
 		bscan_start(&s, &l->band[j], j < nt ? tags[j] : band_tag(l, j, sig));
-		while (bscan_next(&s, &id, &at))
+		while (bscan_next(&s, &id))
 			total++;
 	}
 	if (total == 0)
@@ -525,8 +699,8 @@ lsh_query(const struct lsh *l, const uint32_t *sig, uint32_t *out, size_t max)
 
 	for (unsigned j = 0; j < l->bands; j++) {
 		bscan_start(&s, &l->band[j], j < nt ? tags[j] : band_tag(l, j, sig));
-		while (bscan_next(&s, &id, &at)) {
-			if (set.key != NULL ? !idset_add(&set, id) : seen_before(l, sig, j, at, id))
+		for (size_t nth = 0; bscan_next(&s, &id); nth++) {
+			if (set.key != NULL ? !idset_add(&set, id) : seen_before(l, sig, j, nth, id))
 				continue;
 			if (found < max)
 				out[found] = id;
@@ -552,6 +726,6 @@ lsh_memory(const struct lsh *l)
 	size_t	m = sizeof(*l) + l->bands * sizeof(*l->band);
 
 	for (unsigned j = 0; j < l->bands; j++)
-		m += (size_t)l->band[j].cap * sizeof(struct slot);
+		m += ((size_t)l->band[j].cur.cap + l->band[j].old.cap) * sizeof(struct slot);
 	return m;
 }

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -279,6 +280,89 @@ test_buckets_keep_insertion_order_through_growth_and_removal(void **state)
 	free(held);
 }
 
+/*
+ * Past MOVE_AT_ONCE slots a table changes size a few slots per insert or
+ * removal (lsh.c, move_start()): one band against a model, checked every 250
+ * operations so that many checks fall inside a move, growing to ~45,000 ids
+ * and shrinking back, each key's ids in insertion order throughout.
+ */
+static void
+test_tables_moving_in_steps_answer_as_before(void **state)
+{
+	enum { N = 60000, KEYS = 1499 };
+	struct lsh	*l = lsh_new(1, 1);
+	uint32_t	*key = malloc(N * sizeof(*key)), *out = malloc(N * sizeof(*out));
+	uint32_t	*order = malloc(N * sizeof(*order)), *start = malloc((KEYS + 1) * sizeof(*start));
+	uint32_t	*pos = malloc(KEYS * sizeof(*pos));
+	uint8_t		*held = calloc(N, 1);
+	uint64_t	 rng = 13;
+	size_t		 peak = 0, nheld = 0;
+	int		 phase;
+
+	(void)state;
+	assert_non_null(l);
+	assert_non_null(key);
+	assert_non_null(out);
+	assert_non_null(order);
+	assert_non_null(start);
+	assert_non_null(pos);
+	assert_non_null(held);
+	for (uint32_t i = 0; i < N; i++)
+		key[i] = (uint32_t)(rng_next(&rng) % KEYS);
+	/* phase 0 inserts all (removing one in four), phase 1 removes in random order */
+	for (phase = 0; phase < 2; phase++) {
+		for (uint32_t i = 0; i < N; i++) {
+			if (phase == 0) {
+				assert_int_equal(lsh_insert(l, i, &key[i]), 0);
+				held[i] = 1;
+				nheld++;
+			}
+			if (phase == 1 || i % 4 == 3) {
+				uint32_t	r = phase == 1 ? (uint32_t)((uint64_t)i * 7919 % N) :
+				    (uint32_t)(rng_next(&rng) % (i + 1));
+
+				if (held[r]) {
+					lsh_remove(l, r, &key[r]);
+					held[r] = 0;
+					nheld--;
+				}
+			}
+			if (lsh_memory(l) > peak)
+				peak = lsh_memory(l);
+			if (i % 250 != 249)
+				continue;
+			/* the model: held ids by key, in insertion order (a counting sort) */
+			memset(start, 0, (KEYS + 1) * sizeof(*start));
+			for (uint32_t j = 0; j < N; j++)
+				start[key[j] + 1] += held[j];
+			for (uint32_t v = 0; v < KEYS; v++)
+				start[v + 1] += start[v];
+			memcpy(pos, start, KEYS * sizeof(*pos));
+			for (uint32_t j = 0; j < N; j++)
+				if (held[j])
+					order[pos[key[j]]++] = j;
+			for (uint32_t v = 0; v < KEYS; v++) {
+				size_t	n = lsh_query(l, &v, out, N);
+
+				assert_int_equal(n, start[v + 1] - start[v]);
+				assert_memory_equal(out, order + start[v], n * sizeof(*out));
+			}
+			assert_int_equal(lsh_count(l), nheld);
+		}
+	}
+	assert_int_equal(lsh_count(l), 0);
+	/* grown well past moving at once, and back down to the smallest table */
+	assert_true(peak > 400000);
+	assert_true(lsh_memory(l) < 4096);
+	lsh_free(l);
+	free(key);
+	free(out);
+	free(order);
+	free(start);
+	free(pos);
+	free(held);
+}
+
 /* lsh.c handles tags 64 bands at a time, and lsh_query() keeps 256. */
 static void
 test_bands_past_the_tag_batches_are_found_and_removed(void **state)
@@ -389,6 +473,7 @@ main(void)
 		cmocka_unit_test(test_removed_ids_are_not_returned_and_memory_shrinks),
 		cmocka_unit_test(test_large_buckets_are_deduplicated),
 		cmocka_unit_test(test_buckets_keep_insertion_order_through_growth_and_removal),
+		cmocka_unit_test(test_tables_moving_in_steps_answer_as_before),
 		cmocka_unit_test(test_bands_past_the_tag_batches_are_found_and_removed),
 		cmocka_unit_test(test_reserved_index_is_the_grown_one),
 		cmocka_unit_test(test_free_null_is_a_no_op),

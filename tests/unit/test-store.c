@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <xxhash.h>
 
+#include "pages.h"
 #include "store.h"
 
 static struct article_in
@@ -381,6 +382,84 @@ test_snapshot_plus_log_tail_recovers_the_same_state(void **state)
 	free(after);
 }
 
+/* n words drawn from 50,000 made-up ones by a hash of seed: texts of different seeds share few. */
+static void
+random_words(char *buf, size_t len, unsigned seed, int n)
+{
+	size_t	off = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < n && off + 6 < len; i++) {
+		uint64_t	w = ((uint64_t)seed << 32 | (unsigned)i) * 0x9e3779b97f4a7c15ull;
+
+		w = (w ^ (w >> 31)) * 0xbf58476d1ce4e5b9ull;
+		w = (w ^ (w >> 29)) % 50000;
+		if (i > 0)
+			buf[off++] = ' ';
+		for (int k = 0; k < 4; k++, w /= 26)	/* letters: numbers are not words */
+			buf[off++] = (char)('a' + w % 26);
+		buf[off] = '\0';
+	}
+}
+
+/*
+ * Past PAGES_APART bytes the LSH tables are mapped apart and a snapshot
+ * child does not inherit them (pages.h): the snapshot written by the child
+ * must still hold everything, and the index rebuilt from it still find near
+ * duplicates.
+ */
+static void
+test_a_snapshot_of_a_large_index_is_whole(void **state)
+{
+	enum { N = 8000 };
+	struct store_params	 p = params();
+	struct store_report	 rep;
+	struct cluster_memory_split split;
+	struct store		*s;
+	struct verdict		 v;
+	uint64_t		 bytes = 0;
+	uint32_t		 story;
+	char			 id[16], title[64], body[512];
+	int			 r;
+	char			*dir = temp_dir();
+
+	(void)state;
+	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
+	for (int i = 0; i < N; i++) {
+		snprintf(id, sizeof(id), "m%d", i);
+		snprintf(title, sizeof(title), "report %d", i);
+		random_words(body, sizeof(body), (unsigned)i, 40);
+		struct article_in a = article(id, title, body);
+
+		assert_int_equal(store_put(s, &a, 0, &v), STORE_CREATED);
+		assert_int_equal(v.status, VERDICT_NEW_STORY);
+	}
+	cluster_memory(store_clusterer(s), &split);
+	assert_true(split.lsh >= 42 * (size_t)PAGES_APART);
+	story = cluster_story_of(store_clusterer(s), store_find(s, "m4321", 5)->index);
+	assert_int_equal(store_flush(s), 0);
+	assert_int_equal(store_snapshot_start(s), 0);
+	while ((r = store_snapshot_poll(s, &bytes)) == STORE_SNAPSHOT_RUNNING)
+		usleep(10000);
+	assert_int_equal(r, STORE_SNAPSHOT_DONE);
+	store_free(s);	/* a crash: the snapshot alone */
+
+	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
+	assert_true(rep.snapshot);
+	assert_int_equal(rep.replayed, 0);
+	assert_int_equal(store_count(s), N);
+	assert_int_equal(cluster_story_of(store_clusterer(s), store_find(s, "m4321", 5)->index), story);
+	/* m4321's text under another headline: found through the rebuilt index */
+	random_words(body, sizeof(body), 4321, 40);
+	struct article_in a = article("copy", "a second report", body);
+
+	assert_int_equal(store_put(s, &a, 0, &v), STORE_CREATED);
+	assert_int_equal(v.status, VERDICT_NEAR_DUPLICATE);
+	assert_int_equal(v.duplicate_of, store_find(s, "m4321", 5)->index);
+	store_free(s);
+	remove_dir(dir);
+}
+
 static void
 test_a_second_store_on_the_same_directory_is_refused(void **state)
 {
@@ -547,6 +626,7 @@ main(void)
 		cmocka_unit_test(test_the_oldest_articles_go_beyond_max_articles),
 		cmocka_unit_test(test_a_crash_after_flush_recovers_the_same_state_from_the_log),
 		cmocka_unit_test(test_snapshot_plus_log_tail_recovers_the_same_state),
+		cmocka_unit_test(test_a_snapshot_of_a_large_index_is_whole),
 		cmocka_unit_test(test_a_second_store_on_the_same_directory_is_refused),
 		cmocka_unit_test(test_a_damaged_snapshot_stops_the_start),
 		cmocka_unit_test(test_a_snapshot_with_lying_counts_or_free_list_is_refused),

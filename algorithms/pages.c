@@ -1,0 +1,33 @@
+/* pages: large tables in mappings a forked child does not inherit. */
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "pages.h"
+
+void *
+pages_alloc(size_t bytes)
+{
+	void	*p;
+
+	if (bytes < PAGES_APART)
+		return calloc(1, bytes);
+	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+#ifdef MADV_DONTFORK
+	/* Only a hint for the parent's speed: on failure the child shares it as any memory. */
+	(void)madvise(p, bytes, MADV_DONTFORK);
+#endif
+	return p;
+}
+
+void
+pages_free(void *p, size_t bytes)
+{
+	if (p == NULL)
+		return;
+	if (bytes < PAGES_APART)
+		free(p);
+	else
+		munmap(p, bytes);
+}
