@@ -38,8 +38,6 @@ enum {
 #define ID_MAX		256	/* api.h API_MAX_ID: the longest id a client can store */
 #define LOCK_TRIES	40	/* 50 ms apart: how long a dead daemon's snapshot child may hold the lock */
 
-#define SLOT_EMPTY	UINT32_MAX
-
 struct age {
 	int64_t		published;
 	uint32_t	index;
@@ -53,9 +51,8 @@ struct store {
 	uint32_t		  nfree;
 	size_t			  count;
 
-	uint32_t		 *slots;	/* open addressing over id hashes: index or SLOT_EMPTY */
+	struct slot		 *slots;	/* the id table (see slot_find()) */
 	size_t			  nslots;	/* a power of two */
-	size_t			  nused;	/* slots holding an index or a tombstone */
 
 	struct age		 *ages;		/* min-heap by (published, index); stale entries skipped */
 	size_t			  nages, ages_cap;
@@ -75,12 +72,26 @@ struct store {
 	struct store_stats	  stats;
 };
 
-#define SLOT_GONE	(UINT32_MAX - 1)	/* deleted: keep probing past it */
+/*
+ * The id table: linear probing over the high 32 bits of each id's XXH3,
+ * kept in the slot beside the article's index, so a probe compares hashes
+ * before it touches an article and growing touches none. A removal shifts
+ * the rest of the run back (no tombstones: under steady eviction they
+ * forced a full rehash every few million puts). The table is sized when
+ * the store opens for max_articles at most 3/4 full (16 bytes an article:
+ * 16 MiB for 1,000,000, calloc'd, so pages are touched as ids arrive);
+ * doubling while the loop waited had taken ~30 ms at 200,000 ids. It grows
+ * only while a snapshot that holds more loads.
+ */
+struct slot {
+	uint32_t	index1;		/* the article's index + 1; 0: empty */
+	uint32_t	hash;		/* id_hash() */
+};
 
-static uint64_t
+static uint32_t
 id_hash(const char *id, size_t len)
 {
-	return XXH3_64bits(id, len);
+	return (uint32_t)(XXH3_64bits(id, len) >> 32);
 }
 
 static int
@@ -90,28 +101,22 @@ id_equal(const struct article *a, const char *id, size_t len)
 }
 
 /*
- * The slot holding id, whose id_hash() is hash, or the first free one on its
- * probe path (*found = 0).
+ * The slot holding id, whose id_hash() is hash, or the empty one that ends
+ * its probe path (*found = 0).
  */
 static size_t
-slot_find(const struct store *s, const char *id, size_t len, uint64_t hash, int *found)
+slot_find(const struct store *s, const char *id, size_t len, uint32_t hash, int *found)
 {
-	size_t		mask = s->nslots - 1, i = hash & mask;
-	size_t		first_gone = SIZE_MAX;
-	uint32_t	v;
+	size_t	mask = s->nslots - 1, i = hash & mask;
 
 	for (;; i = (i + 1) & mask) {
-		v = s->slots[i];
-		if (v == SLOT_EMPTY) {
+		const struct slot	*v = &s->slots[i];
+
+		if (v->index1 == 0) {
 			*found = 0;
-			return first_gone != SIZE_MAX ? first_gone : i;
+			return i;
 		}
-		if (v == SLOT_GONE) {
-			if (first_gone == SIZE_MAX)
-				first_gone = i;
-			continue;
-		}
-		if (id_equal(s->articles[v], id, len)) {
+		if (v->hash == hash && id_equal(s->articles[v->index1 - 1], id, len)) {
 			*found = 1;
 			return i;
 		}
@@ -124,29 +129,53 @@ slot_lookup(const struct store *s, const char *id, size_t len, int *found)
 	return slot_find(s, id, len, id_hash(id, len), found);
 }
 
+/* Make room for n ids at most 3/4 full: a larger table, every id refiled by its hash. */
 static void
-slots_grow(struct store *s)
+slots_reserve(struct store *s, size_t n)
 {
-	uint32_t	*old = s->slots;
-	size_t		 nold = s->nslots;
-	int		 found;
+	struct slot	*old = s->slots;
+	size_t		 nold = s->nslots, mask;
 
-	s->nslots = nold == 0 ? 1024 : (s->count * 4 > nold ? nold * 2 : nold);
-	s->slots = xreallocarray(NULL, s->nslots, sizeof(*s->slots));
-	memset(s->slots, 0xff, s->nslots * sizeof(*s->slots));
-	s->nused = 0;
+	if (s->nslots >= 1024 && n * 4 <= s->nslots * 3)
+		return;
+	if (s->nslots < 1024)
+		s->nslots = 1024;
+	while (n * 4 > s->nslots * 3)
+		s->nslots *= 2;
+	s->slots = xcalloc(s->nslots, sizeof(*s->slots));
+	mask = s->nslots - 1;
 	for (size_t i = 0; i < nold; i++) {
-		const struct article *a;
+		size_t	j;
 
-		if (old[i] == SLOT_EMPTY || old[i] == SLOT_GONE)
+		if (old[i].index1 == 0)
 			continue;
-		a = s->articles[old[i]];
-		s->slots[slot_lookup(s, a->id, a->id_len, &found)] = old[i];
-		s->nused++;
+		for (j = old[i].hash & mask; s->slots[j].index1 != 0; j = (j + 1) & mask)
+			;
+		s->slots[j] = old[i];
 	}
 	free(old);
 }
 
+/* Empty slot i, moving back each later entry of its run that may sit nearer its home. */
+static void
+slot_clear(struct store *s, size_t i)
+{
+	size_t	mask = s->nslots - 1, j = i;
+
+	for (;;) {
+		j = (j + 1) & mask;
+		if (s->slots[j].index1 == 0)
+			break;
+		/* the entry at j may fill the hole at i unless its home lies in (i, j] */
+		size_t	home = s->slots[j].hash & mask;
+
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			s->slots[i] = s->slots[j];
+			i = j;
+		}
+	}
+	s->slots[i] = (struct slot){ 0 };
+}
 
 static struct store *
 store_alloc(const struct store_params *params)
@@ -160,7 +189,7 @@ store_alloc(const struct store_params *params)
 		store_free(s);
 		return NULL;
 	}
-	slots_grow(s);
+	slots_reserve(s, params->max_articles);
 	return s;
 }
 
@@ -488,24 +517,21 @@ log_id(struct store *s, int type, const char *id, size_t len)
 	return log_record(s, type, NULL, 0, &id, &len, 1);
 }
 
+/* File index in the empty slot slot_find() gave for an id of this hash. */
 static void
-slot_set(struct store *s, size_t slot, uint32_t index)
+slot_set(struct store *s, size_t slot, uint32_t index, uint32_t hash)
 {
-	if (s->slots[slot] == SLOT_EMPTY)
-		s->nused++;
-	s->slots[slot] = index;
-	if (s->nused * 4 > s->nslots * 3)
-		slots_grow(s);
+	s->slots[slot] = (struct slot){ .index1 = index + 1, .hash = hash };
 }
 
 /* Remove the article in slot from memory (the log record, if any, is written). */
 static void
 forget(struct store *s, size_t slot)
 {
-	struct article	*a = s->articles[s->slots[slot]];
+	struct article	*a = s->articles[s->slots[slot].index1 - 1];
 
 	cluster_remove(s->clusterer, a->index);
-	s->slots[slot] = SLOT_GONE;
+	slot_clear(s, slot);
 	s->articles[a->index] = NULL;
 	s->free_idx[s->nfree++] = a->index;
 	s->count--;
@@ -558,7 +584,8 @@ apply_put(struct store *s, const struct article_in *in, int replace, struct verd
 {
 	const struct doc	*doc;
 	struct article		*a, *old = NULL;
-	uint64_t		 content[2], hash, evicted;
+	uint64_t		 content[2], evicted;
+	uint32_t		 hash;
 	uint32_t		 index;
 	size_t			 slot;
 	int			 found, r;
@@ -568,7 +595,7 @@ apply_put(struct store *s, const struct article_in *in, int replace, struct verd
 	hash = id_hash(in->id, in->id_len);
 	slot = slot_find(s, in->id, in->id_len, hash, &found);
 	if (found) {
-		a = s->articles[s->slots[slot]];
+		a = s->articles[s->slots[slot].index1 - 1];
 		if (a->content[0] == content[0] && a->content[1] == content[1]) {
 			current_verdict(s, a, out);
 			return STORE_SAME;
@@ -587,7 +614,7 @@ apply_put(struct store *s, const struct article_in *in, int replace, struct verd
 		slot = slot_find(s, in->id, in->id_len, hash, &found);
 
 	if (found) {
-		old = s->articles[s->slots[slot]];
+		old = s->articles[s->slots[slot].index1 - 1];
 		index = old->index;
 		cluster_remove(s->clusterer, index);
 	} else
@@ -604,7 +631,7 @@ apply_put(struct store *s, const struct article_in *in, int replace, struct verd
 		article_free(old);
 		return STORE_REPLACED;
 	}
-	slot_set(s, slot, index);
+	slot_set(s, slot, index, hash);
 	s->count++;
 	return STORE_CREATED;
 }
@@ -652,7 +679,7 @@ store_find(const struct store *s, const char *id, size_t id_len)
 	int	found;
 
 	slot = slot_lookup(s, id, id_len, &found);
-	return found ? s->articles[s->slots[slot]] : NULL;
+	return found ? s->articles[s->slots[slot].index1 - 1] : NULL;
 }
 
 const struct article *
@@ -958,6 +985,7 @@ load_article(struct store *s, struct snapshot_io *io, uint64_t narticles)
 	size_t		 n[NFIELDS];
 	uint64_t	 index, pub, ing, status, content[2];
 	size_t		 slot;
+	uint32_t	 hash;
 	int		 found, r;
 
 	if ((r = get_u64(io, &index)) || (r = get_str(io, &f[F_ID])) ||
@@ -977,7 +1005,9 @@ load_article(struct store *s, struct snapshot_io *io, uint64_t narticles)
 	if (s->articles[index] != NULL || status > VERDICT_EXACT_DUPLICATE || n[F_ID] == 0 ||
 	    n[F_ID] > ID_MAX)
 		goto out;
-	slot = slot_lookup(s, f[F_ID], n[F_ID], &found);
+	hash = id_hash(f[F_ID], n[F_ID]);
+	slots_reserve(s, s->count + 1);	/* more than max_articles, when it was lowered */
+	slot = slot_find(s, f[F_ID], n[F_ID], hash, &found);
 	if (found)
 		goto out;
 	a = article_pack(cf, n);
@@ -988,7 +1018,7 @@ load_article(struct store *s, struct snapshot_io *io, uint64_t narticles)
 	a->content[1] = content[1];
 	a->status = (uint8_t)status;
 	s->articles[index] = a;
-	slot_set(s, slot, a->index);
+	slot_set(s, slot, a->index, hash);
 	age_push(s, a->published, a->index);
 	r = 0;
 out:

@@ -184,6 +184,49 @@ params(void)
 	return p;
 }
 
+/*
+ * The id table under churn at up to 3/4 full (max_articles 700 gives 1,024
+ * slots): removals shift later ids back, and every id stays findable.
+ */
+static void
+test_ids_stay_findable_through_churn_in_a_full_table(void **state)
+{
+	enum { IDS = 760, OPS = 6000 };
+	struct store_params	 p = params();
+	struct store		*s;
+	struct verdict		 v;
+	uint8_t			 held[IDS] = { 0 };
+	unsigned		 seed = 99;
+	char			 id[16], title[48];
+
+	(void)state;
+	p.max_articles = IDS;
+	assert_non_null(s = store_new(&p));
+	for (int op = 0; op < OPS; op++) {
+		seed = seed * 1103515245u + 12345u;
+		unsigned k = (seed >> 8) % IDS;
+
+		snprintf(id, sizeof(id), "k%u", k);
+		if (held[k] && (seed >> 20) % 3 == 0) {
+			assert_int_equal(store_delete(s, id, strlen(id)), 0);
+			held[k] = 0;
+		} else if (!held[k]) {
+			snprintf(title, sizeof(title), "bulletin %u from desk %u", k, k % 7);
+			struct article_in a = article(id, title, "");
+
+			assert_int_equal(store_put(s, &a, 0, &v), STORE_CREATED);
+			held[k] = 1;
+		}
+		if (op % 50 == 49)
+			for (unsigned i = 0; i < IDS; i++) {
+				snprintf(id, sizeof(id), "k%u", i);
+				if ((store_find(s, id, strlen(id)) != NULL) != held[i])
+					fail_msg("op %d: %s: wrong presence", op, id);
+			}
+	}
+	store_free(s);
+}
+
 static void
 test_articles_older_than_the_retention_window_are_evicted(void **state)
 {
@@ -460,6 +503,43 @@ test_a_snapshot_of_a_large_index_is_whole(void **state)
 	remove_dir(dir);
 }
 
+/*
+ * A snapshot holding more ids than a lowered max_articles sizes the id
+ * table for: it grows while the snapshot loads, and every id is found.
+ */
+static void
+test_a_snapshot_past_a_lowered_max_articles_loads_whole(void **state)
+{
+	enum { N = 3000 };
+	struct store_params	 p = params();
+	struct store_report	 rep;
+	struct store		*s;
+	struct verdict		 v;
+	char			 id[16], title[48], *dir = temp_dir();
+
+	(void)state;
+	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
+	for (int i = 0; i < N; i++) {
+		snprintf(id, sizeof(id), "g%d", i);
+		snprintf(title, sizeof(title), "dispatch %d from bureau %d", i, i % 13);
+		struct article_in a = article(id, title, "");
+
+		assert_int_equal(store_put(s, &a, 0, &v), STORE_CREATED);
+	}
+	assert_int_equal(store_close(s), 0);
+	p.max_articles = 100;
+	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
+	assert_true(rep.snapshot);
+	assert_int_equal(store_count(s), N);
+	for (int i = 0; i < N; i++) {
+		snprintf(id, sizeof(id), "g%d", i);
+		if (store_find(s, id, strlen(id)) == NULL)
+			fail_msg("%s: lost", id);
+	}
+	store_free(s);
+	remove_dir(dir);
+}
+
 static void
 test_a_second_store_on_the_same_directory_is_refused(void **state)
 {
@@ -622,11 +702,13 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_similar_stores_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_text_without_words_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_ids_survive_table_growth, setup, teardown),
+		cmocka_unit_test(test_ids_stay_findable_through_churn_in_a_full_table),
 		cmocka_unit_test(test_articles_older_than_the_retention_window_are_evicted),
 		cmocka_unit_test(test_the_oldest_articles_go_beyond_max_articles),
 		cmocka_unit_test(test_a_crash_after_flush_recovers_the_same_state_from_the_log),
 		cmocka_unit_test(test_snapshot_plus_log_tail_recovers_the_same_state),
 		cmocka_unit_test(test_a_snapshot_of_a_large_index_is_whole),
+		cmocka_unit_test(test_a_snapshot_past_a_lowered_max_articles_loads_whole),
 		cmocka_unit_test(test_a_second_store_on_the_same_directory_is_refused),
 		cmocka_unit_test(test_a_damaged_snapshot_stops_the_start),
 		cmocka_unit_test(test_a_snapshot_with_lying_counts_or_free_list_is_refused),
