@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +190,19 @@ sync_name(enum store_sync s)
 	return s == STORE_SYNC_ALWAYS ? "always" : s == STORE_SYNC_EVERYSEC ? "everysec" : "no";
 }
 
+/*
+ * Blocks of a MiB and more get mappings of their own, so that growing one
+ * is a mremap(), not a copy. glibc's own threshold rises as large blocks
+ * are freed (up to 32 MiB), after which the clusterer's per-article arrays
+ * were doubled by copying them while the loop waited: 21 and 30 ms at
+ * 65,536 and 131,072 articles, 3 and 6 ms with this.
+ */
+static void
+malloc_tune(void)
+{
+	mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -200,6 +214,7 @@ main(int argc, char **argv)
 	unsigned		 errors = 0;
 	int			 status;
 
+	malloc_tune();
 	args_parse(argc, argv, &a);
 	log_init(a.verbose);
 	config_defaults(&cfg);
