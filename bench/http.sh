@@ -72,7 +72,7 @@ floor_pid=$!
 faddr=$(wait_line "$tmp/floor.out" "listening on" | sed 's/listening on //')
 
 echo "storyd $saddr (pid $storyd_pid), floor $faddr (pid $floor_pid); $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "each: $duration s ($warmup s warm-up), $conns connections (4 at 100/request)"
+echo "each: $duration s ($warmup s warm-up), $conns connections"
 
 # measure NAME ADDR ARGS...: prints NAME and loadgen's RESULT fields
 measure() {
@@ -90,10 +90,8 @@ results=$tmp/results
 r=1
 while [ "$r" -le "$rounds" ]; do
 	for b in 1 10 100; do
-		c=$conns
-		[ "$b" -eq 100 ] && c=4
-		measure "floor-b$b-r$r" "$faddr" -c "$c" -b "$b" >> "$results"
-		measure "storyd-b$b-r$r" "$saddr" -c "$c" -b "$b" >> "$results"
+		measure "floor-b$b-r$r" "$faddr" -c "$conns" -b "$b" >> "$results"
+		measure "storyd-b$b-r$r" "$saddr" -c "$conns" -b "$b" >> "$results"
 	done
 	# open loop, single articles, at half of this round's closed-loop maximum
 	max=$(field "$(grep "^storyd-b1-r$r " "$results")" req_s)
