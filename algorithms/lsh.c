@@ -12,10 +12,9 @@
  * memory but made cluster_add() 30% slower at 200,000 held: long runs.)
  * A table's ids move to its new size a few at a time, one band at a time
  * (see move_start()), so no insert pays for refiling a whole index.
- * lsh_reserve() jumps straight to the size those quarters would reach for
- * its count (band_cap_for()), so a reserved table is the very table that
- * growing would have made, without refiling each id at every step (about
- * 4.5 times each on the way to a million). Deletion shifts the rest of the
+ * lsh_reserve() jumps straight to the size those quarters reach for its
+ * count (band_cap_for()), without refiling each id at every step (about 4.5
+ * times each on the way to a million). Deletion shifts the rest of the
  * run back, so there are no tombstones. A bucket of many ids (copies of one
  * text) is that many slots of one run.
  *
@@ -331,12 +330,20 @@ band_fits_full(uint32_t cap, uint64_t n)
  * home moves first (move_tag()), so a tag's ids are never split between the
  * tables, and a lookup reads the old table, then the new.
  *
- * All bands fill alike and so reach 4/5 at the same insert; the others wait
- * their turn filling on towards 9/10. A move passes a table in 1/(MOVE_STEP
- * * bands) of its size in inserts, so all of them are over by 4/5 + 1/20;
- * should a table reach 9/10 anyway, or lsh_reserve() be called, the move
- * under way finishes at once. Tables of at most MOVE_AT_ONCE slots move in
- * one go: refiling 4,096 slots takes microseconds.
+ * All bands fill alike and so would reach 4/5 at the same insert. A band
+ * 3/4 full starts its move early when no other band moves, so the bands
+ * take turns from 3/4 on: each insert passes MOVE_STEP slots a band
+ * (MOVE_STEP * bands in all), so all the moves take cap / MOVE_STEP
+ * inserts, the 1/20 of a table between 3/4 and 4/5. A band that reaches 4/5
+ * waits for its turn filling on; should one reach 9/10, or lsh_reserve() be
+ * called, the move under way finishes at once. Tables of at most
+ * MOVE_AT_ONCE slots move in one go, at 4/5: refiling 4,096 slots takes
+ * microseconds. Measured with bench/index -n 200000 (add/ref at 100,000 and
+ * 200,000 held, two runs each): refiling at once 1.43-1.48; moving from
+ * 4/5, bands waiting up to 4/5 + 1/20, 1.61-1.77 (longer probes); from 3/4,
+ * 1.44-1.49. A larger step (400) was as cheap but made each insert during
+ * a move ~0.5 ms dearer, which at half the loop's capacity built a queue
+ * (p99 40-71 ms).
  */
 #define MOVE_AT_ONCE	4096u
 #define MOVE_STEP	20u
@@ -436,6 +443,11 @@ band_insert(struct lsh *l, unsigned j, uint32_t tag, uint32_t id)
 		if ((cap = band_cap_for(bd->cur.cap, n)) == 0)
 			return -ENOMEM;
 		if ((r = move_start(l, j, cap)) < 0)
+			return r;
+	} else if (l->moving == NOT_MOVING && bd->cur.cap > MOVE_AT_ONCE &&
+	    n * 4 > (uint64_t)bd->cur.cap * 3 && bd->cur.cap <= UINT32_MAX / 5 * 4) {
+		/* 3/4 full and no band moving: grow now, so the bands take turns before 4/5 */
+		if ((r = move_start(l, j, bd->cur.cap + bd->cur.cap / 4)) < 0)
 			return r;
 	}
 	if (l->moving == j)

@@ -32,10 +32,12 @@ int	lsh_insert(struct lsh *, uint32_t id, const uint32_t *sig);
 
 /*
  * Make room for n ids in all, so that lsh_insert() does not grow a table
- * until more are held: each table gets at once the size that inserting n
- * would have grown it to, so what the index finds, its memory and its later
- * growth are as if they had been inserted one by one. 0 or -ENOMEM, when
- * some tables may be larger, and nothing else has changed.
+ * until more are held: each table gets at once the first size of its growth
+ * (by quarters) that holds n at most 4/5 full. Inserting n one by one gives
+ * that size too, or for tables past 4,096 slots, which may start growing at
+ * 3/4 (lsh.c, move_start()), the next one. What the index finds is the same
+ * either way. 0 or -ENOMEM, when some tables may be larger, and nothing else
+ * has changed.
  */
 int	lsh_reserve(struct lsh *, size_t n);
 

@@ -282,8 +282,8 @@ test_buckets_keep_insertion_order_through_growth_and_removal(void **state)
 
 /*
  * Past MOVE_AT_ONCE slots a table changes size a few slots per insert or
- * removal (lsh.c, move_start()): one band against a model, checked every 250
- * operations so that many checks fall inside a move, growing to ~45,000 ids
+ * removal (lsh.c, move_start()): one band against a model, checked just
+ * after each move starts and every 250 operations, growing to ~45,000 ids
  * and shrinking back, each key's ids in insertion order throughout.
  */
 static void
@@ -296,7 +296,7 @@ test_tables_moving_in_steps_answer_as_before(void **state)
 	uint32_t	*pos = malloc(KEYS * sizeof(*pos));
 	uint8_t		*held = calloc(N, 1);
 	uint64_t	 rng = 13;
-	size_t		 peak = 0, nheld = 0;
+	size_t		 peak = 0, nheld = 0, mem = 0, since_change = 0;
 	int		 phase;
 
 	(void)state;
@@ -327,9 +327,15 @@ test_tables_moving_in_steps_answer_as_before(void **state)
 					nheld--;
 				}
 			}
-			if (lsh_memory(l) > peak)
-				peak = lsh_memory(l);
-			if (i % 250 != 249)
+			/* check at a move's first inserts (two tables held), and every 250 */
+			if (lsh_memory(l) != mem) {
+				mem = lsh_memory(l);
+				since_change = 0;
+			}
+			since_change++;
+			if (mem > peak)
+				peak = mem;
+			if (i % 250 != 249 && since_change != 2 && since_change != 9)
 				continue;
 			/* the model: held ids by key, in insertion order (a counting sort) */
 			memset(start, 0, (KEYS + 1) * sizeof(*start));
