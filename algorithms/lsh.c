@@ -8,7 +8,8 @@
  * lookup stops as soon as it passes where its tag would be, and a table can
  * be filled to 4/5 with short probes; a table grows by a quarter (the home
  * is the tag scaled to the size, so any size will do), and so stays between
- * 16/25 and 4/5 full while growing. (9/10 saves a further tenth of the
+ * 31/50 and 4/5 full while growing (growth starts between 31/40 and 4/5,
+ * see move_start()). (9/10 saves a further tenth of the
  * memory but made cluster_add() 30% slower at 200,000 held: long runs.)
  * A table's ids move to its new size a few at a time, one band at a time
  * (see move_start()), so no insert pays for refiling a whole index.
@@ -23,8 +24,8 @@
  * the result is one more candidate, which the caller verifies anyway (see
  * lsh.h). That is the price of 8-byte slots instead of 12 or 16.
  *
- * Memory per item and band: one slot (8 bytes) at a load between 16/25 and
- * 4/5 (2/5 after many removals, when a table shrinks), so 10 to 12.5 bytes,
+ * Memory per item and band: one slot (8 bytes) at a load between 31/50 and
+ * 4/5 (2/5 after many removals, when a table shrinks), so 10 to 12.9 bytes,
  * times the number of bands: 460 bytes an article at 200,000 held for 42
  * bands, against 610 with power-of-two tables at most 3/4 full and a vector
  * per shared bucket, and while one band moves, its old table besides.
@@ -331,22 +332,23 @@ band_fits_full(uint32_t cap, uint64_t n)
  * tables, and a lookup reads the old table, then the new.
  *
  * All bands fill alike and so would reach 4/5 at the same insert. A band
- * 3/4 full starts its move early when no other band moves, so the bands
- * take turns from 3/4 on: each insert passes MOVE_STEP slots a band
- * (MOVE_STEP * bands in all), so all the moves take cap / MOVE_STEP
- * inserts, the 1/20 of a table between 3/4 and 4/5. A band that reaches 4/5
- * waits for its turn filling on; should one reach 9/10, or lsh_reserve() be
- * called, the move under way finishes at once. Tables of at most
- * MOVE_AT_ONCE slots move in one go, at 4/5: refiling 4,096 slots takes
- * microseconds. Measured with bench/index -n 200000 (add/ref at 100,000 and
- * 200,000 held, two runs each): refiling at once 1.43-1.48; moving from
- * 4/5, bands waiting up to 4/5 + 1/20, 1.61-1.77 (longer probes); from 3/4,
- * 1.44-1.49. A larger step (400) was as cheap but made each insert during
- * a move ~0.5 ms dearer, which at half the loop's capacity built a queue
- * (p99 40-71 ms).
+ * past 4/5 - 1/MOVE_STEP starts its move early when no other band moves, so
+ * the bands take turns before 4/5: each insert passes MOVE_STEP slots a band
+ * (MOVE_STEP * bands in all), so all the moves take cap / MOVE_STEP inserts,
+ * the 1/MOVE_STEP of a table left before 4/5. A band that reaches 4/5 waits
+ * its turn filling on; should one reach 9/10, or lsh_reserve() be called,
+ * the move under way finishes at once. Tables of at most MOVE_AT_ONCE slots
+ * move in one go, at 4/5: refiling 4,096 slots takes microseconds. Measured
+ * with bench/index -n 200000 (add/ref at 100,000 and 200,000 held, two runs
+ * each): refiling at once 1.41-1.53; moving 20 slots a band from 4/5, the
+ * others waiting up to 4/5 + 1/20, 1.61-1.77 (longer probes); 20 from 3/4,
+ * 1.44-1.49 (but tables a quarter larger 5% of the time: 488 bytes an
+ * article of LSH at a million against 438); 40 from 31/40, 1.38-1.50. 400
+ * slots a band was as cheap but made each insert during a move ~0.5 ms
+ * dearer, which at half the loop's capacity built a queue (p99 40-71 ms).
  */
 #define MOVE_AT_ONCE	4096u
-#define MOVE_STEP	20u
+#define MOVE_STEP	40u
 
 /* Move the run that starts at slot i of the old table (the slot before is empty). */
 static uint32_t
@@ -445,8 +447,9 @@ band_insert(struct lsh *l, unsigned j, uint32_t tag, uint32_t id)
 		if ((r = move_start(l, j, cap)) < 0)
 			return r;
 	} else if (l->moving == NOT_MOVING && bd->cur.cap > MOVE_AT_ONCE &&
-	    n * 4 > (uint64_t)bd->cur.cap * 3 && bd->cur.cap <= UINT32_MAX / 5 * 4) {
-		/* 3/4 full and no band moving: grow now, so the bands take turns before 4/5 */
+	    n * 5 * MOVE_STEP > (uint64_t)bd->cur.cap * (4 * MOVE_STEP - 5) &&
+	    bd->cur.cap <= UINT32_MAX / 5 * 4) {
+		/* past 4/5 - 1/MOVE_STEP with no band moving: grow now, taking turns before 4/5 */
 		if ((r = move_start(l, j, bd->cur.cap + bd->cur.cap / 4)) < 0)
 			return r;
 	}

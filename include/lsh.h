@@ -35,7 +35,7 @@ int	lsh_insert(struct lsh *, uint32_t id, const uint32_t *sig);
  * until more are held: each table gets at once the first size of its growth
  * (by quarters) that holds n at most 4/5 full. Inserting n one by one gives
  * that size too, or for tables past 4,096 slots, which may start growing at
- * 3/4 (lsh.c, move_start()), the next one. What the index finds is the same
+ * 31/40 (lsh.c, move_start()), the next one. What the index finds is the same
  * either way. 0 or -ENOMEM, when some tables may be larger, and nothing else
  * has changed.
  */
