@@ -1243,10 +1243,10 @@ store_snapshot_start(struct store *s)
 		 * The snapshot can wait; the loop's replies cannot. At full priority
 		 * the child took a core from the loop and its clients: p99 at 2,500
 		 * posts/s with a snapshot every 16 MiB of log was 74-93 ms, niced
-		 * 18-31 ms (bench/http.sh's load on 2 cores). Niced, it still ran
-		 * in slices of ~4 ms on the loop's core: 65 adds in a 16 s window
-		 * took 4-5 ms. SCHED_IDLE yields at once to anything runnable: p99
-		 * 23-42 ms -> 10-17 ms in the same test. Nice 10 where refused.
+		 * 18-31 ms (bench/http.sh's load on 2 cores). SCHED_IDLE gives the
+		 * core up at once to anything runnable: in one test each, p99 was
+		 * 23-42 ms niced and 10-17 ms under SCHED_IDLE (this machine's noise
+		 * between runs is of that order). Nice 10 where it is refused.
 		 */
 		if (sched_setscheduler(0, SCHED_IDLE, &(struct sched_param){ 0 }) == -1)
 			setpriority(PRIO_PROCESS, 0, 10);
