@@ -609,7 +609,7 @@ apply_put(struct store *s, const struct article_in *in, int replace, struct verd
 	if ((r = log_put(s, in, replace)) != 0 ||
 	    (r = make_room(s, published_of(in), in->now, !found)) != 0)
 		return r;
-	/* eviction may have taken the article being replaced (evicting only leaves tombstones) */
+	/* an eviction shifts ids back in the table, and may have taken the article being replaced */
 	if (s->evicted != evicted)
 		slot = slot_find(s, in->id, in->id_len, hash, &found);
 
