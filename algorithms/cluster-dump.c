@@ -2,7 +2,7 @@
  * cluster-dump: snapshots of a clusterer (cluster_dump(), cluster_load()) and
  * its consistency check (cluster_check()); the contract is in cluster.h.
  *
- * The format, version 3. Integers are little-endian, floats their IEEE bits.
+ * The format, version 4. Integers are little-endian, floats their IEEE bits.
  *
  *	"SDCLUST1"  u32 version
  *	then chunks: u32 length (1 .. CHUNK), that many bytes; a length of 0 ends.
@@ -25,7 +25,7 @@
  *		 if held: { u64 arrival, u64 exact, u64 simhash, u64 source,
  *		 i64 published, u32 story, u32 group root, u32 shingles, u16 nterms,
  *		 nterms x { u64 hash, u16 w (in 1/4096) } by hash, u8 nosig (no shingles),
- *		 k x u16 sig (the values' low 16 bits: cluster.c keeps no more) }
+ *		 k x u8 sig (minhash_keep(): cluster.c keeps no more) }
  *	"POST"	 npostings x { u32 n, u64 hash, n x u32 story id, in posting order }, by hash
  *	"END."
  *
@@ -83,7 +83,8 @@
 #include "simhash.h"
 
 #define MAGIC		"SDCLUST1"
-#define VERSION		3u
+#define VERSION		4u
+#define VERSION_SIG16	3u	/* the last with 16 bits a signature value */
 #define CHUNK		65536u	/* stream bytes per chunk, the most a reader buffers */
 
 #define TAG(a, b, c, d)	((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
@@ -388,7 +389,7 @@ static void
 dump_articles(const struct clusterer *c, struct writer *w)
 {
 	size_t		id, i, off, limit = id_limit(c);
-	const uint16_t	*sig;
+	const uint8_t	*sig;
 
 	w_u32(w, TAG_ARTS);
 	for (id = 0; id < limit && !w->w_err; id++) {
@@ -414,7 +415,7 @@ dump_articles(const struct clusterer *c, struct writer *w)
 		w_u8(w, a->ar_nosig);
 		sig = c->c_sig + id * c->c_p.k;
 		for (i = 0; i < c->c_p.k; i++)
-			w_u16(w, sig[i]);
+			w_u8(w, sig[i]);
 	}
 }
 
@@ -505,6 +506,7 @@ struct arrival {
 struct loader {
 	struct reader		 l_r;
 	struct clusterer	*l_c;
+	uint32_t		 l_version;
 	uint32_t		 l_dumped_terms;	/* the dump's doc_terms */
 	uint32_t		 l_narticles, l_idlimit, l_nstories;
 	uint64_t		 l_nterms, l_npostings;
@@ -713,7 +715,7 @@ load_article(struct loader *l, uint32_t id)
 	struct reader		*r = &l->l_r;
 	struct clusterer	*c = l->l_c;
 	struct art		*a;
-	uint16_t		*sig;
+	uint8_t			*sig;
 	uint32_t		 story, i;
 	size_t			 off;
 
@@ -747,8 +749,9 @@ load_article(struct loader *l, uint32_t id)
 	if ((a->ar_nosig = r_u8(r)) > 1)
 		return r_bad(r);
 	sig = c->c_sig + (size_t)id * c->c_p.k;
+	/* version 3 kept the top 16 bits of what minhash_keep() keeps 8 of */
 	for (i = 0; i < c->c_p.k; i++)
-		sig[i] = r_u16(r);
+		sig[i] = l->l_version == VERSION_SIG16 ? (uint8_t)(r_u16(r) >> 8) : r_u8(r);
 	if (r->r_err)
 		return r->r_err;
 	for (i = 0; i < a->ar_nterms; i++)
@@ -1013,10 +1016,11 @@ cluster_load(struct clusterer **out, const struct cluster_params *p,
 
 	if ((r = fn(head, sizeof(head), arg)) < 0)
 		return r;
-	/* no release wrote an older version, so one is refused as unreadable */
-	if (memcmp(head, MAGIC, 8) != 0 || le32_get(head + 8) < VERSION)
+	/* no release wrote a version before 3, so one is refused as unreadable */
+	l.l_version = le32_get(head + 8);
+	if (memcmp(head, MAGIC, 8) != 0 || l.l_version < VERSION_SIG16)
 		return -EINVAL;
-	if (le32_get(head + 8) > VERSION)
+	if (l.l_version > VERSION)
 		return -EPROTONOSUPPORT;
 	if ((l.l_r.r_buf = malloc(CHUNK)) == NULL || (l.l_c = cluster_new(p)) == NULL) {
 		free(l.l_r.r_buf);

@@ -209,7 +209,7 @@ struct clusterer {
 	struct cluster_params	 c_p;
 
 	struct art		*c_art;
-	uint16_t		*c_sig;		/* k per article: the values' low 16 bits */
+	uint8_t			*c_sig;		/* k per article: minhash_keep() of each value */
 	uint32_t		*c_tid;		/* doc_terms term ids per article, sorted by hash */
 	uint16_t		*c_tw;		/* their weights, in units of 1 / TW_ONE */
 	size_t			 c_cap;
@@ -251,6 +251,7 @@ struct clusterer {
 	size_t			 c_capkt;
 	uint32_t		*c_cand;	/* 2 * CAND_MAX */
 	uint32_t		*c_wsig;	/* k: a kept signature widened for lsh.c */
+	uint8_t			*c_ksig;	/* k: the doc's kept signature (sig_prepare()) */
 	struct scored		*c_scored;	/* max(2 * CAND_MAX, RELATED_SCAN) */
 	struct scand		*c_scand;	/* STORY_CAND_MAX */
 	struct sslot		*c_sset;	/* SSET_SLOTS, all empty between queries */

@@ -3,7 +3,7 @@
  * is in cluster.h. One struct clusterer holds everything:
  *
  *  - per-article arrays indexed by the caller's dense id (struct art, the
- *    MinHash signature's values cut to 16 bits, the kept terms as term ids and
+ *    MinHash signature's values cut to 8 bits, the kept terms as term ids and
  *    16-bit weights), grown geometrically;
  *  - the held terms by dense term id (hash, document frequency, ln(df + 1),
  *    display word), so that scoring reads small arrays, not a pointer a term;
@@ -453,32 +453,23 @@ cmp_scored(const void *pa, const void *pb)
 	return a->sc_arrival < b->sc_arrival ? -1 : a->sc_arrival > b->sc_arrival;
 }
 
-static const uint16_t *
+static const uint8_t *
 sig_of(const struct clusterer *c, uint32_t id)
 {
 	return c->c_sig + (size_t)id * c->c_p.k;
 }
 
 /*
- * A MinHash value as kept: 16 bits of it remixed with its position (b-bit
- * MinHash, Li and Koenig 2010). Equal values stay equal; two different values
- * agree by chance with probability 2^-16, independently at each position.
- * The remix is what makes it independent: densification (minhash.c) copies
- * a short text's few values into many positions, and plain low bits would
- * turn one chance agreement into a dozen.
+ * The doc's signature as kept (minhash_keep(), a byte a value) into c_ksig,
+ * and widened into c_wsig for lsh.c, which reads 16 bits a value.
  */
-static uint16_t
-sig_keep(unsigned i, uint32_t v)
-{
-	return (uint16_t)(mix64((uint64_t)i << 32 | v) >> 48);
-}
-
-/* The doc's signature as kept, widened into c_wsig for lsh.c (which reads 16 bits). */
 static const uint32_t *
 sig_prepare(struct clusterer *c, const uint32_t *sig)
 {
-	for (unsigned i = 0; i < c->c_p.k; i++)
-		c->c_wsig[i] = sig_keep(i, sig[i]);
+	for (unsigned i = 0; i < c->c_p.k; i++) {
+		c->c_ksig[i] = minhash_keep(i, sig[i]);
+		c->c_wsig[i] = c->c_ksig[i];
+	}
 	return c->c_wsig;
 }
 
@@ -486,7 +477,7 @@ sig_prepare(struct clusterer *c, const uint32_t *sig)
 const uint32_t *
 cluster_sig_wide(const struct clusterer *c, uint32_t id)
 {
-	const uint16_t	*s = sig_of(c, id);
+	const uint8_t	*s = sig_of(c, id);
 
 	for (unsigned i = 0; i < c->c_p.k; i++)
 		c->c_wsig[i] = s[i];
@@ -494,24 +485,16 @@ cluster_sig_wide(const struct clusterer *c, uint32_t id)
 }
 
 /*
- * The Jaccard estimate of the doc's signature (prepared in c_wsig) and a
- * held one. The share of equal positions estimates J + (1 - J) 2^-16 (see
- * sig_keep()): a bias of at most 1.5e-5, below 1/k (the estimate's step,
- * 0.008 at k = 128) and far below its standard error (0.04 at J = 0.5), so
- * it is left uncorrected; a correction would only move pairs sitting exactly
- * on a threshold.
+ * The Jaccard estimate of the doc's signature (prepared in c_ksig) and a
+ * held one, corrected for the kept values' chance agreements
+ * (minhash_jaccard_kept()). README "Near duplicates" has its error.
  */
 static double
 sig_jaccard(const struct clusterer *c, const struct doc *d, uint32_t id)
 {
-	const uint16_t	*s = sig_of(c, id);
-	unsigned	 same = 0, k = c->c_p.k;
-
 	if (d->sig[0] == MINHASH_EMPTY || c->c_art[id].ar_nosig)
 		return 0;
-	for (unsigned i = 0; i < k; i++)
-		same += (uint16_t)c->c_wsig[i] == s[i];
-	return (double)same / k;
+	return minhash_jaccard_kept(c->c_ksig, sig_of(c, id), c->c_p.k);
 }
 
 static void
@@ -1817,8 +1800,8 @@ add_commit(struct clusterer *c, uint32_t id, const struct doc *d, struct plan *p
 	*a = (struct art){ .ar_exact = d->exact, .ar_simhash = d->simhash,
 	    .ar_source = d->source, .ar_arrival = c->c_arrivals++,
 	    .ar_published = d->published, .ar_shingles = d->shingles, .ar_held = 1 };
-	for (i = 0; i < c->c_p.k; i++)
-		c->c_sig[(size_t)id * c->c_p.k + i] = sig_keep(i, d->sig[i]);
+	/* cluster_add() prepared it for lsh_insert() */
+	memcpy(c->c_sig + (size_t)id * c->c_p.k, c->c_ksig, c->c_p.k);
 	a->ar_nosig = d->sig[0] == MINHASH_EMPTY;
 	df_take(c, id, pl);
 	s = pl->pl_story ? pl->pl_story : story_create(c, pl, id);
@@ -1972,6 +1955,7 @@ cluster_new(const struct cluster_params *p)
 	c->c_sim = simindex_new(p->simhash_k);
 	c->c_cand = malloc(2 * CAND_MAX * sizeof(*c->c_cand));
 	c->c_wsig = malloc(p->k * sizeof(*c->c_wsig));
+	c->c_ksig = malloc(p->k);
 	c->c_scored = malloc(2 * CAND_MAX * sizeof(*c->c_scored));
 	c->c_scand = malloc(STORY_CAND_MAX * sizeof(*c->c_scand));
 	c->c_merge = malloc(nmerge * sizeof(*c->c_merge));
@@ -1980,7 +1964,8 @@ cluster_new(const struct cluster_params *p)
 	c->c_fresh = malloc(STORY_SCORE_MAX * sizeof(*c->c_fresh));
 	if (c->c_lsh == NULL || c->c_sim == NULL || c->c_cand == NULL ||
 	    c->c_scored == NULL || c->c_scand == NULL || c->c_merge == NULL ||
-	    c->c_trim == NULL || c->c_sset == NULL || c->c_fresh == NULL || c->c_wsig == NULL) {
+	    c->c_trim == NULL || c->c_sset == NULL || c->c_fresh == NULL || c->c_wsig == NULL ||
+	    c->c_ksig == NULL) {
 		cluster_free(c);
 		return NULL;
 	}
@@ -2023,6 +2008,7 @@ cluster_free(struct clusterer *c)
 	free(c->c_kt);
 	free(c->c_cand);
 	free(c->c_wsig);
+	free(c->c_ksig);
 	free(c->c_scored);
 	free(c->c_scand);
 	free(c->c_merge);
@@ -2216,7 +2202,7 @@ cluster_memory(const struct clusterer *c, struct cluster_memory_split *split)
 	m.other = sizeof(*c) + map_memory(&c->c_exact) + map_memory(&c->c_stories) +
 	    c->c_capgroups * sizeof(*c->c_groups) + c->c_capkt * sizeof(*c->c_kt) +
 	    2 * CAND_MAX * (sizeof(*c->c_cand) + sizeof(*c->c_scored)) +
-	    c->c_p.k * sizeof(*c->c_wsig) +
+	    c->c_p.k * (sizeof(*c->c_wsig) + sizeof(*c->c_ksig)) +
 	    STORY_CAND_MAX * sizeof(*c->c_scand) + SSET_SLOTS * sizeof(*c->c_sset) +
 	    STORY_SCORE_MAX * sizeof(*c->c_fresh) +
 	    merge_room(&c->c_p) * (sizeof(*c->c_merge) + sizeof(*c->c_trim));

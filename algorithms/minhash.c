@@ -234,3 +234,23 @@ minhash_jaccard(const uint32_t *a, const uint32_t *b, unsigned k)
 		same += a[i] == b[i];
 	return (double)same / k;
 }
+
+uint8_t
+minhash_keep(unsigned i, uint32_t v)
+{
+	return (uint8_t)(mix64((uint64_t)i << 32 | v) >> 56);
+}
+
+double
+minhash_jaccard_kept(const uint8_t *a, const uint8_t *b, unsigned k)
+{
+	unsigned	same = 0;
+	double		j;
+
+	if (k == 0)
+		return 0;
+	for (unsigned i = 0; i < k; i++)
+		same += a[i] == b[i];
+	j = (256.0 * same / k - 1) / 255;
+	return j > 0 ? j : 0;
+}

@@ -243,8 +243,8 @@ size_t		cluster_count_groups(const struct clusterer *);
  * cluster_load() stops reading right after the end chunk, so more data may
  * follow in the same file. It returns 0, a negative errno fn returned (a
  * short read is whatever fn reports for it), -ENOMEM, -EPROTONOSUPPORT when a
- * newer storyd wrote the data, or -EINVAL when the data is malformed, of an
- * older version (none was released, so none is read), or its k,
+ * newer storyd wrote the data, or -EINVAL when the data is malformed, of a
+ * version before 3 (none was released, so none is read), or its k,
  * bands, rows or shingle differ from params (its signatures would not compare)
  * or its doc_terms exceeds params->doc_terms. The other params (thresholds,
  * simhash_k, window, max_matches) are params's and may differ from the
@@ -252,6 +252,8 @@ size_t		cluster_count_groups(const struct clusterer *);
  * bad bytes give -EINVAL, never a crash, a leak or a loop, but memory is
  * allocated as for the largest article id the input names, as cluster_add()
  * would (so hostile input can cause -ENOMEM). *out is written only on success.
+ * Version 3 (16 bits a signature value) loads too, its signatures cut to
+ * the 8 bits the current code keeps of each value.
  */
 typedef int	cluster_write_fn(const void *buf, size_t len, void *arg);	/* 0 or -errno */
 typedef int	cluster_read_fn(void *buf, size_t len, void *arg);	/* 0, -errno; -EIO or -ENODATA at a short read */

@@ -38,3 +38,24 @@ void			 minhasher_sign(const struct minhasher *m, const uint64_t *h, size_t n,
 
 /* Estimated Jaccard similarity in [0, 1] of two signatures of length k. */
 double	minhash_jaccard(const uint32_t *a, const uint32_t *b, unsigned k);
+
+/*
+ * b-bit MinHash (Li and Koenig 2010): a signature kept in one byte a value,
+ * a quarter of the memory. minhash_keep() is 8 bits of value v remixed with
+ * its position i: equal values stay equal, and two different values agree by
+ * chance with probability 1/256, independently at each position. The remix
+ * is what makes it independent: densification copies a short text's few
+ * values into many positions, and plain low bits would turn one chance
+ * agreement into a dozen.
+ */
+uint8_t	minhash_keep(unsigned i, uint32_t v);
+
+/*
+ * Estimated Jaccard similarity in [0, 1] of two kept signatures of length k:
+ * the share p of equal positions estimates J + (1 - J) / 256, so J is
+ * (256 p - 1) / 255, and 0 below that. The chance agreements widen the
+ * standard error a little, to about sqrt((J(1-J) + (1-J) / 256) / K).
+ * A kept byte has no value to spare for MINHASH_EMPTY: telling an empty set
+ * apart is the caller's.
+ */
+double	minhash_jaccard_kept(const uint8_t *a, const uint8_t *b, unsigned k);

@@ -1431,7 +1431,7 @@ test_memory_is_counted_by_part(void **state)
 	assert_int_equal(full, m.articles + m.lsh + m.simhash + m.stories + m.postings +
 	    m.terms + m.other);
 	assert_true(full > empty);
-	assert_true(m.articles >= 200 * (size_t)p.k * 2);	/* 16 bits a MinHash value */
+	assert_true(m.articles >= 200 * (size_t)p.k);	/* a byte a MinHash value */
 	assert_true(m.lsh > 0 && m.simhash > 0 && m.stories > 0 && m.postings > 0 &&
 	    m.terms > 0);
 	for (i = 0; i < 200; i++)
@@ -1453,8 +1453,8 @@ test_load_refuses_newer_version(void **state)
 	(void)state;
 	add_unrelated(c, &p, 0, 1, T0, NULL);
 	dump_ok(c, &m);
-	assert_memory_equal(m.b, "SDCLUST1\x03\x00\x00\x00", 12);
-	m.b[8] = 4;
+	assert_memory_equal(m.b, "SDCLUST1\x04\x00\x00\x00", 12);
+	m.b[8] = 5;
 	assert_int_equal(load_prefix(&m, m.n, &p, &c2), -EPROTONOSUPPORT);
 	m.b[8] = 2;	/* older: version 2 had float centroid weights and counts */
 	assert_int_equal(load_prefix(&m, m.n, &p, &c2), -EINVAL);
@@ -1462,12 +1462,74 @@ test_load_refuses_newer_version(void **state)
 	assert_int_equal(load_prefix(&m, m.n, &p, &c2), -EINVAL);
 	m.b[8] = 0;
 	assert_int_equal(load_prefix(&m, m.n, &p, &c2), -EINVAL);
-	m.b[8] = 3;
+	m.b[8] = 4;
 	m.b[0] = 'X';
 	assert_int_equal(load_prefix(&m, m.n, &p, &c2), -EINVAL);
 	assert_null(c2);
 	cluster_free(c);
 	free(m.b);
+}
+
+/*
+ * tests/data/cluster-v3.dump is what the last version 3 code (commit
+ * bfdb221) dumped after stream_run(s, 11, 300): 16 bits a signature value.
+ * Loaded now, it is the clusterer the current code builds from the same
+ * stream, to the byte, and it goes on the same way.
+ */
+static void
+test_load_reads_version_3(void **state)
+{
+	struct stream		*s1 = calloc(1, sizeof(*s1)), *s2;
+	struct clusterer	*c1, *c2;
+	struct membuf		 old, m1, m2;
+	struct verdict		 v1, v2;
+	char			 path[4096];
+	const char		*dir = getenv("STORYD_TESTDATA");
+	FILE			*f;
+	long			 n;
+	int			 i;
+
+	(void)state;
+	assert_non_null(dir);
+	assert_non_null(s1);
+	c1 = stream_run(s1, 11, 300);
+	snprintf(path, sizeof(path), "%s/cluster-v3.dump", dir);
+	assert_non_null(f = fopen(path, "rb"));
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	assert_true((n = ftell(f)) > 12);
+	rewind(f);
+	memset(&old, 0, sizeof(old));
+	assert_non_null(old.b = malloc((size_t)n));
+	assert_int_equal(fread(old.b, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	old.n = (size_t)n;
+	assert_int_equal(old.b[8], 3);
+	assert_int_equal(load_prefix(&old, old.n, &s1->p, &c2), 0);
+	assert_int_equal(old.pos, old.n);
+	assert_int_equal(cluster_check(c2), 0);
+	assert_clusterers_equal(c1, c2, s1->nextid);
+	dump_ok(c1, &m1);
+	dump_ok(c2, &m2);
+	assert_int_equal(m1.n, m2.n);
+	assert_memory_equal(m1.b, m2.b, m1.n);
+
+	assert_non_null(s2 = malloc(sizeof(*s2)));
+	*s2 = *s1;
+	for (i = 0; i < 300; i++) {
+		uint32_t	id1 = stream_step(s1, c1, &v1), id2 = stream_step(s2, c2, &v2);
+
+		assert_int_equal(id1, id2);
+		if (id1 != CLUSTER_NONE)
+			assert_verdict_equal(&v1, &v2);
+	}
+	assert_clusterers_equal(c1, c2, s1->nextid);
+	cluster_free(c1);
+	cluster_free(c2);
+	free(old.b);
+	free(m1.b);
+	free(m2.b);
+	free(s1);
+	free(s2);
 }
 
 static void
@@ -1538,6 +1600,7 @@ main(void)
 		cmocka_unit_test(test_load_refuses_flipped_bytes),
 		cmocka_unit_test(test_memory_is_counted_by_part),
 		cmocka_unit_test(test_load_refuses_newer_version),
+		cmocka_unit_test(test_load_reads_version_3),
 		cmocka_unit_test(test_load_refuses_different_k),
 	};
 

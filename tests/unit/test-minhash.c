@@ -23,9 +23,12 @@ rng_next(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
-/* Estimate for two random sets of the given union size and exact Jaccard j. */
+/*
+ * Estimate for two random sets of the given union size and exact Jaccard j,
+ * from the whole signatures or (kept) from minhash_keep()'s byte a value.
+ */
 static double
-estimate(uint64_t *rng, size_t u, double j)
+estimate_as(uint64_t *rng, size_t u, double j, int kept)
 {
 	uint64_t	*a = malloc(u * sizeof(*a)), *b = malloc(u * sizeof(*b));
 	size_t		 common = (size_t)(j * u + 0.5), own = (u - common) / 2, na = 0, nb = 0;
@@ -44,7 +47,22 @@ estimate(uint64_t *rng, size_t u, double j)
 	minhash_sign(b, nb, K, sb);
 	free(a);
 	free(b);
+	if (kept) {
+		uint8_t	ka[K], kb[K];
+
+		for (unsigned i = 0; i < K; i++) {
+			ka[i] = minhash_keep(i, sa[i]);
+			kb[i] = minhash_keep(i, sb[i]);
+		}
+		return minhash_jaccard_kept(ka, kb, K);
+	}
 	return minhash_jaccard(sa, sb, K);
+}
+
+static double
+estimate(uint64_t *rng, size_t u, double j)
+{
+	return estimate_as(rng, u, j, 0);
 }
 
 /*
@@ -52,22 +70,29 @@ estimate(uint64_t *rng, size_t u, double j)
  * trials within 3 of the mean's standard error.
  */
 static void
-check_estimates(size_t u, int trials, uint64_t seed)
+check_estimates_as(size_t u, int trials, uint64_t seed, int kept)
 {
 	static const double	js[] = { 0.1, 0.3, 0.5, 0.8, 0.95 };
 	uint64_t		rng = seed;
 
 	for (size_t q = 0; q < sizeof(js) / sizeof(js[0]); q++) {
-		double	j = js[q], se = sqrt(j * (1 - j) / K), sum = 0;
+		double	j = js[q], chance = kept ? (1 - j) / 256 : 0;
+		double	se = sqrt((j * (1 - j) + chance) / K) / (kept ? 255.0 / 256 : 1), sum = 0;
 
 		for (int t = 0; t < trials; t++) {
-			double	e = estimate(&rng, u, j);
+			double	e = estimate_as(&rng, u, j, kept);
 
 			assert_true(fabs(e - j) <= 4 * se);
 			sum += e;
 		}
 		assert_true(fabs(sum / trials - j) <= 3 * se / sqrt(trials));
 	}
+}
+
+static void
+check_estimates(size_t u, int trials, uint64_t seed)
+{
+	check_estimates_as(u, trials, seed, 0);
 }
 
 static void
@@ -83,6 +108,41 @@ test_densified_estimate_of_small_sets_is_unbiased(void **state)
 {
 	(void)state;
 	check_estimates(40, 200, 2);
+}
+
+/* A byte a value: the same, with the chance agreements' share of the error. */
+static void
+test_kept_estimate_is_within_standard_errors_of_true_jaccard(void **state)
+{
+	(void)state;
+	check_estimates_as(1000, 50, 5, 1);
+	check_estimates_as(40, 100, 6, 1);
+}
+
+/* The share p of equal kept values gives (256 p - 1) / 255, and never below 0. */
+static void
+test_kept_estimate_takes_out_chance_agreements(void **state)
+{
+	uint8_t	a[K], b[K];
+
+	(void)state;
+	for (unsigned i = 0; i < K; i++) {
+		a[i] = minhash_keep(i, 7 * i);
+		b[i] = a[i];
+	}
+	assert_float_equal(minhash_jaccard_kept(a, b, K), 1.0, 1e-12);
+	for (unsigned i = 0; i < K / 2; i++)
+		b[i] = (uint8_t)(a[i] + 1);
+	assert_float_equal(minhash_jaccard_kept(a, b, K), (128.0 - 1) / 255, 1e-12);
+	for (unsigned i = 0; i < K; i++)
+		b[i] = (uint8_t)(a[i] + 1);
+	assert_float_equal(minhash_jaccard_kept(a, b, K), 0.0, 0);
+	b[0] = a[0];	/* 1 of 128 agrees: below the 1 in 256 of chance */
+	assert_float_equal(minhash_jaccard_kept(a, b, K), 1.0 / 255, 1e-12);
+	/* equal values keep equal bytes; a value kept at another position differs */
+	assert_int_equal(minhash_keep(3, 12345), minhash_keep(3, 12345));
+	assert_true(minhash_keep(3, 12345) != minhash_keep(4, 12345) ||
+	    minhash_keep(5, 12345) != minhash_keep(6, 12345));
 }
 
 static void
@@ -221,6 +281,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_estimate_is_within_standard_errors_of_true_jaccard),
 		cmocka_unit_test(test_densified_estimate_of_small_sets_is_unbiased),
+		cmocka_unit_test(test_kept_estimate_is_within_standard_errors_of_true_jaccard),
+		cmocka_unit_test(test_kept_estimate_takes_out_chance_agreements),
 		cmocka_unit_test(test_identical_sets_estimate_one),
 		cmocka_unit_test(test_disjoint_sets_estimate_near_zero),
 		cmocka_unit_test(test_order_and_duplicates_do_not_change_the_signature),
