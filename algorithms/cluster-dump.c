@@ -561,7 +561,7 @@ load_header(struct loader *l, const struct cluster_params *p)
 	    l->l_dumped_terms > p->doc_terms)
 		return r_bad(r);
 	if (c->c_horizon > c->c_seq || c->c_laststory == CLUSTER_NONE ||
-	    l->l_narticles > l->l_idlimit)
+	    l->l_narticles > l->l_idlimit || l->l_idlimit > CLUSTER_ID_LIMIT)
 		return r_bad(r);
 	return 0;
 }

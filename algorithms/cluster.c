@@ -54,6 +54,8 @@
 #include "mix.h"
 #include "simhash.h"
 
+_Static_assert(CLUSTER_ID_LIMIT == LSH_ID_LIMIT, "article ids are LSH ids");
+
 /* ---- terms, weights and cosines ---- */
 
 static double
@@ -1822,7 +1824,7 @@ cluster_add(struct clusterer *c, uint32_t id, const struct doc *d, struct verdic
 	struct plan	pl;
 	int		r;
 
-	assert(id != CLUSTER_NONE && !cluster_holds(c, id));
+	assert(id < CLUSTER_ID_LIMIT && !cluster_holds(c, id));
 	if ((r = decide(c, d, &pl, &v)) < 0)
 		return r;
 	if ((r = add_reserve(c, id, d, &pl)) < 0)

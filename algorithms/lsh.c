@@ -1,15 +1,15 @@
 /*
  * lsh: banded LSH index over MinHash signatures.
  *
- * Each band is one open-addressing table of 8-byte slots, one per (band,
- * id): a 31-bit key tag and the id. The tag is 31 bits of XXH3 over the
- * band's r values (seed: the band number). Slots are kept in Robin Hood
- * order (each run sorted by home slot, and within a home by insertion), so a
- * lookup stops as soon as it passes where its tag would be, and a table can
- * be filled to 4/5 with short probes; a table grows by a quarter (the home
- * is the tag scaled to the size, so any size will do), and so stays between
- * 31/50 and 4/5 full while growing (growth starts between 31/40 and 4/5,
- * see move_start()). (9/10 saves a further tenth of the
+ * Each band is one open-addressing table of 6-byte slots, one per (band,
+ * id): a 24-bit key tag and the id's 24 bits (LSH_ID_LIMIT). The tag is 24
+ * bits of XXH3 over the band's r values (seed: the band number). Slots are
+ * kept in Robin Hood order (each run sorted by home slot, and within a home
+ * by insertion), so a lookup stops as soon as it passes where its tag would
+ * be, and a table can be filled to 4/5 with short probes; a table grows by a
+ * quarter (the home is the tag scaled to the size, so any size will do), and
+ * so stays between 31/50 and 4/5 full while growing (growth starts between
+ * 31/40 and 4/5, see move_start()). (9/10 saves a further tenth of the
  * memory but made cluster_add() 30% slower at 200,000 held: long runs.)
  * A table's ids move to its new size a few at a time, one band at a time
  * (see move_start()), so no insert pays for refiling a whole index.
@@ -19,16 +19,18 @@
  * run back, so there are no tombstones. A bucket of many ids (copies of one
  * text) is that many slots of one run.
  *
- * Two different band keys share a bucket only when their 31-bit tags agree:
- * about count / 2^31 per band and query (5e-4 at a million items), and
- * the result is one more candidate, which the caller verifies anyway (see
- * lsh.h). That is the price of 8-byte slots instead of 12 or 16.
+ * Two different band keys share a bucket only when their 24-bit tags agree:
+ * about count / 2^24 per band and query (0.06 at a million items, 2.5 over
+ * 42 bands), and the result is one more candidate, which the caller verifies
+ * anyway (see lsh.h). cluster.c's keys are themselves 24 bits (3 values of a
+ * byte) that agree by chance as often. That is the price of 6-byte slots
+ * instead of 8 (31-bit tags, 32-bit ids): at a million held, 329 bytes an
+ * article against 438, and cluster_add() no slower (bench/index -n
+ * 1000000, one run each: add/ref 1.71 against 1.80).
  *
- * Memory per item and band: one slot (8 bytes) at a load between 31/50 and
- * 4/5 (2/5 after many removals, when a table shrinks), so 10 to 12.9 bytes,
- * times the number of bands: 460 bytes an article at 200,000 held for 42
- * bands, against 610 with power-of-two tables at most 3/4 full and a vector
- * per shared bucket, and while one band moves, its old table besides.
+ * Memory per item and band: one slot (6 bytes) at a load between 31/50 and
+ * 4/5 (2/5 after many removals, when a table shrinks), so 7.5 to 9.7 bytes,
+ * times the number of bands, and while one band moves, its old table besides.
  * lsh_memory() counts the bytes of the tables requested. Tables of
  * PAGES_APART bytes and more are mapped apart (pages.h): a snapshot child
  * does not inherit them, and must not read them.
@@ -49,9 +51,12 @@
 #define BAND_MINCAP	16u
 #define TAG_BATCH	64u	/* bands fetched together: the default 42 in one go */
 
+/*
+ * A slot: a 24-bit tag (0: empty) and a 24-bit id, in three 16-bit words so
+ * that a slot is 6 bytes and 2-aligned.
+ */
 struct slot {
-	uint32_t	tag;		/* 0: empty; else the 31-bit key */
-	uint32_t	val;		/* the id */
+	uint16_t	w[3];
 };
 
 /* One open-addressing table in Robin Hood order. */
@@ -60,6 +65,35 @@ struct table {
 	uint32_t	 cap;
 	uint32_t	 used;
 };
+
+static uint32_t
+tag_at(const struct table *t, uint32_t i)
+{
+	const uint16_t	*w = t->slot[i].w;
+
+	return w[0] | (uint32_t)(w[1] & 0xff) << 16;
+}
+
+static uint32_t
+id_at(const struct table *t, uint32_t i)
+{
+	const uint16_t	*w = t->slot[i].w;
+
+	return w[1] >> 8 | (uint32_t)w[2] << 8;
+}
+
+static void
+slot_set(struct table *t, uint32_t i, uint32_t tag, uint32_t id)
+{
+	t->slot[i] = (struct slot){ { (uint16_t)tag, (uint16_t)(tag >> 16 | id << 8),
+	    (uint16_t)(id >> 8) } };
+}
+
+static void
+slot_clear(struct table *t, uint32_t i)
+{
+	t->slot[i] = (struct slot){ { 0, 0, 0 } };
+}
 
 /*
  * A band: the table its ids are filed in and, while it changes size, the
@@ -167,18 +201,18 @@ band_tag(const struct lsh *l, unsigned j, const uint32_t *sig)
 		}
 		h = XXH3_64bits_withSeed(le, 2 * c, h);
 	}
-	h >>= 33;
+	h >>= 40;
 	return h ? (uint32_t)h : 1;
 }
 
 /*
- * The home of tag in a table of cap slots: the tag's share of 2^31 scaled to
+ * The home of tag in a table of cap slots: the tag's share of 2^24 scaled to
  * cap (Lemire's multiply-shift), so cap need not be a power of two.
  */
 static uint32_t
 home_of(uint32_t tag, uint32_t cap)
 {
-	return (uint32_t)(((uint64_t)tag * cap) >> 31);
+	return (uint32_t)(((uint64_t)tag * cap) >> 24);
 }
 
 static uint32_t
@@ -197,7 +231,7 @@ slot_prev(const struct table *t, uint32_t i)
 static uint32_t
 slot_dist(const struct table *t, uint32_t i)
 {
-	uint32_t	h = home_of(t->slot[i].tag, t->cap);
+	uint32_t	h = home_of(tag_at(t, i), t->cap);
 
 	return i >= h ? i - h : i + t->cap - h;
 }
@@ -226,13 +260,13 @@ tscan_next(struct tscan *s, uint32_t *id, uint32_t *at)
 {
 	const struct table	*t = s->t;
 
-	while (t->slot[s->i].tag != 0 && slot_dist(t, s->i) >= s->d) {
+	while (tag_at(t, s->i) != 0 && slot_dist(t, s->i) >= s->d) {
 		uint32_t	i = s->i;
 
 		s->i = slot_next(t, i);
 		s->d++;
-		if (t->slot[i].tag == s->tag) {
-			*id = t->slot[i].val;
+		if (tag_at(t, i) == s->tag) {
+			*id = id_at(t, i);
 			*at = i;
 			return 1;
 		}
@@ -250,18 +284,18 @@ table_put(struct table *t, uint32_t tag, uint32_t id)
 {
 	uint32_t	i = home_of(tag, t->cap), d = 0, e, p;
 
-	while (t->slot[i].tag != 0 && slot_dist(t, i) >= d) {
+	while (tag_at(t, i) != 0 && slot_dist(t, i) >= d) {
 		i = slot_next(t, i);
 		d++;
 	}
-	for (e = i; t->slot[e].tag != 0; e = slot_next(t, e))
+	for (e = i; tag_at(t, e) != 0; e = slot_next(t, e))
 		;
 	while (e != i) {
 		p = slot_prev(t, e);
 		t->slot[e] = t->slot[p];
 		e = p;
 	}
-	t->slot[i] = (struct slot){ .tag = tag, .val = id };
+	slot_set(t, i, tag, id);
 	t->used++;
 }
 
@@ -279,12 +313,12 @@ table_remove(struct table *t, uint32_t tag, uint32_t id)
 	if (hole == UINT32_MAX)
 		return 0;
 	/* shift the rest of the run back while its entries are away from home */
-	for (j = slot_next(t, hole); t->slot[j].tag != 0 && slot_dist(t, j) > 0;
+	for (j = slot_next(t, hole); tag_at(t, j) != 0 && slot_dist(t, j) > 0;
 	    j = slot_next(t, j)) {
 		t->slot[hole] = t->slot[j];
 		hole = j;
 	}
-	t->slot[hole].tag = 0;
+	slot_clear(t, hole);
 	t->used--;
 	return 1;
 }
@@ -343,9 +377,10 @@ band_fits_full(uint32_t cap, uint64_t n)
  * each): refiling at once 1.41-1.53; moving 20 slots a band from 4/5, the
  * others waiting up to 4/5 + 1/20, 1.61-1.77 (longer probes); 20 from 3/4,
  * 1.44-1.49 (but tables a quarter larger 5% of the time: 488 bytes an
- * article of LSH at a million against 438); 40 from 31/40, 1.38-1.50. 400
- * slots a band was as cheap but made each insert during a move ~0.5 ms
- * dearer, which at half the loop's capacity built a queue (p99 40-71 ms).
+ * article of LSH at a million against 438, 8-byte slots then); 40 from
+ * 31/40, 1.38-1.50. 400 slots a band was as cheap but made each insert
+ * during a move ~0.5 ms dearer, which at half the loop's capacity built a
+ * queue (p99 40-71 ms).
  */
 #define MOVE_AT_ONCE	4096u
 #define MOVE_STEP	40u
@@ -357,9 +392,9 @@ move_run(struct band *bd, uint32_t i)
 	struct table	*o = &bd->old;
 	uint32_t	 n = 0;
 
-	for (; o->slot[i].tag != 0; i = slot_next(o, i), n++) {
-		table_put(&bd->cur, o->slot[i].tag, o->slot[i].val);
-		o->slot[i].tag = 0;
+	for (; tag_at(o, i) != 0; i = slot_next(o, i), n++) {
+		table_put(&bd->cur, tag_at(o, i), id_at(o, i));
+		slot_clear(o, i);
 		o->used--;
 	}
 	return n;
@@ -398,9 +433,9 @@ move_tag(struct band *bd, uint32_t tag)
 	struct table	*o = &bd->old;
 	uint32_t	 i = home_of(tag, o->cap);
 
-	if (o->slot[i].tag == 0)
+	if (tag_at(o, i) == 0)
 		return;
-	while (o->slot[slot_prev(o, i)].tag != 0)
+	while (tag_at(o, slot_prev(o, i)) != 0)
 		i = slot_prev(o, i);
 	move_run(bd, i);
 }
@@ -423,7 +458,7 @@ move_start(struct lsh *l, unsigned j, uint32_t cap)
 	if (bd->old.slot == NULL)
 		return 0;
 	/* start at an empty slot, so that no run is cut in two */
-	for (bd->cursor = 0; bd->old.slot[bd->cursor].tag != 0; bd->cursor++)
+	for (bd->cursor = 0; tag_at(&bd->old, bd->cursor) != 0; bd->cursor++)
 		;
 	l->moving = j;
 	if (bd->old.cap <= MOVE_AT_ONCE)
@@ -591,6 +626,7 @@ lsh_insert(struct lsh *l, uint32_t id, const uint32_t *sig)
 	unsigned	j;
 	int		r = 0;
 
+	assert(id < LSH_ID_LIMIT);
 	move_steps(l, (uint64_t)MOVE_STEP * l->bands);
 	for (j = 0; j < l->bands; j++) {
 		if (j % TAG_BATCH == 0)

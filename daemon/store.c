@@ -1059,7 +1059,7 @@ load_body(struct snapshot_io *io, void *arg)
 	    (r = get_u64(io, &count)) || (r = get_u64(io, &watermark)) ||
 	    (r = get_u64(io, &s->evicted)))
 		return r;
-	if (format != STORE_FORMAT || narticles >= CLUSTER_NONE || nfree > narticles ||
+	if (format != STORE_FORMAT || narticles > CLUSTER_ID_LIMIT || nfree > narticles ||
 	    count + nfree != narticles)
 		return -EINVAL;
 	s->watermark = (int64_t)watermark;

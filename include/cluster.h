@@ -69,6 +69,7 @@
 #include "terms.h"
 
 #define CLUSTER_NONE		UINT32_MAX
+#define CLUSTER_ID_LIMIT	(UINT32_C(1) << 24)	/* article ids are below: lsh.h keeps 24 bits */
 #define CLUSTER_MAX_MATCHES	16
 #define CLUSTER_STORY_TERMS_MAX	64	/* cluster_story_terms() returns at most this many */
 #define CLUSTER_SHORT_TERMS	20	/* fewer kept terms lower the story threshold; README "Clustering quality" */
@@ -158,8 +159,8 @@ void			 cluster_free(struct clusterer *);
 const struct cluster_params *cluster_params(const struct clusterer *);
 
 /*
- * Add article id (not held now) and write what was decided to out.
- * 0 or -ENOMEM (nothing changed).
+ * Add article id (below CLUSTER_ID_LIMIT, not held now) and write what was
+ * decided to out. 0 or -ENOMEM (nothing changed).
  */
 int	cluster_add(struct clusterer *, uint32_t id, const struct doc *d, struct verdict *out);
 

@@ -4,13 +4,16 @@
  * least one band agree, which for Jaccard s happens with probability
  * 1 - (1 - s^r)^b (the S-curve). Candidates must still be verified.
  *
- * Items are caller-chosen 32-bit ids. Signature values are compared on their
- * low 16 bits only, so a caller may keep just those and widen them again for
- * lsh_remove(). The index owns its memory; it never sees text. No globals.
+ * Items are caller-chosen ids below LSH_ID_LIMIT: a slot keeps 24 bits of
+ * its id. Signature values are compared on their low 16 bits only, so a
+ * caller may keep just those and widen them again for lsh_remove(). The
+ * index owns its memory; it never sees text. No globals.
  */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+
+#define LSH_ID_LIMIT	(UINT32_C(1) << 24)
 
 struct lsh;
 
@@ -27,7 +30,7 @@ double	lsh_probability(double s, unsigned bands, unsigned rows);
 struct lsh	*lsh_new(unsigned bands, unsigned rows);	/* NULL: out of memory */
 void		 lsh_free(struct lsh *);
 
-/* Add id with signature sig (at least bands * rows values). 0 or -ENOMEM. */
+/* Add id (< LSH_ID_LIMIT) with signature sig (at least bands * rows values). 0 or -ENOMEM. */
 int	lsh_insert(struct lsh *, uint32_t id, const uint32_t *sig);
 
 /*

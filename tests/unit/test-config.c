@@ -156,6 +156,10 @@ test_values_out_of_range_are_refused(void **state)
 	assert_int_equal(config_set(&c, "server", "listen", "localhost", &msg), -22);
 	assert_int_equal(config_set(&c, "cluster", "simhash_k", "4", &msg), 0);
 	assert_int_equal(c.cluster.simhash_k, 4);
+	/* article ids are 24 bits in the LSH */
+	assert_int_equal(config_set(&c, "store", "max_articles", "16777217", &msg), -22);
+	assert_int_equal(config_set(&c, "store", "max_articles", "16777216", &msg), 0);
+	assert_int_equal(c.max_articles, 16777216);
 	config_fini(&c);
 }
 

@@ -461,6 +461,43 @@ test_reserved_index_is_the_grown_one(void **state)
 	free(b);
 }
 
+/*
+ * A slot keeps 24 bits of an id: every id below LSH_ID_LIMIT comes back as
+ * it went in, however its bits fall, through growth and removal.
+ */
+static void
+test_ids_up_to_the_limit_come_back_whole(void **state)
+{
+	static const uint32_t	ids[] = { 0, 1, 0xff, 0x100, 0xffff, 0x10000, 0x123456,
+	    0xabcdef, 0xff00ff, LSH_ID_LIMIT - 2, LSH_ID_LIMIT - 1 };
+	enum { N = sizeof(ids) / sizeof(ids[0]), FILL = 5000 };
+	struct lsh	*l = lsh_new(4, 2);
+	uint32_t	 sig[8], other[8], out[N];
+	uint64_t	 rng = 21;
+
+	(void)state;
+	for (unsigned i = 0; i < 8; i++)
+		sig[i] = i * 31 + 5;
+	for (unsigned i = 0; i < N; i++)
+		assert_int_equal(lsh_insert(l, ids[i], sig), 0);
+	/* others around them make every table grow and move */
+	for (uint32_t i = 0; i < FILL; i++) {
+		for (unsigned v = 0; v < 8; v++)
+			other[v] = (uint32_t)rng_next(&rng);
+		assert_int_equal(lsh_insert(l, 0x200000 + i, other), 0);
+	}
+	assert_int_equal(lsh_query(l, sig, out, N), N);
+	for (unsigned i = 0; i < N; i++)
+		assert_int_equal(out[i], ids[i]);
+	lsh_remove(l, LSH_ID_LIMIT - 1, sig);
+	lsh_remove(l, 0, sig);
+	assert_int_equal(lsh_query(l, sig, out, N), N - 2);
+	for (unsigned i = 0; i < N - 2; i++)
+		assert_int_equal(out[i], ids[i + 1]);
+	assert_int_equal(lsh_count(l), N - 2 + FILL);
+	lsh_free(l);
+}
+
 static void
 test_free_null_is_a_no_op(void **state)
 {
@@ -482,6 +519,7 @@ main(void)
 		cmocka_unit_test(test_tables_moving_in_steps_answer_as_before),
 		cmocka_unit_test(test_bands_past_the_tag_batches_are_found_and_removed),
 		cmocka_unit_test(test_reserved_index_is_the_grown_one),
+		cmocka_unit_test(test_ids_up_to_the_limit_come_back_whole),
 		cmocka_unit_test(test_free_null_is_a_no_op),
 	};
 
