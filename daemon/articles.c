@@ -12,24 +12,24 @@
 #include "server.h"
 #include "store.h"
 
+#define BATCH_CHUNK	64	/* a batch's articles parsed, then stored, this many at a time */
+
 /*
- * Ingest one parsed article: its status, and its reply body written into out
- * (a verdict) or set in *body (an error). replace: PUT semantics.
+ * The reply to one article's put (store_put()'s r and verdict v): its
+ * status, and its reply body written into out (a verdict) or set in *body
+ * (an error).
  */
 static int
-ingest(struct server *srv, const struct article_in *in, int replace, struct evbuffer *out,
-    json_t **body)
+put_reply(struct server *srv, const struct article_in *in, int r, const struct verdict *v,
+    struct evbuffer *out, json_t **body)
 {
-	struct verdict	v;
-	char		id[API_MAX_ID + 1];
-	int		r;
+	char	id[API_MAX_ID + 1];
 
-	r = store_put(srv->srv_store, in, replace, &v);
 	switch (r) {
 	case STORE_CREATED:
 	case STORE_REPLACED:
 	case STORE_SAME:
-		api_verdict_write(out, srv->srv_store, in->id, in->id_len, &v);
+		api_verdict_write(out, srv->srv_store, in->id, in->id_len, v);
 		return r == STORE_CREATED ? 201 : 200;
 	case STORE_CONFLICT:
 		return http_error(body, 409, "conflict",
@@ -42,6 +42,16 @@ ingest(struct server *srv, const struct article_in *in, int replace, struct evbu
 	log_warnx("articles: storing %s failed: %s", id, strerror(-r));
 	return http_error(body, 500, "internal", "the article could not be stored: %s",
 	    strerror(-r));
+}
+
+/* Ingest one parsed article (replace: PUT semantics). */
+static int
+ingest(struct server *srv, const struct article_in *in, int replace, struct evbuffer *out,
+    json_t **body)
+{
+	struct verdict	v;
+
+	return put_reply(srv, in, store_put(srv->srv_store, in, replace, &v), &v, out, body);
 }
 
 static int
@@ -58,28 +68,47 @@ ingest_json(struct server *srv, struct request *r, json_t *obj, struct evbuffer 
 
 /*
  * Each item of a checked batch on its own: one bad item gets its error, the
- * others go on. The results are written as they come, into the reply.
+ * others go on. Items are parsed and then stored BATCH_CHUNK at a time
+ * (store_put_batch(): a second thread fingerprints while the loop stores),
+ * and the results written in item order, into the reply.
  */
 static int
 ingest_batch(struct server *srv, struct request *r, json_t *items)
 {
-	struct evbuffer	*out = http_reply_buffer(r);
-	json_t		*item, *one;
-	size_t		 i;
+	struct evbuffer		*out = http_reply_buffer(r);
+	struct article_in	 in[BATCH_CHUNK];
+	struct verdict		 v[BATCH_CHUNK];
+	struct api_error	 err[BATCH_CHUNK];
+	int			 res[BATCH_CHUNK];
+	uint8_t			 ok[BATCH_CHUNK];
+	size_t			 n = json_array_size(items);
 
 	evbuffer_add(out, "{\"results\":[", 12);
-	json_array_foreach(items, i, item) {
-		int status;
+	for (size_t at = 0; at < n; at += BATCH_CHUNK) {
+		size_t	m = n - at < BATCH_CHUNK ? n - at : BATCH_CHUNK, k = 0, i;
 
-		if (i > 0)
-			evbuffer_add(out, ",", 1);
-		one = NULL;
-		status = ingest_json(srv, r, item, out, &one);
-		if (status >= 400) {
-			json_t *id = json_is_object(item) ? json_object_get(item, "id") : NULL;
+		for (i = 0; i < m; i++) {
+			ok[i] = api_article_parse(json_array_get(items, at + i), API_ID_REQUIRED,
+			    &srv->srv_params.api, r->now, &in[k], &err[i]) == 0;
+			k += ok[i];
+		}
+		store_put_batch(srv->srv_store, in, k, 0, res, v);
+		for (i = 0, k = 0; i < m; i++) {
+			json_t	*item = json_array_get(items, at + i), *one = NULL, *id;
+			int	 status;
 
-			json_object_set_new(one, "id", json_is_string(id) ? json_copy(id) :
-			    json_null());
+			if (at + i > 0)
+				evbuffer_add(out, ",", 1);
+			if (ok[i]) {
+				status = put_reply(srv, &in[k], res[k], &v[k], out, &one);
+				k++;
+			} else
+				status = http_error(&one, err[i].status, err[i].code, "%s",
+				    err[i].message);
+			if (status < 400)
+				continue;
+			id = json_is_object(item) ? json_object_get(item, "id") : NULL;
+			json_object_set_new(one, "id", json_is_string(id) ? json_copy(id) : json_null());
 			http_write_json(out, one);
 			json_decref(one);
 		}

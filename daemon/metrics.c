@@ -245,6 +245,9 @@ text_store(struct evbuffer *out, const struct figures *f)
 	for (unsigned i = 0; i <= VERDICT_EXACT_DUPLICATE; i++)
 		evbuffer_add_printf(out, "storyd_articles_ingested_total{status=\"%s\"} %" PRIu64 "\n",
 		    verdict_names[i], st->ingested[i]);
+	text_gauge(out, "storyd_articles_fingerprinted_ahead_total", "counter",
+	    "Articles of batches fingerprinted by the second thread, not the loop.",
+	    (double)st->fingerprinted_ahead);
 	text_gauge(out, "storyd_articles", "gauge", "Articles held.", (double)f->articles);
 	text_gauge(out, "storyd_clusters", "gauge", "Story clusters held.", (double)f->clusters);
 	text_gauge(out, "storyd_duplicate_groups", "gauge", "Duplicate groups held.",

@@ -21,6 +21,7 @@
 
 #include <xxhash.h>
 
+#include "ahead.h"
 #include "fingerprint.h"
 #include "snapshot.h"
 #include "store.h"
@@ -61,6 +62,8 @@ struct store {
 
 	struct clusterer	 *clusterer;
 	struct fingerprinter	 *fingerprinter;
+	struct ahead		 *ahead;	/* store_put_batch()'s second thread, once started */
+	int			  ahead_tried;
 
 	int			  dirfd;	/* -1: memory only */
 	struct wal		 *wal;
@@ -264,6 +267,7 @@ store_free(struct store *s)
 		close(s->dirfd);
 	cluster_free(s->clusterer);
 	fingerprinter_free(s->fingerprinter);
+	ahead_free(s->ahead);
 	free(s);
 }
 
@@ -300,21 +304,37 @@ published_of(const struct article_in *a)
 	return a->has_published ? a->published : a->now;
 }
 
-static int
-analyse(struct store *s, const struct article_in *a, const struct doc **doc)
+static struct article_text
+text_of(const struct article_in *a)
 {
-	struct article_text	t = {
+	return (struct article_text){
 		.title = a->title, .title_len = a->title_len,
 		.body = a->body, .body_len = a->body_len,
 		.source = a->source, .source_len = a->source_len,
 		.published = published_of(a),
 	};
-	int			r;
-
-	if ((r = fingerprint(s->fingerprinter, &t, doc)) == -ENODATA)
-		return STORE_NO_WORDS;
-	return r;
 }
+
+/* fingerprint()'s result as a store result. */
+static int
+analysed(int r)
+{
+	return r == -ENODATA ? STORE_NO_WORDS : r;
+}
+
+static int
+analyse(struct store *s, const struct article_in *a, const struct doc **doc)
+{
+	struct article_text	t = text_of(a);
+
+	return analysed(fingerprint(s->fingerprinter, &t, doc));
+}
+
+/* An article fingerprinted before its put (store_put_batch()): the doc, or why not. */
+struct prepared {
+	const struct doc	*doc;
+	int			 r;	/* analyse()'s result */
+};
 
 static void
 current_verdict(const struct store *s, const struct article *a, struct verdict *out)
@@ -579,8 +599,10 @@ make_room(struct store *s, int64_t published, int64_t now, int adding)
 	return 0;
 }
 
+/* Store in; pre: its doc, fingerprinted beforehand, or NULL to fingerprint it here. */
 static int
-apply_put(struct store *s, const struct article_in *in, int replace, struct verdict *out)
+apply_put(struct store *s, const struct article_in *in, int replace,
+    const struct prepared *pre, struct verdict *out)
 {
 	const struct doc	*doc;
 	struct article		*a, *old = NULL;
@@ -603,7 +625,12 @@ apply_put(struct store *s, const struct article_in *in, int replace, struct verd
 		if (!replace)
 			return STORE_CONFLICT;
 	}
-	if ((r = analyse(s, in, &doc)) != 0)
+	if (pre != NULL) {
+		doc = pre->doc;
+		r = pre->r;
+	} else
+		r = analyse(s, in, &doc);
+	if (r != 0)
 		return r;
 	evicted = s->evicted;
 	if ((r = log_put(s, in, replace)) != 0 ||
@@ -636,14 +663,64 @@ apply_put(struct store *s, const struct article_in *in, int replace, struct verd
 	return STORE_CREATED;
 }
 
-int
-store_put(struct store *s, const struct article_in *in, int replace, struct verdict *out)
+static int
+put_counted(struct store *s, const struct article_in *in, int replace,
+    const struct prepared *pre, struct verdict *out)
 {
-	int	r = apply_put(s, in, replace, out);
+	int	r = apply_put(s, in, replace, pre, out);
 
 	if ((r == STORE_CREATED || r == STORE_REPLACED) && out->status <= VERDICT_EXACT_DUPLICATE)
 		s->stats.ingested[out->status]++;
 	return r;
+}
+
+int
+store_put(struct store *s, const struct article_in *in, int replace, struct verdict *out)
+{
+	return put_counted(s, in, replace, NULL, out);
+}
+
+/* The second thread, started at the first batch on a machine of more than one core. */
+static struct ahead *
+ahead_get(struct store *s)
+{
+	if (!s->ahead_tried) {
+		s->ahead_tried = 1;
+		if (sysconf(_SC_NPROCESSORS_ONLN) > 1)
+			s->ahead = ahead_new(&s->params.cluster);
+	}
+	return s->ahead;
+}
+
+void
+store_put_batch(struct store *s, const struct article_in *in, size_t n, int replace,
+    int *results, struct verdict *outs)
+{
+	struct article_text	*t = NULL;
+	struct ahead		*a = n > 1 ? ahead_get(s) : NULL;
+
+	if (a != NULL && (t = malloc(n * sizeof(*t))) != NULL) {
+		for (size_t i = 0; i < n; i++)
+			t[i] = text_of(&in[i]);
+		if (ahead_begin(a, t, n) != 0) {
+			free(t);
+			t = NULL;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct prepared	 pre = { .r = 0 };
+		int		 r = t != NULL ? ahead_take(a, i, &pre.doc) : 0;
+
+		if (r != 0) {
+			pre.r = analysed(r < 0 ? r : 0);
+			s->stats.fingerprinted_ahead++;
+		}
+		results[i] = put_counted(s, &in[i], replace, r != 0 ? &pre : NULL, &outs[i]);
+	}
+	if (t != NULL) {
+		ahead_end(a);
+		free(t);
+	}
 }
 
 int
@@ -837,7 +914,7 @@ on_replay(const struct wal_record *rec, void *arg)
 		in.url = rd_str(&r, &in.url_len);
 		if (r.bad || r.off != r.len || !loggable(&in))
 			return -EINVAL;
-		rc = apply_put(s, &in, replace, &v);
+		rc = apply_put(s, &in, replace, NULL, &v);
 		return rc < 0 ? rc : 0;
 	case REC_DELETE:
 	case REC_EVICT:

@@ -110,6 +110,16 @@ void	store_free(struct store *);	/* without a final snapshot; NULL is a no-op */
  */
 int	store_put(struct store *, const struct article_in *a, int replace, struct verdict *out);
 
+/*
+ * Store in[0..n) in order, each as store_put() does: results[i] is its
+ * return and outs[i] its verdict. On a machine of more than one core, a
+ * second thread fingerprints the batch from its end meanwhile (ahead.h),
+ * which the loop would otherwise do itself; what is stored and decided is
+ * the same.
+ */
+void	store_put_batch(struct store *, const struct article_in *in, size_t n, int replace,
+	    int *results, struct verdict *outs);
+
 /* What store_put() would decide for a new article, changing nothing. */
 int	store_similar(struct store *, const struct article_in *a, struct verdict *out);
 
@@ -159,6 +169,7 @@ uint64_t		 store_evicted(const struct store *);	/* since start */
  */
 struct store_stats {
 	uint64_t		 ingested[VERDICT_EXACT_DUPLICATE + 1];	/* store_put, by status */
+	uint64_t		 fingerprinted_ahead;	/* by store_put_batch()'s second thread */
 	uint64_t		 log_written;		/* log bytes written since start */
 	struct histogram	 fsync;			/* seconds per log write + fdatasync */
 	uint64_t		 snapshots, snapshot_failures;	/* background ones since start */

@@ -4,6 +4,7 @@ installed: Debian's prometheus package) and GET /v1/stats (the same figures
 as JSON); the access log.
 """
 
+import os
 import re
 import shutil
 import subprocess
@@ -11,7 +12,8 @@ import time
 
 import pytest
 
-from e2e_helpers import article, assert_error, assert_status, needs_own_daemon, post_article
+from e2e_helpers import (article, assert_error, assert_status, needs_own_daemon, post_article,
+                         post_batch)
 from harness import run_cli
 
 PROMTOOL = shutil.which("promtool")
@@ -79,6 +81,7 @@ def test_every_family_has_help_and_type(client):
     for name in ("storyd_build_info", "storyd_http_requests_total",
                  "storyd_http_request_duration_seconds", "storyd_articles_ingested_total",
                  "storyd_articles", "storyd_clusters", "storyd_duplicate_groups",
+                 "storyd_articles_fingerprinted_ahead_total",
                  "storyd_articles_evicted_total", "storyd_log_bytes",
                  "storyd_log_fsync_duration_seconds", "storyd_snapshot_duration_seconds",
                  "process_resident_memory_bytes", "storyd_feed_long_polls"):
@@ -139,6 +142,23 @@ def test_articles_clusters_groups_and_ingest_statuses_are_counted(fresh_daemon, 
     assert stats["clusters"]["held"] == 2 and stats["clusters"]["duplicate_groups"] == 2
     assert stats["clusters"]["feed_sequence"] == value(text, "storyd_feed_sequence")
     assert stats["ready"] is True
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="the second thread needs a second core")
+def test_a_batch_is_fingerprinted_partly_by_the_second_thread(fresh_daemon, uid):
+    c = fresh_daemon.client()
+    before = value(scrape(c), "storyd_articles_fingerprinted_ahead_total")
+    post_article(c, article(uid("single")))
+    assert value(scrape(c), "storyd_articles_fingerprinted_ahead_total") == before
+    # the thread takes part unless it found no core the whole batch long: try a few
+    for attempt in range(10):
+        results = post_batch(c, [article(uid(f"b{attempt}-{i}")) for i in range(60)])
+        assert all(r["status"] == "new_story" for r in results)
+        after = value(scrape(c), "storyd_articles_fingerprinted_ahead_total")
+        assert after <= before + 60 * (attempt + 1)
+        if after > before:
+            break
+    assert after > before
 
 
 @needs_own_daemon

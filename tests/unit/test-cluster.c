@@ -16,6 +16,7 @@
 #include <xxhash.h>
 
 #include "cluster.h"
+#include "verdict-equal.h"
 
 #define DAY	86400
 #define T0	1687132800	/* 2023-06-19T00:00:00Z */
@@ -157,22 +158,6 @@ add_unrelated(struct clusterer *c, const struct cluster_params *p, uint32_t id,
 	tdoc_make(&td, p, seed, spec, published);
 	add_ok(c, id, &td, v);
 	tdoc_fini(&td);
-}
-
-static void
-assert_verdict_equal(const struct verdict *a, const struct verdict *b)
-{
-	size_t	i;
-
-	assert_int_equal(a->status, b->status);
-	assert_int_equal(a->story, b->story);
-	assert_int_equal(a->duplicate_of, b->duplicate_of);
-	assert_int_equal(a->nmatches, b->nmatches);
-	for (i = 0; i < a->nmatches; i++) {
-		assert_int_equal(a->matches[i].id, b->matches[i].id);
-		assert_int_equal(a->matches[i].kind, b->matches[i].kind);
-		assert_true(a->matches[i].similarity == b->matches[i].similarity);
-	}
 }
 
 static void

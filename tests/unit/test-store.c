@@ -14,6 +14,7 @@
 
 #include "pages.h"
 #include "store.h"
+#include "verdict-equal.h"
 
 static struct article_in
 article(const char *id, const char *title, const char *body)
@@ -540,6 +541,86 @@ test_a_snapshot_past_a_lowered_max_articles_loads_whole(void **state)
 	remove_dir(dir);
 }
 
+/*
+ * store_put_batch() against store_put() one by one, on two stores fed the
+ * same articles in batches of 1 to 100: every result and verdict, and then
+ * all that a client sees, the same. The articles repeat ids within and
+ * across batches (retries, conflicts, replacements), copy each other, and
+ * some have no words. On more than one core the second thread must have
+ * fingerprinted some of them.
+ */
+static void
+test_a_batch_stores_what_puts_one_by_one_do(void **state)
+{
+	enum { N = 1500, BATCH_MAX = 100 };
+	static const size_t	 sizes[] = { 1, 2, 3, 7, 64, 100, 5, 33 };
+	struct store_params	 p = params();
+	struct store		*one = store_new(&p), *batch = store_new(&p);
+	struct article_in	 in[BATCH_MAX];
+	struct verdict		 v1, vb[BATCH_MAX];
+	int			 rb[BATCH_MAX], seen[5] = { 0 };
+	static char		 ids[BATCH_MAX][16], titles[BATCH_MAX][96], bodies[BATCH_MAX][600];
+	char			 *d1 = malloc(1 << 16), *d2 = malloc(1 << 16);
+	unsigned		 seed = 7;
+
+	(void)state;
+	assert_non_null(one);
+	assert_non_null(batch);
+	assert_non_null(d1);
+	assert_non_null(d2);
+	for (size_t done = 0, b = 0; done < N; done += sizes[b % 8], b++) {
+		size_t	n = sizes[b % 8] < N - done ? sizes[b % 8] : N - done;
+		int	replace = b % 3 == 0;
+
+		for (size_t i = 0; i < n; i++) {
+			unsigned	r;
+
+			seed = seed * 1103515245u + 12345u;
+			r = seed >> 8;
+			snprintf(ids[i], sizeof(ids[i]), "c%u", r % 250);
+			snprintf(titles[i], sizeof(titles[i]), "storm %u hits coast of region %u",
+			    r % 11, r % 5);
+			if (r % 13 == 0) {		/* no words */
+				snprintf(titles[i], sizeof(titles[i]), "!!!");
+				bodies[i][0] = '\0';
+			} else if (r % 5 == 0)		/* a copy of one text, under many ids */
+				random_words(bodies[i], sizeof(bodies[i]), 99, 80);
+			else
+				random_words(bodies[i], sizeof(bodies[i]), r % 400, 20 + r % 60);
+			in[i] = article(ids[i], titles[i], bodies[i]);
+			in[i].published = 1687161600 + (int64_t)(done + i) * 60;
+			in[i].now = in[i].published;
+			if (r % 17 == 1) {		/* a retry of the same submission */
+				snprintf(ids[i], sizeof(ids[i]), "retry%u", r % 3);
+				random_words(bodies[i], sizeof(bodies[i]), 7 + r % 3, 40);
+				in[i] = article(ids[i], "retried", bodies[i]);
+			}
+		}
+		store_put_batch(batch, in, n, replace, rb, vb);
+		for (size_t i = 0; i < n; i++) {
+			int	r = store_put(one, &in[i], replace, &v1);
+
+			assert_int_equal(rb[i], r);
+			if (r == STORE_CREATED || r == STORE_REPLACED || r == STORE_SAME)
+				assert_verdict_equal(&vb[i], &v1);
+			seen[r == STORE_CREATED ? 0 : r == STORE_REPLACED ? 1 : r == STORE_SAME ? 2 :
+			    r == STORE_CONFLICT ? 3 : 4]++;
+		}
+	}
+	for (int k = 0; k < 5; k++)
+		assert_true(seen[k] > 0);	/* created, replaced, same, conflict, no words */
+	describe(one, d1, 1 << 16);
+	describe(batch, d2, 1 << 16);
+	assert_string_equal(d1, d2);
+	assert_int_equal(store_stats(one)->fingerprinted_ahead, 0);
+	if (sysconf(_SC_NPROCESSORS_ONLN) > 1)
+		assert_true(store_stats(batch)->fingerprinted_ahead > 0);
+	store_free(one);
+	store_free(batch);
+	free(d1);
+	free(d2);
+}
+
 static void
 test_a_second_store_on_the_same_directory_is_refused(void **state)
 {
@@ -709,6 +790,7 @@ main(void)
 		cmocka_unit_test(test_snapshot_plus_log_tail_recovers_the_same_state),
 		cmocka_unit_test(test_a_snapshot_of_a_large_index_is_whole),
 		cmocka_unit_test(test_a_snapshot_past_a_lowered_max_articles_loads_whole),
+		cmocka_unit_test(test_a_batch_stores_what_puts_one_by_one_do),
 		cmocka_unit_test(test_a_second_store_on_the_same_directory_is_refused),
 		cmocka_unit_test(test_a_damaged_snapshot_stops_the_start),
 		cmocka_unit_test(test_a_snapshot_with_lying_counts_or_free_list_is_refused),
