@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
 #include <utf8proc.h>
 
 #include "api.h"
@@ -11,6 +13,7 @@
 #include "request.h"
 #include "server.h"
 #include "store.h"
+#include "xmalloc.h"
 
 #define BATCH_CHUNK	64	/* a batch's articles parsed, then stored, this many at a time */
 
@@ -52,18 +55,6 @@ ingest(struct server *srv, const struct article_in *in, int replace, struct evbu
 	struct verdict	v;
 
 	return put_reply(srv, in, store_put(srv->srv_store, in, replace, &v), &v, out, body);
-}
-
-static int
-ingest_json(struct server *srv, struct request *r, json_t *obj, struct evbuffer *out,
-    json_t **body)
-{
-	struct article_in	in;
-	struct api_error	err;
-
-	if (api_article_parse(obj, API_ID_REQUIRED, &srv->srv_params.api, r->now, &in, &err) != 0)
-		return http_error(body, err.status, err.code, "%s", err.message);
-	return ingest(srv, &in, 0, out, body);
 }
 
 /*
@@ -117,9 +108,85 @@ ingest_batch(struct server *srv, struct request *r, json_t *items)
 	return 200;
 }
 
+/*
+ * Single posts wait for the end of the loop turn, when the commit stores
+ * every one the turn received as one batch (store_put_batch(): the second
+ * thread fingerprints some while the loop stores the others), then flushes
+ * the log and replies, as it would have. A post waits no longer than it
+ * did: its reply was held for that commit anyway. Under load a turn holds
+ * several posts; a lone post is stored alone, on the loop.
+ */
+struct turn_post {
+	struct evhttp_request	*req;
+	struct http_origin	 origin;
+	json_t			*doc;		/* in's strings point into it */
+	struct article_in	 in;
+};
+
+static void
+turn_keep(struct server *srv, struct request *r, json_t *doc, const struct article_in *in)
+{
+	if (srv->srv_nturn == srv->srv_capturn) {
+		srv->srv_capturn = srv->srv_capturn ? 2 * srv->srv_capturn : 16;
+		srv->srv_turn = xreallocarray(srv->srv_turn, srv->srv_capturn, sizeof(*srv->srv_turn));
+	}
+	srv->srv_turn[srv->srv_nturn++] = (struct turn_post){ .req = r->req, .origin = r->origin,
+	    .doc = doc, .in = *in };
+	event_active(srv->srv_commit, EV_TIMEOUT, 0);
+}
+
+void
+articles_turn(struct server *srv)
+{
+	struct article_in	 in[BATCH_CHUNK];
+	struct verdict		 v[BATCH_CHUNK];
+	int			 res[BATCH_CHUNK];
+	size_t			 n = srv->srv_nturn;
+
+	for (size_t at = 0; at < n; at += BATCH_CHUNK) {
+		size_t	m = n - at < BATCH_CHUNK ? n - at : BATCH_CHUNK;
+
+		for (size_t i = 0; i < m; i++)
+			in[i] = srv->srv_turn[at + i].in;
+		/* a log write may have failed since the handlers ran: refuse as they would */
+		if (!srv->srv_failed)
+			store_put_batch(srv->srv_store, in, m, 0, res, v);
+		for (size_t i = 0; i < m; i++) {
+			struct turn_post	*t = &srv->srv_turn[at + i];
+			struct evbuffer		*out = evhttp_request_get_output_buffer(t->req);
+			json_t			*body = NULL;
+			int			 status;
+
+			if (srv->srv_failed)
+				status = http_error(&body, 503, "store_failed", "the log cannot be "
+				    "written; writes are refused until storyd is restarted");
+			else if ((status = put_reply(srv, &in[i], res[i], &v[i], out, &body)) < 400) {
+				evhttp_add_header(evhttp_request_get_output_headers(t->req),
+				    "Content-Type", "application/json");
+				evbuffer_add(out, "\n", 1);
+			}
+			http_reply_later(srv, t->req, &t->origin, status, body);
+			json_decref(body);
+			json_decref(t->doc);
+		}
+	}
+	srv->srv_nturn = 0;
+}
+
+void
+articles_turn_free(struct server *srv)
+{
+	for (size_t i = 0; i < srv->srv_nturn; i++)
+		json_decref(srv->srv_turn[i].doc);
+	free(srv->srv_turn);
+	srv->srv_turn = NULL;
+	srv->srv_nturn = srv->srv_capturn = 0;
+}
+
 int
 handle_articles_post(struct server *srv, struct request *r, json_t **body)
 {
+	struct article_in	 in;
 	struct api_error	 err;
 	json_t			*doc, *items;
 	int			 status;
@@ -130,8 +197,13 @@ handle_articles_post(struct server *srv, struct request *r, json_t **body)
 		status = http_error(body, err.status, err.code, "%s", err.message);
 	else if (items != NULL)
 		status = ingest_batch(srv, r, items);
-	else if ((status = ingest_json(srv, r, doc, http_reply_buffer(r), body)) >= 400)
-		http_reply_buffer_unused(r);
+	else if (api_article_parse(doc, API_ID_REQUIRED, &srv->srv_params.api, r->now, &in,
+	    &err) != 0)
+		status = http_error(body, err.status, err.code, "%s", err.message);
+	else {
+		turn_keep(srv, r, doc, &in);	/* the doc goes with it */
+		return HTTP_LATER;
+	}
 	json_decref(doc);
 	return status;
 }

@@ -290,6 +290,7 @@ http_commit_now(struct server *srv)
 	struct held_reply	*h;
 	int			 r = 0;
 
+	articles_turn(srv);
 	if (TAILQ_EMPTY(&srv->srv_held))
 		return;
 	if (srv->srv_failed || (r = store_flush(srv->srv_store)) != 0)
@@ -525,6 +526,7 @@ http_teardown(struct server *srv)
 		TAILQ_REMOVE(&srv->srv_held, h, entry);
 		free(h);
 	}
+	articles_turn_free(srv);
 	if (srv->srv_commit != NULL)
 		event_free(srv->srv_commit);
 	clusters_teardown(srv);

@@ -107,6 +107,14 @@ int	http_read_json(struct server *, struct request *, json_t **doc, json_t **bod
 
 route_fn	handle_articles_post, handle_article_put, handle_article_get,
 		handle_article_delete, handle_similar_post;
+
+/*
+ * Store the single posts the turn's handlers kept, as one batch, and hold
+ * their replies for the flush that follows (http_commit_now() calls it
+ * first). articles_turn_free(): drop any left (teardown).
+ */
+void	articles_turn(struct server *);
+void	articles_turn_free(struct server *);
 route_fn	handle_clusters_get, handle_cluster_get, handle_dashboard_get;
 
 /*

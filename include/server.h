@@ -41,6 +41,7 @@ struct server_params {
 };
 
 struct held_reply;
+struct turn_post;
 struct server;
 
 /* SIGHUP: re-read the configuration and hand what can change to server_reload(). */
@@ -61,6 +62,8 @@ struct server {
 
 	TAILQ_HEAD(, held_reply)	 srv_held;	/* replies waiting for the log flush */
 	struct event			*srv_commit;	/* the end-of-turn flush: group commit */
+	struct turn_post		*srv_turn;	/* single posts kept for the end of the turn */
+	size_t				 srv_nturn, srv_capturn;
 
 	struct event			*srv_sigterm, *srv_sigint, *srv_sighup;
 	struct event			*srv_tick;	/* once a second: fsync, snapshots */

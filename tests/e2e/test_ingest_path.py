@@ -1,8 +1,9 @@
 """The ingest path: escaped strings, replies written directly, errors named as API.md says."""
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
-from e2e_helpers import assert_error, assert_status, get_article
+from e2e_helpers import article, assert_error, assert_status, assert_verdict, get_article
 
 
 def post_raw(client, body):
@@ -59,3 +60,29 @@ def test_put_with_an_id_that_is_not_utf8_is_refused(client):
                            {"Content-Type": "application/json"})
     assert_error(reply, 422, "invalid_utf8")
     assert client.get("/v1/articles/a%FFb").status == 404
+
+
+def test_single_posts_arriving_together_are_each_stored_once(fresh_daemon, uid):
+    """
+    Single posts that arrive in one loop turn are stored together at its
+    end. 16 connections at once: 48 articles of their own, each created, and
+    16 posts of one article, created once and found the same 15 times.
+    """
+    same = article(uid("same"))
+    ids = [uid(f"p{i}") for i in range(64)]
+
+    def post(i):
+        return i, fresh_daemon.client().post("/v1/articles", same if i % 4 == 0 else article(ids[i]))
+
+    with ThreadPoolExecutor(16) as pool:
+        replies = dict(pool.map(post, range(64)))
+    same_replies = [replies[i] for i in range(0, 64, 4)]
+    assert sorted(r.status for r in same_replies) == [200] * 15 + [201]
+    clusters = {assert_verdict(assert_status(r, r.status), same["id"])["cluster"]
+                for r in same_replies}
+    assert len(clusters) == 1
+    for i in range(64):
+        if i % 4:
+            assert_verdict(assert_status(replies[i], 201), ids[i])
+            assert get_article(fresh_daemon.client(), ids[i])["id"] == ids[i]
+    assert get_article(fresh_daemon.client(), same["id"])["title"] == same["title"]
