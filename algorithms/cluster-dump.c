@@ -49,7 +49,8 @@
  *    (an lsh_insert() undone by a failed add is removed again, last in), so
  *    inserting in arrival order remakes every bucket, and CAND_MAX cuts the
  *    same candidates (at any table size: a bucket is its ids in insertion
- *    order wherever its slots lie; lsh_reserve() sizes the tables up front);
+ *    order wherever its slots lie; lsh_fill() sizes the tables up front and
+ *    fills them band by band, each in arrival order);
  *  - the SimHash index: simindex_query() orders by distance, then id, so it
  *    does not depend on insertion order at all;
  *  - document frequencies (and their logarithms), story sizes, duplicate groups per story, source
@@ -794,6 +795,36 @@ load_articles(struct loader *l)
 	return l->l_norder == l->l_narticles ? 0 : r_bad(r);
 }
 
+static void
+sig_rows(void *arg, uint32_t id, unsigned from, unsigned n, uint32_t *out)
+{
+	const struct clusterer	*c = arg;
+	const uint8_t		*s = c->c_sig + (size_t)id * c->c_p.k + from;
+
+	for (unsigned i = 0; i < n; i++)
+		out[i] = s[i];
+}
+
+/*
+ * The LSH, with the held articles in arrival order: sized once for the
+ * articles read (a count earned by their bytes, not the header's claim), and
+ * filled band by band (lsh_fill()).
+ */
+static int
+lsh_load(struct loader *l)
+{
+	uint32_t	*ids;
+	int		 r;
+
+	if ((ids = malloc((l->l_norder ? l->l_norder : 1) * sizeof(*ids))) == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->l_norder; i++)
+		ids[i] = l->l_order[i].ai_id;
+	r = lsh_fill(l->l_c->c_lsh, ids, l->l_norder, sig_rows, l->l_c);
+	free(ids);
+	return r;
+}
+
 /* Replay the held articles in arrival order into the lists, groups and indexes. */
 static int
 link_articles(struct loader *l)
@@ -805,13 +836,6 @@ link_articles(struct loader *l)
 
 	if (l->l_norder > 0)
 		qsort(l->l_order, l->l_norder, sizeof(*l->l_order), cmp_arrival);
-	/*
-	 * Sized once for the articles read (a count earned by their bytes, not
-	 * the header's claim): the tables come out as inserting grows them, but
-	 * without refiling every id at each step on the way.
-	 */
-	if (lsh_reserve(c->c_lsh, l->l_norder) < 0)
-		return -ENOMEM;
 	for (i = 0; i < l->l_norder; i++) {
 		uint32_t	 id = l->l_order[i].ai_id, root, gi;
 		struct art	*a = &c->c_art[id];
@@ -835,8 +859,6 @@ link_articles(struct loader *l)
 		}
 		if (map_reserve(&c->c_exact, 1) < 0 || cluster_story_reserve(s, 0, a->ar_source) < 0)
 			return -ENOMEM;
-		if ((e = lsh_insert(c->c_lsh, id, cluster_sig_wide(c, id))) < 0)
-			return e;
 		if ((e = simindex_insert(c->c_sim, id, a->ar_simhash)) < 0)
 			return e;
 		cluster_group_join(c, id, gi, s);
@@ -850,7 +872,7 @@ link_articles(struct loader *l)
 		cluster_sources_add(s, a->ar_source);
 		cluster_set_count(c, i + 1);
 	}
-	return 0;
+	return lsh_load(l);
 }
 
 /*

@@ -292,7 +292,6 @@ void		 cluster_group_join(struct clusterer *c, uint32_t id, uint32_t gi, struct 
 void		 cluster_sources_add(struct cstory *s, uint64_t h);		/* room reserved */
 struct cent	*cluster_cent_find(const struct clusterer *c, const struct cstory *s, uint64_t h);
 int		 cluster_terms_reserve(struct clusterer *c, size_t n);		/* 0 or -ENOMEM */
-const uint32_t	*cluster_sig_wide(const struct clusterer *c, uint32_t id);	/* in c_wsig */
 uint32_t	 cluster_term_new(struct clusterer *c, uint64_t h, char *word_take);	/* room reserved */
 void		 cluster_term_count(struct clusterer *c, uint32_t id, int delta);
 void		 cluster_cent_norm(const struct clusterer *c, const struct cstory *s,

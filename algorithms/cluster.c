@@ -476,7 +476,7 @@ sig_prepare(struct clusterer *c, const uint32_t *sig)
 }
 
 /* Held article id's kept signature, widened into c_wsig for lsh.c. */
-const uint32_t *
+static const uint32_t *
 cluster_sig_wide(const struct clusterer *c, uint32_t id)
 {
 	const uint8_t	*s = sig_of(c, id);

@@ -44,6 +44,20 @@ int	lsh_insert(struct lsh *, uint32_t id, const uint32_t *sig);
  */
 int	lsh_reserve(struct lsh *, size_t n);
 
+/*
+ * Values from..from+n-1 of item id's signature, as lsh_insert() would be
+ * given them, written to out.
+ */
+typedef void	lsh_rows_fn(void *arg, uint32_t id, unsigned from, unsigned n, uint32_t *out);
+
+/*
+ * Insert the distinct ids[0..n) into an empty index: the same buckets, each
+ * in the same order, as lsh_insert() of each in turn, in the tables
+ * lsh_reserve(n) sizes, but filled one band's table at a time (a snapshot's
+ * load). 0 or -ENOMEM (the index is then empty, its tables perhaps larger).
+ */
+int	lsh_fill(struct lsh *, const uint32_t *ids, size_t n, lsh_rows_fn *rows, void *arg);
+
 /* Remove id, inserted with this same sig. Unknown ids are ignored. */
 void	lsh_remove(struct lsh *, uint32_t id, const uint32_t *sig);
 

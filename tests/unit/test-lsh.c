@@ -498,6 +498,83 @@ test_ids_up_to_the_limit_come_back_whole(void **state)
 	lsh_free(l);
 }
 
+struct fill_sigs {
+	const uint32_t	*v;	/* 8 values an id */
+};
+
+static void
+fill_rows(void *arg, uint32_t id, unsigned from, unsigned n, uint32_t *out)
+{
+	const struct fill_sigs	*f = arg;
+
+	memcpy(out, f->v + (size_t)id * 8 + from, n * sizeof(*out));
+}
+
+/*
+ * lsh_fill() against lsh_insert() one by one in the same order: every query
+ * gets the same ids in the same order, and both go on alike through later
+ * removals and inserts.
+ */
+static void
+test_a_filled_index_answers_as_one_inserted_in_turn(void **state)
+{
+	enum { N = 20000, Q = 3000 };
+	struct lsh		*one = lsh_new(4, 2), *filled = lsh_new(4, 2);
+	uint32_t		*v = malloc((size_t)(N + 1000) * 8 * sizeof(*v));
+	uint32_t		*ids = malloc(N * sizeof(*ids)), *o1 = malloc(N * sizeof(*o1));
+	uint32_t		*o2 = malloc(N * sizeof(*o2));
+	struct fill_sigs	 f = { v };
+	uint64_t		 rng = 31;
+
+	(void)state;
+	assert_non_null(v);
+	assert_non_null(ids);
+	assert_non_null(o1);
+	assert_non_null(o2);
+	for (size_t i = 0; i < (size_t)(N + 1000) * 8; i++)
+		v[i] = (uint32_t)(rng_next(&rng) % 40);	/* small buckets of many ids */
+	for (uint32_t i = 0; i < N; i++)
+		ids[i] = i;
+	for (uint32_t i = N - 1; i > 0; i--) {		/* an order other than the ids' */
+		uint32_t	j = (uint32_t)(rng_next(&rng) % (i + 1)), t = ids[i];
+
+		ids[i] = ids[j];
+		ids[j] = t;
+	}
+	for (uint32_t i = 0; i < N; i++)
+		assert_int_equal(lsh_insert(one, ids[i], v + (size_t)ids[i] * 8), 0);
+	assert_int_equal(lsh_fill(filled, ids, N, fill_rows, &f), 0);
+	assert_int_equal(lsh_count(filled), N);
+	for (int round = 0; round < 2; round++) {
+		for (uint32_t q = 0; q < Q; q++) {
+			const uint32_t	*sig = v + (size_t)(q * 7 % N) * 8;
+			size_t		 n1 = lsh_query(one, sig, o1, N), n2 = lsh_query(filled, sig, o2, N);
+
+			assert_int_equal(n1, n2);
+			assert_true(n1 > 0);
+			assert_memory_equal(o1, o2, (n1 < N ? n1 : N) * sizeof(*o1));
+		}
+		if (round == 1)
+			break;
+		/* then both change alike */
+		for (uint32_t i = 0; i < N; i += 3) {
+			lsh_remove(one, ids[i], v + (size_t)ids[i] * 8);
+			lsh_remove(filled, ids[i], v + (size_t)ids[i] * 8);
+		}
+		for (uint32_t i = N; i < N + 1000; i++) {
+			assert_int_equal(lsh_insert(one, i, v + (size_t)i * 8), 0);
+			assert_int_equal(lsh_insert(filled, i, v + (size_t)i * 8), 0);
+		}
+	}
+	assert_int_equal(lsh_count(one), lsh_count(filled));
+	lsh_free(one);
+	lsh_free(filled);
+	free(v);
+	free(ids);
+	free(o1);
+	free(o2);
+}
+
 static void
 test_free_null_is_a_no_op(void **state)
 {
@@ -520,6 +597,7 @@ main(void)
 		cmocka_unit_test(test_bands_past_the_tag_batches_are_found_and_removed),
 		cmocka_unit_test(test_reserved_index_is_the_grown_one),
 		cmocka_unit_test(test_ids_up_to_the_limit_come_back_whole),
+		cmocka_unit_test(test_a_filled_index_answers_as_one_inserted_in_turn),
 		cmocka_unit_test(test_free_null_is_a_no_op),
 	};
 
