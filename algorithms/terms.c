@@ -540,6 +540,20 @@ terms_reserve(struct terms *out, size_t n, size_t bytes)
 	return 0;
 }
 
+int
+terms_copy(struct terms *dst, const struct terms *src)
+{
+	if (terms_reserve(dst, src->n, src->words_len) < 0)
+		return -ENOMEM;
+	if (src->n > 0)
+		memcpy(dst->v, src->v, src->n * sizeof(*src->v));
+	if (src->words_len > 0)
+		memcpy(dst->words, src->words, src->words_len);
+	dst->n = src->n;
+	dst->words_len = src->words_len;
+	return 0;
+}
+
 /* Append a term; terms_reserve() made room. */
 static void
 push_term(struct terms *out, uint64_t hash, float weight, const char *w, size_t len)

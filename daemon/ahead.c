@@ -73,30 +73,8 @@ claim_back(struct ahead *a)
 static int
 made_copy(struct made *m, const struct doc *d, unsigned k)
 {
-	const struct terms	*t = d->terms;
-
-	if (t->n > m->terms.cap) {
-		struct term	*v = realloc(m->terms.v, t->n * sizeof(*v));
-
-		if (v == NULL)
-			return -ENOMEM;
-		m->terms.v = v;
-		m->terms.cap = t->n;
-	}
-	if (t->words_len > m->terms.words_cap) {
-		char	*w = realloc(m->terms.words, t->words_len);
-
-		if (w == NULL)
-			return -ENOMEM;
-		m->terms.words = w;
-		m->terms.words_cap = t->words_len;
-	}
-	if (t->n > 0)
-		memcpy(m->terms.v, t->v, t->n * sizeof(*t->v));
-	if (t->words_len > 0)
-		memcpy(m->terms.words, t->words, t->words_len);
-	m->terms.n = t->n;
-	m->terms.words_len = t->words_len;
+	if (terms_copy(&m->terms, d->terms) < 0)
+		return -ENOMEM;
 	memcpy(m->sig, d->sig, k * sizeof(*m->sig));
 	m->doc = *d;
 	m->doc.sig = m->sig;

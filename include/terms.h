@@ -55,6 +55,9 @@ void	terms_init(struct terms *t);
 void	terms_reset(struct terms *t);
 void	terms_fini(struct terms *t);
 
+/* Make dst a copy of src, reusing dst's space. 0 or -ENOMEM (dst unchanged but perhaps larger). */
+int	terms_copy(struct terms *dst, const struct terms *src);
+
 /*
  * Replace out with the weighted terms of a title and body already split into
  * words (either may be NULL: no words), and hashed if tokens_hash() has run

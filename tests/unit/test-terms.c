@@ -313,6 +313,34 @@ test_empty_input_gives_no_terms(void **state)
 	assert_int_equal(f->out.n, 0);
 }
 
+/* A copy holds the same terms and words, into an empty set or over a larger one. */
+static void
+test_a_copy_is_equal_whatever_it_held(void **state)
+{
+	struct fixture	*f = *state;
+	struct terms	 copy;
+
+	terms_init(&copy);
+	extract(f, "Blinken meets Xi in Beijing", "Talks on trade, Taiwan and fentanyl went on "
+	    "for hours; both sides called them candid and constructive.");
+	assert_int_equal(terms_copy(&copy, &f->out), 0);
+	assert_int_equal(copy.n, f->out.n);
+	assert_int_equal(copy.words_len, f->out.words_len);
+	assert_memory_equal(copy.v, f->out.v, f->out.n * sizeof(*f->out.v));
+	assert_memory_equal(copy.words, f->out.words, f->out.words_len);
+	extract(f, "Storm", NULL);
+	assert_int_equal(terms_copy(&copy, &f->out), 0);
+	assert_int_equal(copy.n, 1);
+	assert_int_equal(copy.words_len, f->out.words_len);
+	assert_memory_equal(copy.v, f->out.v, sizeof(*f->out.v));
+	assert_string_equal(copy.words + copy.v[0].word, "storm");
+	extract(f, NULL, NULL);
+	assert_int_equal(terms_copy(&copy, &f->out), 0);
+	assert_int_equal(copy.n, 0);
+	assert_int_equal(copy.words_len, 0);
+	terms_fini(&copy);
+}
+
 /*
  * The stem cache must not show: a word met before, a word longer than the
  * cache holds, and a word that pushed another out all give the terms a
@@ -410,6 +438,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_title_words_weigh_more_than_body_words, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_copy_is_equal_whatever_it_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stems_merge_inflected_forms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_surface_word_is_the_unstemmed_form, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_words_short_words_and_small_numbers_are_absent, setup, teardown),
