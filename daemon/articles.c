@@ -158,8 +158,7 @@ articles_turn(struct server *srv)
 			int			 status;
 
 			if (srv->srv_failed)
-				status = http_error(&body, 503, "store_failed", "the log cannot be "
-				    "written; writes are refused until storyd is restarted");
+				status = http_writes_refused(&body);
 			else if ((status = put_reply(srv, &in[i], res[i], &v[i], out, &body)) < 400) {
 				evhttp_add_header(evhttp_request_get_output_headers(t->req),
 				    "Content-Type", "application/json");

@@ -423,14 +423,20 @@ dispatch(struct server *srv, struct request *r, json_t **body)
 	if ((rt->flags & ROUTE_STORE) && srv->srv_store == NULL)
 		return http_error(body, 503, "not_ready", "storyd is recovering from disk; try again");
 	if ((rt->flags & ROUTE_WRITE) && srv->srv_failed)
-		return http_error(body, 503, "store_failed",
-		    "the log cannot be written; writes are refused until storyd is restarted");
+		return http_writes_refused(body);
 	query = evhttp_uri_get_query(uri);
 	if (query != NULL && evhttp_parse_query_str(query, &r->query) != 0)
 		return http_error(body, 400, "bad_parameter", "the query string is malformed");
 	if (*tail != '\0' && (r->tail = evhttp_uridecode(tail, 0, &r->tail_len)) == NULL)
 		return http_error(body, 400, "bad_parameter", "the path is malformed");
 	return rt->fn(srv, r, body);
+}
+
+int
+http_writes_refused(json_t **body)
+{
+	return http_error(body, 503, "store_failed",
+	    "the log cannot be written; writes are refused until storyd is restarted");
 }
 
 static void

@@ -98,6 +98,9 @@ void	http_write_json(struct evbuffer *out, const json_t *body);
 int	http_error(json_t **body, int status, const char *code, const char *fmt, ...)
 	    __attribute__((format(printf, 4, 5)));
 
+/* The 503 every write gets once the log cannot be written (srv_failed). */
+int	http_writes_refused(json_t **body);
+
 /*
  * Parse the request body as JSON: 0 with *doc set (caller decrefs), or the
  * error status with *body set (415 not JSON, 413 too large, 400 malformed,
