@@ -97,12 +97,6 @@ id_at(const struct table *t, uint32_t i)
 }
 
 static void
-slot_set(struct table *t, uint32_t i, uint32_t tag, uint32_t id)
-{
-	slot_put(&t->slot[i], tag, id);
-}
-
-static void
 slot_clear(struct table *t, uint32_t i)
 {
 	t->slot[i] = (struct slot){ { 0, 0, 0 } };
@@ -314,7 +308,7 @@ table_put(struct table *t, uint32_t tag, uint32_t id)
 		t->slot[e] = t->slot[p];
 		e = p;
 	}
-	slot_set(t, i, tag, id);
+	slot_put(&t->slot[i], tag, id);
 	t->used++;
 }
 
