@@ -39,9 +39,8 @@ struct ahead {
 	unsigned			 k;
 
 	const struct article_text	*t;	/* the batch */
-	size_t				 n;
 	_Atomic uint64_t		 range;	/* front | back << 32: not yet claimed */
-	struct made			*slot;	/* n of them, at least */
+	struct made			*slot;	/* one an article of the batch, at least */
 	size_t				 cap;
 	int				 posted;	/* a batch waits for the thread */
 	int				 busy;	/* the thread is in a batch */
@@ -203,7 +202,6 @@ ahead_begin(struct ahead *a, const struct article_text *t, size_t n)
 	for (size_t i = 0; i < n; i++)
 		a->slot[i].ready = 0;
 	a->t = t;
-	a->n = n;
 	atomic_store(&a->range, range_of(0, (uint32_t)n));
 	pthread_mutex_lock(&a->mu);
 	a->posted = 1;
