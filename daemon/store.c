@@ -692,8 +692,13 @@ ahead_get(struct store *s)
 	return s->ahead;
 }
 
-void
-store_put_batch(struct store *s, const struct article_in *in, size_t n, int replace,
+/*
+ * Store in[0..n) in order: the second thread fingerprints from the end while
+ * this one stores from the start. counted: a client's articles, which the
+ * ingest metrics count; not the log's, replayed at recovery.
+ */
+static void
+put_many(struct store *s, const struct article_in *in, size_t n, int replace, int counted,
     int *results, struct verdict *outs)
 {
 	struct article_text	*t = NULL;
@@ -715,12 +720,22 @@ store_put_batch(struct store *s, const struct article_in *in, size_t n, int repl
 			pre.r = analysed(r < 0 ? r : 0);
 			s->stats.fingerprinted_ahead++;
 		}
-		results[i] = put_counted(s, &in[i], replace, r != 0 ? &pre : NULL, &outs[i]);
+		if (counted)
+			results[i] = put_counted(s, &in[i], replace, r != 0 ? &pre : NULL, &outs[i]);
+		else
+			results[i] = apply_put(s, &in[i], replace, r != 0 ? &pre : NULL, &outs[i]);
 	}
 	if (t != NULL) {
 		ahead_end(a);
 		free(t);
 	}
+}
+
+void
+store_put_batch(struct store *s, const struct article_in *in, size_t n, int replace,
+    int *results, struct verdict *outs)
+{
+	put_many(s, in, n, replace, 1, results, outs);
 }
 
 int
@@ -890,14 +905,47 @@ loggable(const struct article_in *in)
 	    memchr(in->url, '\0', in->url_len) == NULL;
 }
 
+/*
+ * Replay: puts are gathered, up to REPLAY_BATCH in a row with the same
+ * replace flag, and stored by put_many() as a client's batch is, the second
+ * thread fingerprinting some; a delete or eviction first stores what is
+ * gathered, so every record applies in log order, and so does the log's
+ * last record. The gathered articles point into the log's records, which
+ * wal_replay() keeps mapped until it returns.
+ */
+#define REPLAY_BATCH	64
+
+struct replay {
+	struct store		*s;
+	size_t			 n;
+	int			 replace;
+	struct article_in	 in[REPLAY_BATCH];
+	int			 results[REPLAY_BATCH];
+	struct verdict		 outs[REPLAY_BATCH];
+};
+
+/* Store the gathered puts: 0, or the first failure (-errno). */
+static int
+replay_flush(struct replay *rp)
+{
+	size_t	n = rp->n;
+
+	rp->n = 0;
+	put_many(rp->s, rp->in, n, rp->replace, 0, rp->results, rp->outs);
+	for (size_t i = 0; i < n; i++)
+		if (rp->results[i] < 0)
+			return rp->results[i];
+	return 0;
+}
+
 /* Replay one log record through the same code that first applied it. */
 static int
 on_replay(const struct wal_record *rec, void *arg)
 {
-	struct store		*s = arg;
+	struct replay		*rp = arg;
+	struct store		*s = rp->s;
 	struct rec_reader	 r = { rec->data, rec->len, 0, 0 };
 	struct article_in	 in = { 0 };
-	struct verdict		 v;
 	size_t			 slot;
 	int			 replace, found, rc;
 
@@ -914,13 +962,19 @@ on_replay(const struct wal_record *rec, void *arg)
 		in.url = rd_str(&r, &in.url_len);
 		if (r.bad || r.off != r.len || !loggable(&in))
 			return -EINVAL;
-		rc = apply_put(s, &in, replace, NULL, &v);
-		return rc < 0 ? rc : 0;
+		if ((rp->n == REPLAY_BATCH || (rp->n > 0 && replace != rp->replace)) &&
+		    (rc = replay_flush(rp)) != 0)
+			return rc;
+		rp->replace = replace;
+		rp->in[rp->n++] = in;
+		return rec->last ? replay_flush(rp) : 0;
 	case REC_DELETE:
 	case REC_EVICT:
 		in.id = rd_str(&r, &in.id_len);
 		if (r.bad || r.off != r.len)
 			return -EINVAL;
+		if ((rc = replay_flush(rp)) != 0)
+			return rc;
 		slot = slot_lookup(s, in.id, in.id_len, &found);
 		if (found) {
 			forget(s, slot);
@@ -1215,6 +1269,7 @@ store_open(struct store **out, const char *dir, const struct store_params *param
 {
 	struct store		*s = NULL;
 	struct wal_report	 wr;
+	struct replay		*rp;
 	uint64_t		 seq;
 	int			 dirfd, r;
 
@@ -1244,9 +1299,16 @@ store_open(struct store **out, const char *dir, const struct store_params *param
 	s->dirfd = dirfd;
 
 	memset(&wr, 0, sizeof(wr));
+	if ((rp = calloc(1, sizeof(*rp))) == NULL) {
+		store_free(s);
+		return -ENOMEM;
+	}
+	rp->s = s;
 	s->replaying = 1;
-	r = wal_replay(dirfd, seq, params->allow_truncate, on_replay, s, &wr);
+	r = wal_replay(dirfd, seq, params->allow_truncate, on_replay, rp, &wr);
+	assert(r != 0 || rp->n == 0);	/* the last record applied what was gathered */
 	s->replaying = 0;
+	free(rp);
 	rep->replayed = wr.records;
 	rep->torn = wr.torn;
 	rep->torn_offset = wr.torn_offset;

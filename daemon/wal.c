@@ -367,9 +367,10 @@ seg_scan(const struct seg *s, XXH3_state_t *xxh, struct scan *sc)
 		sc->after = valid_record_after(p, s->size, off, sc->next, xxh);
 }
 
+/* The records of s from from_seq on; last_seg: no later segment holds one. */
 static int
-replay_records(const struct seg *s, uint64_t from_seq, wal_replay_fn *fn, void *arg,
-    struct wal_report *rep)
+replay_records(const struct seg *s, uint64_t from_seq, int last_seg, wal_replay_fn *fn,
+    void *arg, struct wal_report *rep)
 {
 	struct wal_record	rec;
 	uint64_t		off;
@@ -380,6 +381,7 @@ replay_records(const struct seg *s, uint64_t from_seq, wal_replay_fn *fn, void *
 		rec.type = s->map[off + 4];
 		rec.seq = le64_get(s->map + off + 8);
 		rec.data = s->map + off + RECORD_HEADER;
+		rec.last = last_seg && off + RECORD_HEADER + rec.len >= s->end;
 		if (rec.seq < from_seq) {
 			rep->skipped++;
 			continue;
@@ -409,7 +411,7 @@ wal_replay(int dirfd, uint64_t from_seq, int allow_truncate, wal_replay_fn *fn, 
 	struct scan	 sc;
 	XXH3_state_t	*xxh = NULL;
 	uint64_t	 expect;
-	size_t		 n = 0, i, kept;
+	size_t		 n = 0, i, kept, last;
 	int		 r, ok;
 
 	memset(rep, 0, sizeof *rep);
@@ -502,8 +504,10 @@ wal_replay(int dirfd, uint64_t from_seq, int allow_truncate, wal_replay_fn *fn, 
 		rep->bytes += segs[i].end;
 	rep->next_seq = expect > from_seq ? expect : from_seq;
 
+	for (last = kept; last > 0 && segs[last - 1].end <= FILE_HEADER; last--)
+		;	/* empty segments (a rotation's last) hold no record */
 	for (i = 0; i < kept; i++) {
-		if ((r = replay_records(&segs[i], from_seq, fn, arg, rep)) != 0)
+		if ((r = replay_records(&segs[i], from_seq, i + 1 == last, fn, arg, rep)) != 0)
 			goto out;
 	}
 	r = 0;

@@ -169,7 +169,7 @@ uint64_t		 store_evicted(const struct store *);	/* since start */
  */
 struct store_stats {
 	uint64_t		 ingested[VERDICT_EXACT_DUPLICATE + 1];	/* store_put, by status */
-	uint64_t		 fingerprinted_ahead;	/* by store_put_batch()'s second thread */
+	uint64_t		 fingerprinted_ahead;	/* by the second thread: batches, and the log at recovery */
 	uint64_t		 log_written;		/* log bytes written since start */
 	struct histogram	 fsync;			/* seconds per log write + fdatasync */
 	uint64_t		 snapshots, snapshot_failures;	/* background ones since start */

@@ -66,12 +66,17 @@ enum wal_sync {
 
 struct wal;
 
-/* A record as replayed; data is borrowed for the callback only. */
+/*
+ * A record as replayed. data stays valid until wal_replay() returns (the
+ * segments are mapped for the whole replay), so fn may gather records and
+ * apply several at once.
+ */
 struct wal_record {
 	uint8_t		 type;
 	uint64_t	 seq;
 	const void	*data;
 	size_t		 len;
+	int		 last;		/* no record follows: apply what was gathered */
 };
 
 /*

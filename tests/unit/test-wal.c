@@ -39,6 +39,8 @@ struct seen {
 	size_t		n;
 	uint64_t	seq[MAXREC];
 	int		stop_at;	/* fn returns -EINTR at this seq; 0: never */
+	unsigned	nlast;		/* records marked last */
+	uint64_t	last_seq;	/* the one marked last */
 };
 
 /*
@@ -234,6 +236,11 @@ on_record(const struct wal_record *r, void *arg)
 
 	if (s->stop_at != 0 && r->seq == (uint64_t)s->stop_at)
 		return -EINTR;
+	assert_int_equal(s->nlast, 0);		/* nothing follows the record marked last */
+	if (r->last) {
+		s->nlast++;
+		s->last_seq = r->seq;
+	}
 	assert_int_equal(r->type, (uint8_t)(r->seq % 3));
 	assert_int_equal(r->len, len);
 	assert_memory_equal(r->data, want, len);
@@ -382,6 +389,41 @@ test_records_replay_in_order_across_segments(void **state)
 	assert_int_equal(rep.corrupt, 0);
 	assert_int_equal(rep.bytes, file_size(d->fd, name(1)) + file_size(d->fd, name(4)) +
 	    file_size(d->fd, name(7)));
+}
+
+/*
+ * The last record passed is marked last, once, so that a caller gathering
+ * records applies them while their data is still mapped: also when the log
+ * ends in an empty segment (a rotation's or a restart's) and when a snapshot
+ * covers the first records.
+ */
+static void
+test_the_last_record_replayed_is_marked_last(void **state)
+{
+	struct dir		*d = *state;
+	struct wal		*w;
+	struct seen		 s;
+	struct wal_report	 rep;
+
+	write_log(d->fd, 8, 3);
+	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+	assert_int_equal(s.nlast, 1);
+	assert_int_equal(s.last_seq, 8);
+
+	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_NO, rep.next_seq), 0);	/* empty wal-9 */
+	wal_close(w);
+	assert_int_equal(file_size(d->fd, name(9)), 16);
+	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+	assert_int_equal(rep.segments, 4);
+	assert_int_equal(s.nlast, 1);
+	assert_int_equal(s.last_seq, 8);
+	assert_int_equal(replay(d->fd, 5, 0, &s, &rep), 0);
+	assert_seqs(&s, 5, 8);
+	assert_int_equal(s.nlast, 1);
+	assert_int_equal(s.last_seq, 8);
+	assert_int_equal(replay(d->fd, 9, 0, &s, &rep), 0);	/* the snapshot holds them all */
+	assert_int_equal(s.n, 0);
+	assert_int_equal(s.nlast, 0);
 }
 
 static void
@@ -1087,6 +1129,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_records_replay_in_order_across_segments),
+		T(test_the_last_record_replayed_is_marked_last),
 		T(test_a_log_cut_at_every_byte_of_its_last_record_recovers_all_before_it),
 		T(test_a_flipped_byte_is_caught),
 		T(test_damage_in_an_earlier_segment_is_corruption),
