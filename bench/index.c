@@ -277,7 +277,11 @@ open_timed(struct store **s, const char *dir, const struct store_params *sp, dou
  * bulk_log bytes, then up to tail_log bytes more after the last snapshot; a
  * crash (store_free, no final snapshot) and a timed recovery of snapshot plus
  * tail; a clean close (final snapshot) and a timed recovery of it alone.
+ * keep: 1 keeps the directory as the clean stop left it; KEEP_CRASHED, as
+ * the crash did (snapshot and tail), and stops there.
  */
+#define KEEP_CRASHED	2
+
 static int
 run_store(const struct corpus *c, size_t n, uint64_t tail_log, int keep)
 {
@@ -362,6 +366,11 @@ run_store(const struct corpus *c, size_t n, uint64_t tail_log, int keep)
 	    (double)(rss_full - rss0) / n);
 	printf("log after the last snapshot: %.1f MB\n", store_log_bytes(s) / 1e6);
 	store_free(s);
+	if (keep == KEEP_CRASHED) {
+		synth_free(syn);
+		printf("kept %s as the crash left it\n", dir);
+		return 0;
+	}
 
 	if (open_timed(&s, dir, &sp, &t_crash, &rep) != 0)
 		return 1;
@@ -415,12 +424,13 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: index [-d DATA_DIR] [-n ARTICLES] [-R REF_HELD] "
-	    "[-s [-k] [-t TAIL_MIB]] [-r DIR]\n"
+	    "[-s [-k | -K] [-t TAIL_MIB]] [-r DIR]\n"
 	    "  -n  articles to add (default 1000000)\n"
 	    "  -R  articles held by the reference clusterer (default 10000; 0: none)\n"
 	    "  -s  through the store: ingest, crash and clean recovery, snapshot size\n"
 	    "  -k  with -s: keep the store directory, as the clean stop left it\n"
-	    "  -r  only time the recovery of DIR (a copy of one -k kept)\n"
+	    "  -K  with -s: keep it as the crash left it (snapshot and log tail), and stop\n"
+	    "  -r  only time the recovery of DIR (a copy of one -k or -K kept)\n"
 	    "  -t  log tail after the last snapshot, MiB (default 64: snapshot_log_bytes)\n");
 	exit(2);
 }
@@ -435,9 +445,10 @@ main(int argc, char **argv)
 	int		 store = 0, keep = 0, ch, r;
 	struct corpus	 c;
 
-	while ((ch = getopt(argc, argv, "d:kn:r:R:st:h")) != -1) {
+	while ((ch = getopt(argc, argv, "d:kKn:r:R:st:h")) != -1) {
 		switch (ch) {
 		case 'k': keep = 1; break;
+		case 'K': keep = KEEP_CRASHED; break;
 		case 'r': recover = optarg; break;
 		case 'R': ref_held = strtoul(optarg, NULL, 10); break;
 		case 'd': dir = optarg; break;
