@@ -1438,8 +1438,8 @@ test_load_refuses_newer_version(void **state)
 	(void)state;
 	add_unrelated(c, &p, 0, 1, T0, NULL);
 	dump_ok(c, &m);
-	assert_memory_equal(m.b, "SDCLUST1\x04\x00\x00\x00", 12);
-	m.b[8] = 5;
+	assert_memory_equal(m.b, "SDCLUST1\x05\x00\x00\x00", 12);
+	m.b[8] = 6;
 	assert_int_equal(load_prefix(&m, m.n, &p, &c2), -EPROTONOSUPPORT);
 	m.b[8] = 2;	/* older: version 2 had float centroid weights and counts */
 	assert_int_equal(load_prefix(&m, m.n, &p, &c2), -EINVAL);
@@ -1447,7 +1447,7 @@ test_load_refuses_newer_version(void **state)
 	assert_int_equal(load_prefix(&m, m.n, &p, &c2), -EINVAL);
 	m.b[8] = 0;
 	assert_int_equal(load_prefix(&m, m.n, &p, &c2), -EINVAL);
-	m.b[8] = 4;
+	m.b[8] = 5;
 	m.b[0] = 'X';
 	assert_int_equal(load_prefix(&m, m.n, &p, &c2), -EINVAL);
 	assert_null(c2);
@@ -1456,13 +1456,13 @@ test_load_refuses_newer_version(void **state)
 }
 
 /*
- * tests/data/cluster-v3.dump is what the last version 3 code (commit
- * bfdb221) dumped after stream_run(s, 11, 300): 16 bits a signature value.
- * Loaded now, it is the clusterer the current code builds from the same
- * stream, to the byte, and it goes on the same way.
+ * tests/data/cluster-v<version>.dump is what the last code of that version
+ * dumped after stream_run(s, 11, 300). Loaded now, it is the clusterer the
+ * current code builds from the same stream, to the byte, and it goes on the
+ * same way.
  */
 static void
-test_load_reads_version_3(void **state)
+assert_loads_version(int version)
 {
 	struct stream		*s1 = calloc(1, sizeof(*s1)), *s2;
 	struct clusterer	*c1, *c2;
@@ -1474,11 +1474,10 @@ test_load_reads_version_3(void **state)
 	long			 n;
 	int			 i;
 
-	(void)state;
 	assert_non_null(dir);
 	assert_non_null(s1);
 	c1 = stream_run(s1, 11, 300);
-	snprintf(path, sizeof(path), "%s/cluster-v3.dump", dir);
+	snprintf(path, sizeof(path), "%s/cluster-v%d.dump", dir, version);
 	assert_non_null(f = fopen(path, "rb"));
 	assert_int_equal(fseek(f, 0, SEEK_END), 0);
 	assert_true((n = ftell(f)) > 12);
@@ -1488,7 +1487,7 @@ test_load_reads_version_3(void **state)
 	assert_int_equal(fread(old.b, 1, (size_t)n, f), (size_t)n);
 	fclose(f);
 	old.n = (size_t)n;
-	assert_int_equal(old.b[8], 3);
+	assert_int_equal(old.b[8], version);
 	assert_int_equal(load_prefix(&old, old.n, &s1->p, &c2), 0);
 	assert_int_equal(old.pos, old.n);
 	assert_int_equal(cluster_check(c2), 0);
@@ -1515,6 +1514,22 @@ test_load_reads_version_3(void **state)
 	free(m2.b);
 	free(s1);
 	free(s2);
+}
+
+/* version 3: 16 bits a signature value (commit bfdb221) */
+static void
+test_load_reads_version_3(void **state)
+{
+	(void)state;
+	assert_loads_version(3);
+}
+
+/* version 4: terms named by hash, not rank (commit 848043d) */
+static void
+test_load_reads_version_4(void **state)
+{
+	(void)state;
+	assert_loads_version(4);
 }
 
 static void
@@ -1586,6 +1601,7 @@ main(void)
 		cmocka_unit_test(test_memory_is_counted_by_part),
 		cmocka_unit_test(test_load_refuses_newer_version),
 		cmocka_unit_test(test_load_reads_version_3),
+		cmocka_unit_test(test_load_reads_version_4),
 		cmocka_unit_test(test_load_refuses_different_k),
 	};
 
