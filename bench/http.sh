@@ -7,6 +7,9 @@
 #   env: DURATION (s per measurement, 10), WARMUP (s, 2), CONNS (16),
 #        ROUNDS (2: every measurement repeated, floor and storyd alternating)
 #
+# The snaps column counts the snapshots storyd started during each of its
+# measurements (from its log): each one forks, which is what decides p99.
+#
 # storyd runs on a temporary data directory with fsync = $FSYNC (default everysec), retention
 # far larger than the articles' span and max_articles 1,000,000. Only
 # loopback; every wait is bounded.
@@ -75,12 +78,16 @@ echo "storyd $saddr (pid $storyd_pid), floor $faddr (pid $floor_pid); $(nproc) c
 echo "each: $duration s ($warmup s warm-up), $conns connections"
 
 # measure NAME ADDR ARGS...: prints NAME and loadgen's RESULT fields
+# snapshots storyd has started so far, from its log
+snapshots() { grep -c "writing a snapshot" "$tmp/storyd.log" || true; }
+
 measure() {
 	name=$1 addr=$2
 	shift 2
+	before=$(snapshots)
 	res=$("$loadgen" -a "$addr" -d "$duration" -w "$warmup" -p "$name-$(date +%s%N)-" "$@" |
 	    grep '^RESULT' | sed 's/^RESULT //')
-	echo "$name $res"
+	echo "$name $res snaps=$(($(snapshots) - before))"
 }
 
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
@@ -102,8 +109,8 @@ while [ "$r" -le "$rounds" ]; do
 	r=$((r + 1))
 done
 
-printf '\n%-7s %-5s %11s %11s %9s %9s %9s | %11s %9s | %s\n' "round" "batch" "storyd req/s" "art/s" \
-    "p50 ms" "p99 ms" "p99.9 ms" "floor req/s" "p99 ms" "storyd/floor"
+printf '\n%-7s %-5s %11s %11s %9s %9s %9s %5s | %11s %9s | %s\n' "round" "batch" "storyd req/s" "art/s" \
+    "p50 ms" "p99 ms" "p99.9 ms" "snaps" "floor req/s" "p99 ms" "storyd/floor"
 r=1
 while [ "$r" -le "$rounds" ]; do
 	for b in 1 10 100 half; do
@@ -113,9 +120,9 @@ while [ "$r" -le "$rounds" ]; do
 		[ "$b" = half ] && label="1@$(cat "$tmp/half-r$r")/s"
 		awk -v r="$r" -v b="$label" -v sr="$(field "$s" req_s)" -v sa="$(field "$s" art_s)" \
 		    -v s50="$(field "$s" p50_ms)" -v s99="$(field "$s" p99_ms)" -v s999="$(field "$s" p999_ms)" \
-		    -v fr="$(field "$f" req_s)" -v f99="$(field "$f" p99_ms)" \
-		    'BEGIN { printf "%-7s %-5s %11.0f %11.0f %9.3f %9.3f %9.3f | %11.0f %9.3f | %.3f\n",
-		        r, b, sr, sa, s50, s99, s999, fr, f99, sr / fr }'
+		    -v sn="$(field "$s" snaps)" -v fr="$(field "$f" req_s)" -v f99="$(field "$f" p99_ms)" \
+		    'BEGIN { printf "%-7s %-5s %11.0f %11.0f %9.3f %9.3f %9.3f %5d | %11.0f %9.3f | %.3f\n",
+		        r, b, sr, sa, s50, s99, s999, sn, fr, f99, sr / fr }'
 	done
 	r=$((r + 1))
 done
