@@ -247,23 +247,32 @@ r_bytes(struct reader *r, void *p, size_t len)
 	}
 }
 
-/* Decode n bytes, in place when the chunk holds them (the common case). */
+/*
+ * Decode n (1, 2, 4 or 8) bytes, in place when the chunk holds them (the
+ * common case): a constant n folds the switch, and the compiler makes each
+ * le*_get() one load.
+ */
 static uint64_t
 r_le(struct reader *r, size_t n)
 {
 	uint8_t		 b[8];
 	const uint8_t	*s = b;
-	uint64_t	 v = 0;
-	size_t		 i;
 
 	if (r->r_len - r->r_pos >= n) {
 		s = r->r_buf + r->r_pos;
 		r->r_pos += n;
 	} else
 		r_bytes(r, b, n);
-	for (i = n; i > 0; i--)
-		v = v << 8 | s[i - 1];
-	return v;
+	switch (n) {
+	case 8:
+		return le64_get(s);
+	case 4:
+		return le32_get(s);
+	case 2:
+		return (uint64_t)s[0] | (uint64_t)s[1] << 8;
+	default:
+		return s[0];
+	}
 }
 
 static uint64_t
@@ -796,9 +805,11 @@ load_article(struct loader *l, uint32_t id)
 	if ((a->ar_nosig = r_u8(r)) > 1)
 		return r_bad(r);
 	sig = c->c_sig + (size_t)id * c->c_p.k;
-	/* version 3 kept the top 16 bits of what minhash_keep() keeps 8 of */
-	for (i = 0; i < c->c_p.k; i++)
-		sig[i] = l->l_version == VERSION_SIG16 ? (uint8_t)(r_u16(r) >> 8) : r_u8(r);
+	if (l->l_version > VERSION_SIG16)
+		r_bytes(r, sig, c->c_p.k);
+	else	/* version 3 kept the top 16 bits of what minhash_keep() keeps 8 of */
+		for (i = 0; i < c->c_p.k; i++)
+			sig[i] = (uint8_t)(r_u16(r) >> 8);
 	if (r->r_err)
 		return r->r_err;
 	for (i = 0; i < a->ar_nterms; i++)
