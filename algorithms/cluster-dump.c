@@ -31,9 +31,9 @@
  *	"END."
  *
  * Version 4 named terms in stories and articles by their u64 hash, which
- * the load looked up in a map: 40 lookups an article, the largest part of a
- * load, and 4 bytes more a term (about 23% of a snapshot). Version 3 also
- * kept 16 bits a signature value. Both still load.
+ * the load looked up in the term map (40 lookups an article): 4 bytes more
+ * a term, about 23% of a snapshot. Version 3 also kept 16 bits a signature
+ * value. Both still load.
  *
  * What is written and what is rebuilt. Everything that history shaped is
  * written as it is: display words, centroids (weight sums, which after a trim
