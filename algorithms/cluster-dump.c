@@ -644,23 +644,34 @@ load_terms(struct loader *l)
 	return r->r_err;
 }
 
+/* A term named by its hash (version 4 and before), looked up in the term map. */
+static __attribute__((noinline)) uint64_t
+r_term_hashed(struct loader *l, uint64_t *id)
+{
+	uint64_t	hash = r_u64(&l->l_r);
+
+	if (!map_find(&l->l_c->c_df, hash, id))
+		r_bad(&l->l_r);
+	return hash;
+}
+
 /*
  * A term a story or an article names, by rank (hash before version 5), to
  * *term; *key is the previous one's rank or hash (first: none), as they
  * must rise. 0 or the reader's error.
  */
-static int
+static inline int
 r_term(struct loader *l, int first, uint64_t *key, uint32_t *term)
 {
 	struct reader	*r = &l->l_r;
-	uint64_t	 k, id;
+	uint64_t	 k, id = 0;
 
 	if (l->l_version > VERSION_HASHES) {
 		k = id = r_u32(r);
 		if (id >= l->l_c->c_nterm)
 			return r_bad(r);
-	} else if (!map_find(&l->l_c->c_df, k = r_u64(r), &id))
-		return r_bad(r);
+	} else
+		k = r_term_hashed(l, &id);
 	if (r->r_err || (!first && k <= *key))
 		return r_bad(r);
 	*key = k;
