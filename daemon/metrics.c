@@ -246,7 +246,8 @@ text_store(struct evbuffer *out, const struct figures *f)
 		evbuffer_add_printf(out, "storyd_articles_ingested_total{status=\"%s\"} %" PRIu64 "\n",
 		    verdict_names[i], st->ingested[i]);
 	text_gauge(out, "storyd_articles_fingerprinted_ahead_total", "counter",
-	    "Articles of batches fingerprinted by the second thread, not the loop.",
+	    "Articles fingerprinted by the second thread, not the loop: of batches, of single posts "
+	    "stored together, and of the log replayed at start.",
 	    (double)st->fingerprinted_ahead);
 	text_gauge(out, "storyd_articles", "gauge", "Articles held.", (double)f->articles);
 	text_gauge(out, "storyd_clusters", "gauge", "Story clusters held.", (double)f->clusters);
