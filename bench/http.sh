@@ -77,10 +77,10 @@ faddr=$(wait_line "$tmp/floor.out" "listening on" | sed 's/listening on //')
 echo "storyd $saddr (pid $storyd_pid), floor $faddr (pid $floor_pid); $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "each: $duration s ($warmup s warm-up), $conns connections"
 
-# measure NAME ADDR ARGS...: prints NAME and loadgen's RESULT fields
 # snapshots storyd has started so far, from its log
 snapshots() { grep -c "writing a snapshot" "$tmp/storyd.log" || true; }
 
+# measure NAME ADDR ARGS...: prints NAME, loadgen's RESULT fields and snaps=N
 measure() {
 	name=$1 addr=$2
 	shift 2
