@@ -23,7 +23,7 @@ struct map {
 int	map_find(const struct map *m, uint64_t key, uint64_t *val);	/* 1: found */
 void	*map_findp(const struct map *m, uint64_t key);			/* NULL: absent */
 int	map_reserve(struct map *m, size_t extra);			/* 0 or -ENOMEM */
-void	map_put(struct map *m, uint64_t key, uint64_t val);		/* room reserved */
+void	map_put(struct map *m, uint64_t key, uint64_t val);		/* a new key: room reserved */
 void	map_putp(struct map *m, uint64_t key, void *p);
 void	map_del(struct map *m, uint64_t key);				/* absent: ignored */
 

@@ -186,6 +186,36 @@ test_params_default_are_consistent(void **state)
 	assert_true(p.doc_terms >= 1 && p.window > 0);
 }
 
+/*
+ * Removing the oldest of two exact copies points the exact-hash map at the
+ * other: an update, not a new key, so it needs no room even when the map is
+ * as full as it may be (12 keys in 16 slots here). It aborted on a
+ * "room reserved" assertion meant for new keys (bench/loadtest.sh under
+ * ASan, evictions at max_articles).
+ */
+static void
+test_removing_an_exact_copy_from_a_full_exact_map(void **state)
+{
+	struct cluster_params	 p;
+	struct clusterer	*c = new_clusterer(&p);
+	struct tdoc		 a;
+	struct verdict		 v;
+
+	(void)state;
+	tdoc_make(&a, &p, 1, "blinken beijing xi", T0);
+	add_ok(c, 0, &a, NULL);
+	add_ok(c, 1, &a, NULL);
+	for (uint32_t i = 0; i < 11; i++)	/* 12 exact hashes in all */
+		add_unrelated(c, &p, 2 + i, 100 + i, T0, NULL);
+	cluster_remove(c, 0);
+	assert_int_equal(cluster_check(c), 0);
+	add_ok(c, 13, &a, &v);
+	assert_int_equal(v.status, VERDICT_EXACT_DUPLICATE);
+	assert_int_equal(v.duplicate_of, 1);
+	tdoc_fini(&a);
+	cluster_free(c);
+}
+
 static void
 test_exact_duplicate_joins_group_and_story(void **state)
 {
@@ -1577,6 +1607,7 @@ main(void)
 	const struct CMUnitTest	tests[] = {
 		cmocka_unit_test(test_params_default_are_consistent),
 		cmocka_unit_test(test_exact_duplicate_joins_group_and_story),
+		cmocka_unit_test(test_removing_an_exact_copy_from_a_full_exact_map),
 		cmocka_unit_test(test_near_duplicate_by_minhash_points_to_root),
 		cmocka_unit_test(test_near_duplicate_by_simhash_alone),
 		cmocka_unit_test(test_trimmed_copy_is_near_duplicate_by_containment),
