@@ -101,7 +101,7 @@ while [ $i -lt "$half" ]; do
 	i=$((i + 1))
 done
 kill -0 "$pid" 2>/dev/null || crashed=1
-kill -9 "$pid"
+kill -9 "$pid" 2>/dev/null || true	# gone already if it crashed: reported below
 wait "$pid" 2>/dev/null || true
 t_kill=$(date +%s.%N)
 start "$tmp/storyd-2.log" || true
@@ -146,6 +146,7 @@ rss_mb=$((rss_max_kb / 1024))
 echo
 echo "summary:"
 echo "  storyd died on its own: $([ $crashed = 0 ] && echo no || echo YES)"
+[ $crashed = 0 ] || tail -n 3 "$tmp"/storyd-*.log | sed 's/^/  last words: /'
 echo "  clean stop at the end: $([ $stop_status = 0 ] && echo yes || echo "NO (status $stop_status)")"
 echo "  loadgen verdict (no other 5xx, nothing acknowledged lost): $([ $lg_status = 0 ] && echo pass || echo FAIL)"
 echo "  held at the end (since the restart): ${held:-unknown}"
