@@ -632,9 +632,15 @@ apply_put(struct store *s, const struct article_in *in, int replace,
 		r = analyse(s, in, &doc);
 	if (r != 0)
 		return r;
+	/*
+	 * Room first, then the put: replay applies the eviction records before
+	 * the put that follows them, so it judges the put against the same
+	 * articles (logged the other way round, a copy of an evicted article
+	 * was its exact duplicate after a crash, a new story before).
+	 */
 	evicted = s->evicted;
-	if ((r = log_put(s, in, replace)) != 0 ||
-	    (r = make_room(s, published_of(in), in->now, !found)) != 0)
+	if ((r = make_room(s, published_of(in), in->now, !found)) != 0 ||
+	    (r = log_put(s, in, replace)) != 0)
 		return r;
 	/* an eviction shifts ids back in the table, and may have taken the article being replaced */
 	if (s->evicted != evicted)

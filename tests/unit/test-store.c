@@ -394,6 +394,47 @@ test_a_crash_after_flush_recovers_the_same_state_from_the_log(void **state)
 	free(after);
 }
 
+/*
+ * In a full store a put first evicts the oldest article, then is judged:
+ * on replay too, or it is judged against an article that was already gone.
+ * Three articles in a store of two, the third a copy of the first's text:
+ * the first is evicted to make room, so the copy is a new story, and stays
+ * one after a crash.
+ */
+static void
+test_a_put_that_evicted_is_judged_alike_after_a_crash(void **state)
+{
+	struct store_params	 p = params();
+	struct store_report	 rep;
+	struct store		*s;
+	struct verdict		 v;
+	char			*dir = temp_dir();
+
+	(void)state;
+	p.max_articles = 2;
+	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
+	struct article_in a = article("a", "Blinken meets Xi", body1);
+	struct article_in b = article("b", "Quake off California", body2);
+	struct article_in copy = article("copy", "Blinken meets Xi", body1);
+
+	b.published++;
+	copy.published += 2;
+	assert_int_equal(store_put(s, &a, 0, &v), STORE_CREATED);
+	assert_int_equal(store_put(s, &b, 0, &v), STORE_CREATED);
+	assert_int_equal(store_put(s, &copy, 0, &v), STORE_CREATED);
+	assert_int_equal(v.status, VERDICT_NEW_STORY);
+	assert_null(store_find(s, "a", 1));
+	assert_int_equal(store_flush(s), 0);
+	store_free(s);	/* a crash */
+
+	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
+	assert_int_equal(rep.replayed, 4);	/* three puts and the eviction */
+	assert_null(store_find(s, "a", 1));
+	assert_int_equal(store_find(s, "copy", 4)->status, VERDICT_NEW_STORY);
+	store_free(s);
+	remove_dir(dir);
+}
+
 static void
 test_snapshot_plus_log_tail_recovers_the_same_state(void **state)
 {
@@ -799,6 +840,7 @@ main(void)
 		cmocka_unit_test(test_articles_older_than_the_retention_window_are_evicted),
 		cmocka_unit_test(test_the_oldest_articles_go_beyond_max_articles),
 		cmocka_unit_test(test_a_crash_after_flush_recovers_the_same_state_from_the_log),
+		cmocka_unit_test(test_a_put_that_evicted_is_judged_alike_after_a_crash),
 		cmocka_unit_test(test_snapshot_plus_log_tail_recovers_the_same_state),
 		cmocka_unit_test(test_a_snapshot_of_a_large_index_is_whole),
 		cmocka_unit_test(test_a_snapshot_past_a_lowered_max_articles_loads_whole),
