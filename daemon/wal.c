@@ -28,7 +28,7 @@
 #define NAME_SIZE	32		/* "wal-" 16 hex digits ".log" NUL fits */
 #define BUF_KEEP	(4u << 20)	/* a buffer grown past this is freed after a flush */
 
-/* A segment file; map, end and next are used by wal_replay() only. */
+/* A segment file; map, end and next are used by replay_log() only. */
 struct seg {
 	uint64_t		 first;		/* from the name */
 	uint64_t		 size;
@@ -244,6 +244,25 @@ seg_unlink(int dirfd, uint64_t first)
 	return 0;
 }
 
+/*
+ * Delete, oldest first, the segments of segs[0..n) whose records all have
+ * seqs < seq, then fsync the directory; *k: how many are gone.
+ */
+static int
+unlink_covered(int dirfd, const struct seg *segs, size_t n, uint64_t seq, size_t *k)
+{
+	int	r = 0;
+
+	/* segment k holds seqs first[k] .. first[k + 1] - 1 */
+	for (*k = 0; *k + 1 < n && segs[*k + 1].first <= seq; (*k)++) {
+		if ((r = seg_unlink(dirfd, segs[*k].first)) < 0)
+			break;
+	}
+	if (*k > 0 && fsync(dirfd) == -1 && r == 0)
+		r = -errno;
+	return r;
+}
+
 static int
 seg_map(int dirfd, struct seg *s)
 {
@@ -398,14 +417,22 @@ replay_records(const struct seg *s, uint64_t from_seq, int last_seg, wal_replay_
 	return 0;
 }
 
+/* What replay_log() may change to go on past damage. */
+enum repair {
+	REPAIR_NONE,	/* read only: any damage is corruption (wal_read) */
+	REPAIR_TAIL,	/* cut a torn tail (wal_replay) */
+	REPAIR_ALL,	/* cut at any damage (wal_replay with allow_truncate) */
+};
+
 /*
- * Three passes over the mapped segments: refuse a newer format before judging
- * anything (so allow_truncate never deletes its files); validate and find the
- * damage; repair, then call fn. fn is called only once nothing can fail.
+ * Three passes over the mapped segments before until_seq: refuse a newer
+ * format before judging anything (so REPAIR_ALL never deletes its files);
+ * validate and find the damage; repair, then call fn. fn is called only once
+ * nothing can fail.
  */
-int
-wal_replay(int dirfd, uint64_t from_seq, int allow_truncate, wal_replay_fn *fn, void *arg,
-    struct wal_report *rep)
+static int
+replay_log(int dirfd, uint64_t from_seq, uint64_t until_seq, enum repair repair,
+    wal_replay_fn *fn, void *arg, struct wal_report *rep)
 {
 	struct seg	*segs = NULL, *s;
 	struct scan	 sc;
@@ -419,6 +446,8 @@ wal_replay(int dirfd, uint64_t from_seq, int allow_truncate, wal_replay_fn *fn, 
 		from_seq = 1;
 	if ((r = segs_list(dirfd, &segs, &n)) < 0)
 		return r;
+	while (n > 0 && segs[n - 1].first >= until_seq)
+		n--;	/* being written by the daemon: not ours to read */
 	if ((xxh = XXH3_createState()) == NULL) {
 		r = -ENOMEM;
 		goto out;
@@ -456,7 +485,7 @@ wal_replay(int dirfd, uint64_t from_seq, int allow_truncate, wal_replay_fn *fn, 
 			expect = sc.next;
 			continue;
 		}
-		if (kept + 1 == n && !sc.after) {
+		if (kept + 1 == n && !sc.after && repair != REPAIR_NONE) {
 			/* a write the crash cut short: never acknowledged */
 			rep->torn = 1;
 			seg_name(s->first, rep->torn_file);
@@ -476,7 +505,16 @@ wal_replay(int dirfd, uint64_t from_seq, int allow_truncate, wal_replay_fn *fn, 
 			expect = sc.next;
 		break;
 	}
-	if (rep->corrupt && !allow_truncate) {
+	if (kept == n && until_seq != UINT64_MAX && expect != until_seq) {
+		/* the segment before until_seq was synced whole before it was started */
+		rep->corrupt = 1;
+		if (n > 0) {
+			seg_name(segs[n - 1].first, rep->corrupt_file);
+			rep->corrupt_offset = segs[n - 1].size;
+		}
+		rep->corrupt_what = "records missing before the segment in use";
+	}
+	if (rep->corrupt && repair != REPAIR_ALL) {
 		r = WAL_CORRUPT;
 		goto out;
 	}
@@ -518,6 +556,35 @@ out:
 	}
 	free(segs);
 	XXH3_freeState(xxh);
+	return r;
+}
+
+int
+wal_replay(int dirfd, uint64_t from_seq, int allow_truncate, wal_replay_fn *fn, void *arg,
+    struct wal_report *rep)
+{
+	return replay_log(dirfd, from_seq, UINT64_MAX, allow_truncate ? REPAIR_ALL : REPAIR_TAIL,
+	    fn, arg, rep);
+}
+
+int
+wal_read(int dirfd, uint64_t from_seq, uint64_t until_seq, wal_replay_fn *fn, void *arg,
+    struct wal_report *rep)
+{
+	return replay_log(dirfd, from_seq, until_seq, REPAIR_NONE, fn, arg, rep);
+}
+
+int
+wal_unlink_before(int dirfd, uint64_t seq)
+{
+	struct seg	*segs;
+	size_t		 n, k;
+	int		 r;
+
+	if ((r = segs_list(dirfd, &segs, &n)) < 0)
+		return r;
+	r = unlink_covered(dirfd, segs, n, seq, &k);
+	free(segs);
 	return r;
 }
 
@@ -878,19 +945,10 @@ int
 wal_remove_before(struct wal *w, uint64_t seq)
 {
 	size_t	k;
-	int	r = 0;
+	int	r = unlink_covered(w->dirfd, w->segs, w->nsegs, seq, &k);
 
-	/* segment k holds seqs first[k] .. first[k + 1] - 1 */
-	for (k = 0; k + 1 < w->nsegs && w->segs[k + 1].first <= seq; k++) {
-		if ((r = seg_unlink(w->dirfd, w->segs[k].first)) < 0)
-			break;
-	}
-	if (k == 0)
-		return r;
 	memmove(w->segs, w->segs + k, (w->nsegs - k) * sizeof *w->segs);
 	w->nsegs -= k;
-	if (fsync(w->dirfd) == -1 && r == 0)
-		r = -errno;
 	return r;
 }
 

@@ -122,6 +122,17 @@ int	wal_replay(int dirfd, uint64_t from_seq, int allow_truncate,
 	    wal_replay_fn *fn, void *arg, struct wal_report *rep);
 
 /*
+ * Replay, reading only, the records from_seq .. until_seq - 1 of a log that
+ * the daemon goes on appending to from segment until_seq on, which is not
+ * opened (a snapshot rebuilt beside the daemon: store.h). Those records were
+ * synced whole before that segment was started, so any damage, a torn tail
+ * included, and any record missing are WAL_CORRUPT; nothing is repaired.
+ * Returns as wal_replay() does.
+ */
+int	wal_read(int dirfd, uint64_t from_seq, uint64_t until_seq,
+	    wal_replay_fn *fn, void *arg, struct wal_report *rep);
+
+/*
  * Open the log for appending, after wal_replay(): next_seq is rep.next_seq.
  * Appends go to a new segment "wal-<next_seq>.log"; an empty one of that name
  * left by a crash is replaced. The last existing segment is fsynced first
@@ -181,6 +192,13 @@ int	wal_rotate(struct wal *, uint64_t *first_seq);
  * deleted. 0 or -errno.
  */
 int	wal_remove_before(struct wal *, uint64_t seq);
+
+/*
+ * wal_remove_before() for a thread that does not own the struct wal: the
+ * segments found in dirfd. The owner's wal_remove_before() then finds them
+ * gone.
+ */
+int	wal_unlink_before(int dirfd, uint64_t seq);
 
 /* Change the policy (SIGHUP); moving to WAL_SYNC_ALWAYS, the next flush syncs what is written. */
 void	wal_set_sync(struct wal *, enum wal_sync sync);

@@ -658,6 +658,73 @@ test_remove_before_deletes_covered_segments_only(void **state)
 	assert_int_equal(rep.next_seq, 9);
 }
 
+/* Cut file to its first len bytes. */
+static void
+file_cut(int dirfd, const char *file, long len)
+{
+	unsigned char	img[4096];
+
+	assert_true((long)file_read(dirfd, file, img, sizeof img) >= len);
+	file_write(dirfd, file, img, (size_t)len);
+}
+
+/*
+ * wal_read(), for a snapshot rebuilt while the daemon appends: the segment
+ * at until_seq and later ones are the daemon's, never opened (here the one
+ * being written ends mid-record, and stays so); before it, a torn tail or a
+ * record missing is damage, and nothing is repaired.
+ */
+static void
+test_a_read_until_a_segment_stops_before_it_and_repairs_nothing(void **state)
+{
+	struct dir		*d = *state;
+	struct seen		 s;
+	struct wal_report	 rep;
+	long			 live, seven;
+
+	write_log(d->fd, 11, 3);	/* segments 1, 4, 7, 10 */
+	live = file_size(d->fd, name(10)) - 3;
+	file_cut(d->fd, name(10), live);
+	memset(&s, 0, sizeof s);
+	assert_int_equal(wal_read(d->fd, 4, 10, on_record, &s, &rep), 0);
+	assert_seqs(&s, 4, 9);
+	assert_int_equal(s.nlast, 1);
+	assert_int_equal(s.last_seq, 9);
+	assert_int_equal(file_size(d->fd, name(10)), live);
+
+	/* records missing at the end: until_seq past the last record */
+	memset(&s, 0, sizeof s);
+	assert_int_equal(wal_read(d->fd, 1, 7, on_record, &s, &rep), 0);
+	assert_seqs(&s, 1, 6);
+	memset(&s, 0, sizeof s);
+	assert_int_equal(wal_read(d->fd, 1, 8, on_record, &s, &rep), WAL_CORRUPT);
+	assert_int_equal(s.n, 0);
+
+	/* a torn tail just before until_seq: the daemon synced it whole, so it is damage */
+	seven = file_size(d->fd, name(7)) - 1;
+	file_cut(d->fd, name(7), seven);
+	memset(&s, 0, sizeof s);
+	assert_int_equal(wal_read(d->fd, 1, 10, on_record, &s, &rep), WAL_CORRUPT);
+	assert_int_equal(s.n, 0);
+	assert_string_equal(rep.corrupt_file, name(7));
+	assert_int_equal(file_size(d->fd, name(7)), seven);
+	assert_int_equal(file_size(d->fd, name(10)), live);
+}
+
+static void
+test_unlink_before_deletes_covered_segments_only(void **state)
+{
+	struct dir	*d = *state;
+
+	write_log(d->fd, 8, 3);		/* segments 1, 4, 7 */
+	assert_int_equal(wal_unlink_before(d->fd, 6), 0);
+	assert_int_equal(file_size(d->fd, name(1)), -1);
+	assert_true(file_size(d->fd, name(4)) > 0);
+	assert_int_equal(wal_unlink_before(d->fd, 100), 0);	/* never the last */
+	assert_int_equal(file_size(d->fd, name(4)), -1);
+	assert_true(file_size(d->fd, name(7)) > 0);
+}
+
 static void
 test_newer_version_is_refused(void **state)
 {
@@ -1137,6 +1204,8 @@ main(void)
 		T(test_from_seq_skips_records_a_snapshot_covers),
 		T(test_a_log_that_starts_after_from_seq_has_lost_records),
 		T(test_remove_before_deletes_covered_segments_only),
+		T(test_a_read_until_a_segment_stops_before_it_and_repairs_nothing),
+		T(test_unlink_before_deletes_covered_segments_only),
 		T(test_newer_version_is_refused),
 		T(test_append_without_flush_writes_nothing),
 		T(test_sticky_error_after_failed_write),
