@@ -32,8 +32,7 @@
  * 4/5 (2/5 after many removals, when a table shrinks), so 7.5 to 9.7 bytes,
  * times the number of bands, and while one band moves, its old table besides.
  * lsh_memory() counts the bytes of the tables requested. Tables of
- * PAGES_APART bytes and more are mapped apart (pages.h): a snapshot child
- * does not inherit them, and must not read them.
+ * PAGES_APART bytes and more are mappings of their own (pages.h).
  */
 #include <assert.h>
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* pages: large tables in mappings a forked child does not inherit. */
+/* pages: large tables in mappings of their own. */
 #include <stdlib.h>
 #include <sys/mman.h>
 
@@ -12,13 +12,7 @@ pages_alloc(size_t bytes)
 	if (bytes < PAGES_APART)
 		return calloc(1, bytes);
 	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-#ifdef MADV_DONTFORK
-	/* Only a hint for the parent's speed: on failure the child shares it as any memory. */
-	(void)madvise(p, bytes, MADV_DONTFORK);
-#endif
-	return p;
+	return p == MAP_FAILED ? NULL : p;
 }
 
 void

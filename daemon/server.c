@@ -280,12 +280,19 @@ snapshot_tick(struct server *srv)
 		    (unsigned long long)bytes);
 		break;
 	default:
-		log_warnx("store: background snapshot failed: %s; the log keeps everything",
-		    strerror(-r));
+		/* not again every second: each attempt reads the whole state */
+		srv->srv_snap_after = store_log_bytes(srv->srv_store) +
+		    srv->srv_params.snapshot_log_bytes;
+		log_warnx("store: background snapshot failed: %s; the log keeps everything, "
+		    "and the next try waits for %llu more bytes of it",
+		    store_stats(srv->srv_store)->snapshot_error,
+		    (unsigned long long)srv->srv_params.snapshot_log_bytes);
 		break;
 	}
-	if (store_log_bytes(srv->srv_store) < srv->srv_params.snapshot_log_bytes)
+	if (store_log_bytes(srv->srv_store) < srv->srv_params.snapshot_log_bytes ||
+	    store_log_bytes(srv->srv_store) < srv->srv_snap_after)
 		return;
+	srv->srv_snap_after = 0;
 	if ((r = store_snapshot_start(srv->srv_store)) == 0)
 		log_info("store: the log passed %llu bytes; writing a snapshot in the background",
 		    (unsigned long long)srv->srv_params.snapshot_log_bytes);

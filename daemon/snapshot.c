@@ -1,6 +1,7 @@
 /* snapshot: a checksummed file written beside the log, replaced atomically. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,13 +23,19 @@ struct snapshot_io {
 	XXH3_state_t	*hash;
 	unsigned char	 buf[BUFSIZE];
 	size_t		 len, off;	/* bytes in buf; read position in buf */
-	int		 eof;
+	const atomic_int *stop;		/* set: give up at the next buffer (NULL: never) */
 };
+
+static int
+stopped(const struct snapshot_io *io)
+{
+	return io->stop != NULL && atomic_load_explicit(io->stop, memory_order_relaxed);
+}
 
 static int
 io_drain(struct snapshot_io *io)
 {
-	int	r = write_all(io->fd, io->buf, io->len);
+	int	r = stopped(io) ? -ECANCELED : write_all(io->fd, io->buf, io->len);
 
 	io->len = 0;
 	return r;
@@ -65,6 +72,8 @@ io_read(struct snapshot_io *io, unsigned char *p, size_t len)
 		if (io->off == io->len) {
 			ssize_t got;
 
+			if (stopped(io))
+				return -ECANCELED;
 			do
 				got = read(io->fd, io->buf, BUFSIZE);
 			while (got == -1 && errno == EINTR);
@@ -97,7 +106,7 @@ snapshot_get(void *buf, size_t len, void *arg)
 }
 
 static struct snapshot_io *
-io_new(int fd)
+io_new(int fd, const atomic_int *stop)
 {
 	struct snapshot_io	*io;
 
@@ -109,6 +118,7 @@ io_new(int fd)
 	}
 	XXH3_64bits_reset(io->hash);
 	io->fd = fd;
+	io->stop = stop;
 	return io;
 }
 
@@ -140,7 +150,8 @@ write_body(struct snapshot_io *io, uint64_t wal_seq, snapshot_body_fn *fn, void 
 }
 
 int
-snapshot_write(int dirfd, uint64_t wal_seq, snapshot_body_fn *fn, void *arg, uint64_t *bytes)
+snapshot_write(int dirfd, uint64_t wal_seq, snapshot_body_fn *fn, void *arg, uint64_t *bytes,
+    const atomic_int *stop)
 {
 	struct snapshot_io	*io = NULL;
 	off_t			 size;
@@ -149,7 +160,7 @@ snapshot_write(int dirfd, uint64_t wal_seq, snapshot_body_fn *fn, void *arg, uin
 	fd = openat(dirfd, TMPNAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd == -1)
 		return -errno;
-	if ((io = io_new(fd)) == NULL) {
+	if ((io = io_new(fd, stop)) == NULL) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -189,8 +200,11 @@ read_body(struct snapshot_io *io, uint64_t *wal_seq, snapshot_body_fn *fn, void 
 		return SNAPSHOT_NEWER;
 	if (version == 0)
 		return SNAPSHOT_CORRUPT;
-	if ((r = fn(io, arg)) != 0)
+	if ((r = fn(io, arg)) != 0) {
+		if (stopped(io))
+			return -ECANCELED;
 		return r == -ENOMEM ? r : SNAPSHOT_CORRUPT;	/* short, or refused by the reader */
+	}
 	if (io_read(io, tail, sizeof(tail)) != 0 || io_read(io, &extra, 1) != -ENODATA ||
 	    le64_get(tail) != XXH3_64bits_digest(io->hash))
 		return SNAPSHOT_CORRUPT;
@@ -199,14 +213,15 @@ read_body(struct snapshot_io *io, uint64_t *wal_seq, snapshot_body_fn *fn, void 
 }
 
 int
-snapshot_read(int dirfd, uint64_t *wal_seq, snapshot_body_fn *fn, void *arg)
+snapshot_read(int dirfd, uint64_t *wal_seq, snapshot_body_fn *fn, void *arg,
+    const atomic_int *stop)
 {
 	struct snapshot_io	*io;
 	int			 fd, r;
 
 	if ((fd = openat(dirfd, NAME, O_RDONLY | O_CLOEXEC)) == -1)
 		return errno == ENOENT ? SNAPSHOT_NONE : -errno;
-	if ((io = io_new(fd)) == NULL) {
+	if ((io = io_new(fd, stop)) == NULL) {
 		close(fd);
 		return -ENOMEM;
 	}

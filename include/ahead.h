@@ -7,7 +7,7 @@
  *
  * The thread reads only the texts of the batch under way and writes only
  * its own fingerprinter and the docs it hands over. Between batches it
- * waits, holding no lock, so a fork() (the snapshot child) finds it idle.
+ * waits, holding no lock.
  */
 #pragma once
 #include <stddef.h>

@@ -67,6 +67,7 @@ struct server {
 
 	struct event			*srv_sigterm, *srv_sigint, *srv_sighup;
 	struct event			*srv_tick;	/* once a second: fsync, snapshots */
+	uint64_t			 srv_snap_after; /* after a failed snapshot: log bytes to wait for */
 	struct event			*srv_watchdog;
 	struct event			*srv_recovered;
 	int				 srv_recover_pipe[2];

@@ -12,6 +12,7 @@
  * Outcomes: 0, -errno for system failures, or a positive SNAPSHOT_* value.
  */
 #pragma once
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,13 +33,18 @@ typedef int	snapshot_body_fn(struct snapshot_io *io, void *arg);
 int	snapshot_put(const void *buf, size_t len, void *io);
 int	snapshot_get(void *buf, size_t len, void *io);	/* -ENODATA past the end */
 
-/* Write dir/snapshot atomically; *bytes is its size. 0 or -errno (the old one stays). */
+/*
+ * Write dir/snapshot atomically; *bytes is its size. 0 or -errno (the old one
+ * stays). A thread that sets *stop (NULL: none) makes a write or read give
+ * up at its next 64 KiB buffer with -ECANCELED.
+ */
 int	snapshot_write(int dirfd, uint64_t wal_seq, snapshot_body_fn *fn, void *arg,
-	    uint64_t *bytes);
+	    uint64_t *bytes, const atomic_int *stop);
 
 /*
  * Read dir/snapshot: *wal_seq, then fn reads the body. When this returns
  * anything but 0, whatever fn built must be thrown away: the checksum is
  * verified only after fn is done.
  */
-int	snapshot_read(int dirfd, uint64_t *wal_seq, snapshot_body_fn *fn, void *arg);
+int	snapshot_read(int dirfd, uint64_t *wal_seq, snapshot_body_fn *fn, void *arg,
+	    const atomic_int *stop);

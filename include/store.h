@@ -149,9 +149,13 @@ void	store_set_sync(struct store *, enum store_sync sync);
 uint64_t	store_log_bytes(const struct store *);
 
 /*
- * Start a snapshot in a child process (fork: the loop goes on). 0, -EBUSY
- * when one is running, or -errno. store_snapshot_poll() reaps it: 0 when none
- * is running, SNAPSHOT_RUNNING, or the finished one's result (1 done, -errno).
+ * Start a snapshot: the log moves to a new segment, and a thread rebuilds the
+ * state as of the records before it from the last snapshot and the log, then
+ * writes it (the loop goes on; its memory is not read). 0, -EBUSY when one is
+ * running, or -errno. store_snapshot_poll() collects it: 0 when none is
+ * running, SNAPSHOT_RUNNING, or the finished one's result (1 done, -errno:
+ * store_stats()'s snapshot_error says why; -EBADMSG: a damaged log or
+ * snapshot, which a restart would refuse too).
  */
 int	store_snapshot_start(struct store *);
 enum { STORE_SNAPSHOT_RUNNING = 2, STORE_SNAPSHOT_DONE = 1 };
@@ -177,5 +181,6 @@ struct store_stats {
 	double			 snapshot_duration;	/* seconds the last background one took */
 	uint64_t		 snapshot_bytes;	/* its size */
 	int			 snapshot_running;
+	char			 snapshot_error[160];	/* why the last one failed */
 };
 const struct store_stats	*store_stats(const struct store *);

@@ -188,7 +188,7 @@ int	wal_rotate(struct wal *, uint64_t *first_seq);
 /*
  * Delete, oldest first, the segments whose records all have seqs < seq (a
  * snapshot covers them), then fsync the directory. Never the segment in use.
- * A segment already gone (the snapshot child removes them first) counts as
+ * A segment already gone (a snapshot's thread removes them first) counts as
  * deleted. 0 or -errno.
  */
 int	wal_remove_before(struct wal *, uint64_t seq);

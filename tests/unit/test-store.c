@@ -365,15 +365,16 @@ assert_second_thread_took_part(struct store *s)
 		assert_true(store_stats(s)->fingerprinted_ahead > 0);
 }
 
+/* Churn, a crash after the flush, and recovery from the log alone: the same state. */
 static void
-test_a_crash_after_flush_recovers_the_same_state_from_the_log(void **state)
+crash_and_recover(uint32_t max_articles)
 {
 	struct store_params	 p = params();
 	struct store_report	 rep;
 	struct store		*s;
 	char			*dir = temp_dir(), *before = malloc(1 << 16), *after = malloc(1 << 16);
 
-	(void)state;
+	p.max_articles = max_articles;
 	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
 	churn(s, 1, 2000);
 	assert_true(store_pending(s) > 0);
@@ -392,6 +393,13 @@ test_a_crash_after_flush_recovers_the_same_state_from_the_log(void **state)
 	remove_dir(dir);
 	free(before);
 	free(after);
+}
+
+static void
+test_a_crash_after_flush_recovers_the_same_state_from_the_log(void **state)
+{
+	(void)state;
+	crash_and_recover(1000000);
 }
 
 /*
@@ -450,7 +458,7 @@ test_snapshot_plus_log_tail_recovers_the_same_state(void **state)
 	churn(s, 2, 1500);
 	assert_int_equal(store_flush(s), 0);
 	assert_int_equal(store_snapshot_start(s), 0);
-	churn(s, 3, 500);	/* goes on while the child writes */
+	churn(s, 3, 500);	/* goes on while the snapshot is rebuilt */
 	assert_int_equal(store_flush(s), 0);
 	while ((r = store_snapshot_poll(s, &bytes)) == STORE_SNAPSHOT_RUNNING)
 		usleep(10000);
@@ -501,10 +509,9 @@ random_words(char *buf, size_t len, unsigned seed, int n)
 }
 
 /*
- * Past PAGES_APART bytes the LSH tables are mapped apart and a snapshot
- * child does not inherit them (pages.h): the snapshot written by the child
- * must still hold everything, and the index rebuilt from it still find near
- * duplicates.
+ * Past PAGES_APART bytes the LSH tables are mappings of their own (pages.h):
+ * the snapshot must still hold everything, and the index rebuilt from it
+ * still find near duplicates.
  */
 static void
 test_a_snapshot_of_a_large_index_is_whole(void **state)
@@ -765,6 +772,120 @@ snapshot_store(const char *dir, unsigned char *buf, size_t len)
 	fclose(f);
 }
 
+static void
+wait_snapshot(struct store *s)
+{
+	uint64_t	bytes = 0;
+	int		r;
+
+	while ((r = store_snapshot_poll(s, &bytes)) == STORE_SNAPSHOT_RUNNING)
+		usleep(10000);
+	assert_int_equal(r, STORE_SNAPSHOT_DONE);
+	assert_true(bytes > 0);
+}
+
+/*
+ * A background snapshot is rebuilt from the last snapshot and the log, not
+ * read from the loop's memory: it must be what the loop itself writes at
+ * the same point, to the byte. Churn under a small max_articles replaces,
+ * deletes and evicts; the first rebuild starts from the log alone, the
+ * second from that snapshot and the log after it.
+ */
+static void
+test_a_rebuilt_snapshot_is_the_loops_own_to_the_byte(void **state)
+{
+	struct store_params	 p = params();
+	struct store_report	 rep;
+	struct store		*s;
+	unsigned char		*rebuilt, *own;
+	size_t			 rebuilt_len, own_len;
+	char			*dir = temp_dir();
+
+	(void)state;
+	p.max_articles = 200;
+	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
+	churn(s, 21, 1500);
+	assert_int_equal(store_flush(s), 0);
+	assert_int_equal(store_snapshot_start(s), 0);
+	assert_int_equal(store_snapshot_start(s), -EBUSY);
+	churn(s, 22, 800);	/* goes on meanwhile */
+	assert_int_equal(store_flush(s), 0);
+	wait_snapshot(s);
+	assert_true(store_evicted(s) > 0);
+	assert_int_equal(store_snapshot_start(s), 0);
+	wait_snapshot(s);
+	rebuilt = snapshot_load(dir, &rebuilt_len);
+	/* nothing logged since: the final snapshot covers the same records */
+	assert_int_equal(store_close(s), 0);
+	own = snapshot_load(dir, &own_len);
+	assert_int_equal(rebuilt_len, own_len);
+	assert_memory_equal(rebuilt, own, own_len);
+	free(rebuilt);
+	free(own);
+	remove_dir(dir);
+}
+
+/* Flip a byte of the newest log segment at offset off. */
+static void
+damage_log(const char *dir, long off)
+{
+	char	cmd[256], path[200];
+	FILE	*f;
+	int	c;
+
+	snprintf(cmd, sizeof(cmd), "ls %s/wal-*.log | tail -1", dir);
+	assert_non_null(f = popen(cmd, "r"));
+	assert_non_null(fgets(path, sizeof(path), f));
+	pclose(f);
+	path[strcspn(path, "\n")] = '\0';
+	assert_non_null(f = fopen(path, "r+"));
+	fseek(f, off, SEEK_SET);
+	c = fgetc(f);
+	fseek(f, off, SEEK_SET);
+	fputc(c ^ 0xff, f);
+	fclose(f);
+}
+
+/*
+ * A rebuild reads the log a restart would: damage in it fails the snapshot,
+ * says where, and removes nothing, so the operator hears of it while the
+ * daemon still runs. The loop goes on.
+ */
+static void
+test_a_rebuild_that_finds_a_damaged_log_fails_and_keeps_it(void **state)
+{
+	struct store_params	 p = params();
+	struct store_report	 rep;
+	struct store		*s;
+	struct verdict		 v;
+	uint64_t		 bytes;
+	char			*dir = temp_dir(), path[128];
+	int			 r;
+
+	(void)state;
+	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
+	churn(s, 23, 300);
+	assert_int_equal(store_flush(s), 0);
+	damage_log(dir, 1000);	/* a record's bytes, valid records after it */
+	assert_int_equal(store_snapshot_start(s), 0);
+	while ((r = store_snapshot_poll(s, &bytes)) == STORE_SNAPSHOT_RUNNING)
+		usleep(10000);
+	assert_int_equal(r, -EBADMSG);
+	assert_non_null(strstr(store_stats(s)->snapshot_error, "wal-0000000000000001.log"));
+	assert_non_null(strstr(store_stats(s)->snapshot_error, "checksum mismatch"));
+	assert_int_equal(store_stats(s)->snapshot_failures, 1);
+	snprintf(path, sizeof(path), "%s/snapshot", dir);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/wal-0000000000000001.log", dir);
+	assert_int_equal(access(path, F_OK), 0);
+	struct article_in a = article("after", "after the failure", body1);
+
+	assert_int_equal(store_put(s, &a, 0, &v), STORE_CREATED);
+	assert_int_equal(store_flush(s), 0);
+	store_free(s);
+	remove_dir(dir);
+}
+
 /*
  * Snapshot layout (snapshot.h, store.c dump_body): 24-byte header; format,
  * narticles, nfree, count, watermark, evicted; nfree free indexes; then the
@@ -847,6 +968,8 @@ main(void)
 		cmocka_unit_test(test_a_batch_stores_what_puts_one_by_one_do),
 		cmocka_unit_test(test_a_second_store_on_the_same_directory_is_refused),
 		cmocka_unit_test(test_a_damaged_snapshot_stops_the_start),
+		cmocka_unit_test(test_a_rebuilt_snapshot_is_the_loops_own_to_the_byte),
+		cmocka_unit_test(test_a_rebuild_that_finds_a_damaged_log_fails_and_keeps_it),
 		cmocka_unit_test(test_a_snapshot_with_lying_counts_or_free_list_is_refused),
 	};
 
