@@ -29,7 +29,7 @@ import time
 
 import pytest
 
-from e2e_helpers import (as_posted, assert_error, assert_status, changes_since, feed,
+from e2e_helpers import (article, as_posted, assert_error, assert_status, changes_since, feed,
                          get_article, load_jsonl, needs_own_daemon, post_article, post_batch,
                          put_article, same_text, spread_over_blinken_days, text_for)
 from harness import StartError, article_path, cluster_path
@@ -568,6 +568,36 @@ def test_background_snapshots_keep_the_log_small_and_lose_nothing(start_storyd, 
     d.kill()
     d.start()
     assert_all_there(d.client(), acked)
+
+
+def test_a_background_snapshot_that_finds_damage_says_where_and_keeps_the_log(start_storyd, uid):
+    """A snapshot is rebuilt from the log, so damage a restart would refuse is found
+    while the daemon runs: the log names the file, nothing is deleted, clients are
+    served, and the next try waits for more log instead of coming every second."""
+    d = start_storyd(config="[store]\nretention_hours = 876000\nsnapshot_log_bytes = 65536\n")
+    c = d.client()
+    post_batch(c, [{"id": uid(f"a{i}"), "title": text_for(uid(f"a{i}/t"), 8),
+                    "body": text_for(uid(f"a{i}/b"), 60)} for i in range(20)])
+    seg = wal_segments(d.data_dir)[0]
+    off, end = wal_records(seg)[3][:2]
+    with open(seg, "r+b") as f:         # a byte of the fourth record's payload
+        f.seek(off + RECORD_HEADER + 5)
+        b = f.read(1)
+        f.seek(off + RECORD_HEADER + 5)
+        f.write(bytes([b[0] ^ 0xFF]))
+    mark = len(d.stderr_text())
+    post_batch(c, [{"id": uid(f"b{i}"), "title": text_for(uid(f"b{i}/t"), 8),
+                    "body": text_for(uid(f"b{i}/b"), 60)} for i in range(300)])
+    err = wait_for(lambda: "background snapshot failed" in new_stderr(d, mark) and
+                   new_stderr(d, mark), 15, "the failed snapshot in the log")
+    name = os.path.basename(seg)
+    assert re.search(rf"the log {name}: checksum mismatch at offset {off}\b", err), err
+    assert os.path.exists(seg) and "snapshot" not in os.listdir(d.data_dir)
+    post_article(c, article(uid("after")))
+    time.sleep(2.5)                     # two more ticks, the log still past the threshold
+    assert new_stderr(d, mark).count("writing a snapshot") == 1, new_stderr(d, mark)
+    metrics = assert_status(c.get("/v1/stats"), 200)["snapshot"]
+    assert metrics["failed"] == 1 and metrics["written"] == 0, metrics
 
 
 # -- talking to systemd ---------------------------------------------------------
