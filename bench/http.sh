@@ -8,7 +8,8 @@
 #        ROUNDS (2: every measurement repeated, floor and storyd alternating)
 #
 # The snaps column counts the snapshots storyd started during each of its
-# measurements (from its log): each one forks, which is what decides p99.
+# measurements (from its log): each one rebuilds the state on the second
+# core (store.h), which is what decides p99.
 #
 # storyd runs on a temporary data directory with fsync = $FSYNC (default everysec), retention
 # far larger than the articles' span and max_articles 1,000,000. Only

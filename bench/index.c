@@ -361,7 +361,7 @@ run_store(const struct corpus *c, size_t n, uint64_t tail_log, int keep)
 	t_ingest = now_sec() - t0;
 	rss_full = rss_bytes();
 	printf("ingest: %.1f s, %.0f articles/s (fingerprint, cluster, log; %u snapshots, the "
-	    "last %.2f s in the child)\n", t_ingest, n / t_ingest, snaps, t_snap);
+	    "last rebuilt and written in %.2f s)\n", t_ingest, n / t_ingest, snaps, t_snap);
 	printf("memory: store RSS delta %.0f bytes/article (with ids, titles, sources; no bodies)\n",
 	    (double)(rss_full - rss0) / n);
 	printf("log after the last snapshot: %.1f MB\n", store_log_bytes(s) / 1e6);

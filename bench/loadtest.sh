@@ -73,7 +73,7 @@ start() {
 }
 
 rss_max_kb=0
-# sample: remember the largest VmRSS of storyd (its snapshot child is not counted)
+# sample: remember the largest VmRSS of storyd (a snapshot's rebuild included)
 sample() {
 	kb=$(sed -n 's/^VmRSS:[^0-9]*\([0-9]*\).*/\1/p' "/proc/$pid/status" 2>/dev/null || echo 0)
 	[ -n "$kb" ] && [ "$kb" -gt "$rss_max_kb" ] && rss_max_kb=$kb
@@ -106,8 +106,8 @@ wait "$pid" 2>/dev/null || true
 t_kill=$(date +%s.%N)
 start "$tmp/storyd-2.log" || true
 restarts=1
-# A snapshot child of the killed daemon may still hold the data directory's
-# lock for a moment: try again, at most 20 times.
+# The killed daemon may still hold the data directory's lock for a moment:
+# try again, at most 20 times.
 while ! kill -0 "$pid" 2>/dev/null || ! { sleep 0.2; kill -0 "$pid" 2>/dev/null; }; do
 	[ $restarts -ge 20 ] && { echo "loadtest.sh: storyd does not restart:" >&2; cat "$tmp/storyd-2.log" >&2; exit 1; }
 	start "$tmp/storyd-2.log" || true
