@@ -443,6 +443,23 @@ test_a_put_that_evicted_is_judged_alike_after_a_crash(void **state)
 	remove_dir(dir);
 }
 
+/* Reopened after a clean close, dir's snapshot alone holds what before describes. */
+static void
+assert_the_snapshot_alone_holds(const char *dir, const struct store_params *p, const char *before)
+{
+	struct store_report	 rep;
+	struct store		*s;
+	char			*after = malloc(1 << 16);
+
+	assert_int_equal(store_open(&s, dir, p, &rep), 0);
+	assert_true(rep.snapshot);
+	assert_int_equal(rep.replayed, 0);
+	describe(s, after, 1 << 16);
+	assert_string_equal(before, after);
+	store_free(s);
+	free(after);
+}
+
 static void
 test_snapshot_plus_log_tail_recovers_the_same_state(void **state)
 {
@@ -477,12 +494,7 @@ test_snapshot_plus_log_tail_recovers_the_same_state(void **state)
 
 	/* and a clean close leaves only the snapshot to read */
 	assert_int_equal(store_close(s), 0);
-	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
-	assert_true(rep.snapshot);
-	assert_int_equal(rep.replayed, 0);
-	describe(s, after, 1 << 16);
-	assert_string_equal(before, after);
-	store_free(s);
+	assert_the_snapshot_alone_holds(dir, &p, before);
 	remove_dir(dir);
 	free(before);
 	free(after);
@@ -825,6 +837,34 @@ test_a_rebuilt_snapshot_is_the_loops_own_to_the_byte(void **state)
 	remove_dir(dir);
 }
 
+/*
+ * A clean stop while a snapshot is being rebuilt stops the rebuild (the
+ * final snapshot holds more) and leaves the final snapshot alone: no
+ * snapshot.tmp, the whole state, no log to replay.
+ */
+static void
+test_a_close_during_a_rebuild_writes_the_final_snapshot(void **state)
+{
+	struct store_params	 p = params();
+	struct store_report	 rep;
+	struct store		*s;
+	char			*dir = temp_dir(), path[128], *before = malloc(1 << 16);
+
+	(void)state;
+	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
+	churn(s, 31, 3000);
+	assert_int_equal(store_flush(s), 0);
+	assert_int_equal(store_snapshot_start(s), 0);
+	churn(s, 32, 200);
+	describe(s, before, 1 << 16);
+	assert_int_equal(store_close(s), 0);
+	snprintf(path, sizeof(path), "%s/snapshot.tmp", dir);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_the_snapshot_alone_holds(dir, &p, before);
+	remove_dir(dir);
+	free(before);
+}
+
 /* Flip a byte of the newest log segment at offset off. */
 static void
 damage_log(const char *dir, long off)
@@ -970,6 +1010,7 @@ main(void)
 		cmocka_unit_test(test_a_damaged_snapshot_stops_the_start),
 		cmocka_unit_test(test_a_rebuilt_snapshot_is_the_loops_own_to_the_byte),
 		cmocka_unit_test(test_a_rebuild_that_finds_a_damaged_log_fails_and_keeps_it),
+		cmocka_unit_test(test_a_close_during_a_rebuild_writes_the_final_snapshot),
 		cmocka_unit_test(test_a_snapshot_with_lying_counts_or_free_list_is_refused),
 	};
 
