@@ -6,17 +6,25 @@
  * that first applied it. Damage must be refused or cut, never crash. After a
  * recovery that succeeds, one more article is stored, the store is closed
  * (a snapshot of the recovered state) and reopened, which must succeed.
+ * Before that, wal_read() (a snapshot's rebuild reading the log the daemon
+ * appends to) reads up to the second segment, or up to a seq the flags give:
+ * it passes only consecutive seqs below that, and changes no file.
  *
  * Input: one flags byte, then the log. Flags: bit 0 rewrites each record's
  * checksum so the fuzzer gets past it to the payloads; bit 1 sets
  * allow_truncate; bit 2 splits the log at its second "STORYWAL" header into
- * two segments, the second named for the seq of its first record.
+ * two segments, the second named for the seq of its first record; bits 3-7
+ * are wal_read()'s until_seq - 1 when there is one segment.
  */
 #include <assert.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <xxhash.h>
 
@@ -79,6 +87,59 @@ write_segment(const char *dir, uint8_t *p, size_t len, uint64_t first, unsigned 
 	fuzz_write(dir, name, p, len);
 }
 
+struct reading {
+	uint64_t	next, until;	/* the seq due, 0 before the first */
+};
+
+static int
+on_record(const struct wal_record *r, void *arg)
+{
+	struct reading	*rd = arg;
+
+	assert(r->seq < rd->until);
+	assert(rd->next == 0 || r->seq == rd->next);
+	rd->next = r->seq + 1;
+	return 0;
+}
+
+/* The files in dir and their sizes, as one sum: wal_read() must change none. */
+static off_t
+dir_size(const char *dir)
+{
+	struct dirent	*de;
+	struct stat	 st;
+	char		 path[4096];
+	off_t		 sum = 0;
+	DIR		*d = opendir(dir);
+
+	if (d == NULL)
+		abort();
+	while ((de = readdir(d)) != NULL) {
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (de->d_name[0] != '.' && stat(path, &st) == 0)
+			sum += 1 + st.st_size;
+	}
+	closedir(d);
+	return sum;
+}
+
+/* wal_read() up to until: what it passes, and that the files stay as they were. */
+static void
+read_until(const char *dir, uint64_t until)
+{
+	struct wal_report	rep;
+	struct reading		rd = { 0, until };
+	int			dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	off_t			size;
+
+	if (dirfd == -1)
+		abort();
+	size = dir_size(dir);
+	(void)wal_read(dirfd, 1, until, on_record, &rd, &rep);
+	assert(dir_size(dir) == size);
+	close(dirfd);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -87,10 +148,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t			*p;
 	unsigned		 flags;
 	size_t			 len, split = 0;
+	uint64_t		 until;
 
 	if (size < 1)
 		return 0;
 	flags = data[0];
+	until = 1 + (flags >> 3);
 	len = size - 1;
 	if ((p = malloc(len + 1)) == NULL)
 		abort();
@@ -112,9 +175,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		write_segment(dir, p, split, 1, flags);
 		write_segment(dir, second, n, first, flags);
+		until = first;
 	} else
 		write_segment(dir, p, len, 1, flags);
 	free(p);
+	read_until(dir, until);
 	fuzz_recover(dir, &params);
 	fuzz_clear(dir);
 	return 0;
