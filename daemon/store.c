@@ -991,8 +991,8 @@ on_replay(const struct wal_record *rec, void *arg)
 
 /*
  * Apply the log's records from seq on: all of them, repairing a torn tail
- * (or any damage, with allow_truncate), or, with until < UINT64_MAX, reading
- * only those before until (wal_read()).
+ * (or any damage, with allow_truncate), or, with until > 0, reading only
+ * those before until (wal_read()).
  */
 static int
 replay_log(struct store *s, int dirfd, uint64_t seq, uint64_t until, struct wal_report *wr)
@@ -1005,7 +1005,7 @@ replay_log(struct store *s, int dirfd, uint64_t seq, uint64_t until, struct wal_
 		return -ENOMEM;
 	rp->s = s;
 	s->replaying = 1;
-	if (until == UINT64_MAX)
+	if (until == 0)
 		r = wal_replay(dirfd, seq, s->params.allow_truncate, on_replay, rp, wr);
 	else
 		r = wal_read(dirfd, seq, until, on_replay, rp, wr);
@@ -1331,7 +1331,7 @@ store_open(struct store **out, const char *dir, const struct store_params *param
 		return r;
 	}
 	s->dirfd = dirfd;
-	r = replay_log(s, dirfd, seq, UINT64_MAX, &wr);
+	r = replay_log(s, dirfd, seq, 0, &wr);
 	rep->replayed = wr.records;
 	rep->torn = wr.torn;
 	rep->torn_offset = wr.torn_offset;

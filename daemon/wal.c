@@ -419,16 +419,16 @@ replay_records(const struct seg *s, uint64_t from_seq, int last_seg, wal_replay_
 
 /* What replay_log() may change to go on past damage. */
 enum repair {
-	REPAIR_NONE,	/* read only: any damage is corruption (wal_read) */
+	REPAIR_NONE,	/* read only, up to until_seq: any damage is corruption (wal_read) */
 	REPAIR_TAIL,	/* cut a torn tail (wal_replay) */
 	REPAIR_ALL,	/* cut at any damage (wal_replay with allow_truncate) */
 };
 
 /*
- * Three passes over the mapped segments before until_seq: refuse a newer
- * format before judging anything (so REPAIR_ALL never deletes its files);
- * validate and find the damage; repair, then call fn. fn is called only once
- * nothing can fail.
+ * Three passes over the mapped segments (under REPAIR_NONE, those before
+ * until_seq): refuse a newer format before judging anything (so REPAIR_ALL
+ * never deletes its files); validate and find the damage; repair, then call
+ * fn. fn is called only once nothing can fail.
  */
 static int
 replay_log(int dirfd, uint64_t from_seq, uint64_t until_seq, enum repair repair,
@@ -446,7 +446,7 @@ replay_log(int dirfd, uint64_t from_seq, uint64_t until_seq, enum repair repair,
 		from_seq = 1;
 	if ((r = segs_list(dirfd, &segs, &n)) < 0)
 		return r;
-	while (n > 0 && segs[n - 1].first >= until_seq)
+	while (repair == REPAIR_NONE && n > 0 && segs[n - 1].first >= until_seq)
 		n--;	/* being written by the daemon: not ours to read */
 	if ((xxh = XXH3_createState()) == NULL) {
 		r = -ENOMEM;
@@ -505,7 +505,7 @@ replay_log(int dirfd, uint64_t from_seq, uint64_t until_seq, enum repair repair,
 			expect = sc.next;
 		break;
 	}
-	if (kept == n && until_seq != UINT64_MAX && expect != until_seq) {
+	if (repair == REPAIR_NONE && kept == n && expect != until_seq) {
 		/* the segment before until_seq was synced whole before it was started */
 		rep->corrupt = 1;
 		if (n > 0) {
@@ -563,8 +563,8 @@ int
 wal_replay(int dirfd, uint64_t from_seq, int allow_truncate, wal_replay_fn *fn, void *arg,
     struct wal_report *rep)
 {
-	return replay_log(dirfd, from_seq, UINT64_MAX, allow_truncate ? REPAIR_ALL : REPAIR_TAIL,
-	    fn, arg, rep);
+	return replay_log(dirfd, from_seq, 0, allow_truncate ? REPAIR_ALL : REPAIR_TAIL, fn, arg,
+	    rep);
 }
 
 int
