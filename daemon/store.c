@@ -67,7 +67,6 @@ struct store {
 	int			  dirfd;	/* -1: memory only */
 	struct wal		 *wal;
 	int			  replaying;	/* applying the log: evictions come from its records */
-	const atomic_int	 *stop;		/* a rebuild's: give up (NULL: never) */
 	struct rebuild		 *rebuild;	/* a snapshot being written, or NULL */
 	int			  unsynced;	/* written under everysec or no, not yet fsynced */
 	struct store_stats	  stats;
@@ -919,6 +918,7 @@ loggable(const struct article_in *in)
 
 struct replay {
 	struct store		*s;
+	const atomic_int	*stop;		/* a rebuild's: give up (NULL: never) */
 	size_t			 n;
 	int			 replace;
 	struct article_in	 in[REPLAY_BATCH];
@@ -951,7 +951,7 @@ on_replay(const struct wal_record *rec, void *arg)
 	size_t			 slot;
 	int			 replace, found, rc;
 
-	if (s->stop != NULL && atomic_load_explicit(s->stop, memory_order_relaxed))
+	if (rp->stop != NULL && atomic_load_explicit(rp->stop, memory_order_relaxed))
 		return -ECANCELED;
 	switch (rec->type) {
 	case REC_PUT:
@@ -992,10 +992,12 @@ on_replay(const struct wal_record *rec, void *arg)
 /*
  * Apply the log's records from seq on: all of them, repairing a torn tail
  * (or any damage, with allow_truncate), or, with until > 0, reading only
- * those before until (wal_read()).
+ * those before until (wal_read()). A thread that sets *stop (NULL: none)
+ * ends it with -ECANCELED.
  */
 static int
-replay_log(struct store *s, int dirfd, uint64_t seq, uint64_t until, struct wal_report *wr)
+replay_log(struct store *s, int dirfd, uint64_t seq, uint64_t until, const atomic_int *stop,
+    struct wal_report *wr)
 {
 	struct replay	*rp;
 	int		 r;
@@ -1004,6 +1006,7 @@ replay_log(struct store *s, int dirfd, uint64_t seq, uint64_t until, struct wal_
 	if ((rp = calloc(1, sizeof(*rp))) == NULL)
 		return -ENOMEM;
 	rp->s = s;
+	rp->stop = stop;
 	s->replaying = 1;
 	if (until == 0)
 		r = wal_replay(dirfd, seq, s->params.allow_truncate, on_replay, rp, wr);
@@ -1275,12 +1278,7 @@ recover_snapshot(struct store **sp, const struct store_params *params, int dirfd
 		*seq = 1;
 		if ((*sp = store_new(params)) == NULL)
 			return -ENOMEM;
-		(*sp)->stop = stop;
 		return 0;
-	}
-	if (r == -ECANCELED) {
-		store_free(s);
-		return r;
 	}
 	if (r != 0) {
 		store_free(s);
@@ -1294,7 +1292,6 @@ recover_snapshot(struct store **sp, const struct store_params *params, int dirfd
 	}
 	rep->snapshot = 1;
 	rep->snapshot_seq = *seq;
-	s->stop = stop;
 	*sp = s;
 	return 0;
 }
@@ -1331,7 +1328,7 @@ store_open(struct store **out, const char *dir, const struct store_params *param
 		return r;
 	}
 	s->dirfd = dirfd;
-	r = replay_log(s, dirfd, seq, 0, &wr);
+	r = replay_log(s, dirfd, seq, 0, NULL, &wr);
 	rep->replayed = wr.records;
 	rep->torn = wr.torn;
 	rep->torn_offset = wr.torn_offset;
@@ -1424,7 +1421,7 @@ rebuild_main(void *arg)
 		snprintf(rb->what, sizeof(rb->what), "%s", rep.corrupt_what);
 		r = -EBADMSG;
 	}
-	if (r == 0 && (r = replay_log(s, rb->dirfd, seq, rb->seq, &wr)) > 0) {
+	if (r == 0 && (r = replay_log(s, rb->dirfd, seq, rb->seq, &rb->stop, &wr)) > 0) {
 		snprintf(rb->what, sizeof(rb->what), "the log %s: %s at offset %llu", wr.corrupt_file,
 		    wr.corrupt_what != NULL ? wr.corrupt_what : "a record storyd cannot apply",
 		    (unsigned long long)wr.corrupt_offset);
