@@ -1421,7 +1421,9 @@ rebuild_main(void *arg)
 		snprintf(rb->what, sizeof(rb->what), "%s", rep.corrupt_what);
 		r = -EBADMSG;
 	}
-	if (r == 0 && (r = replay_log(s, rb->dirfd, seq, rb->seq, &rb->stop, &wr)) > 0) {
+	if (r == 0 && ((r = replay_log(s, rb->dirfd, seq, rb->seq, &rb->stop, &wr)) > 0 ||
+	    r == -EINVAL)) {
+		/* -EINVAL: on_replay() refused a record, as a restart would (store_open()) */
 		snprintf(rb->what, sizeof(rb->what), "the log %s: %s at offset %llu", wr.corrupt_file,
 		    wr.corrupt_what != NULL ? wr.corrupt_what : "a record storyd cannot apply",
 		    (unsigned long long)wr.corrupt_offset);

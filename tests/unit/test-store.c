@@ -865,19 +865,29 @@ test_a_close_during_a_rebuild_writes_the_final_snapshot(void **state)
 	free(before);
 }
 
+/* The path of the newest log segment in dir. */
+static void
+newest_segment(const char *dir, char *path, size_t len)
+{
+	char	cmd[256];
+	FILE	*f;
+
+	snprintf(cmd, sizeof(cmd), "ls %s/wal-*.log | tail -1", dir);
+	assert_non_null(f = popen(cmd, "r"));
+	assert_non_null(fgets(path, (int)len, f));
+	pclose(f);
+	path[strcspn(path, "\n")] = '\0';
+}
+
 /* Flip a byte of the newest log segment at offset off. */
 static void
 damage_log(const char *dir, long off)
 {
-	char	cmd[256], path[200];
+	char	path[200];
 	FILE	*f;
 	int	c;
 
-	snprintf(cmd, sizeof(cmd), "ls %s/wal-*.log | tail -1", dir);
-	assert_non_null(f = popen(cmd, "r"));
-	assert_non_null(fgets(path, sizeof(path), f));
-	pclose(f);
-	path[strcspn(path, "\n")] = '\0';
+	newest_segment(dir, path, sizeof(path));
 	assert_non_null(f = fopen(path, "r+"));
 	fseek(f, off, SEEK_SET);
 	c = fgetc(f);
@@ -922,6 +932,77 @@ test_a_rebuild_that_finds_a_damaged_log_fails_and_keeps_it(void **state)
 
 	assert_int_equal(store_put(s, &a, 0, &v), STORE_CREATED);
 	assert_int_equal(store_flush(s), 0);
+	store_free(s);
+	remove_dir(dir);
+}
+
+/*
+ * Give the newest segment's last record a payload of three bytes, with a
+ * valid checksum (wal.h: 24-byte header, XXH3 of its first 16 bytes and the
+ * payload): a record the log accepts and the store cannot apply.
+ */
+static void
+garble_last_record(const char *dir)
+{
+	enum { FILE_HEADER = 16, RECORD_HEADER = 24 };
+	static unsigned char	 img[1 << 20];
+	char			 path[200];
+	size_t			 len, off = FILE_HEADER, last = 0;
+	FILE			*f;
+
+	newest_segment(dir, path, sizeof(path));
+	assert_non_null(f = fopen(path, "rb"));
+	len = fread(img, 1, sizeof(img), f);
+	fclose(f);
+	assert_true(len < sizeof(img));
+	while (off + RECORD_HEADER <= len) {
+		last = off;
+		off += RECORD_HEADER + (img[off] | img[off + 1] << 8 | img[off + 2] << 16 |
+		    (size_t)img[off + 3] << 24);
+	}
+	assert_int_equal(off, len);
+	assert_true(last > 0);
+	img[last] = 3;
+	img[last + 1] = img[last + 2] = img[last + 3] = 0;
+	memcpy(img + last + RECORD_HEADER, "bad", 3);
+
+	XXH3_state_t	*xxh = XXH3_createState();
+
+	XXH3_64bits_reset(xxh);
+	XXH3_64bits_update(xxh, img + last, 16);
+	XXH3_64bits_update(xxh, img + last + RECORD_HEADER, 3);
+	put_le64(img + last + 16, XXH3_64bits_digest(xxh));
+	XXH3_freeState(xxh);
+	assert_non_null(f = fopen(path, "wb"));
+	assert_int_equal(fwrite(img, 1, last + RECORD_HEADER + 3, f), last + RECORD_HEADER + 3);
+	fclose(f);
+}
+
+/*
+ * A record whose checksum holds but which the store cannot apply fails a
+ * rebuild as damage, named, as it would stop a restart: not as an errno.
+ */
+static void
+test_a_rebuild_that_finds_a_record_it_cannot_apply_says_so(void **state)
+{
+	struct store_params	 p = params();
+	struct store_report	 rep;
+	struct store		*s;
+	uint64_t		 bytes;
+	char			*dir = temp_dir();
+	int			 r;
+
+	(void)state;
+	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
+	churn(s, 24, 50);
+	assert_int_equal(store_flush(s), 0);
+	garble_last_record(dir);
+	assert_int_equal(store_snapshot_start(s), 0);
+	while ((r = store_snapshot_poll(s, &bytes)) == STORE_SNAPSHOT_RUNNING)
+		usleep(10000);
+	assert_int_equal(r, -EBADMSG);
+	assert_non_null(strstr(store_stats(s)->snapshot_error, "wal-0000000000000001.log"));
+	assert_non_null(strstr(store_stats(s)->snapshot_error, "a record storyd cannot apply"));
 	store_free(s);
 	remove_dir(dir);
 }
@@ -1010,6 +1091,7 @@ main(void)
 		cmocka_unit_test(test_a_damaged_snapshot_stops_the_start),
 		cmocka_unit_test(test_a_rebuilt_snapshot_is_the_loops_own_to_the_byte),
 		cmocka_unit_test(test_a_rebuild_that_finds_a_damaged_log_fails_and_keeps_it),
+		cmocka_unit_test(test_a_rebuild_that_finds_a_record_it_cannot_apply_says_so),
 		cmocka_unit_test(test_a_close_during_a_rebuild_writes_the_final_snapshot),
 		cmocka_unit_test(test_a_snapshot_with_lying_counts_or_free_list_is_refused),
 	};
