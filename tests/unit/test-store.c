@@ -354,6 +354,27 @@ remove_dir(const char *dir)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* Wait for the snapshot under way: store_snapshot_poll()'s last answer, and its *bytes. */
+static int
+snapshot_outcome(struct store *s, uint64_t *bytes)
+{
+	int	r;
+
+	*bytes = 0;
+	while ((r = store_snapshot_poll(s, bytes)) == STORE_SNAPSHOT_RUNNING)
+		usleep(10000);
+	return r;
+}
+
+static void
+wait_snapshot(struct store *s)
+{
+	uint64_t	bytes;
+
+	assert_int_equal(snapshot_outcome(s, &bytes), STORE_SNAPSHOT_DONE);
+	assert_true(bytes > 0);
+}
+
 /*
  * The second thread fingerprinted some of what s stored in batches: it is
  * started only on a machine of more than one core.
@@ -466,9 +487,7 @@ test_snapshot_plus_log_tail_recovers_the_same_state(void **state)
 	struct store_params	 p = params();
 	struct store_report	 rep;
 	struct store		*s;
-	uint64_t		 bytes = 0;
 	char			*dir = temp_dir(), *before = malloc(1 << 16), *after = malloc(1 << 16);
-	int			 r;
 
 	(void)state;
 	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
@@ -477,10 +496,7 @@ test_snapshot_plus_log_tail_recovers_the_same_state(void **state)
 	assert_int_equal(store_snapshot_start(s), 0);
 	churn(s, 3, 500);	/* goes on while the snapshot is rebuilt */
 	assert_int_equal(store_flush(s), 0);
-	while ((r = store_snapshot_poll(s, &bytes)) == STORE_SNAPSHOT_RUNNING)
-		usleep(10000);
-	assert_int_equal(r, STORE_SNAPSHOT_DONE);
-	assert_true(bytes > 0);
+	wait_snapshot(s);
 	churn(s, 4, 300);
 	assert_int_equal(store_flush(s), 0);
 	describe(s, before, 1 << 16);
@@ -534,10 +550,8 @@ test_a_snapshot_of_a_large_index_is_whole(void **state)
 	struct cluster_memory_split split;
 	struct store		*s;
 	struct verdict		 v;
-	uint64_t		 bytes = 0;
 	uint32_t		 story;
 	char			 id[16], title[64], body[512];
-	int			 r;
 	char			*dir = temp_dir();
 
 	(void)state;
@@ -556,9 +570,7 @@ test_a_snapshot_of_a_large_index_is_whole(void **state)
 	story = cluster_story_of(store_clusterer(s), store_find(s, "m4321", 5)->index);
 	assert_int_equal(store_flush(s), 0);
 	assert_int_equal(store_snapshot_start(s), 0);
-	while ((r = store_snapshot_poll(s, &bytes)) == STORE_SNAPSHOT_RUNNING)
-		usleep(10000);
-	assert_int_equal(r, STORE_SNAPSHOT_DONE);
+	wait_snapshot(s);
 	store_free(s);	/* a crash: the snapshot alone */
 
 	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
@@ -784,18 +796,6 @@ snapshot_store(const char *dir, unsigned char *buf, size_t len)
 	fclose(f);
 }
 
-static void
-wait_snapshot(struct store *s)
-{
-	uint64_t	bytes = 0;
-	int		r;
-
-	while ((r = store_snapshot_poll(s, &bytes)) == STORE_SNAPSHOT_RUNNING)
-		usleep(10000);
-	assert_int_equal(r, STORE_SNAPSHOT_DONE);
-	assert_true(bytes > 0);
-}
-
 /*
  * A background snapshot is rebuilt from the last snapshot and the log, not
  * read from the loop's memory: it must be what the loop itself writes at
@@ -910,7 +910,6 @@ test_a_rebuild_that_finds_a_damaged_log_fails_and_keeps_it(void **state)
 	struct verdict		 v;
 	uint64_t		 bytes;
 	char			*dir = temp_dir(), path[128];
-	int			 r;
 
 	(void)state;
 	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
@@ -918,9 +917,7 @@ test_a_rebuild_that_finds_a_damaged_log_fails_and_keeps_it(void **state)
 	assert_int_equal(store_flush(s), 0);
 	damage_log(dir, 1000);	/* a record's bytes, valid records after it */
 	assert_int_equal(store_snapshot_start(s), 0);
-	while ((r = store_snapshot_poll(s, &bytes)) == STORE_SNAPSHOT_RUNNING)
-		usleep(10000);
-	assert_int_equal(r, -EBADMSG);
+	assert_int_equal(snapshot_outcome(s, &bytes), -EBADMSG);
 	assert_non_null(strstr(store_stats(s)->snapshot_error, "wal-0000000000000001.log"));
 	assert_non_null(strstr(store_stats(s)->snapshot_error, "checksum mismatch"));
 	assert_int_equal(store_stats(s)->snapshot_failures, 1);
@@ -990,7 +987,6 @@ test_a_rebuild_that_finds_a_record_it_cannot_apply_says_so(void **state)
 	struct store		*s;
 	uint64_t		 bytes;
 	char			*dir = temp_dir();
-	int			 r;
 
 	(void)state;
 	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
@@ -998,9 +994,7 @@ test_a_rebuild_that_finds_a_record_it_cannot_apply_says_so(void **state)
 	assert_int_equal(store_flush(s), 0);
 	garble_last_record(dir);
 	assert_int_equal(store_snapshot_start(s), 0);
-	while ((r = store_snapshot_poll(s, &bytes)) == STORE_SNAPSHOT_RUNNING)
-		usleep(10000);
-	assert_int_equal(r, -EBADMSG);
+	assert_int_equal(snapshot_outcome(s, &bytes), -EBADMSG);
 	assert_non_null(strstr(store_stats(s)->snapshot_error, "wal-0000000000000001.log"));
 	assert_non_null(strstr(store_stats(s)->snapshot_error, "a record storyd cannot apply"));
 	store_free(s);
