@@ -126,6 +126,58 @@ pass_minhash(struct ctx *x, const struct corpus_article *a)
 	x->sink ^= x->sig[0];
 }
 
+/* h chained over n bytes at p */
+static uint64_t
+chain(uint64_t h, const void *p, size_t n)
+{
+	return XXH3_64bits_withSeed(p, n, h);
+}
+
+/*
+ * One hash of everything fingerprint() and normalize() give for every article
+ * of the set: a change meant only to be faster must leave it as it was.
+ */
+static uint64_t
+digest(struct ctx *x, const struct corpus_article **set, size_t nset)
+{
+	uint64_t	h = 0;
+
+	for (size_t i = 0; i < nset; i++) {
+		const struct corpus_article	*a = set[i];
+		struct article_text		 t = {
+			.title = a->title, .title_len = a->title_len,
+			.body = a->body, .body_len = a->body_len,
+			.source = a->source, .source_len = a->source_len,
+			.published = 1700000000,
+		};
+		const struct doc		*d;
+		int				 r = fingerprint(x->fp, &t, &d);
+
+		h = chain(h, &r, sizeof(r));
+		if (r == 0) {
+			h = chain(h, &d->exact, sizeof(d->exact));
+			h = chain(h, &d->simhash, sizeof(d->simhash));
+			h = chain(h, &d->source, sizeof(d->source));
+			h = chain(h, &d->shingles, sizeof(d->shingles));
+			h = chain(h, d->sig, x->params.k * sizeof(*d->sig));
+			for (size_t j = 0; j < d->terms->n; j++) {
+				const struct term	*tm = &d->terms->v[j];
+
+				h = chain(h, &tm->hash, sizeof(tm->hash));
+				h = chain(h, &tm->weight, sizeof(tm->weight));
+				h = chain(h, d->terms->words + tm->word, strlen(d->terms->words + tm->word));
+			}
+		}
+		normalize_both(x, a);
+		for (const struct tokens *tk = &x->title; tk != NULL; tk = tk == &x->title ? &x->body : NULL)
+			for (size_t j = 0; j < tk->n; j++) {
+				h = chain(h, &tk->v[j].flags, sizeof(tk->v[j].flags));
+				h = chain(h, tk->text + tk->v[j].off, tk->v[j].len);
+			}
+	}
+	return h;
+}
+
 static int
 is_word_byte(unsigned char ch)
 {
@@ -205,9 +257,11 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: fingerprint [-B] [-d DATA_DIR] [-r ROUNDS] [-m MIN_SECONDS_PER_PASS] "
-	    "[-P PASS]\n"
+	    "[-P PASS] [-V]\n"
 	    "  -B  only the articles with a body (ECB+, the seed and their near-duplicates)\n"
-	    "  -P  run only pass number PASS (0: full ... 5), for a profiler\n");
+	    "  -P  run only pass number PASS (0: full ... 5), for a profiler\n"
+	    "  -V  print one hash of every article's fingerprint and words, and exit:\n"
+	    "      a change meant only to be faster must leave it as it was\n");
 	exit(2);
 }
 
@@ -219,12 +273,13 @@ main(int argc, char **argv)
 	double		 min_pass = 0.25;
 	struct corpus	 c;
 	struct ctx	 x;
-	int		 ch, bodies = 0, only = -1;
+	int		 ch, bodies = 0, only = -1, verify = 0;
 
-	while ((ch = getopt(argc, argv, "Bd:r:m:P:h")) != -1) {
+	while ((ch = getopt(argc, argv, "Bd:r:m:P:Vh")) != -1) {
 		switch (ch) {
 		case 'P': only = atoi(optarg); break;
 		case 'B': bodies = 1; break;
+		case 'V': verify = 1; break;
 		case 'd': dir = optarg; break;
 		case 'r': rounds = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'm': min_pass = strtod(optarg, NULL); break;
@@ -267,6 +322,11 @@ main(int argc, char **argv)
 	tokens_init(&x.body);
 	terms_init(&x.terms);
 
+	if (verify) {
+		printf("digest %016llx of %zu articles\n",
+		    (unsigned long long)digest(&x, set, nset), nset);
+		return 0;
+	}
 	printf("corpus: %zu articles (%zu real, %zu near-duplicates), %.2f MB of title+body, "
 	    "mean %.0f bytes\n", nset, nreal, nset - nreal, bytes / 1e6, (double)bytes / nset);
 	printf("params: k=%u shingle=%u doc_terms=%u; %u rounds, each pass >= %.2f s\n",
