@@ -6,7 +6,7 @@
 #include "grow.h"
 
 int
-grow_array(void **p, size_t *cap, size_t need, size_t size)
+grow_array_realloc(void **p, size_t *cap, size_t need, size_t size)
 {
 	size_t	 ncap;
 	void	*np;

@@ -218,25 +218,27 @@ tokens_hash(struct tokens *t)
 	return 0;
 }
 
-static int
-tokens_push(struct tokens *t, const void *p, size_t len, uint32_t flags)
+/* Append a word of len bytes with flags: where its text goes, or NULL (-ENOMEM). */
+static char *
+tokens_add(struct tokens *t, size_t len, uint32_t flags)
 {
 	void	*text = t->text, *v = t->v;
+	char	*dst;
 
 	/* offsets and lengths are 32-bit */
 	if (len > UINT32_MAX - 1 || t->text_len > UINT32_MAX - 1 - len)
-		return -ENOMEM;
+		return NULL;
 	if (grow_array(&text, &t->text_cap, t->text_len + len + 1, 1) < 0)
-		return -ENOMEM;
+		return NULL;
 	t->text = text;
 	if (grow_array(&v, &t->cap, t->n + 1, sizeof(*t->v)) < 0)
-		return -ENOMEM;
+		return NULL;
 	t->v = v;
-	memcpy(t->text + t->text_len, p, len);
-	t->text[t->text_len + len] = '\0';
 	t->v[t->n++] = (struct token){ (uint32_t)t->text_len, (uint32_t)len, flags };
+	dst = t->text + t->text_len;
+	dst[len] = '\0';
 	t->text_len += len + 1;
-	return 0;
+	return dst;
 }
 
 static int
@@ -299,6 +301,12 @@ static int
 ascii_digit(int c)
 {
 	return c >= '0' && c <= '9';
+}
+
+static int
+ascii_alnum(int c)
+{
+	return ascii_alpha(c) || ascii_digit(c);
 }
 
 static int
@@ -374,7 +382,7 @@ scan_end(struct scan *sc)
 	uint8_t			*b = (uint8_t *)sc->w;
 	size_t			 i;
 	uint32_t		 flags;
-	int			 r;
+	char			*dst;
 
 	if (sc->wn == 0)
 		return;
@@ -392,8 +400,10 @@ scan_end(struct scan *sc)
 	sc->wn = 0;
 	if (nb <= 0 || sc->err)
 		return;
-	if ((r = tokens_push(sc->t, b, (size_t)nb, flags)) < 0)
-		sc->err = r;
+	if ((dst = tokens_add(sc->t, (size_t)nb, flags)) == NULL)
+		sc->err = -ENOMEM;
+	else
+		memcpy(dst, b, (size_t)nb);
 }
 
 static void
@@ -592,6 +602,63 @@ scan_cp(struct scan *sc, int32_t c, const char *s, size_t len, size_t i)
 	return 0;
 }
 
+/* An ASCII byte after a word that ends it: not one that may join more to it. */
+static int
+ends_word(int c)
+{
+	return c < 0x80 && c != '\'' && c != '`' && c != '.' && c != ',' && c != '&' && c != '<';
+}
+
+/* A whole word of n ASCII letters and digits at p, straight to the tokens in lower case. */
+static void
+push_ascii_word(struct scan *sc, const char *p, size_t n, int digits)
+{
+	char	*dst;
+
+	scan_start(sc, p[0] >= 'A' && p[0] <= 'Z');
+	if (sc->err)
+		return;
+	if ((dst = tokens_add(sc->t, n, sc->wflags | (digits ? TOK_NUMBER : 0))) == NULL) {
+		sc->err = -ENOMEM;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		dst[i] = (char)(p[i] | 0x20);	/* lower case; digits have the bit already */
+}
+
+/*
+ * The run of ASCII letters and digits at s[i]: what scan_cp() does with each
+ * of them, without asking what else they might be. Returns where it ends. A
+ * whole word, as most words of English text are, goes to the tokens at once.
+ */
+static size_t
+scan_ascii(struct scan *sc, const char *s, size_t len, size_t i)
+{
+	size_t	j;
+	int	digits = 1;
+
+	for (j = i; j < len && ascii_alnum((unsigned char)s[j]); j++)
+		digits &= ascii_digit(s[j]);
+	sc->space = 0;
+	if (sc->wn == 0 && j - i <= WORD_MAX && (j == len || ends_word((unsigned char)s[j]))) {
+		push_ascii_word(sc, s + i, j - i, digits);
+		return j;
+	}
+	for (; i < j; i++) {
+		int	c = (unsigned char)s[i];
+
+		if (sc->wn == WORD_MAX)
+			scan_end(sc);
+		if (sc->wn == 0)
+			scan_start(sc, c >= 'A' && c <= 'Z');
+		sc->w[sc->wn++] = c | 0x20;
+		if (!ascii_digit(c))
+			sc->wdigits = 0;
+		sc->wseg++;
+	}
+	return j;
+}
+
 /* Bytes of the entity body at s[i] (after '&', through ';'), or 0. */
 static size_t
 entity_body(const char *s, size_t len, size_t i, int32_t *cp)
@@ -733,7 +800,12 @@ sep_at(const struct tokens *t, size_t i, size_t b, uint32_t tail)
 static int
 word_is(const struct tokens *t, size_t i, size_t b, const char *w)
 {
-	return i < b && strcmp(t->text + t->v[i].off, w) == 0;
+	const char	*x;
+
+	if (i >= b)
+		return 0;
+	x = t->text + t->v[i].off;
+	return x[0] == w[0] && strcmp(x, w) == 0;	/* most words: not even the first letter */
 }
 
 static int
@@ -767,6 +839,8 @@ phrase_at(const struct tokens *t, size_t i, size_t b, const char *p)
 	size_t		 n = 0, k;
 	const char	*w;
 
+	if (i >= b || t->text[t->v[i].off] != *p)
+		return 0;	/* as in word_is() */
 	while (*p != '\0') {
 		k = strcspn(p, " ");
 		if (i + n >= b || (n > 0 && (t->v[i + n].flags & SEP_SEGMENT)))
@@ -910,7 +984,8 @@ compact(struct tokens *t, size_t a, size_t text0)
 		if (sentence)
 			tok.flags |= TOK_SENTENCE;
 		sentence = 0;
-		memmove(t->text + w, t->text + tok.off, tok.len + 1);
+		if (tok.off != w)	/* nothing moves before the first word dropped */
+			memmove(t->text + w, t->text + tok.off, tok.len + 1);
 		tok.off = (uint32_t)w;
 		w += tok.len + 1;
 		t->v[j++] = tok;
@@ -972,6 +1047,10 @@ normalize(const char *s, size_t len, unsigned flags, struct tokens *t)
 	while (i < len && sc.err == 0) {
 		unsigned char	b = (unsigned char)s[i];
 
+		if (ascii_alnum(b)) {
+			i = scan_ascii(&sc, s, len, i);
+			continue;
+		}
 		if (b == '<' && (k = html_tag(&sc, s, len, i, &gt)) > 0) {
 			i += k;
 			continue;

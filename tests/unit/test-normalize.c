@@ -372,6 +372,29 @@ test_long_runs_are_cut_not_lost(void **state)
 	tokens_fini(&t);
 }
 
+/* A word of exactly the longest length stays whole, whatever ends it. */
+static void
+test_a_word_of_the_longest_length_is_one_word(void **state)
+{
+	const char	*ends[] = { " next", ".", "", ", next", "\u00e9" };
+	char		 s[200];
+	struct tokens	 t;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+		memset(s, 'B', 128);
+		strcpy(s + 128, ends[i]);
+		tokens_init(&t);
+		assert_int_equal(normalize(s, strlen(s), 0, &t), 0);
+		/* "next", or the é: a letter past the longest length starts a new piece */
+		assert_int_equal(t.n, ends[i][0] == ' ' || ends[i][0] == ',' || ends[i][0] == '\xc3' ? 2 : 1);
+		assert_int_equal(t.v[0].len, 128);
+		assert_int_equal(t.text[0], 'b');
+		tokens_fini(&t);
+	}
+}
+
 static void
 test_input_beyond_the_limit_is_ignored(void **state)
 {
@@ -408,6 +431,7 @@ main(void)
 		cmocka_unit_test(test_trailer_phrases_inside_sentences_stay),
 		cmocka_unit_test(test_unfinished_markup_is_text),
 		cmocka_unit_test(test_long_runs_are_cut_not_lost),
+		cmocka_unit_test(test_a_word_of_the_longest_length_is_one_word),
 		cmocka_unit_test(test_input_beyond_the_limit_is_ignored),
 	};
 
