@@ -233,32 +233,37 @@ seg_fsync(int dirfd, uint64_t first)
 	return r;
 }
 
+/* Delete segment first: 1, or 0 when it was gone already, or -errno. */
 static int
 seg_unlink(int dirfd, uint64_t first)
 {
 	char	name[NAME_SIZE];
 
 	seg_name(first, name);
-	if (unlinkat(dirfd, name, 0) == -1 && errno != ENOENT)
-		return -errno;
-	return 0;
+	if (unlinkat(dirfd, name, 0) == 0)
+		return 1;
+	return errno == ENOENT ? 0 : -errno;
 }
 
 /*
  * Delete, oldest first, the segments of segs[0..n) whose records all have
- * seqs < seq, then fsync the directory; *k: how many are gone.
+ * seqs < seq, then fsync the directory if a file went; *k: how many are gone.
+ * A snapshot's rebuild deletes what it covered, off the loop, and the
+ * loop's call then finds the files gone and has nothing to sync.
  */
 static int
 unlink_covered(int dirfd, const struct seg *segs, size_t n, uint64_t seq, size_t *k)
 {
-	int	r = 0;
+	int	r = 0, removed = 0;
 
 	/* segment k holds seqs first[k] .. first[k + 1] - 1 */
 	for (*k = 0; *k + 1 < n && segs[*k + 1].first <= seq; (*k)++) {
 		if ((r = seg_unlink(dirfd, segs[*k].first)) < 0)
 			break;
+		removed |= r;
+		r = 0;
 	}
-	if (*k > 0 && fsync(dirfd) == -1 && r == 0)
+	if (removed && fsync(dirfd) == -1 && r == 0)
 		r = -errno;
 	return r;
 }
