@@ -73,15 +73,22 @@ shingles(struct ctx *x)
 	return shingle_hashes(t, x->params.shingle, x->sh);
 }
 
-static void
-pass_full(struct ctx *x, const struct corpus_article *a)
+/* What fingerprint() takes of a corpus article. */
+static struct article_text
+text_of(const struct corpus_article *a)
 {
-	struct article_text	t = {
+	return (struct article_text){
 		.title = a->title, .title_len = a->title_len,
 		.body = a->body, .body_len = a->body_len,
 		.source = a->source, .source_len = a->source_len,
 		.published = 1700000000,
 	};
+}
+
+static void
+pass_full(struct ctx *x, const struct corpus_article *a)
+{
+	struct article_text	t = text_of(a);
 	const struct doc	*d;
 
 	if (fingerprint(x->fp, &t, &d) == 0)
@@ -144,12 +151,7 @@ digest(struct ctx *x, const struct corpus_article **set, size_t nset)
 
 	for (size_t i = 0; i < nset; i++) {
 		const struct corpus_article	*a = set[i];
-		struct article_text		 t = {
-			.title = a->title, .title_len = a->title_len,
-			.body = a->body, .body_len = a->body_len,
-			.source = a->source, .source_len = a->source_len,
-			.published = 1700000000,
-		};
+		struct article_text		 t = text_of(a);
 		const struct doc		*d;
 		int				 r = fingerprint(x->fp, &t, &d);
 
