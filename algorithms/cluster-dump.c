@@ -433,7 +433,7 @@ dump_articles(const struct clusterer *c, struct writer *w, const uint32_t *rank)
 		off = id * c->c_p.doc_terms;
 		for (i = 0; i < a->ar_nterms; i++) {
 			w_u32(w, rank[c->c_tid[off + i]]);
-			w_u16(w, c->c_tw[off + i]);
+			w_u16(w, c->c_twq[c->c_tw[off + i]]);
 		}
 		w_u8(w, a->ar_nosig);
 		sig = c->c_sig + id * c->c_p.k;
@@ -805,13 +805,14 @@ load_article(struct loader *l, uint32_t id)
 	for (i = 0, key = 0; i < a->ar_nterms; i++) {
 		uint32_t	 term;
 		uint16_t	 w;
+		uint8_t		 code;
 
 		if (r_term(l, i == 0, &key, &term) != 0)
 			return r->r_err;
-		if (r->r_err || (w = r_u16(r)) == 0)
+		if (r->r_err || (w = r_u16(r)) == 0 || (code = cluster_tw_code_at_least(c, w)) == 0)
 			return r_bad(r);
 		c->c_tid[off + i] = term;
-		c->c_tw[off + i] = w;
+		c->c_tw[off + i] = code;
 	}
 	if ((a->ar_nosig = r_u8(r)) > 1)
 		return r_bad(r);
@@ -957,7 +958,7 @@ cent_kept(const struct clusterer *c, const struct cstory *s, uint64_t *sum)
 	for (id = s->st_head, n = 0; n < s->st_size; n++, id = c->c_art[id].ar_stnext)
 		for (i = 0; i < c->c_art[id].ar_nterms; i++)
 			sum[c->c_tid[(size_t)id * c->c_p.doc_terms + i]] +=
-			    c->c_tw[(size_t)id * c->c_p.doc_terms + i];
+			    c->c_twq[c->c_tw[(size_t)id * c->c_p.doc_terms + i]];
 	for (i = 0; i < s->st_ncent; i++)
 		ok &= s->st_cent[i].ce_w <= sum[s->st_cent[i].ce_term];
 	for (id = s->st_head, n = 0; n < s->st_size; n++, id = c->c_art[id].ar_stnext)

@@ -54,6 +54,17 @@
  */
 #define TW_ONE		4096.0f
 
+/*
+ * A held article keeps each term's weight as a one-byte code (c_tw), whose
+ * 16-bit kept weight is c_twq[code]. terms.c's raw weights are sums of 1,
+ * 1.5 and 3, doubled for names: halves. Codes 1 to TW_HALVES stand for the
+ * halves 0.5 to 100, so those keep exactly the 16-bit value they had; the
+ * codes above step by a tenth, to about 18,900; any other weight goes to
+ * the nearest code (tw_code()). 40 bytes an article less at doc_terms 40.
+ */
+#define TW_HALVES	200
+#define TW_CODES	256
+
 static inline float
 tw_get(uint16_t q)
 {
@@ -69,7 +80,7 @@ struct posting {
 /*
  * A centroid term: 8 bytes, as centroids are most of a story's memory, and
  * are read whole for every story scored. The weight is an exact sum of the
- * members' 16-bit weights (c_tw), kept while it is positive: it is at most
+ * members' 16-bit weights (c_twq[] of c_tw), kept while it is positive: it is at most
  * what the held members added since the term entered gave (cent_sub), so a
  * centroid term always has a held member keeping it, and its term id is
  * alive. It saturates at UINT32_MAX (cent_sum()), which takes over 65,000
@@ -150,6 +161,7 @@ struct kterm {
 	uint64_t	 kt_hash;
 	float		 kt_w;			/* a multiple of 1 / TW_ONE: as it will be kept */
 	uint16_t	 kt_q;			/* kt_w * TW_ONE */
+	uint8_t		 kt_code;		/* kt_q's code, as an article keeps it */
 	double		 kt_x;			/* w * idf */
 	uint32_t	 kt_word;		/* offset of its display word in terms.words */
 	uint32_t	 kt_term;		/* term id; CLUSTER_NONE: no held article keeps it */
@@ -211,7 +223,8 @@ struct clusterer {
 	struct art		*c_art;
 	uint8_t			*c_sig;		/* k per article: minhash_keep() of each value */
 	uint32_t		*c_tid;		/* doc_terms term ids per article, sorted by hash */
-	uint16_t		*c_tw;		/* their weights, in units of 1 / TW_ONE */
+	uint8_t			*c_tw;		/* their weights' codes */
+	uint16_t		 c_twq[TW_CODES];	/* a code's kept weight, in units of 1 / TW_ONE */
 	size_t			 c_cap;
 	size_t			 c_narticles;
 	uint64_t		 c_arrivals;
@@ -294,5 +307,11 @@ struct cent	*cluster_cent_find(const struct clusterer *c, const struct cstory *s
 int		 cluster_terms_reserve(struct clusterer *c, size_t n);		/* 0 or -ENOMEM */
 uint32_t	 cluster_term_new(struct clusterer *c, uint64_t h, char *word_take);	/* room reserved */
 void		 cluster_term_count(struct clusterer *c, uint32_t id, int delta);
+/*
+ * The first code whose kept weight is at least q (a 16-bit weight read from
+ * a snapshot), or 0 if none is: the weights storyd keeps map back exactly,
+ * and another maps up, so a centroid never holds more than its members.
+ */
+uint8_t		 cluster_tw_code_at_least(const struct clusterer *c, uint16_t q);
 void		 cluster_cent_norm(const struct clusterer *c, const struct cstory *s,
 		    double *a, double *b, double *cc);

@@ -185,12 +185,12 @@ scratch_art(struct clusterer *c, uint32_t id)
 {
 	size_t		 off = (size_t)id * c->c_p.doc_terms;
 	const uint32_t	*t = c->c_tid + off;
-	const uint16_t	*w = c->c_tw + off;
+	const uint8_t	*w = c->c_tw + off;
 
 	for (size_t i = 0; i < c->c_art[id].ar_nterms; i++) {
 		double	x = term_idf(c, t[i]);
 
-		c->c_tx[t[i]] = tw_get(w[i]) * x * x;
+		c->c_tx[t[i]] = tw_get(c->c_twq[w[i]]) * x * x;
 	}
 }
 
@@ -226,13 +226,14 @@ art_dot(const struct clusterer *c, uint32_t id, double *norm2)
 {
 	size_t		 off = (size_t)id * c->c_p.doc_terms;
 	const uint32_t	*t = c->c_tid + off;
-	const uint16_t	*w = c->c_tw + off;
+	const uint8_t	*w = c->c_tw + off;
 	double		 dot = 0, n2 = 0;
 
 	for (size_t i = 0; i < c->c_art[id].ar_nterms; i++) {
-		double	x = tw_get(w[i]) * term_idf(c, t[i]);
+		float	tw = tw_get(c->c_twq[w[i]]);
+		double	x = tw * term_idf(c, t[i]);
 
-		dot += tw_get(w[i]) * c->c_tx[t[i]];
+		dot += tw * c->c_tx[t[i]];
 		n2 += x * x;
 	}
 	*norm2 = n2;
@@ -388,6 +389,55 @@ sublinear(float w)
 	return w > 1 ? (float)(1 + log(w)) : w;
 }
 
+/* A kept weight in units of 1 / TW_ONE, from a raw one. */
+static uint16_t
+tw_quantize(float raw)
+{
+	float	q = sublinear(raw) * TW_ONE + 0.5f;
+
+	return q < 1 ? 1 : q > UINT16_MAX ? UINT16_MAX : (uint16_t)q;
+}
+
+/* The raw weight code stands for (cluster-internal.h, TW_HALVES). */
+static float
+tw_raw(unsigned code)
+{
+	if (code <= TW_HALVES)
+		return (float)code / 2;
+	return (float)(TW_HALVES / 2 * pow(1.1, code - TW_HALVES));
+}
+
+uint8_t
+cluster_tw_code_at_least(const struct clusterer *c, uint16_t q)
+{
+	unsigned	lo = 1, hi = TW_CODES;	/* the first code at least q is in [lo, hi] */
+
+	while (lo < hi) {
+		unsigned	mid = (lo + hi) / 2;
+
+		if (c->c_twq[mid] >= q)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo < TW_CODES ? (uint8_t)lo : 0;
+}
+
+/* The code of a raw weight: the nearest half up to 100, the nearest step above. */
+static uint8_t
+tw_code(float raw)
+{
+	double	steps;
+
+	if (!(raw > 0.75f))
+		return 1;
+	if (raw <= (TW_HALVES + 0.5f) / 2)
+		return (uint8_t)lrintf(2 * raw);
+	steps = log(raw / (TW_HALVES / 2)) / log(1.1);
+	return steps >= TW_CODES - 1 - TW_HALVES ? TW_CODES - 1 :
+	    (uint8_t)(TW_HALVES + (steps < 1 ? 1 : lround(steps)));
+}
+
 /* Fill the scratch kt with the doc's doc_terms heaviest terms, sorted by hash. */
 static int
 doc_terms(struct clusterer *c, const struct doc *d, struct plan *pl)
@@ -407,8 +457,8 @@ doc_terms(struct clusterer *c, const struct doc *d, struct plan *pl)
 		if (!(t->v[i].weight > 0))	/* weights are > 0; keep NaN out */
 			continue;
 		c->c_kt[n++] = (struct kterm){ .kt_hash = t->v[i].hash,
-		    .kt_w = sublinear(t->v[i].weight), .kt_word = t->v[i].word,
-		    .kt_term = CLUSTER_NONE };
+		    .kt_w = sublinear(t->v[i].weight), .kt_code = tw_code(t->v[i].weight),
+		    .kt_word = t->v[i].word, .kt_term = CLUSTER_NONE };
 	}
 	if (n > c->c_p.doc_terms) {
 		qsort(c->c_kt, n, sizeof(*c->c_kt), cmp_kterm_weight);
@@ -417,10 +467,9 @@ doc_terms(struct clusterer *c, const struct doc *d, struct plan *pl)
 	}
 	for (i = 0; i < n; i++) {
 		struct kterm	*k = &c->c_kt[i];
-		float		 q = k->kt_w * TW_ONE + 0.5f;
 		uint64_t	 term;
 
-		k->kt_q = q < 1 ? 1 : q > UINT16_MAX ? UINT16_MAX : (uint16_t)q;
+		k->kt_q = c->c_twq[k->kt_code];
 		k->kt_w = tw_get(k->kt_q);
 
 		if (map_find(&c->c_df, k->kt_hash, &term)) {
@@ -1408,7 +1457,7 @@ cent_merge(struct clusterer *c, const struct cstory *s, uint32_t id)
 {
 	size_t		 off = (size_t)id * c->c_p.doc_terms, nt = c->c_art[id].ar_nterms;
 	const uint32_t	*t = c->c_tid + off;
-	const uint16_t	*w = c->c_tw + off;
+	const uint8_t	*w = c->c_tw + off;
 	struct cent	*m = c->c_merge;
 	size_t		 i = 0, j = 0, n = 0;
 
@@ -1420,10 +1469,10 @@ cent_merge(struct clusterer *c, const struct cstory *s, uint32_t id)
 			m[n++] = s->st_cent[i++];
 		} else if (i < s->st_ncent && hs == ha) {
 			m[n] = s->st_cent[i++];
-			m[n].ce_w = cent_sum(m[n].ce_w, w[j++]);
+			m[n].ce_w = cent_sum(m[n].ce_w, c->c_twq[w[j++]]);
 			n++;
 		} else {
-			m[n++] = (struct cent){ .ce_term = t[j], .ce_w = w[j] };
+			m[n++] = (struct cent){ .ce_term = t[j], .ce_w = c->c_twq[w[j]] };
 			j++;
 		}
 	}
@@ -1445,7 +1494,7 @@ cent_sub(struct clusterer *c, struct cstory *s, uint32_t id)
 {
 	size_t		 off = (size_t)id * c->c_p.doc_terms, nt = c->c_art[id].ar_nterms;
 	const uint32_t	*t = c->c_tid + off;
-	const uint16_t	*w = c->c_tw + off;
+	const uint8_t	*w = c->c_tw + off;
 	size_t		 i = 0, j = 0, n = 0;
 
 	for (i = 0; i < s->st_ncent; i++) {
@@ -1455,7 +1504,7 @@ cent_sub(struct clusterer *c, struct cstory *s, uint32_t id)
 		while (j < nt && c->c_thash[t[j]] < h)
 			j++;
 		if (j < nt && c->c_thash[t[j]] == h) {
-			uint16_t	q = w[j++];
+			uint16_t	q = c->c_twq[w[j++]];
 
 			if (e->ce_w <= q) {
 				if (e->ce_posted)
@@ -1767,7 +1816,7 @@ df_take(struct clusterer *c, uint32_t id, struct plan *pl)
 		}
 		cluster_term_count(c, k->kt_term, 1);
 		c->c_tid[off + i] = k->kt_term;
-		c->c_tw[off + i] = k->kt_q;
+		c->c_tw[off + i] = k->kt_code;
 	}
 	c->c_art[id].ar_nterms = pl->pl_nk;
 }
@@ -1951,6 +2000,8 @@ cluster_new(const struct cluster_params *p)
 	c->c_freeterm = CLUSTER_NONE;
 	for (i = 0; i < LOG_TABLE; i++)
 		c->c_logdf[i] = log((double)i + 1);
+	for (i = 1; i < TW_CODES; i++)
+		c->c_twq[i] = tw_quantize(tw_raw((unsigned)i));
 	cluster_set_count(c, 0);
 	nmerge = merge_room(p);
 	c->c_lsh = lsh_new(p->bands, p->rows);

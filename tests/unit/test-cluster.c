@@ -1190,6 +1190,52 @@ test_dump_then_load_behaves_identically(void **state)
 }
 
 /*
+ * A held article keeps each term weight in a byte: halves exactly, heavier
+ * and lighter ones on the nearest step. Whatever the weights, a snapshot
+ * loads to the same state and verdicts, and dumps again to the same bytes.
+ */
+static void
+test_weights_of_any_size_survive_a_snapshot(void **state)
+{
+	const char		*specs[] = {
+		"heavy:150 heavier:3000 light:0.3 half:2.5 odd:1.1",
+		"heavy:149 heavier:2999 light:0.2 half:2.5 other",
+		"heavy:99.5 heavier:100000 half:3.25 third",
+	};
+	struct cluster_params	 p;
+	struct clusterer	*c1 = new_clusterer(&p), *c2;
+	struct membuf		 m, m2;
+	struct verdict		 v1, v2;
+	struct tdoc		 td;
+	uint32_t		 i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		tdoc_make(&td, &p, 900 + i, specs[i], T0 + i);
+		add_ok(c1, i, &td, NULL);
+		tdoc_fini(&td);
+	}
+	assert_int_equal(cluster_check(c1), 0);
+	dump_ok(c1, &m);
+	assert_int_equal(load_prefix(&m, m.n, &p, &c2), 0);
+	assert_int_equal(cluster_check(c2), 0);
+	assert_clusterers_equal(c1, c2, 3);
+	dump_ok(c2, &m2);
+	assert_int_equal(m.n, m2.n);
+	assert_memory_equal(m.b, m2.b, m.n);
+	tdoc_make(&td, &p, 999, "heavy:150 heavier:2000 half:2.5", T0 + 5);
+	assert_int_equal(cluster_query(c1, &td.d, &v1), 0);
+	assert_int_equal(cluster_query(c2, &td.d, &v2), 0);
+	assert_verdict_equal(&v1, &v2);
+	assert_int_equal(v1.status, VERDICT_JOINED_STORY);
+	tdoc_fini(&td);
+	cluster_free(c1);
+	cluster_free(c2);
+	free(m.b);
+	free(m2.b);
+}
+
+/*
  * Two stories told in other words ("alpha" and "delta" first), each joined by
  * an article that borrows a word of the other, then an article that clearly
  * belongs to both: the younger story is merged into the older, and reported
@@ -1624,6 +1670,7 @@ main(void)
 		cmocka_unit_test(test_same_sequence_gives_same_state),
 		cmocka_unit_test(test_random_adds_and_removes_keep_invariants),
 		cmocka_unit_test(test_dump_then_load_behaves_identically),
+		cmocka_unit_test(test_weights_of_any_size_survive_a_snapshot),
 		cmocka_unit_test(test_trimmed_centroid_terms_leave_with_their_members),
 		cmocka_unit_test(test_article_in_two_stories_merges_the_younger_into_the_older),
 		cmocka_unit_test(test_empty_clusterer_round_trips),
