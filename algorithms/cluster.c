@@ -433,9 +433,9 @@ tw_code(float raw)
 		return 1;
 	if (raw <= (TW_HALVES + 0.5f) / 2)
 		return (uint8_t)lrintf(2 * raw);
-	steps = log(raw / (TW_HALVES / 2)) / log(1.1);
+	steps = log(raw / (TW_HALVES / 2)) / log(1.1);	/* > 0 */
 	return steps >= TW_CODES - 1 - TW_HALVES ? TW_CODES - 1 :
-	    (uint8_t)(TW_HALVES + (steps < 1 ? 1 : lround(steps)));
+	    (uint8_t)(TW_HALVES + lround(steps));
 }
 
 /* Fill the scratch kt with the doc's doc_terms heaviest terms, sorted by hash. */
