@@ -1125,12 +1125,30 @@ stream_run(struct stream *st, uint64_t seed, int n)
 	return c;
 }
 
+/* Dump c and load it into *out: the same state, which dumps again to the same bytes. */
+static void
+assert_round_trip(const struct clusterer *c, const struct cluster_params *p, uint32_t maxid,
+    struct clusterer **out)
+{
+	struct membuf	m, m2;
+
+	dump_ok(c, &m);
+	assert_int_equal(load_prefix(&m, m.n, p, out), 0);
+	assert_int_equal(m.pos, m.n);		/* read exactly what was written */
+	assert_int_equal(cluster_check(*out), 0);
+	assert_clusterers_equal(c, *out, maxid);
+	dump_ok(*out, &m2);
+	assert_int_equal(m.n, m2.n);
+	assert_memory_equal(m.b, m2.b, m.n);
+	free(m.b);
+	free(m2.b);
+}
+
 static void
 test_dump_then_load_behaves_identically(void **state)
 {
 	struct stream		*s1 = calloc(1, sizeof(*s1)), *s2;
 	struct clusterer	*c1, *c2;
-	struct membuf		 m, m2;
 	struct verdict		 v1, v2;
 	struct tdoc		 q;
 	uint32_t		 id1, id2;
@@ -1140,16 +1158,7 @@ test_dump_then_load_behaves_identically(void **state)
 	assert_non_null(s1);
 	c1 = stream_run(s1, 11, 3000);
 	assert_int_equal(cluster_check(c1), 0);
-	dump_ok(c1, &m);
-	assert_int_equal(load_prefix(&m, m.n, &s1->p, &c2), 0);
-	assert_int_equal(m.pos, m.n);		/* read exactly what was written */
-	assert_int_equal(cluster_check(c2), 0);
-	assert_clusterers_equal(c1, c2, s1->nextid);
-	/* and dumps again to the same bytes */
-	dump_ok(c2, &m2);
-	assert_int_equal(m.n, m2.n);
-	assert_memory_equal(m.b, m2.b, m.n);
-	free(m2.b);
+	assert_round_trip(c1, &s1->p, s1->nextid, &c2);
 
 	/* the same future on both: identical verdicts, stories and feed */
 	assert_non_null(s2 = malloc(sizeof(*s2)));
@@ -1184,7 +1193,6 @@ test_dump_then_load_behaves_identically(void **state)
 	assert_int_equal(cluster_check(c2), 0);
 	cluster_free(c1);
 	cluster_free(c2);
-	free(m.b);
 	free(s1);
 	free(s2);
 }
@@ -1204,7 +1212,6 @@ test_weights_of_any_size_survive_a_snapshot(void **state)
 	};
 	struct cluster_params	 p;
 	struct clusterer	*c1 = new_clusterer(&p), *c2;
-	struct membuf		 m, m2;
 	struct verdict		 v1, v2;
 	struct tdoc		 td;
 	uint32_t		 i;
@@ -1216,13 +1223,7 @@ test_weights_of_any_size_survive_a_snapshot(void **state)
 		tdoc_fini(&td);
 	}
 	assert_int_equal(cluster_check(c1), 0);
-	dump_ok(c1, &m);
-	assert_int_equal(load_prefix(&m, m.n, &p, &c2), 0);
-	assert_int_equal(cluster_check(c2), 0);
-	assert_clusterers_equal(c1, c2, 3);
-	dump_ok(c2, &m2);
-	assert_int_equal(m.n, m2.n);
-	assert_memory_equal(m.b, m2.b, m.n);
+	assert_round_trip(c1, &p, 3, &c2);
 	tdoc_make(&td, &p, 999, "heavy:150 heavier:2000 half:2.5", T0 + 5);
 	assert_int_equal(cluster_query(c1, &td.d, &v1), 0);
 	assert_int_equal(cluster_query(c2, &td.d, &v2), 0);
@@ -1231,8 +1232,6 @@ test_weights_of_any_size_survive_a_snapshot(void **state)
 	tdoc_fini(&td);
 	cluster_free(c1);
 	cluster_free(c2);
-	free(m.b);
-	free(m2.b);
 }
 
 /*
@@ -1330,7 +1329,6 @@ test_article_in_two_stories_merges_the_younger_into_the_older(void **state)
 	struct verdict		 v;
 	struct story		 s;
 	struct feedlog		 f;
-	struct membuf		 m, m2;
 	uint32_t		 members[8];
 	uint32_t		 i;
 
@@ -1365,13 +1363,7 @@ test_article_in_two_stories_merges_the_younger_into_the_older(void **state)
 	assert_int_equal(f.id[1], 21);
 	assert_false(f.removed[1]);
 
-	dump_ok(c, &m);
-	assert_int_equal(load_prefix(&m, m.n, &p, &c2), 0);
-	assert_int_equal(cluster_check(c2), 0);
-	assert_clusterers_equal(c, c2, 120);
-	dump_ok(c2, &m2);
-	assert_int_equal(m.n, m2.n);
-	assert_memory_equal(m.b, m2.b, m.n);
+	assert_round_trip(c, &p, 120, &c2);
 	cluster_remove(c, 1);		/* members of the merged story leave as any do */
 	cluster_remove(c, 4);
 	assert_int_equal(cluster_check(c), 0);
@@ -1379,8 +1371,6 @@ test_article_in_two_stories_merges_the_younger_into_the_older(void **state)
 	assert_int_equal(s.size, 3);
 	cluster_free(c);
 	cluster_free(c2);
-	free(m.b);
-	free(m2.b);
 }
 
 static void
