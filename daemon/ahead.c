@@ -13,13 +13,13 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ahead.h"
+#include "thread.h"
 
 /* A doc the thread made, copied out of its fingerprinter. */
 struct made {
@@ -119,7 +119,6 @@ struct ahead *
 ahead_new(const struct cluster_params *p)
 {
 	struct ahead	*a;
-	sigset_t	 all, old;
 	int		 r;
 
 	if ((a = calloc(1, sizeof(*a))) == NULL)
@@ -132,12 +131,7 @@ ahead_new(const struct cluster_params *p)
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->work, NULL);
 	pthread_cond_init(&a->made, NULL);
-	/* signals are the loop's: the thread starts with all of them blocked */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = pthread_create(&a->thread, NULL, ahead_main, a);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r != 0) {
+	if ((r = thread_start(&a->thread, ahead_main, a)) != 0) {
 		pthread_mutex_destroy(&a->mu);
 		pthread_cond_destroy(&a->work);
 		pthread_cond_destroy(&a->made);

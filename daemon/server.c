@@ -22,6 +22,7 @@
 #include "log.h"
 #include "notify.h"
 #include "server.h"
+#include "thread.h"
 #include "xmalloc.h"
 
 static void
@@ -551,7 +552,7 @@ recovery_start(struct server *srv)
 	srv->srv_recovered = event_new(srv->srv_base, srv->srv_recover_pipe[0], EV_READ,
 	    on_recovered, srv);
 	event_add(srv->srv_recovered, NULL);
-	if ((r = pthread_create(&rc->thread, NULL, recover, rc)) != 0) {
+	if ((r = thread_start(&rc->thread, recover, rc)) != 0) {
 		srv->srv_recovery = NULL;
 		free(rc);
 		return -r;

@@ -24,6 +24,7 @@
 #include "fingerprint.h"
 #include "snapshot.h"
 #include "store.h"
+#include "thread.h"
 #include "wal.h"
 #include "xmalloc.h"
 
@@ -1464,7 +1465,7 @@ store_snapshot_start(struct store *s)
 	rb->dirfd = s->dirfd;
 	rb->seq = seq;
 	rb->start = clock_seconds(CLOCK_REALTIME);
-	if ((r = pthread_create(&rb->thread, NULL, rebuild_main, rb)) != 0) {
+	if ((r = thread_start(&rb->thread, rebuild_main, rb)) != 0) {
 		free(rb);
 		return -r;
 	}
