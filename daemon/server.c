@@ -268,7 +268,7 @@ on_watchdog(evutil_socket_t fd, short what, void *arg)
 static void
 snapshot_tick(struct server *srv)
 {
-	uint64_t	bytes = 0;
+	uint64_t	bytes = 0, logged;
 	int		r;
 
 	switch ((r = store_snapshot_poll(srv->srv_store, &bytes))) {
@@ -290,8 +290,8 @@ snapshot_tick(struct server *srv)
 		    (unsigned long long)srv->srv_params.snapshot_log_bytes);
 		break;
 	}
-	if (store_log_bytes(srv->srv_store) < srv->srv_params.snapshot_log_bytes ||
-	    store_log_bytes(srv->srv_store) < srv->srv_snap_after)
+	logged = store_log_bytes(srv->srv_store);
+	if (logged < srv->srv_params.snapshot_log_bytes || logged < srv->srv_snap_after)
 		return;
 	srv->srv_snap_after = 0;
 	if ((r = store_snapshot_start(srv->srv_store)) == 0)
