@@ -187,7 +187,8 @@ int	wal_rotate(struct wal *, uint64_t *first_seq);
 
 /*
  * Delete, oldest first, the segments whose records all have seqs < seq (a
- * snapshot covers them), then fsync the directory. Never the segment in use.
+ * snapshot covers them), then fsync the directory if any file went. Never
+ * the segment in use.
  * A segment already gone (a snapshot's thread removes them first) counts as
  * deleted. 0 or -errno.
  */
