@@ -131,7 +131,7 @@ ahead_new(const struct cluster_params *p)
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->work, NULL);
 	pthread_cond_init(&a->made, NULL);
-	if ((r = thread_start(&a->thread, ahead_main, a)) != 0) {
+	if ((r = thread_start(&a->thread, "storyd-ahead", ahead_main, a)) != 0) {
 		pthread_mutex_destroy(&a->mu);
 		pthread_cond_destroy(&a->work);
 		pthread_cond_destroy(&a->made);

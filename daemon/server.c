@@ -552,7 +552,7 @@ recovery_start(struct server *srv)
 	srv->srv_recovered = event_new(srv->srv_base, srv->srv_recover_pipe[0], EV_READ,
 	    on_recovered, srv);
 	event_add(srv->srv_recovered, NULL);
-	if ((r = thread_start(&rc->thread, recover, rc)) != 0) {
+	if ((r = thread_start(&rc->thread, "storyd-recover", recover, rc)) != 0) {
 		srv->srv_recovery = NULL;
 		free(rc);
 		return -r;

@@ -1465,7 +1465,7 @@ store_snapshot_start(struct store *s)
 	rb->dirfd = s->dirfd;
 	rb->seq = seq;
 	rb->start = clock_seconds(CLOCK_REALTIME);
-	if ((r = thread_start(&rb->thread, rebuild_main, rb)) != 0) {
+	if ((r = thread_start(&rb->thread, "storyd-snapshot", rebuild_main, rb)) != 0) {
 		free(rb);
 		return -r;
 	}

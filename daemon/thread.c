@@ -1,10 +1,10 @@
-/* thread: helper threads that take no signals. */
+/* thread: named helper threads that take no signals. */
 #include <signal.h>
 
 #include "thread.h"
 
 int
-thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+thread_start(pthread_t *t, const char *name, void *(*fn)(void *), void *arg)
 {
 	sigset_t	all, old;
 	int		r;
@@ -13,5 +13,7 @@ thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 	pthread_sigmask(SIG_SETMASK, &all, &old);	/* the new thread inherits the mask */
 	r = pthread_create(t, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r == 0)
+		pthread_setname_np(*t, name);		/* only for people reading ps: no failure */
 	return r;
 }

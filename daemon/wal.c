@@ -840,7 +840,7 @@ syncer_start(struct wal *w)
 	sy->fd = -1;
 	pthread_mutex_init(&sy->mu, NULL);
 	pthread_cond_init(&sy->cv, NULL);
-	if ((r = thread_start(&sy->thread, syncer_main, sy)) != 0) {
+	if ((r = thread_start(&sy->thread, "storyd-logsync", syncer_main, sy)) != 0) {
 		pthread_mutex_destroy(&sy->mu);
 		pthread_cond_destroy(&sy->cv);
 		free(sy);

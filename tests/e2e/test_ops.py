@@ -1,9 +1,11 @@
 """Operations: health and readiness, the systemd notify path, clean shutdown."""
 
 import json
+import os
 import signal
+import time
 
-from e2e_helpers import article, assert_status, needs_own_daemon, post_article
+from e2e_helpers import article, assert_status, needs_own_daemon, post_article, post_batch
 from harness import article_path
 
 
@@ -27,6 +29,29 @@ def test_ready_is_sent_with_the_listening_port(fresh_daemon):
     assert "READY=1" in fresh_daemon.notify_messages
     assert any(m.startswith("STATUS=listening on 127.0.0.1:") for m in fresh_daemon.notify_messages)
     assert fresh_daemon.port > 0
+
+
+@needs_own_daemon
+def test_helper_threads_have_names_an_operator_can_read(fresh_daemon, uid):
+    """ps -L, top -H and perf tell the loop ("storyd") from its helpers."""
+    c = fresh_daemon.client()
+    post_batch(c, [article(uid(str(i))) for i in range(4)])    # a batch starts the fingerprinter
+    task = f"/proc/{fresh_daemon.proc.pid}/task"
+
+    def names():
+        found = set()
+        for t in os.listdir(task):
+            try:
+                with open(f"{task}/{t}/comm") as f:
+                    found.add(f.read().strip())
+            except FileNotFoundError:       # a thread that has just ended
+                pass
+        return found
+    want = {"storyd", "storyd-ahead", "storyd-logsync"}    # everysec: the tick's fdatasync
+    deadline = time.monotonic() + 5
+    while not want <= names() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert want <= names(), names()
 
 
 @needs_own_daemon
