@@ -11,75 +11,28 @@
 # measurements (from its log): each one rebuilds the state on the second
 # core (store.h), which is what decides p99.
 #
-# storyd runs on a temporary data directory with fsync = $FSYNC (default everysec), retention
-# far larger than the articles' span and max_articles 1,000,000. Only
-# loopback; every wait is bounded.
+# storyd runs on a temporary data directory with fsync = $FSYNC (default
+# everysec), retention far larger than the articles' span and max_articles
+# 1,000,000 (bench/lib.sh). Only loopback; every wait is bounded.
 set -eu
 
 build=${1:-build-bench}
-storyd=$build/storyd
+. "$(dirname "$0")/lib.sh"
 floor=$build/bench/floor
-loadgen=$build/bench/loadgen
 duration=${DURATION:-10}
 warmup=${WARMUP:-2}
 conns=${CONNS:-16}
 rounds=${ROUNDS:-2}
-for f in "$storyd" "$floor" "$loadgen"; do
-	[ -x "$f" ] || { echo "http.sh: $f not built (meson compile -C $build)" >&2; exit 2; }
-done
+[ -x "$floor" ] || { echo "http.sh: $floor not built (meson compile -C $build)" >&2; exit 2; }
 
-tmp=$(mktemp -d /tmp/storyd-http-XXXXXX)
-storyd_pid=
-floor_pid=
-cleanup() {
-	[ -n "$floor_pid" ] && kill "$floor_pid" 2>/dev/null || true
-	if [ -n "$storyd_pid" ]; then
-		kill "$storyd_pid" 2>/dev/null || true
-		i=0
-		while kill -0 "$storyd_pid" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-		kill -9 "$storyd_pid" 2>/dev/null || true
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
-
-# wait_line FILE PATTERN: the first line of FILE matching PATTERN, within 30 s
-wait_line() {
-	i=0
-	while [ $i -lt 300 ]; do
-		line=$(grep -m1 "$2" "$1" 2>/dev/null || true)
-		[ -n "$line" ] && { echo "$line"; return 0; }
-		sleep 0.1
-		i=$((i + 1))
-	done
-	echo "http.sh: no '$2' in $1 within 30 s" >&2
-	cat "$1" >&2
-	return 1
-}
-
-cat > "$tmp/storyd.conf" <<CONF
-[server]
-listen = 127.0.0.1:0
-[store]
-data_dir = $tmp/data
-fsync = ${FSYNC:-everysec}
-retention_hours = 876000
-max_articles = 1000000
-CONF
-"$storyd" -c "$tmp/storyd.conf" 2> "$tmp/storyd.log" &
-storyd_pid=$!
-saddr=$(wait_line "$tmp/storyd.log" "listening on" | sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/\1/p')
-"$loadgen" -m ready -a "$saddr" -d 30 >/dev/null
-
+start_storyd
 "$floor" > "$tmp/floor.out" &
-floor_pid=$!
-faddr=$(wait_line "$tmp/floor.out" "listening on" | sed 's/listening on //')
+extra_pids=$!
+line=$(wait_line "$tmp/floor.out" "listening on") || exit 1
+faddr=$(echo "$line" | sed 's/listening on //')
 
-echo "storyd $saddr (pid $storyd_pid), floor $faddr (pid $floor_pid); $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "storyd $saddr (pid $storyd_pid), floor $faddr (pid $extra_pids); $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "each: $duration s ($warmup s warm-up), $conns connections"
-
-# snapshots storyd has started so far, from its log
-snapshots() { grep -c "writing a snapshot" "$tmp/storyd.log" || true; }
 
 # measure NAME ADDR ARGS...: prints NAME, loadgen's RESULT fields and snaps=N
 measure() {
@@ -90,8 +43,6 @@ measure() {
 	    grep '^RESULT' | sed 's/^RESULT //')
 	echo "$name $res snaps=$(($(snapshots) - before))"
 }
-
-field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
 results=$tmp/results
 : > "$results"

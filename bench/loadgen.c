@@ -721,6 +721,9 @@ run(struct lg *g, double duration)
 			break;
 		if (g->mode == MODE_READY && g->ready_seen)
 			break;
+		if (g->mode == MODE_INGEST && g->max_requests > 0 && g->sent >= g->max_requests &&
+		    !busy(g))
+			break;
 		if (g->mode == MODE_MIX && g->verify != NULL && g->verify_next == g->nverify &&
 		    !busy(g))
 			break;
@@ -1010,6 +1013,8 @@ main(int argc, char **argv)
 		g.t_meas0 = start + g.warmup;
 		g.t_meas1 = start + g.duration;
 		run(&g, g.duration);
+		if (now() < g.t_meas1)		/* -n requests answered before -d ended */
+			g.t_meas1 = now();
 		r = report_ingest(&g);
 	} else {
 		/* the sequence space is bounded: -n requests of at most 10 articles */

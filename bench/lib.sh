@@ -1,0 +1,68 @@
+# bench/lib.sh: what the benchmark scripts share, sourced after `set -eu`
+# with $build set: a temporary directory, storyd started on it and stopped
+# at exit (its log copied to $STORYD_LOG if set), and readers of loadgen's
+# RESULT line and of storyd's log.
+
+storyd=$build/storyd
+loadgen=$build/bench/loadgen
+for f in "$storyd" "$loadgen"; do
+	[ -x "$f" ] || { echo "$0: $f not built (meson compile -C $build)" >&2; exit 2; }
+done
+
+tmp=$(mktemp -d /tmp/storyd-bench-XXXXXX)
+storyd_pid=
+extra_pids=
+cleanup() {
+	for p in $extra_pids; do kill "$p" 2>/dev/null || true; done
+	if [ -n "$storyd_pid" ]; then
+		kill "$storyd_pid" 2>/dev/null || true
+		i=0
+		while kill -0 "$storyd_pid" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+		kill -9 "$storyd_pid" 2>/dev/null || true
+	fi
+	[ -n "${STORYD_LOG:-}" ] && cp "$tmp/storyd.log" "$STORYD_LOG"
+	rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+# wait_line FILE PATTERN: the first line of FILE matching PATTERN, within 30 s
+wait_line() {
+	i=0
+	while [ $i -lt 300 ]; do
+		line=$(grep -m1 "$2" "$1" 2>/dev/null || true)
+		[ -n "$line" ] && { echo "$line"; return 0; }
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "$0: no '$2' in $1 within 30 s" >&2
+	cat "$1" >&2
+	return 1
+}
+
+# start_storyd [STORE_LINES]: storyd on a free loopback port and a fresh data
+# directory, fsync $FSYNC (everysec), retention far beyond the articles' span,
+# max_articles 1,000,000, and STORE_LINES added to [store]; sets storyd_pid
+# and saddr once it answers.
+start_storyd() {
+	cat > "$tmp/storyd.conf" <<CONF
+[server]
+listen = 127.0.0.1:0
+[store]
+data_dir = $tmp/data
+fsync = ${FSYNC:-everysec}
+retention_hours = 876000
+max_articles = 1000000
+${1:-}
+CONF
+	"$storyd" -c "$tmp/storyd.conf" 2> "$tmp/storyd.log" &
+	storyd_pid=$!
+	line=$(wait_line "$tmp/storyd.log" "listening on") || exit 1
+	saddr=$(echo "$line" | sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/\1/p')
+	"$loadgen" -m ready -a "$saddr" -d 30 >/dev/null
+}
+
+# snapshots storyd has started so far, from its log
+snapshots() { grep -c "writing a snapshot" "$tmp/storyd.log" || true; }
+
+# field RESULT NAME: one NAME=value of a loadgen RESULT line
+field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
