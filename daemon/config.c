@@ -71,6 +71,8 @@ static const struct key keys[] = {
 	  "always | everysec | no: when acknowledged writes reach the disk" },
 	{ "store", "snapshot_log_bytes", "67108864", KEY_SIZE, OFF(snapshot_log_bytes), 4096,
 	  1ull << 40, "write a snapshot (and drop the log before it) when the log passes this size" },
+	{ "store", "snapshot_log_share", "0.25", KEY_DOUBLE, OFF(snapshot_log_share), 0, 16,
+	  "... and this share of the newest snapshot's size, so rebuilds cost a bounded share of ingest; 0: no share" },
 	{ "store", "retention_hours", "168", KEY_UINT, OFF(retention_hours), 1, 24 * 365 * 100,
 	  "articles published this long before the newest one are evicted" },
 	{ "store", "max_articles", "1000000", KEY_UINT, OFF(max_articles), 1, CLUSTER_ID_LIMIT,

@@ -153,6 +153,7 @@ server_params_from(const struct config *c, struct server_params *sp)
 			.allow_truncate = c->allow_truncate,
 		},
 		.snapshot_log_bytes = c->snapshot_log_bytes,
+		.snapshot_log_share = c->snapshot_log_share,
 	};
 }
 

@@ -265,10 +265,30 @@ on_watchdog(evutil_socket_t fd, short what, void *arg)
 	notify("WATCHDOG=1");
 }
 
+/*
+ * The log size that starts a snapshot: snapshot_log_bytes, or the share
+ * snapshot_log_share of the newest snapshot's size if that is more. A
+ * rebuild loads the newest snapshot, replays the log after it and writes the
+ * whole state again, so with a fixed threshold its cost per logged byte grows
+ * with the state held; spacing snapshots by a share of their size bounds it,
+ * as Redis's auto-aof-rewrite-percentage does. A recovery replays at most
+ * this much log and what came while the last rebuild ran (README
+ * "Durability and operations", figures in "Defaults").
+ */
+static uint64_t
+snapshot_threshold(const struct server *srv)
+{
+	uint64_t	least = srv->srv_params.snapshot_log_bytes;
+	double		share = srv->srv_params.snapshot_log_share *
+	    (double)store_stats(srv->srv_store)->snapshot_bytes;
+
+	return share > (double)least ? (uint64_t)share : least;
+}
+
 static void
 snapshot_tick(struct server *srv)
 {
-	uint64_t	bytes = 0, logged;
+	uint64_t	bytes = 0, logged, threshold;
 	int		r;
 
 	switch ((r = store_snapshot_poll(srv->srv_store, &bytes))) {
@@ -291,12 +311,13 @@ snapshot_tick(struct server *srv)
 		break;
 	}
 	logged = store_log_bytes(srv->srv_store);
-	if (logged < srv->srv_params.snapshot_log_bytes || logged < srv->srv_snap_after)
+	threshold = snapshot_threshold(srv);
+	if (logged < threshold || logged < srv->srv_snap_after)
 		return;
 	srv->srv_snap_after = 0;
 	if ((r = store_snapshot_start(srv->srv_store)) == 0)
 		log_info("store: the log passed %llu bytes; writing a snapshot in the background",
-		    (unsigned long long)srv->srv_params.snapshot_log_bytes);
+		    (unsigned long long)threshold);
 	else if (r != -EBUSY)
 		log_warnx("store: cannot start a snapshot: %s", strerror(-r));
 }
@@ -394,6 +415,7 @@ server_reload(struct server *srv, const struct server_params *p)
 	cur->request_timeout = p->request_timeout;
 	cur->api = p->api;
 	cur->snapshot_log_bytes = p->snapshot_log_bytes;
+	cur->snapshot_log_share = p->snapshot_log_share;
 	evhttp_set_max_body_size(srv->srv_http, (ev_ssize_t)cur->max_request_bytes);
 	evhttp_set_timeout(srv->srv_http, (int)cur->request_timeout);
 	log_info("server: configuration reloaded");

@@ -27,6 +27,7 @@ struct config {
 	unsigned	 max_long_polls;
 	enum store_sync	 fsync;
 	size_t		 snapshot_log_bytes;
+	double		 snapshot_log_share;	/* of the newest snapshot's size */
 	unsigned	 retention_hours;
 	unsigned	 max_articles;
 	int		 allow_truncate;

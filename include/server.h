@@ -37,7 +37,8 @@ struct server_params {
 	struct api_limits	 api;
 	const char		*data_dir;
 	struct store_params	 store;
-	uint64_t		 snapshot_log_bytes;	/* snapshot when the log passes this */
+	uint64_t		 snapshot_log_bytes;	/* snapshot when the log passes this ... */
+	double			 snapshot_log_share;	/* ... and this share of the newest snapshot */
 };
 
 struct held_reply;

@@ -546,7 +546,7 @@ def test_files_from_a_newer_version_are_refused(crashed_log, start_storyd, uid):
 
 
 def test_background_snapshots_keep_the_log_small_and_lose_nothing(start_storyd, uid):
-    d = start_storyd(config="[store]\nsnapshot_log_bytes = 65536\n")
+    d = start_storyd(config="[store]\nsnapshot_log_bytes = 65536\nsnapshot_log_share = 0\n")
     c = d.client()
     acked, posted_bytes = {}, 0
     for s in range(0, 3000, 100):
@@ -568,6 +568,53 @@ def test_background_snapshots_keep_the_log_small_and_lose_nothing(start_storyd, 
     d.kill()
     d.start()
     assert_all_there(d.client(), acked)
+
+
+def test_snapshots_wait_for_a_share_of_the_last_one(start_storyd, uid):
+    """With snapshot_log_share, the log must also reach that share of the newest
+    snapshot's size before the next rebuild, which reads the whole state: past
+    snapshot_log_bytes alone nothing starts, past the share one does."""
+    d = start_storyd(config="[store]\nretention_hours = 876000\nsnapshot_log_bytes = 65536\n"
+                     "snapshot_log_share = 0.5\n")
+    c = d.client()
+
+    def stats():
+        return assert_status(c.get("/v1/stats"), 200)
+
+    def post(prefix, n):
+        for s in range(0, n, 100):
+            post_batch(c, [{"id": uid(f"{prefix}{i}"), "title": text_for(uid(f"{prefix}{i}/t"), 8),
+                            "body": text_for(uid(f"{prefix}{i}/b"), 60)}
+                           for i in range(s, min(n, s + 100))])
+
+    def settled():                      # no rebuild running, none due
+        st = stats()
+        sn = st["snapshot"]
+        return sn["written"] >= 1 and not sn["running"] and \
+            st["log"]["bytes"] < max(65536, sn["bytes"] // 2)
+
+    post("a", 1500)                     # no snapshot yet: 65536 bytes of log start one
+    wait_for(settled, 20, "a first snapshot, and no more due")
+    snap = stats()["snapshot"]["bytes"]
+    written = stats()["snapshot"]["written"]
+    share = snap // 2
+    assert share > 4 * 65536, f"the snapshot ({snap} bytes) is too small for this test"
+    i = 0
+    while stats()["log"]["bytes"] < 2 * 65536:
+        post(f"b{i}-", 100)
+        i += 1
+    logged = stats()["log"]["bytes"]
+    assert 65536 < logged < share, (logged, share)
+    mark = len(d.stderr_text())
+    time.sleep(2.5)                     # two ticks with the log past snapshot_log_bytes
+    assert "writing a snapshot" not in new_stderr(d, mark), new_stderr(d, mark)
+    assert stats()["snapshot"]["written"] == written and not stats()["snapshot"]["running"]
+    while stats()["log"]["bytes"] < share:
+        post(f"b{i}-", 100)
+        i += 1
+    wait_for(lambda: stats()["snapshot"]["written"] > written, 15, "a snapshot past the share")
+    started = re.search(r"the log passed (\d+) bytes", new_stderr(d, mark))
+    assert started and int(started.group(1)) == share, new_stderr(d, mark)
 
 
 def test_a_background_snapshot_that_finds_damage_says_where_and_keeps_the_log(start_storyd, uid):
