@@ -306,6 +306,7 @@ http_commit_now(struct server *srv)
 	/* the turn's changes are in the log: long polls may see them now */
 	if (!srv->srv_failed)
 		clusters_wake(srv);
+	server_snapshot_retry(srv);
 }
 
 static void

@@ -285,6 +285,24 @@ snapshot_threshold(const struct server *srv)
 	return share > (double)least ? (uint64_t)share : least;
 }
 
+/*
+ * Start the snapshot that a log past threshold calls for. While the log's
+ * thread flushes the old segment first (-EAGAIN), the end of every turn
+ * tries again (server_snapshot_retry()), and so does the next tick.
+ */
+static void
+snapshot_start(struct server *srv, uint64_t threshold)
+{
+	int	r = store_snapshot_start(srv->srv_store);
+
+	srv->srv_snap_retry = r == -EAGAIN ? threshold : 0;
+	if (r == 0)
+		log_info("store: the log passed %llu bytes; writing a snapshot in the background",
+		    (unsigned long long)threshold);
+	else if (r != -EBUSY && r != -EAGAIN)
+		log_warnx("store: cannot start a snapshot: %s", strerror(-r));
+}
+
 static void
 snapshot_tick(struct server *srv)
 {
@@ -315,11 +333,14 @@ snapshot_tick(struct server *srv)
 	if (logged < threshold || logged < srv->srv_snap_after)
 		return;
 	srv->srv_snap_after = 0;
-	if ((r = store_snapshot_start(srv->srv_store)) == 0)
-		log_info("store: the log passed %llu bytes; writing a snapshot in the background",
-		    (unsigned long long)threshold);
-	else if (r != -EBUSY)
-		log_warnx("store: cannot start a snapshot: %s", strerror(-r));
+	snapshot_start(srv, threshold);
+}
+
+void
+server_snapshot_retry(struct server *srv)
+{
+	if (srv->srv_snap_retry != 0 && srv->srv_store != NULL && !srv->srv_failed)
+		snapshot_start(srv, srv->srv_snap_retry);
 }
 
 /*

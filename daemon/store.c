@@ -38,6 +38,11 @@ enum {
 #define STORE_FORMAT	1	/* of the store's part of a snapshot */
 #define ID_MAX		256	/* api.h API_MAX_ID: the longest id a client can store */
 #define LOCK_TRIES	40	/* 50 ms apart: how long a daemon that is stopping may hold the lock */
+/*
+ * A rotation flushes on the loop at most this much of the old segment: what
+ * came while the log's thread flushed the rest (wal_rotate_ready()).
+ */
+#define ROTATE_UNSYNCED_MAX	((uint64_t)1 << 20)
 
 struct age {
 	int64_t		published;
@@ -1450,12 +1455,21 @@ store_snapshot_start(struct store *s)
 {
 	struct rebuild	*rb;
 	uint64_t	 seq;
+	double		 secs;
 	int		 r;
 
 	if (s->wal == NULL)
 		return -ENOTSUP;
 	if (s->rebuild != NULL)
 		return -EBUSY;
+	/* the old segment must be on disk first: the log's thread flushes most of it */
+	if ((r = store_flush(s)) != 0 ||
+	    (r = wal_rotate_ready(s->wal, ROTATE_UNSYNCED_MAX, &secs)) < 0)
+		return r;
+	if (secs >= 0)
+		histogram_observe(&s->stats.fsync, secs);
+	if (r == 0)
+		return -EAGAIN;
 	/* the snapshot covers the records before the new segment */
 	if ((r = wal_rotate(s->wal, &seq)) != 0)
 		return r;

@@ -61,6 +61,7 @@ struct wal {
 	uint64_t	 next;		/* the seq the next append gets */
 	int		 error;		/* sticky: the first failed write or fsync */
 	int		 dirty;		/* written since the last fdatasync */
+	uint64_t	 unsynced;	/* bytes written since the last fdatasync began */
 	unsigned char	*buf;		/* appended records not yet written */
 	size_t		 len, cap;
 	struct seg	*segs;		/* oldest first; the last is in use */
@@ -750,6 +751,7 @@ wal_datasync(struct wal *w)
 	if (fdatasync(w->fd) == -1)
 		return w->error = -errno;
 	w->dirty = 0;
+	w->unsynced = 0;
 	return 0;
 }
 
@@ -766,6 +768,7 @@ wal_flush(struct wal *w)
 	if ((r = write_all(w->fd, w->buf, w->len)) < 0)
 		return w->error = r;
 	w->segs[w->nsegs - 1].size += w->len;
+	w->unsynced += w->len;
 	w->len = 0;
 	w->dirty = 1;
 	if (w->cap > BUF_KEEP) {
@@ -872,6 +875,7 @@ wal_sync_start(struct wal *w)
 		return -errno;
 	/* what is written from now on is dirty again; this job covers what was written before */
 	w->dirty = 0;
+	w->unsynced = 0;
 	pthread_mutex_lock(&sy->mu);
 	sy->fd = fd;
 	sy->busy = 1;
@@ -918,6 +922,38 @@ int
 wal_sync_done(struct wal *w, double *secs)
 {
 	return syncer_collect(w, 0, secs);
+}
+
+/* A background fdatasync handed over and not yet finished. */
+static int
+syncer_running(struct wal *w)
+{
+	struct syncer	*sy = w->syncer;
+	int		 r;
+
+	if (sy == NULL)
+		return 0;
+	pthread_mutex_lock(&sy->mu);
+	r = sy->busy && !sy->done;
+	pthread_mutex_unlock(&sy->mu);
+	return r;
+}
+
+int
+wal_rotate_ready(struct wal *w, uint64_t max, double *secs)
+{
+	int	r;
+
+	*secs = -1;
+	if (w->error)
+		return w->error;
+	if ((r = syncer_collect(w, 0, secs)) < 0)
+		return r;
+	if (syncer_running(w))
+		return 0;
+	if (w->unsynced + w->len <= max)
+		return 1;
+	return (r = wal_sync_start(w)) < 0 ? r : 0;
 }
 
 int

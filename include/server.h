@@ -69,6 +69,7 @@ struct server {
 	struct event			*srv_sigterm, *srv_sigint, *srv_sighup;
 	struct event			*srv_tick;	/* once a second: fsync, snapshots */
 	uint64_t			 srv_snap_after; /* after a failed snapshot: log bytes to wait for */
+	uint64_t			 srv_snap_retry; /* a snapshot waiting for the log's flush: its threshold */
 	struct event			*srv_watchdog;
 	struct event			*srv_recovered;
 	int				 srv_recover_pipe[2];
@@ -100,6 +101,12 @@ int	server_run(struct server *srv);
  * snapshot size) and log, by name, each changed setting that needs a restart.
  */
 void	server_reload(struct server *srv, const struct server_params *p);
+
+/*
+ * The end of a turn: start the snapshot that waited for the log's thread to
+ * flush the old segment, if it is done (store_snapshot_start(), -EAGAIN).
+ */
+void	server_snapshot_retry(struct server *srv);
 
 /*
  * Count conn among the open connections (once; it leaves the count when it

@@ -178,6 +178,18 @@ int	wal_sync_start(struct wal *);
 int	wal_sync_done(struct wal *, double *secs);
 
 /*
+ * Whether wal_rotate() would now flush little on the loop: 1 when no
+ * background fdatasync is under way and at most max bytes were written since
+ * the last one began; else 0 (call again later), having started one if none
+ * was under way. A finished one collected here leaves its time in *secs
+ * (else -1). -errno is sticky. The rotation's flush of the old segment must
+ * end before the new segment exists (a crash must not find records after a
+ * gap); this lets the log's thread do nearly all of it (README "Where the
+ * time goes": 16 ms of a rotation's 16.3 on the loop were that flush).
+ */
+int	wal_rotate_ready(struct wal *, uint64_t max, double *secs);
+
+/*
  * Flush and fsync the segment and start a new one at the next seq, which
  * *first_seq receives (a snapshot taken now covers every seq before it). A
  * no-op when the segment holds no records. 0 or -errno; if only the new

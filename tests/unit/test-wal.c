@@ -1033,6 +1033,80 @@ test_a_start_while_one_runs_is_busy_and_its_writes_are_synced_next(void **state)
 	assert_int_equal(fds_get().fg_calls, 0);
 }
 
+/* wal_rotate_ready() until it answers other than 0, as the end of each turn would; 0 after 10 s. */
+static int
+rotate_wait_ready(struct wal *w, uint64_t max, double *collected)
+{
+	struct timespec	t = { 0, 1000 * 1000 };
+	double		secs;
+	int		r;
+
+	for (int i = 0; i < 10000; i++) {
+		r = wal_rotate_ready(w, max, &secs);
+		if (secs >= 0)
+			*collected = secs;
+		if (r != 0)
+			return r;
+		nanosleep(&t, NULL);
+	}
+	return 0;
+}
+
+static void
+test_a_rotation_leaves_the_old_segments_flush_to_the_thread(void **state)
+{
+	struct dir		*d = *state;
+	struct wal		*w;
+	struct fds_counts	 c;
+	double			 secs = -1, collected = -1;
+	uint64_t		 first;
+	struct seen		 s;
+	struct wal_report	 rep;
+
+	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_EVERYSEC, 1), 0);
+	append(w, 2);
+	assert_int_equal(wal_rotate_ready(w, 1 << 20, &secs), 1);	/* little to flush: now */
+	assert_int_equal(fds_get().bg_calls, 0);
+
+	/* more than max: the thread flushes it, and the rotation waits */
+	fds_set(1, 0);
+	assert_int_equal(wal_rotate_ready(w, 0, &secs), 0);
+	assert_int_equal(fds_wait_entered(1), 0);
+	append(w, 3);					/* written while it runs */
+	assert_int_equal(wal_flush(w), 0);
+	assert_int_equal(wal_rotate_ready(w, 0, &secs), 0);
+	assert_true(secs == -1);
+	fds_set(0, 0);
+	assert_int_equal(rotate_wait_ready(w, 0, &collected), 1);
+	assert_true(collected >= 0);
+	c = fds_get();
+	assert_int_equal(c.bg_calls, 2);		/* records 3 to 5 needed a second one */
+	assert_int_equal(wal_rotate(w, &first), 0);
+	assert_int_equal(first, 6);
+	assert_int_equal(fds_get().fg_calls, 0);	/* nothing of segment 1 left to the loop */
+
+	append(w, 2);
+	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+	assert_seqs(&s, 1, 5);				/* 6 and 7 not flushed yet */
+	wal_close(w);
+	assert_log_carries_on(d, 7);
+}
+
+static void
+test_under_always_a_rotation_is_ready_at_once(void **state)
+{
+	struct dir	*d = *state;
+	struct wal	*w;
+	double		 secs;
+
+	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_ALWAYS, 1), 0);
+	append(w, 3);
+	assert_int_equal(wal_flush(w), 0);		/* the flush was the fdatasync */
+	assert_int_equal(wal_rotate_ready(w, 0, &secs), 1);
+	assert_int_equal(fds_get().bg_calls, 0);
+	wal_close(w);
+}
+
 static void
 test_records_appended_during_a_background_sync_survive_a_restart(void **state)
 {
@@ -1217,6 +1291,8 @@ main(void)
 		T(test_a_start_with_nothing_written_does_nothing),
 		T(test_a_start_while_one_runs_is_busy_and_its_writes_are_synced_next),
 		T(test_records_appended_during_a_background_sync_survive_a_restart),
+		T(test_a_rotation_leaves_the_old_segments_flush_to_the_thread),
+		T(test_under_always_a_rotation_is_ready_at_once),
 		T(test_sync_waits_for_a_background_sync_still_running),
 		T(test_rotate_during_a_background_sync_waits_and_loses_nothing),
 		T(test_close_during_a_background_sync_waits_and_loses_nothing),
