@@ -153,10 +153,10 @@ uint64_t	store_log_bytes(const struct store *);
  * state as of the records before it from the last snapshot and the log, then
  * writes it (the loop goes on; its memory is not read). 0, -EBUSY when one is
  * running, -EAGAIN when the log's thread is first flushing the segment (call
- * again soon: at the end of a turn), or -errno. store_snapshot_poll() collects it: 0 when none is
- * running, SNAPSHOT_RUNNING, or the finished one's result (1 done, -errno:
- * store_stats()'s snapshot_error says why; -EBADMSG: a damaged log or
- * snapshot, which a restart would refuse too).
+ * again soon: at the end of a turn), or -errno. store_snapshot_poll()
+ * collects it: 0 when none is running, SNAPSHOT_RUNNING, or the finished
+ * one's result (1 done, -errno: store_stats()'s snapshot_error says why;
+ * -EBADMSG: a damaged log or snapshot, which a restart would refuse too).
  */
 int	store_snapshot_start(struct store *);
 enum { STORE_SNAPSHOT_RUNNING = 2, STORE_SNAPSHOT_DONE = 1 };
