@@ -306,7 +306,6 @@ http_commit_now(struct server *srv)
 	/* the turn's changes are in the log: long polls may see them now */
 	if (!srv->srv_failed)
 		clusters_wake(srv);
-	server_snapshot_retry(srv);
 }
 
 static void
@@ -315,6 +314,8 @@ on_commit(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	http_commit_now(arg);
+	/* the end of a turn, not the flush at shutdown: no rotation then */
+	server_snapshot_retry(arg);
 }
 
 static void
