@@ -1,7 +1,8 @@
 # bench/lib.sh: what the benchmark scripts share, sourced after `set -eu`
 # with $build set: a temporary directory, storyd started on it and stopped
 # at exit (its log copied to $STORYD_LOG if set), and readers of loadgen's
-# RESULT line and of storyd's log.
+# RESULT line and of storyd's log. STORYD_WRAP, if set, is a command storyd
+# runs under (e.g. "chrt -r 10" or "nice -n -10").
 
 storyd=$build/storyd
 loadgen=$build/bench/loadgen
@@ -54,7 +55,7 @@ retention_hours = 876000
 max_articles = 1000000
 ${1:-}
 CONF
-	"$storyd" -c "$tmp/storyd.conf" 2> "$tmp/storyd.log" &
+	${STORYD_WRAP:-} "$storyd" -c "$tmp/storyd.conf" 2> "$tmp/storyd.log" &
 	storyd_pid=$!
 	line=$(wait_line "$tmp/storyd.log" "listening on") || exit 1
 	saddr=$(echo "$line" | sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/\1/p')
