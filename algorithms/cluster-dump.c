@@ -412,7 +412,7 @@ static void
 dump_articles(const struct clusterer *c, struct writer *w, const uint32_t *rank)
 {
 	size_t		id, i, off, limit = id_limit(c);
-	const uint8_t	*sig;
+	const uint8_t	*sig, *tids;
 
 	w_u32(w, TAG_ARTS);
 	for (id = 0; id < limit && !w->w_err; id++) {
@@ -431,8 +431,9 @@ dump_articles(const struct clusterer *c, struct writer *w, const uint32_t *rank)
 		w_u32(w, a->ar_shingles);
 		w_u16(w, a->ar_nterms);
 		off = id * c->c_p.doc_terms;
+		tids = art_tids(c, (uint32_t)id);
 		for (i = 0; i < a->ar_nterms; i++) {
-			w_u32(w, rank[c->c_tid[off + i]]);
+			w_u32(w, rank[tid_at(tids, i)]);
 			w_u16(w, c->c_twq[c->c_tw[off + i]]);
 		}
 		w_u8(w, a->ar_nosig);
@@ -589,8 +590,10 @@ load_header(struct loader *l, const struct cluster_params *p)
 	if (k != p->k || bands != p->bands || rows != p->rows || shingle != p->shingle ||
 	    l->l_dumped_terms > p->doc_terms)
 		return r_bad(r);
+	/* a clusterer holds at most TERM_MAX terms (doc_terms()) */
 	if (c->c_horizon > c->c_seq || c->c_laststory == CLUSTER_NONE ||
-	    l->l_narticles > l->l_idlimit || l->l_idlimit > CLUSTER_ID_LIMIT)
+	    c->c_arrivals >= ARRIVAL_MAX || l->l_nterms > TERM_MAX || l->l_narticles > l->l_idlimit ||
+	    l->l_idlimit > CLUSTER_ID_LIMIT)
 		return r_bad(r);
 	return 0;
 }
@@ -783,12 +786,16 @@ load_article(struct loader *l, uint32_t id)
 	uint8_t			*sig;
 	uint32_t		 story, i;
 	uint64_t		 key;
+	uint8_t			*tids, nosig;
+	uint16_t		 nterms;
+	uint64_t		 arrival;
 	size_t			 off;
 
 	if (cluster_arts_reserve(c, id) < 0)
 		return -ENOMEM;
 	a = &c->c_art[id];
-	a->ar_arrival = r_u64(r);
+	tids = art_tids(c, id);
+	arrival = r_u64(r);
 	a->ar_exact = r_u64(r);
 	a->ar_simhash = r_u64(r);
 	a->ar_source = r_u64(r);
@@ -796,11 +803,12 @@ load_article(struct loader *l, uint32_t id)
 	story = r_u32(r);
 	a->ar_group = r_u32(r);		/* the group root, until link_articles() */
 	a->ar_shingles = r_u32(r);
-	a->ar_nterms = r_u16(r);
-	if (r->r_err || a->ar_arrival >= c->c_arrivals || a->ar_group == CLUSTER_NONE ||
-	    a->ar_nterms > l->l_dumped_terms ||
-	    (a->ar_story = map_findp(&c->c_stories, story)) == NULL)
+	nterms = r_u16(r);
+	if (r->r_err || arrival >= c->c_arrivals || a->ar_group == CLUSTER_NONE ||
+	    nterms > l->l_dumped_terms || (a->ar_story = map_findp(&c->c_stories, story)) == NULL)
 		return r_bad(r);
+	a->ar_arrival = arrival;
+	a->ar_nterms = nterms;
 	off = (size_t)id * c->c_p.doc_terms;
 	for (i = 0, key = 0; i < a->ar_nterms; i++) {
 		uint32_t	 term;
@@ -811,11 +819,12 @@ load_article(struct loader *l, uint32_t id)
 			return r->r_err;
 		if (r->r_err || (w = r_u16(r)) == 0 || (code = cluster_tw_code_at_least(c, w)) == 0)
 			return r_bad(r);
-		c->c_tid[off + i] = term;
+		tid_put(tids, i, term);
 		c->c_tw[off + i] = code;
 	}
-	if ((a->ar_nosig = r_u8(r)) > 1)
+	if ((nosig = r_u8(r)) > 1)
 		return r_bad(r);
+	a->ar_nosig = nosig;
 	sig = c->c_sig + (size_t)id * c->c_p.k;
 	if (l->l_version > VERSION_SIG16)
 		r_bytes(r, sig, c->c_p.k);
@@ -825,7 +834,7 @@ load_article(struct loader *l, uint32_t id)
 	if (r->r_err)
 		return r->r_err;
 	for (i = 0; i < a->ar_nterms; i++)
-		cluster_term_count(c, c->c_tid[off + i], 1);
+		cluster_term_count(c, tid_at(tids, i), 1);
 	a->ar_held = 1;
 	return 0;
 }
@@ -926,7 +935,7 @@ link_articles(struct loader *l)
 			if (c->c_groups[gi].gr_head != root || c->c_groups[gi].gr_story != s)
 				return r_bad(r);
 		}
-		if (map_reserve(&c->c_exact, 1) < 0 || cluster_story_reserve(s, 0, a->ar_source) < 0)
+		if (cluster_exact_reserve(c, 1) < 0 || cluster_story_reserve(s, 0, a->ar_source) < 0)
 			return -ENOMEM;
 		if ((e = simindex_insert(c->c_sim, id, a->ar_simhash)) < 0)
 			return e;
@@ -957,13 +966,13 @@ cent_kept(const struct clusterer *c, const struct cstory *s, uint64_t *sum)
 
 	for (id = s->st_head, n = 0; n < s->st_size; n++, id = c->c_art[id].ar_stnext)
 		for (i = 0; i < c->c_art[id].ar_nterms; i++)
-			sum[c->c_tid[(size_t)id * c->c_p.doc_terms + i]] +=
+			sum[tid_at(art_tids(c, id), i)] +=
 			    c->c_twq[c->c_tw[(size_t)id * c->c_p.doc_terms + i]];
 	for (i = 0; i < s->st_ncent; i++)
 		ok &= s->st_cent[i].ce_w <= sum[s->st_cent[i].ce_term];
 	for (id = s->st_head, n = 0; n < s->st_size; n++, id = c->c_art[id].ar_stnext)
 		for (i = 0; i < c->c_art[id].ar_nterms; i++)
-			sum[c->c_tid[(size_t)id * c->c_p.doc_terms + i]] = 0;
+			sum[tid_at(art_tids(c, id), i)] = 0;
 	return ok;
 }
 
@@ -1238,8 +1247,9 @@ check_groups(const struct clusterer *c)
 static int
 check_articles(const struct clusterer *c)
 {
-	size_t		id, held = 0, terms = 0, dfsum = 0, nterm = 0, i, off;
-	uint64_t	head;
+	size_t		 id, held = 0, terms = 0, dfsum = 0, nterm = 0, i;
+	uint32_t	 head;
+	const uint8_t	*t;
 
 	for (id = 0; id < c->c_cap; id++) {
 		const struct art	*a = &c->c_art[id];
@@ -1250,15 +1260,14 @@ check_articles(const struct clusterer *c)
 		if (a->ar_arrival >= c->c_arrivals || a->ar_group >= c->c_ngroupv ||
 		    c->c_groups[a->ar_group].gr_size == 0 || a->ar_story == NULL ||
 		    a->ar_story->st_removed || a->ar_nterms > c->c_p.doc_terms ||
-		    !map_find(&c->c_exact, a->ar_exact, &head) || head >= c->c_cap ||
+		    (head = cluster_exact_find(c, a->ar_exact)) == CLUSTER_NONE ||
 		    !c->c_art[head].ar_held || c->c_art[head].ar_exact != a->ar_exact ||
 		    c->c_art[head].ar_arrival > a->ar_arrival)
 			return -EINVAL;
-		off = id * c->c_p.doc_terms;
+		t = art_tids(c, (uint32_t)id);
 		for (i = 0; i < a->ar_nterms; i++)
-			if (c->c_tid[off + i] >= c->c_nterm || c->c_tdf[c->c_tid[off + i]] == 0 ||
-			    (i > 0 && c->c_thash[c->c_tid[off + i]] <=
-			    c->c_thash[c->c_tid[off + i - 1]]))
+			if (tid_at(t, i) >= c->c_nterm || c->c_tdf[tid_at(t, i)] == 0 ||
+			    (i > 0 && c->c_thash[tid_at(t, i)] <= c->c_thash[tid_at(t, i - 1)]))
 				return -EINVAL;
 		terms += a->ar_nterms;
 	}

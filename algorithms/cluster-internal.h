@@ -89,12 +89,14 @@ struct posting {
  * which keeps that guarantee. The hash is c_thash[ce_term].
  */
 struct cent {
-	uint32_t	 ce_term : 31;		/* term id (< 2^31: cluster_terms_reserve()) */
+	uint32_t	 ce_term : 31;		/* term id (< TERM_MAX: cluster_terms_reserve()) */
 	uint32_t	 ce_posted : 1;		/* the story is in this term's posting */
 	uint32_t	 ce_w;			/* summed member weights, in units of 1 / TW_ONE */
 };
 
-#define TERM_MAX	(UINT32_C(1) << 31)	/* term ids are below */
+/* Term ids are below: an article keeps each of its terms' ids in 3 bytes. */
+#define TERM_MAX	(UINT32_C(1) << 24)
+#define TID_BYTES	3
 
 static inline double
 cent_w(const struct cent *e)
@@ -142,19 +144,28 @@ struct group {
 	struct cstory	*gr_story;		/* changes only when its story is merged into another */
 };
 
+/*
+ * A held article: 80 bytes, the arrival number sharing its word with the
+ * count of kept terms and two flags.
+ */
+#define ARRIVAL_MAX	(UINT64_C(1) << 52)	/* 142 years at a million a second */
+#define NTERMS_MAX	1023u			/* doc_terms at most */
+
 struct art {
-	uint64_t	 ar_exact, ar_simhash, ar_source, ar_arrival;
+	uint64_t	 ar_exact, ar_simhash, ar_source;
 	int64_t		 ar_published;
+	uint64_t	 ar_arrival : 52;	/* below ARRIVAL_MAX */
+	uint64_t	 ar_nterms : 10;
+	uint64_t	 ar_held : 1;
+	uint64_t	 ar_nosig : 1;		/* no shingles: its signature matches nothing */
 	struct cstory	*ar_story;
 	uint32_t	 ar_group;
 	uint32_t	 ar_exnext, ar_exprev;	/* same exact hash */
 	uint32_t	 ar_grnext, ar_grprev;	/* same group */
 	uint32_t	 ar_stnext, ar_stprev;	/* same story */
 	uint32_t	 ar_shingles;		/* distinct shingles signed, for containment */
-	uint16_t	 ar_nterms;
-	uint8_t		 ar_held;
-	uint8_t		 ar_nosig;		/* no shingles: its signature matches nothing */
 };
+_Static_assert(sizeof(struct art) <= 80, "an article's record is 80 bytes");
 
 /* A kept term of the article being decided. */
 struct kterm {
@@ -217,12 +228,23 @@ struct plan {
 	size_t		 pl_nfresh;		/* centroid norms in c_fresh */
 };
 
+/*
+ * The exact-hash index (cluster_exact_*()): per distinct exact hash held,
+ * the oldest article with it, the head of its ar_exnext list. A slot holds
+ * the id in its low 24 bits (CLUSTER_ID_LIMIT) and the hash's top 8 above
+ * them, never 0 (an empty slot); the key is the article's own ar_exact.
+ */
+struct exindex {
+	uint32_t	*ex_slot;
+	size_t		 ex_n, ex_cap;		/* ex_cap: 0 or a power of two */
+};
+
 struct clusterer {
 	struct cluster_params	 c_p;
 
 	struct art		*c_art;
 	uint8_t			*c_sig;		/* k per article: minhash_keep() of each value */
-	uint32_t		*c_tid;		/* doc_terms term ids per article, sorted by hash */
+	uint8_t			*c_tid;		/* doc_terms term ids per article, sorted by hash: tid_at() */
 	uint8_t			*c_tw;		/* their weights' codes */
 	uint16_t		 c_twq[TW_CODES];	/* a code's kept weight, in units of 1 / TW_ONE */
 	size_t			 c_cap;
@@ -243,8 +265,10 @@ struct clusterer {
 	char			**c_tword;
 	double			*c_tx;		/* scratch per id, 0 between uses: see scratch_*() */
 	uint32_t		 c_nterm, c_capterm, c_freeterm;
+	uint32_t		 c_termmax;	/* live terms at most: TERM_MAX (lower in tests) */
 
-	struct map		 c_exact, c_df, c_posts, c_stories;
+	struct exindex		 c_exact;
+	struct map		 c_df, c_posts, c_stories;
 	struct lsh		*c_lsh;
 	struct simindex		*c_sim;
 
@@ -273,6 +297,32 @@ struct clusterer {
 	struct trimkey		*c_trim;	/* as many */
 };
 
+/*
+ * An article's kept term ids: doc_terms of TID_BYTES each, little-endian (a
+ * 32-bit id would be 40 bytes more an article).
+ */
+static inline uint8_t *
+art_tids(const struct clusterer *c, uint32_t id)
+{
+	return c->c_tid + (size_t)id * c->c_p.doc_terms * TID_BYTES;
+}
+
+static inline uint32_t
+tid_at(const uint8_t *t, size_t i)
+{
+	t += i * TID_BYTES;
+	return t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16;
+}
+
+static inline void
+tid_put(uint8_t *t, size_t i, uint32_t term)
+{
+	t += i * TID_BYTES;
+	t[0] = (uint8_t)term;
+	t[1] = (uint8_t)(term >> 8);
+	t[2] = (uint8_t)(term >> 16);
+}
+
 /* ---- circular lists through the article array ---- */
 
 #define LIST_APPEND(c, head, id, next, prev) do {			\
@@ -300,6 +350,8 @@ void		 cluster_set_count(struct clusterer *c, size_t n);
 int		 cluster_arts_reserve(struct clusterer *c, uint32_t id);	/* 0 or -ENOMEM */
 int		 cluster_groups_reserve(struct clusterer *c);			/* 0 or -ENOMEM */
 int		 cluster_story_reserve(struct cstory *s, size_t nk, uint64_t source);	/* 0 or -ENOMEM */
+int		 cluster_exact_reserve(struct clusterer *c, size_t extra);	/* 0 or -ENOMEM */
+uint32_t	 cluster_exact_find(const struct clusterer *c, uint64_t h);	/* CLUSTER_NONE: none held */
 void		 cluster_exact_link(struct clusterer *c, uint32_t id);		/* c_exact reserved */
 void		 cluster_group_join(struct clusterer *c, uint32_t id, uint32_t gi, struct cstory *s);
 void		 cluster_sources_add(struct cstory *s, uint64_t h);		/* room reserved */

@@ -84,18 +84,19 @@ cluster_set_count(struct clusterer *c, size_t n)
 	c->c_logn = log((double)n + IDF_PRIOR);
 }
 
-/* Room for n more term ids, whatever the free list holds. */
+/* Room for n more term ids, the free ones (c_nterm less the live) first. */
 int
 cluster_terms_reserve(struct clusterer *c, size_t n)
 {
-	size_t	cap = c->c_capterm ? c->c_capterm : 256;
+	size_t	cap = c->c_capterm ? c->c_capterm : 256, nfree = c->c_nterm - c->c_df.m_n;
+	size_t	need = c->c_nterm + (n > nfree ? n - nfree : 0);
 	void	*p;
 
-	if (c->c_nterm + n <= c->c_capterm)
+	if (need <= c->c_capterm)
 		return 0;
-	while (cap < c->c_nterm + n)
+	while (cap < need)
 		cap *= 2;
-	if (cap > TERM_MAX)	/* a centroid keeps 31 bits of a term id */
+	if (cap > TERM_MAX)
 		return -ENOMEM;
 	/* a failure after some succeeded leaves larger arrays, nothing else */
 	if ((p = grow(c->c_thash, sizeof(*c->c_thash), cap)) == NULL)
@@ -183,24 +184,23 @@ scratch_doc_clear(struct clusterer *c, size_t nk)
 static void
 scratch_art(struct clusterer *c, uint32_t id)
 {
-	size_t		 off = (size_t)id * c->c_p.doc_terms;
-	const uint32_t	*t = c->c_tid + off;
-	const uint8_t	*w = c->c_tw + off;
+	const uint8_t	*t = art_tids(c, id);
+	const uint8_t	*w = c->c_tw + (size_t)id * c->c_p.doc_terms;
 
 	for (size_t i = 0; i < c->c_art[id].ar_nterms; i++) {
-		double	x = term_idf(c, t[i]);
+		double	x = term_idf(c, tid_at(t, i));
 
-		c->c_tx[t[i]] = tw_get(c->c_twq[w[i]]) * x * x;
+		c->c_tx[tid_at(t, i)] = tw_get(c->c_twq[w[i]]) * x * x;
 	}
 }
 
 static void
 scratch_art_clear(struct clusterer *c, uint32_t id)
 {
-	const uint32_t	*t = c->c_tid + (size_t)id * c->c_p.doc_terms;
+	const uint8_t	*t = art_tids(c, id);
 
 	for (size_t i = 0; i < c->c_art[id].ar_nterms; i++)
-		c->c_tx[t[i]] = 0;
+		c->c_tx[tid_at(t, i)] = 0;
 }
 
 static void
@@ -224,16 +224,16 @@ scratch_cent_clear(struct clusterer *c, const struct cstory *s)
 static double
 art_dot(const struct clusterer *c, uint32_t id, double *norm2)
 {
-	size_t		 off = (size_t)id * c->c_p.doc_terms;
-	const uint32_t	*t = c->c_tid + off;
-	const uint8_t	*w = c->c_tw + off;
+	const uint8_t	*t = art_tids(c, id);
+	const uint8_t	*w = c->c_tw + (size_t)id * c->c_p.doc_terms;
 	double		 dot = 0, n2 = 0;
 
 	for (size_t i = 0; i < c->c_art[id].ar_nterms; i++) {
 		float	tw = tw_get(c->c_twq[w[i]]);
-		double	x = tw * term_idf(c, t[i]);
+		uint32_t term = tid_at(t, i);
+		double	x = tw * term_idf(c, term);
 
-		dot += tw * c->c_tx[t[i]];
+		dot += tw * c->c_tx[term];
 		n2 += x * x;
 	}
 	*norm2 = n2;
@@ -443,7 +443,7 @@ static int
 doc_terms(struct clusterer *c, const struct doc *d, struct plan *pl)
 {
 	const struct terms	*t = d->terms;
-	size_t			 i, n = 0, nt = t ? t->n : 0;
+	size_t			 i, n = 0, nt = t ? t->n : 0, room, kept;
 
 	if (nt > c->c_capkt) {
 		struct kterm	*kt = grow(c->c_kt, sizeof(*kt), nt);
@@ -478,6 +478,22 @@ doc_terms(struct clusterer *c, const struct doc *d, struct plan *pl)
 		} else
 			k->kt_x = k->kt_w * idf(c, 0);
 	}
+	/*
+	 * With c_termmax terms live a new one gets no id, so the doc keeps the
+	 * terms it can: the known ones and, in hash order, new ones while ids
+	 * last. The live count, not the ids' history, decides, so a replay
+	 * after a snapshot's load keeps the same.
+	 */
+	room = c->c_df.m_n < c->c_termmax ? c->c_termmax - c->c_df.m_n : 0;
+	for (i = 0, kept = 0; i < n; i++) {
+		if (c->c_kt[i].kt_term == CLUSTER_NONE) {
+			if (room == 0)
+				continue;
+			room--;
+		}
+		c->c_kt[kept++] = c->c_kt[i];
+	}
+	n = kept;
 	pl->pl_nk = n;
 	doc_top(c, pl);
 	return 0;
@@ -617,11 +633,11 @@ static void
 find_duplicates(struct clusterer *c, const struct doc *d, struct plan *pl,
     struct verdict *out)
 {
-	uint64_t	head;
+	uint32_t	head;
 	size_t		i, nv;
 
-	if (map_find(&c->c_exact, d->exact, &head)) {
-		uint32_t	id = (uint32_t)head;
+	if ((head = cluster_exact_find(c, d->exact)) != CLUSTER_NONE) {
+		uint32_t	id = head;
 
 		pl->pl_group = c->c_art[id].ar_group;
 		out->status = VERDICT_EXACT_DUPLICATE;
@@ -975,7 +991,7 @@ cluster_arts_reserve(struct clusterer *c, uint32_t id)
 	if ((p = grow(c->c_sig, sizeof(*c->c_sig) * c->c_p.k, cap)) == NULL)
 		return -ENOMEM;
 	c->c_sig = p;
-	if ((p = grow(c->c_tid, sizeof(*c->c_tid) * dt, cap)) == NULL)
+	if ((p = grow(c->c_tid, TID_BYTES * dt, cap)) == NULL)
 		return -ENOMEM;
 	c->c_tid = p;
 	if ((p = grow(c->c_tw, sizeof(*c->c_tw) * dt, cap)) == NULL)
@@ -1216,8 +1232,9 @@ add_reserve(struct clusterer *c, uint32_t id, const struct doc *d, struct plan *
 {
 	struct cstory	*s = pl->pl_story;
 
-	if (cluster_arts_reserve(c, id) < 0 || map_reserve(&c->c_exact, 1) < 0 ||
-	    terms_reserve(c, d, pl) < 0 || cluster_groups_reserve(c) < 0)
+	if (c->c_arrivals >= ARRIVAL_MAX - 1 || cluster_arts_reserve(c, id) < 0 ||
+	    cluster_exact_reserve(c, 1) < 0 || terms_reserve(c, d, pl) < 0 ||
+	    cluster_groups_reserve(c) < 0)
 		return -ENOMEM;
 	if (s == NULL) {
 		if (c->c_laststory == UINT32_MAX - 1)	/* CLUSTER_NONE is not an id */
@@ -1234,33 +1251,133 @@ add_reserve(struct clusterer *c, uint32_t id, const struct doc *d, struct plan *
 }
 
 
+/* ---- the exact-hash index (struct exindex) ---- */
+
+#define EX_EMPTY	0u
+#define EX_ID		(CLUSTER_ID_LIMIT - 1)
+
+static uint32_t
+ex_tag(uint64_t h)
+{
+	uint32_t	t = (uint32_t)(h >> 56);
+
+	return (t ? t : 1) << 24;
+}
+
+static size_t
+ex_home(size_t cap, uint64_t h)
+{
+	return (size_t)h & (cap - 1);
+}
+
+/* The slot holding hash h, or SIZE_MAX. */
+static size_t
+ex_slot_of(const struct clusterer *c, uint64_t h)
+{
+	const struct exindex	*x = &c->c_exact;
+	uint32_t		 tag = ex_tag(h), v;
+	size_t			 i;
+
+	if (x->ex_cap == 0)
+		return SIZE_MAX;
+	for (i = ex_home(x->ex_cap, h); (v = x->ex_slot[i]) != EX_EMPTY; i = (i + 1) & (x->ex_cap - 1))
+		if ((v & ~EX_ID) == tag && c->c_art[v & EX_ID].ar_exact == h)
+			return i;
+	return SIZE_MAX;
+}
+
+static void
+ex_place(uint32_t *slot, size_t cap, uint64_t h, uint32_t v)
+{
+	size_t	i = ex_home(cap, h);
+
+	while (slot[i] != EX_EMPTY)
+		i = (i + 1) & (cap - 1);
+	slot[i] = v;
+}
+
+/* Room for extra more hashes, at a load of at most 3/4. */
+int
+cluster_exact_reserve(struct clusterer *c, size_t extra)
+{
+	struct exindex	*x = &c->c_exact;
+	size_t		 cap = x->ex_cap ? x->ex_cap : 16, i;
+	uint32_t	*slot;
+
+	while ((x->ex_n + extra) * 4 > cap * 3)
+		cap *= 2;
+	if (cap == x->ex_cap)
+		return 0;
+	if ((slot = calloc(cap, sizeof(*slot))) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < x->ex_cap; i++)
+		if (x->ex_slot[i] != EX_EMPTY)
+			ex_place(slot, cap, c->c_art[x->ex_slot[i] & EX_ID].ar_exact, x->ex_slot[i]);
+	free(x->ex_slot);
+	x->ex_slot = slot;
+	x->ex_cap = cap;
+	return 0;
+}
+
+uint32_t
+cluster_exact_find(const struct clusterer *c, uint64_t h)
+{
+	size_t	i = ex_slot_of(c, h);
+
+	return i == SIZE_MAX ? CLUSTER_NONE : c->c_exact.ex_slot[i] & EX_ID;
+}
+
+/* Remove slot i, shifting back the rest of its run: no tombstones. */
+static void
+ex_remove(struct clusterer *c, size_t i)
+{
+	struct exindex	*x = &c->c_exact;
+	size_t		 mask = x->ex_cap - 1, j = i, home;
+
+	for (;;) {
+		j = (j + 1) & mask;
+		if (x->ex_slot[j] == EX_EMPTY)
+			break;
+		home = ex_home(x->ex_cap, c->c_art[x->ex_slot[j] & EX_ID].ar_exact);
+		/* j's entry may fill i unless its home lies cyclically in (i, j] */
+		if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
+			x->ex_slot[i] = x->ex_slot[j];
+			i = j;
+		}
+	}
+	x->ex_slot[i] = EX_EMPTY;
+	x->ex_n--;
+}
+
 void
 cluster_exact_link(struct clusterer *c, uint32_t id)
 {
-	uint64_t	head;
 	struct art	*a = &c->c_art[id];
+	uint32_t	 head = cluster_exact_find(c, a->ar_exact);
 
-	if (map_find(&c->c_exact, a->ar_exact, &head)) {
-		LIST_APPEND(c, (uint32_t)head, id, ar_exnext, ar_exprev);
+	if (head != CLUSTER_NONE) {
+		LIST_APPEND(c, head, id, ar_exnext, ar_exprev);
 		return;
 	}
 	a->ar_exnext = a->ar_exprev = id;
-	map_put(&c->c_exact, a->ar_exact, id);
+	ex_place(c->c_exact.ex_slot, c->c_exact.ex_cap, a->ar_exact, ex_tag(a->ar_exact) | id);
+	c->c_exact.ex_n++;
 }
 
 static void
 exact_unlink(struct clusterer *c, uint32_t id)
 {
 	struct art	*a = &c->c_art[id];
-	uint64_t	 head;
+	size_t		 i = ex_slot_of(c, a->ar_exact);
 
+	assert(i != SIZE_MAX);
 	if (a->ar_exnext == id) {
-		map_del(&c->c_exact, a->ar_exact);
+		ex_remove(c, i);
 		return;
 	}
 	LIST_UNLINK(c, id, ar_exnext, ar_exprev);
-	if (map_find(&c->c_exact, a->ar_exact, &head) && head == id)
-		map_put(&c->c_exact, a->ar_exact, a->ar_exnext);
+	if ((c->c_exact.ex_slot[i] & EX_ID) == id)
+		c->c_exact.ex_slot[i] = ex_tag(a->ar_exact) | a->ar_exnext;
 }
 
 void
@@ -1455,15 +1572,15 @@ cent_trim(struct clusterer *c, struct cstory *s, struct cent *v, size_t n)
 static size_t
 cent_merge(struct clusterer *c, const struct cstory *s, uint32_t id)
 {
-	size_t		 off = (size_t)id * c->c_p.doc_terms, nt = c->c_art[id].ar_nterms;
-	const uint32_t	*t = c->c_tid + off;
-	const uint8_t	*w = c->c_tw + off;
+	size_t		 nt = c->c_art[id].ar_nterms;
+	const uint8_t	*t = art_tids(c, id);
+	const uint8_t	*w = c->c_tw + (size_t)id * c->c_p.doc_terms;
 	struct cent	*m = c->c_merge;
 	size_t		 i = 0, j = 0, n = 0;
 
 	while (i < s->st_ncent || j < nt) {
 		uint64_t	hs = i < s->st_ncent ? c->c_thash[s->st_cent[i].ce_term] : UINT64_MAX;
-		uint64_t	ha = j < nt ? c->c_thash[t[j]] : UINT64_MAX;
+		uint64_t	ha = j < nt ? c->c_thash[tid_at(t, j)] : UINT64_MAX;
 
 		if (j >= nt || (i < s->st_ncent && hs < ha)) {
 			m[n++] = s->st_cent[i++];
@@ -1472,7 +1589,7 @@ cent_merge(struct clusterer *c, const struct cstory *s, uint32_t id)
 			m[n].ce_w = cent_sum(m[n].ce_w, c->c_twq[w[j++]]);
 			n++;
 		} else {
-			m[n++] = (struct cent){ .ce_term = t[j], .ce_w = c->c_twq[w[j]] };
+			m[n++] = (struct cent){ .ce_term = tid_at(t, j), .ce_w = c->c_twq[w[j]] };
 			j++;
 		}
 	}
@@ -1492,18 +1609,18 @@ cent_merge(struct clusterer *c, const struct cstory *s, uint32_t id)
 static void
 cent_sub(struct clusterer *c, struct cstory *s, uint32_t id)
 {
-	size_t		 off = (size_t)id * c->c_p.doc_terms, nt = c->c_art[id].ar_nterms;
-	const uint32_t	*t = c->c_tid + off;
-	const uint8_t	*w = c->c_tw + off;
+	size_t		 nt = c->c_art[id].ar_nterms;
+	const uint8_t	*t = art_tids(c, id);
+	const uint8_t	*w = c->c_tw + (size_t)id * c->c_p.doc_terms;
 	size_t		 i = 0, j = 0, n = 0;
 
 	for (i = 0; i < s->st_ncent; i++) {
 		struct cent	*e = &s->st_cent[i];
 		uint64_t	 h = c->c_thash[e->ce_term];
 
-		while (j < nt && c->c_thash[t[j]] < h)
+		while (j < nt && c->c_thash[tid_at(t, j)] < h)
 			j++;
-		if (j < nt && c->c_thash[t[j]] == h) {
+		if (j < nt && c->c_thash[tid_at(t, j)] == h) {
 			uint16_t	q = c->c_twq[w[j++]];
 
 			if (e->ce_w <= q) {
@@ -1805,9 +1922,9 @@ story_leave(struct clusterer *c, struct cstory *s, uint32_t id)
 static void
 df_take(struct clusterer *c, uint32_t id, struct plan *pl)
 {
-	size_t	i, off = (size_t)id * c->c_p.doc_terms;
+	uint8_t	*t = art_tids(c, id), *w = c->c_tw + (size_t)id * c->c_p.doc_terms;
 
-	for (i = 0; i < pl->pl_nk; i++) {
+	for (size_t i = 0; i < pl->pl_nk; i++) {
 		struct kterm	*k = &c->c_kt[i];
 
 		if (k->kt_term == CLUSTER_NONE) {
@@ -1815,8 +1932,8 @@ df_take(struct clusterer *c, uint32_t id, struct plan *pl)
 			k->kt_str = NULL;
 		}
 		cluster_term_count(c, k->kt_term, 1);
-		c->c_tid[off + i] = k->kt_term;
-		c->c_tw[off + i] = k->kt_code;
+		tid_put(t, i, k->kt_term);
+		w[i] = k->kt_code;
 	}
 	c->c_art[id].ar_nterms = pl->pl_nk;
 }
@@ -1824,10 +1941,10 @@ df_take(struct clusterer *c, uint32_t id, struct plan *pl)
 static void
 df_release(struct clusterer *c, uint32_t id)
 {
-	size_t	i, off = (size_t)id * c->c_p.doc_terms;
+	const uint8_t	*t = art_tids(c, id);
 
-	for (i = 0; i < c->c_art[id].ar_nterms; i++)
-		cluster_term_count(c, c->c_tid[off + i], -1);
+	for (size_t i = 0; i < c->c_art[id].ar_nterms; i++)
+		cluster_term_count(c, tid_at(t, i), -1);
 	c->c_art[id].ar_nterms = 0;
 }
 
@@ -1990,7 +2107,7 @@ cluster_new(const struct cluster_params *p)
 	size_t			 i, nmerge;
 
 	assert(p->k >= 1 && p->bands >= 1 && p->rows >= 1 && p->bands * p->rows <= p->k);
-	assert(p->doc_terms >= 1 && p->doc_terms <= UINT16_MAX);
+	assert(p->doc_terms >= 1 && p->doc_terms <= NTERMS_MAX);
 	assert(p->max_matches <= CLUSTER_MAX_MATCHES && p->simhash_k <= 7 && p->window >= 0);
 	assert(p->dup_containment > 0 && p->dup_containment <= 1);
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -1998,6 +2115,7 @@ cluster_new(const struct cluster_params *p)
 	c->c_p = *p;
 	c->c_freegroup = CLUSTER_NONE;
 	c->c_freeterm = CLUSTER_NONE;
+	c->c_termmax = TERM_MAX;
 	for (i = 0; i < LOG_TABLE; i++)
 		c->c_logdf[i] = log((double)i + 1);
 	for (i = 1; i < TW_CODES; i++)
@@ -2037,7 +2155,7 @@ cluster_free(struct clusterer *c)
 		next = s->st_fnext;
 		story_free(s);
 	}
-	map_fini(&c->c_exact, 0);
+	free(c->c_exact.ex_slot);
 	map_fini(&c->c_stories, 0);
 	map_fini(&c->c_df, 0);
 	for (i = 0; i < c->c_nterm; i++)	/* NULL for free ids */
@@ -2233,7 +2351,7 @@ cluster_memory(const struct clusterer *c, struct cluster_memory_split *split)
 	size_t				 i;
 
 	m.articles = c->c_cap * (sizeof(*c->c_art) + c->c_p.k * sizeof(*c->c_sig) +
-	    c->c_p.doc_terms * (sizeof(*c->c_tid) + sizeof(*c->c_tw)));
+	    c->c_p.doc_terms * (TID_BYTES + sizeof(*c->c_tw)));
 	m.lsh = lsh_memory(c->c_lsh);
 	m.simhash = simindex_memory(c->c_sim);
 	for (s = c->c_fhead; s != NULL; s = s->st_fnext)
@@ -2252,7 +2370,7 @@ cluster_memory(const struct clusterer *c, struct cluster_memory_split *split)
 	for (i = 0; i < c->c_nterm; i++)
 		if (c->c_tword[i] != NULL)
 			m.terms += strlen(c->c_tword[i]) + 1 + MALLOC_HEADER;
-	m.other = sizeof(*c) + map_memory(&c->c_exact) + map_memory(&c->c_stories) +
+	m.other = sizeof(*c) + c->c_exact.ex_cap * sizeof(*c->c_exact.ex_slot) + map_memory(&c->c_stories) +
 	    c->c_capgroups * sizeof(*c->c_groups) + c->c_capkt * sizeof(*c->c_kt) +
 	    2 * CAND_MAX * (sizeof(*c->c_cand) + sizeof(*c->c_scored)) +
 	    c->c_p.k * (sizeof(*c->c_wsig) + sizeof(*c->c_ksig)) +
@@ -2262,6 +2380,12 @@ cluster_memory(const struct clusterer *c, struct cluster_memory_split *split)
 	if (split != NULL)
 		*split = m;
 	return m.articles + m.lsh + m.simhash + m.stories + m.postings + m.terms + m.other;
+}
+
+void
+cluster_set_term_limit(struct clusterer *c, uint32_t n)
+{
+	c->c_termmax = n < TERM_MAX ? n : TERM_MAX;
 }
 
 uint64_t

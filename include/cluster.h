@@ -220,10 +220,18 @@ struct cluster_memory_split {
 	size_t	stories;	/* story records, centroids, sources */
 	size_t	postings;	/* term -> stories index */
 	size_t	terms;		/* document frequencies, display words, their map */
-	size_t	other;		/* exact-hash map, groups, story map, scratch */
+	size_t	other;		/* exact-hash index, groups, story map, scratch */
 };
 
 size_t	cluster_memory(const struct clusterer *, struct cluster_memory_split *split);
+
+/*
+ * Terms held at once: at most 16,777,216 (an article keeps each term's id in
+ * 3 bytes), fewer if n is lower (for tests). An article bringing new terms
+ * when none are left keeps the terms it can (known ones, then new ones in
+ * hash order while ids last); cluster_add() does not fail for it.
+ */
+void	cluster_set_term_limit(struct clusterer *, uint32_t n);
 
 uint64_t	cluster_seq(const struct clusterer *);		/* the last sequence number given */
 size_t		cluster_count_articles(const struct clusterer *);

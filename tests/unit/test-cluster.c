@@ -216,6 +216,81 @@ test_removing_an_exact_copy_from_a_full_exact_map(void **state)
 	cluster_free(c);
 }
 
+/*
+ * Texts whose exact hashes share the index's home slot and tag (the low
+ * bits and the top byte) are still told apart, and still found after
+ * others of the run leave, the run wrapping past the table's end.
+ */
+static void
+test_exact_copies_found_when_their_hashes_collide(void **state)
+{
+	struct cluster_params	 p;
+	struct clusterer	*c = new_clusterer(&p);
+	struct tdoc		 a[6], copy;
+	struct verdict		 v;
+	uint32_t		 i;
+
+	(void)state;
+	for (i = 0; i < 6; i++) {
+		tdoc_make(&a[i], &p, 10 + i, "blinken beijing xi", T0);
+		a[i].d.exact = (uint64_t)(i + 1) << 32 | 15;	/* home 15 of 16, tag 1 */
+		add_ok(c, i, &a[i], &v);
+		assert_int_equal(v.status == VERDICT_EXACT_DUPLICATE, 0);
+	}
+	cluster_remove(c, 0);
+	cluster_remove(c, 3);
+	assert_int_equal(cluster_check(c), 0);
+	for (i = 0; i < 6; i++) {
+		tdoc_make(&copy, &p, 10 + i, "blinken beijing xi", T0);
+		copy.d.exact = a[i].d.exact;
+		add_ok(c, 100 + i, &copy, &v);
+		if (i == 0 || i == 3) {
+			assert_int_not_equal(v.status, VERDICT_EXACT_DUPLICATE);
+		} else {
+			assert_int_equal(v.status, VERDICT_EXACT_DUPLICATE);
+			assert_int_equal(v.duplicate_of, i);
+		}
+		cluster_remove(c, 100 + i);
+		tdoc_fini(&copy);
+	}
+	assert_int_equal(cluster_check(c), 0);
+	for (i = 0; i < 6; i++)
+		tdoc_fini(&a[i]);
+	cluster_free(c);
+}
+
+/*
+ * When every term id is taken, an article is still added: it keeps the terms
+ * that have ids and, in hash order, new ones while ids last; ids freed by a
+ * removal serve the next article. (The limit is 2^24 live terms; 5 here.)
+ */
+static void
+test_articles_keep_what_terms_they_can_when_ids_run_out(void **state)
+{
+	struct cluster_params	 p;
+	struct clusterer	*c = new_clusterer(&p);
+	struct tdoc		 td;
+	struct verdict		 v;
+	const char		*words[8];
+	const char		*spec[] = { "alpha beta gamma", "delta epsilon zeta eta",
+	    "theta iota", "lambda mu nu" };
+	size_t			 want[] = { 3, 2, 0, 3 };
+
+	(void)state;
+	cluster_set_term_limit(c, 5);
+	for (uint32_t i = 0; i < 4; i++) {
+		if (i == 3)
+			cluster_remove(c, 0);	/* alpha, beta and gamma leave */
+		tdoc_make(&td, &p, 40 + i, spec[i], T0);
+		add_ok(c, i, &td, &v);
+		assert_int_equal(v.status, VERDICT_NEW_STORY);
+		assert_int_equal(cluster_story_terms(c, v.story, words, 8), want[i]);
+		assert_int_equal(cluster_check(c), 0);
+		tdoc_fini(&td);
+	}
+	cluster_free(c);
+}
+
 static void
 test_exact_duplicate_joins_group_and_story(void **state)
 {
@@ -1644,6 +1719,8 @@ main(void)
 		cmocka_unit_test(test_params_default_are_consistent),
 		cmocka_unit_test(test_exact_duplicate_joins_group_and_story),
 		cmocka_unit_test(test_removing_an_exact_copy_from_a_full_exact_map),
+		cmocka_unit_test(test_exact_copies_found_when_their_hashes_collide),
+		cmocka_unit_test(test_articles_keep_what_terms_they_can_when_ids_run_out),
 		cmocka_unit_test(test_near_duplicate_by_minhash_points_to_root),
 		cmocka_unit_test(test_near_duplicate_by_simhash_alone),
 		cmocka_unit_test(test_trimmed_copy_is_near_duplicate_by_containment),
