@@ -873,16 +873,6 @@ load_articles(struct loader *l)
 	return l->l_norder == l->l_narticles ? 0 : r_bad(r);
 }
 
-static void
-sig_rows(void *arg, uint32_t id, unsigned from, unsigned n, uint32_t *out)
-{
-	const struct clusterer	*c = arg;
-	const uint8_t		*s = c->c_sig + (size_t)id * c->c_p.k + from;
-
-	for (unsigned i = 0; i < n; i++)
-		out[i] = s[i];
-}
-
 /*
  * The LSH, with the held articles in arrival order: sized once for the
  * articles read (a count earned by their bytes, not the header's claim), and
@@ -898,7 +888,7 @@ lsh_load(struct loader *l)
 		return -ENOMEM;
 	for (size_t i = 0; i < l->l_norder; i++)
 		ids[i] = l->l_order[i].ai_id;
-	r = lsh_fill(l->l_c->c_lsh, ids, l->l_norder, sig_rows, l->l_c);
+	r = lsh_fill(l->l_c->c_lsh, ids, l->l_norder);
 	free(ids);
 	return r;
 }

@@ -53,6 +53,7 @@
 #include "minhash.h"
 #include "mix.h"
 #include "simhash.h"
+#include "prefetch.h"
 
 _Static_assert(CLUSTER_ID_LIMIT == LSH_ID_LIMIT, "article ids are LSH ids");
 
@@ -538,6 +539,20 @@ sig_prepare(struct clusterer *c, const uint32_t *sig)
 		c->c_wsig[i] = c->c_ksig[i];
 	}
 	return c->c_wsig;
+}
+
+/* lsh.c's lsh_rows_fn: values from..from+n-1 of article id's kept signature. */
+static void
+sig_rows(void *arg, uint32_t id, unsigned from, unsigned n, uint32_t *out)
+{
+	const uint8_t	*s = sig_of(arg, id) + from;
+
+	if (out == NULL) {
+		PREFETCH(s);
+		return;
+	}
+	for (unsigned i = 0; i < n; i++)
+		out[i] = s[i];
 }
 
 /* Held article id's kept signature, widened into c_wsig for lsh.c. */
@@ -1968,8 +1983,7 @@ add_commit(struct clusterer *c, uint32_t id, const struct doc *d, struct plan *p
 	*a = (struct art){ .ar_exact = d->exact, .ar_simhash = d->simhash,
 	    .ar_source = d->source, .ar_arrival = c->c_arrivals++,
 	    .ar_published = d->published, .ar_shingles = d->shingles, .ar_held = 1 };
-	/* cluster_add() prepared it for lsh_insert() */
-	memcpy(c->c_sig + (size_t)id * c->c_p.k, c->c_ksig, c->c_p.k);
+	/* the signature's row: cluster_add() wrote it for lsh_insert() */
 	a->ar_nosig = d->sig[0] == MINHASH_EMPTY;
 	df_take(c, id, pl);
 	s = pl->pl_story ? pl->pl_story : story_create(c, pl, id);
@@ -1995,10 +2009,13 @@ cluster_add(struct clusterer *c, uint32_t id, const struct doc *d, struct verdic
 		return r;
 	if ((r = add_reserve(c, id, d, &pl)) < 0)
 		goto fail;
-	if ((r = lsh_insert(c->c_lsh, id, sig_prepare(c, d->sig))) < 0)
+	/* lsh.c reads the signature back (sig_rows()) */
+	sig_prepare(c, d->sig);
+	memcpy(c->c_sig + (size_t)id * c->c_p.k, c->c_ksig, c->c_p.k);
+	if ((r = lsh_insert(c->c_lsh, id, c->c_wsig)) < 0)
 		goto fail;
 	if ((r = simindex_insert(c->c_sim, id, d->simhash)) < 0) {
-		lsh_remove(c->c_lsh, id, sig_prepare(c, d->sig));
+		lsh_remove(c->c_lsh, id, c->c_wsig);
 		goto fail;
 	}
 	add_commit(c, id, d, &pl);
@@ -2122,7 +2139,7 @@ cluster_new(const struct cluster_params *p)
 		c->c_twq[i] = tw_quantize(tw_raw((unsigned)i));
 	cluster_set_count(c, 0);
 	nmerge = merge_room(p);
-	c->c_lsh = lsh_new(p->bands, p->rows);
+	c->c_lsh = lsh_new(p->bands, p->rows, sig_rows, c);
 	c->c_sim = simindex_new(p->simhash_k);
 	c->c_cand = malloc(2 * CAND_MAX * sizeof(*c->c_cand));
 	c->c_wsig = malloc(p->k * sizeof(*c->c_wsig));

@@ -1,36 +1,42 @@
 /*
  * lsh: banded LSH index over MinHash signatures.
  *
- * Each band is one open-addressing table of 6-byte slots, one per (band,
- * id): a 24-bit key tag and the id's 24 bits (LSH_ID_LIMIT). The tag is 24
- * bits of XXH3 over the band's r values (seed: the band number). Slots are
- * kept in Robin Hood order (each run sorted by home slot, and within a home
- * by insertion), so a lookup stops as soon as it passes where its tag would
- * be, and a table can be filled to 4/5 with short probes; a table grows by a
- * quarter (the home is the tag scaled to the size, so any size will do), and
- * so stays between 31/50 and 4/5 full while growing (growth starts between
- * 31/40 and 4/5, see move_start()). (9/10 saves a further tenth of the
- * memory but made cluster_add() 30% slower at 200,000 held: long runs.)
- * A table's ids move to its new size a few at a time, one band at a time
- * (see move_start()), so no insert pays for refiling a whole index.
- * lsh_reserve() jumps straight to the size those quarters reach for its
- * count (band_cap_for()), without refiling each id at every step (about 4.5
- * times each on the way to a million). Deletion shifts the rest of the
- * run back, so there are no tombstones. A bucket of many ids (copies of one
- * text) is that many slots of one run.
+ * Each band is one open-addressing table of 4-byte slots, one per (band,
+ * id): the id's 24 bits (LSH_ID_LIMIT), the low 3 bits of the band key's
+ * 24-bit tag (XXH3 over the band's r values, seeded with the band number)
+ * and the slot's distance from its home, 5 bits that say "30 or more" past
+ * 29. The home is the tag scaled to the table's size, so any size will do.
+ * The rest of a tag is read back from the id's signature, which the caller
+ * keeps (lsh_rows_fn): a lookup asks for it only where a slot's home and
+ * low bits agree with the key looked for (the bucket's own ids, and about
+ * one other in eight of those filed at the same home), an insert or a
+ * removal only for slots 30 or more from home, and a table that changes
+ * size for every id it moves. Slots are kept in Robin Hood order (each run
+ * sorted by home, and within a home by insertion), so a lookup stops as
+ * soon as it passes where its home's entries would be, and a table can be
+ * filled to 4/5 with short probes; a table grows by a quarter, and so stays
+ * between 31/50 and 4/5 full while growing (growth starts between 31/40
+ * and 4/5, see move_start()). (9/10 saves a further tenth of the memory but
+ * made cluster_add() 30% slower at 200,000 held: long runs.) A table's ids
+ * move to its new size a few at a time, one band at a time (see
+ * move_start()), so no insert pays for refiling a whole index. lsh_reserve()
+ * jumps straight to the size those quarters reach for its count
+ * (band_cap_for()), without refiling each id at every step (about 4.5 times
+ * each on the way to a million). Deletion shifts the rest of the run back,
+ * so there are no tombstones. A bucket of many ids (copies of one text) is
+ * that many slots of one run.
  *
  * Two different band keys share a bucket only when their 24-bit tags agree:
  * about count / 2^24 per band and query (0.06 at a million items, 2.5 over
  * 42 bands), and the result is one more candidate, which the caller verifies
  * anyway (see lsh.h). cluster.c's keys are themselves 24 bits (3 values of a
- * byte) that agree by chance as often. That is the price of 6-byte slots
- * instead of 8 (31-bit tags, 32-bit ids): at a million held, 329 bytes an
- * article against 438, and cluster_add() no slower (bench/index -n
- * 1000000, one run each: add/ref 1.71 against 1.80).
+ * byte) that agree by chance as often.
  *
- * Memory per item and band: one slot (6 bytes) at a load between 31/50 and
- * 4/5 (2/5 after many removals, when a table shrinks), so 7.5 to 9.7 bytes,
- * times the number of bands, and while one band moves, its old table besides.
+ * Memory per item and band: one slot (4 bytes) at a load between 31/50 and
+ * 4/5 (2/5 after many removals, when a table shrinks), so 5 to 6.5 bytes,
+ * times the number of bands, and while one band moves, its old table
+ * besides: at a million held, 219 bytes an article against 329 with 6-byte
+ * slots that kept the whole tag, and 438 with 8 (31-bit tags, 32-bit ids).
  * lsh_memory() counts the bytes of the tables requested. Tables of
  * PAGES_APART bytes and more are mappings of their own (pages.h).
  */
@@ -51,55 +57,72 @@
 #define TAG_BATCH	64u	/* bands fetched together: the default 42 in one go */
 
 /*
- * A slot: a 24-bit tag (0: empty) and a 24-bit id, in three 16-bit words so
- * that a slot is 6 bytes and 2-aligned.
+ * A slot: 32 bits, 0 when empty. The id in the low 24 (LSH_ID_LIMIT); a
+ * bit saying the slot holds the same tag as the slot before it; the tag's
+ * low 3 bits; and in the top 4 the distance from the tag's home plus one,
+ * DIST_SAT + 1 standing for DIST_SAT or more. The ids of one tag lie
+ * together (a bucket), so the rest of a tag comes from an id's signature
+ * (lsh_rows_fn) once a bucket, where the bucket's home and low bits agree
+ * with what is looked for, and a distance past DIST_SAT once a bucket too
+ * (within one, each slot is one further than the one before).
  */
-struct slot {
-	uint16_t	w[3];
-};
+#define ID_BITS		24
+#define ID_MASK		((UINT32_C(1) << ID_BITS) - 1)
+#define SAME_BIT	(UINT32_C(1) << ID_BITS)
+#define TAGLO_SHIFT	(ID_BITS + 1)
+#define TAGLO_MASK	UINT32_C(7)
+#define DIST_SHIFT	(TAGLO_SHIFT + 3)
+#define DIST_SAT	14u
+#define DIST_UNKNOWN	UINT32_MAX
+
+typedef uint32_t	slot_t;
+
+static slot_t
+slot_make(uint32_t tag, uint32_t id, uint32_t dist, int same)
+{
+	return id | (same ? SAME_BIT : 0) | (tag & TAGLO_MASK) << TAGLO_SHIFT |
+	    ((dist < DIST_SAT ? dist : DIST_SAT) + 1) << DIST_SHIFT;
+}
+
+static uint32_t
+slot_id(slot_t s)
+{
+	return s & ID_MASK;
+}
+
+static int
+slot_same(slot_t s)
+{
+	return (s & SAME_BIT) != 0;
+}
+
+static uint32_t
+slot_taglo(slot_t s)
+{
+	return s >> TAGLO_SHIFT & TAGLO_MASK;
+}
+
+/* The distance the slot keeps: exact below DIST_SAT. */
+static uint32_t
+slot_kept_dist(slot_t s)
+{
+	return (s >> DIST_SHIFT) - 1;
+}
+
+/* The slot at dist from its home: its distance field set again. */
+static slot_t
+slot_at_dist(slot_t s, uint32_t dist)
+{
+	return (s & ((UINT32_C(1) << DIST_SHIFT) - 1)) |
+	    ((dist < DIST_SAT ? dist : DIST_SAT) + 1) << DIST_SHIFT;
+}
 
 /* One open-addressing table in Robin Hood order. */
 struct table {
-	struct slot	*slot;
+	slot_t		*slot;
 	uint32_t	 cap;
 	uint32_t	 used;
 };
-
-static uint32_t
-tag_at_slot(const struct slot *s)
-{
-	return s->w[0] | (uint32_t)(s->w[1] & 0xff) << 16;
-}
-
-static uint32_t
-id_at_slot(const struct slot *s)
-{
-	return s->w[1] >> 8 | (uint32_t)s->w[2] << 8;
-}
-
-static void
-slot_put(struct slot *s, uint32_t tag, uint32_t id)
-{
-	*s = (struct slot){ { (uint16_t)tag, (uint16_t)(tag >> 16 | id << 8), (uint16_t)(id >> 8) } };
-}
-
-static uint32_t
-tag_at(const struct table *t, uint32_t i)
-{
-	return tag_at_slot(&t->slot[i]);
-}
-
-static uint32_t
-id_at(const struct table *t, uint32_t i)
-{
-	return id_at_slot(&t->slot[i]);
-}
-
-static void
-slot_clear(struct table *t, uint32_t i)
-{
-	t->slot[i] = (struct slot){ { 0, 0, 0 } };
-}
 
 /*
  * A band: the table its ids are filed in and, while it changes size, the
@@ -119,6 +142,8 @@ struct lsh {
 	size_t		 count;
 	struct band	*band;
 	unsigned	 moving;	/* the band whose table is moving, or NOT_MOVING */
+	lsh_rows_fn	*rows_fn;	/* an id's signature, for the tag bits a slot lacks */
+	void		*rows_arg;
 };
 
 /*
@@ -183,32 +208,62 @@ lsh_probability(double s, unsigned bands, unsigned rows)
 	return 1 - pow(1 - pow(s, rows), bands);
 }
 
-/* The tag of band j from its r values v. */
+#define ROWS_CHUNK	64u
+
+/* XXH3 of one chunk of a band's values' low 16 bits, chained through the seed. */
+static uint64_t
+band_hash_chunk(const uint32_t *v, unsigned n, uint64_t seed)
+{
+	uint8_t	le[2 * ROWS_CHUNK];
+
+	for (unsigned i = 0; i < n; i++) {
+		le[2 * i] = (uint8_t)v[i];
+		le[2 * i + 1] = (uint8_t)(v[i] >> 8);
+	}
+	return XXH3_64bits_withSeed(le, 2 * n, seed);
+}
+
+static uint32_t
+tag_from_hash(uint64_t h)
+{
+	h >>= 40;
+	return h ? (uint32_t)h : 1;
+}
+
+/*
+ * The tag of band j from its r values v: XXH3 of the values' low 16 bits as
+ * little-endian bytes, seeded with the band number, so a signature lands in
+ * the same bucket on every machine, and a caller that keeps only the low 16
+ * bits (cluster.c) can remove what it inserted. Two different values agree
+ * on their low 16 bits by chance 2^-16 of the time, far below the MinHash
+ * agreement this index is tuned for (lsh_choose()). Bands of more than 64
+ * rows chain 64-value chunks through the seed.
+ */
 static uint32_t
 band_tag_of(const struct lsh *l, unsigned j, const uint32_t *v)
 {
-	uint8_t		 le[128];
-	uint64_t	 h = j;
+	uint64_t	h = j;
 
-	/*
-	 * XXH3 of the values' low 16 bits as little-endian bytes, seeded with
-	 * the band number, so a signature lands in the same bucket on every
-	 * machine, and a caller that keeps only the low 16 bits (cluster.c) can
-	 * remove what it inserted. Two different values agree on their low 16
-	 * bits by chance 2^-16 of the time, far below the MinHash agreement
-	 * this index is tuned for (lsh_choose()). Bands of more than 64 rows
-	 * chain 64-value chunks through the seed.
-	 */
 	for (unsigned done = 0, c; done < l->rows; done += c) {
-		c = l->rows - done < 64 ? l->rows - done : 64;
-		for (unsigned i = 0; i < c; i++) {
-			le[2 * i] = (uint8_t)v[done + i];
-			le[2 * i + 1] = (uint8_t)(v[done + i] >> 8);
-		}
-		h = XXH3_64bits_withSeed(le, 2 * c, h);
+		c = l->rows - done < ROWS_CHUNK ? l->rows - done : ROWS_CHUNK;
+		h = band_hash_chunk(v + done, c, h);
 	}
-	h >>= 40;
-	return h ? (uint32_t)h : 1;
+	return tag_from_hash(h);
+}
+
+/* The tag of band j for a held id, from its signature as the caller keeps it. */
+static uint32_t
+id_tag(const struct lsh *l, unsigned j, uint32_t id)
+{
+	uint32_t	v[ROWS_CHUNK];
+	uint64_t	h = j;
+
+	for (unsigned done = 0, c; done < l->rows; done += c) {
+		c = l->rows - done < ROWS_CHUNK ? l->rows - done : ROWS_CHUNK;
+		l->rows_fn(l->rows_arg, id, j * l->rows + done, c, v);
+		h = band_hash_chunk(v, c, h);
+	}
+	return tag_from_hash(h);
 }
 
 static uint32_t
@@ -239,98 +294,189 @@ slot_prev(const struct table *t, uint32_t i)
 	return i == 0 ? t->cap - 1 : i - 1;
 }
 
-/* How far slot i is from the home of the tag it holds. */
+/* How far slot i of band j's table t is from the home of the tag it holds, asked for. */
 static uint32_t
-slot_dist(const struct table *t, uint32_t i)
+slot_dist_asked(const struct lsh *l, unsigned j, const struct table *t, uint32_t i)
 {
-	uint32_t	h = home_of(tag_at(t, i), t->cap);
+	uint32_t	h = home_of(id_tag(l, j, slot_id(t->slot[i])), t->cap);
 
 	return i >= h ? i - h : i + t->cap - h;
 }
 
 /*
- * The ids filed under one tag in one table, in insertion order: a walk from
- * the tag's home along the run, which ends at an empty slot or at an entry
- * whose home lies beyond the tag's (it sits nearer its own home than the
- * walk has come). Entries of one home are kept in insertion order
- * (table_put()).
+ * A walk along a run from the home of tag, slot by slot, knowing of each
+ * slot what Robin Hood order needs: its distance from its own home against
+ * the walk's distance d from tag's home (a slot of a later home is nearer
+ * its own, one of the same home as far), and whether it holds tag. Both
+ * carry through a bucket's slots, so that the signature is asked for only
+ * at a bucket's first slot: for its tag where its home and low bits agree
+ * with tag's, for its distance where that is past DIST_SAT and d is too.
+ */
+struct walk {
+	const struct lsh	*l;
+	const struct table	*t;
+	unsigned		 j;
+	uint32_t		 tag, i, d;
+	uint32_t		 dist;		/* slot i's distance; DIST_SAT: that or more */
+	uint32_t		 prev;		/* the slot before's exact distance, or DIST_UNKNOWN */
+	int			 match;		/* slot i holds tag */
+};
+
+/* Read slot i (not empty) into dist and match. */
+static void
+walk_read(struct walk *w)
+{
+	slot_t		v = w->t->slot[w->i];
+	uint32_t	kept = slot_kept_dist(v);
+	int		exact = 1;
+
+	if (kept < DIST_SAT)
+		w->dist = kept;
+	else if (slot_same(v) && w->prev != DIST_UNKNOWN)
+		w->dist = w->prev + 1;
+	else if (w->d < DIST_SAT) {
+		w->dist = DIST_SAT;	/* beyond d whatever it is */
+		exact = 0;
+	} else
+		w->dist = slot_dist_asked(w->l, w->j, w->t, w->i);
+	if (w->dist != w->d)
+		w->match = 0;
+	else if (!slot_same(v))
+		w->match = slot_taglo(v) == (w->tag & TAGLO_MASK) &&
+		    id_tag(w->l, w->j, slot_id(v)) == w->tag;
+	/* else: the bucket of the slot before, whose match stands */
+	w->prev = exact ? w->dist : DIST_UNKNOWN;
+}
+
+/* Start at tag's home; 0 if the run ends there (an empty slot). */
+static int
+walk_start(struct walk *w, const struct lsh *l, unsigned j, const struct table *t, uint32_t tag)
+{
+	*w = (struct walk){ .l = l, .t = t, .j = j, .tag = tag, .i = home_of(tag, t->cap),
+	    .prev = DIST_UNKNOWN };
+	if (t->slot[w->i] == 0)
+		return 0;
+	walk_read(w);
+	return 1;
+}
+
+/* On to the next slot; 0 at an empty one, or one of a later home than tag's. */
+static int
+walk_next(struct walk *w)
+{
+	w->i = slot_next(w->t, w->i);
+	w->d++;
+	if (w->t->slot[w->i] == 0)
+		return 0;
+	walk_read(w);
+	return w->dist >= w->d;
+}
+
+/*
+ * The ids filed under one tag in one table of band j, in insertion order: a
+ * walk from the tag's home along the run to its bucket, which ends where a
+ * slot holds another tag or the run ends or reaches a later home.
  */
 struct tscan {
-	const struct table	*t;
-	uint32_t		 tag, i, d;
+	struct walk	w;
+	int		live, seen;	/* the walk is on a slot; the bucket was reached */
 };
 
 static void
-tscan_start(struct tscan *s, const struct table *t, uint32_t tag)
+tscan_start(struct tscan *s, const struct lsh *l, unsigned j, const struct table *t, uint32_t tag)
 {
-	*s = (struct tscan){ .t = t, .tag = tag, .i = home_of(tag, t->cap) };
+	s->live = walk_start(&s->w, l, j, t, tag) && s->w.dist >= s->w.d;
+	s->seen = 0;
 }
 
 /* The next id under the tag, and its slot; 0 at the end. */
 static int
 tscan_next(struct tscan *s, uint32_t *id, uint32_t *at)
 {
-	const struct table	*t = s->t;
+	while (s->live) {
+		struct walk	*w = &s->w;
 
-	while (tag_at(t, s->i) != 0 && slot_dist(t, s->i) >= s->d) {
-		uint32_t	i = s->i;
-
-		s->i = slot_next(t, i);
-		s->d++;
-		if (tag_at(t, i) == s->tag) {
-			*id = id_at(t, i);
-			*at = i;
+		if (w->match) {
+			s->seen = 1;
+			*id = slot_id(w->t->slot[w->i]);
+			*at = w->i;
+			s->live = walk_next(w);
 			return 1;
 		}
+		if (s->seen)
+			break;
+		s->live = walk_next(w);
 	}
+	s->live = 0;
 	return 0;
 }
 
 /*
- * File (tag, id) after every entry of the same home and before the entries
- * of later homes, shifting those one slot on: the run stays ordered by home
- * (Robin Hood order), and within a home by insertion. Room is assured.
+ * File (tag, id) last in its bucket, or, a new tag, after every entry of the
+ * same home and before the entries of later homes, shifting those one slot
+ * on: the run stays ordered by home (Robin Hood order), a bucket's ids lie
+ * together in insertion order. Room is assured.
  */
 static void
-table_put(struct table *t, uint32_t tag, uint32_t id)
+table_put(const struct lsh *l, unsigned j, struct table *t, uint32_t tag, uint32_t id)
 {
-	uint32_t	i = home_of(tag, t->cap), d = 0, e, p;
+	struct walk	w;
+	uint32_t	e, p;
+	int		seen = 0;
 
-	while (tag_at(t, i) != 0 && slot_dist(t, i) >= d) {
-		i = slot_next(t, i);
-		d++;
+	if (walk_start(&w, l, j, t, tag) && w.dist >= w.d) {
+		do {
+			if (w.match)
+				seen = 1;
+			else if (seen)
+				break;
+		} while (walk_next(&w));
 	}
-	for (e = i; tag_at(t, e) != 0; e = slot_next(t, e))
+	for (e = w.i; t->slot[e] != 0; e = slot_next(t, e))
 		;
-	while (e != i) {
+	while (e != w.i) {
 		p = slot_prev(t, e);
-		t->slot[e] = t->slot[p];
+		t->slot[e] = slot_at_dist(t->slot[p], slot_kept_dist(t->slot[p]) + 1);
 		e = p;
 	}
-	slot_put(&t->slot[i], tag, id);
+	t->slot[w.i] = slot_make(tag, id, w.d, seen);
 	t->used++;
 }
 
 /* Remove the last occurrence of id under tag; 1 if it was there. */
 static int
-table_remove(struct table *t, uint32_t tag, uint32_t id)
+table_remove(const struct lsh *l, unsigned j, struct table *t, uint32_t tag, uint32_t id)
 {
 	struct tscan	s;
-	uint32_t	got, at, hole = UINT32_MAX, j;
+	uint32_t	got, at, hole = UINT32_MAX, dist = 0, k;
+	int		head;
 
-	tscan_start(&s, t, tag);
+	tscan_start(&s, l, j, t, tag);
 	while (tscan_next(&s, &got, &at))
-		if (got == id)
+		if (got == id) {
 			hole = at;
+			dist = at >= home_of(tag, t->cap) ? at - home_of(tag, t->cap) :
+			    at + t->cap - home_of(tag, t->cap);
+		}
 	if (hole == UINT32_MAX)
 		return 0;
 	/* shift the rest of the run back while its entries are away from home */
-	for (j = slot_next(t, hole); tag_at(t, j) != 0 && slot_dist(t, j) > 0;
-	    j = slot_next(t, j)) {
-		t->slot[hole] = t->slot[j];
-		hole = j;
+	head = !slot_same(t->slot[hole]);
+	for (k = slot_next(t, hole); t->slot[k] != 0; k = slot_next(t, k)) {
+		slot_t		v = t->slot[k];
+		uint32_t	kept = slot_kept_dist(v);
+
+		dist = kept < DIST_SAT ? kept : slot_same(v) ? dist + 1 : slot_dist_asked(l, j, t, k);
+		if (dist == 0)
+			break;
+		v = slot_at_dist(v, dist - 1);
+		if (head)	/* the bucket's next slot leads it now */
+			v &= ~SAME_BIT;
+		head = 0;
+		t->slot[hole] = v;
+		hole = k;
 	}
-	slot_clear(t, hole);
+	t->slot[hole] = 0;
 	t->used--;
 	return 1;
 }
@@ -397,16 +543,32 @@ band_fits_full(uint32_t cap, uint64_t n)
 #define MOVE_AT_ONCE	4096u
 #define MOVE_STEP	40u
 
-/* Move the run that starts at slot i of the old table (the slot before is empty). */
-static uint32_t
-move_run(struct band *bd, uint32_t i)
-{
-	struct table	*o = &bd->old;
-	uint32_t	 n = 0;
+#define MOVE_AHEAD	8u	/* slots whose signatures a move asks for early */
 
-	for (; tag_at(o, i) != 0; i = slot_next(o, i), n++) {
-		table_put(&bd->cur, tag_at(o, i), id_at(o, i));
-		slot_clear(o, i);
+/*
+ * Move the run that starts at slot i of band j's old table (the slot before
+ * is empty). Each bucket's new home needs its whole tag, from the first id's
+ * signature: a cache miss, so the signatures MOVE_AHEAD slots on are asked
+ * for early and the misses overlap.
+ */
+static uint32_t
+move_run(const struct lsh *l, unsigned j, uint32_t i)
+{
+	struct band	*bd = &l->band[j];
+	struct table	*o = &bd->old;
+	uint32_t	 n = 0, tag = 0;
+
+	for (; o->slot[i] != 0; i = slot_next(o, i), n++) {
+		uint32_t	ahead = i + MOVE_AHEAD;
+		slot_t		v = o->slot[ahead < o->cap ? ahead : ahead - o->cap];
+
+		if (v != 0 && !slot_same(v))
+			l->rows_fn(l->rows_arg, slot_id(v), j * l->rows, l->rows, NULL);
+		v = o->slot[i];
+		if (!slot_same(v))	/* a run starts a bucket */
+			tag = id_tag(l, j, slot_id(v));
+		table_put(l, j, &bd->cur, tag, slot_id(v));
+		o->slot[i] = 0;
 		o->used--;
 	}
 	return n;
@@ -424,7 +586,7 @@ move_steps(struct lsh *l, uint64_t n)
 	bd = &l->band[l->moving];
 	o = &bd->old;
 	while (o->used > 0 && n > 0) {
-		uint32_t	moved = move_run(bd, bd->cursor);
+		uint32_t	moved = move_run(l, l->moving, bd->cursor);
 
 		if (moved == 0)
 			moved = 1;
@@ -438,18 +600,18 @@ move_steps(struct lsh *l, uint64_t n)
 	}
 }
 
-/* Before tag is filed in the moving band: move the old table's run through its home. */
+/* Before tag is filed in moving band j: move the old table's run through its home. */
 static void
-move_tag(struct band *bd, uint32_t tag)
+move_tag(const struct lsh *l, unsigned j, uint32_t tag)
 {
-	struct table	*o = &bd->old;
+	struct table	*o = &l->band[j].old;
 	uint32_t	 i = home_of(tag, o->cap);
 
-	if (tag_at(o, i) == 0)
+	if (o->slot[i] == 0)
 		return;
-	while (tag_at(o, slot_prev(o, i)) != 0)
+	while (o->slot[slot_prev(o, i)] != 0)
 		i = slot_prev(o, i);
-	move_run(bd, i);
+	move_run(l, j, i);
 }
 
 /*
@@ -470,7 +632,7 @@ move_start(struct lsh *l, unsigned j, uint32_t cap)
 	if (bd->old.slot == NULL)
 		return 0;
 	/* start at an empty slot, so that no run is cut in two */
-	for (bd->cursor = 0; tag_at(&bd->old, bd->cursor) != 0; bd->cursor++)
+	for (bd->cursor = 0; bd->old.slot[bd->cursor] != 0; bd->cursor++)
 		;
 	l->moving = j;
 	if (bd->old.cap <= MOVE_AT_ONCE)
@@ -501,8 +663,8 @@ band_insert(struct lsh *l, unsigned j, uint32_t tag, uint32_t id)
 			return r;
 	}
 	if (l->moving == j)
-		move_tag(bd, tag);
-	table_put(&bd->cur, tag, id);
+		move_tag(l, j, tag);
+	table_put(l, j, &bd->cur, tag, id);
 	return 0;
 }
 
@@ -513,8 +675,8 @@ band_remove(struct lsh *l, unsigned j, uint32_t tag, uint32_t id)
 	struct band	*bd = &l->band[j];
 	int		 found;
 
-	found = (l->moving == j && table_remove(&bd->old, tag, id)) ||
-	    table_remove(&bd->cur, tag, id);
+	found = (l->moving == j && table_remove(l, j, &bd->old, tag, id)) ||
+	    table_remove(l, j, &bd->cur, tag, id);
 	/* Shrink below 2/5 full to 3/4 the size, when no table moves; failing is harmless. */
 	if (found && l->moving == NOT_MOVING && bd->cur.cap > BAND_MINCAP &&
 	    (uint64_t)bd->cur.used * 5 < (uint64_t)bd->cur.cap * 2)
@@ -534,10 +696,10 @@ struct bscan {
 };
 
 static void
-bscan_start(struct bscan *s, const struct band *bd, uint32_t tag)
+bscan_start(struct bscan *s, const struct lsh *l, unsigned j, uint32_t tag)
 {
-	s->bd = bd;
-	tscan_start(&s->ts, bd->old.slot != NULL ? &bd->old : &bd->cur, tag);
+	s->bd = &l->band[j];
+	tscan_start(&s->ts, l, j, s->bd->old.slot != NULL ? &s->bd->old : &s->bd->cur, tag);
 }
 
 /* The next id under the tag; 0 at the end. */
@@ -548,22 +710,24 @@ bscan_next(struct bscan *s, uint32_t *id)
 
 	if (tscan_next(&s->ts, id, &at))
 		return 1;
-	if (s->ts.t != &s->bd->old)
+	if (s->ts.w.t != &s->bd->old)
 		return 0;
-	tscan_start(&s->ts, &s->bd->cur, s->ts.tag);
+	tscan_start(&s->ts, s->ts.w.l, s->ts.w.j, &s->bd->cur, s->ts.w.tag);
 	return tscan_next(&s->ts, id, &at);
 }
 
 struct lsh *
-lsh_new(unsigned bands, unsigned rows)
+lsh_new(unsigned bands, unsigned rows, lsh_rows_fn *fn, void *arg)
 {
 	struct lsh	*l;
 
-	assert(bands >= 1 && rows >= 1);
+	assert(bands >= 1 && rows >= 1 && fn != NULL);
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return NULL;
 	l->bands = bands;
 	l->rows = rows;
+	l->rows_fn = fn;
+	l->rows_arg = arg;
 	l->moving = NOT_MOVING;
 	if ((l->band = calloc(bands, sizeof(*l->band))) == NULL)
 		goto fail;
@@ -656,22 +820,30 @@ lsh_insert(struct lsh *l, uint32_t id, const uint32_t *sig)
 	return 0;
 }
 
+/* An entry for table_fill(). */
+struct fill {
+	uint32_t	tag, id;
+};
+
 /*
- * Fill the empty table t with the n entries e (tag and id, in insertion
- * order) at once: a stable counting sort by home, then each entry in the
- * first free slot from its home on. That is the layout inserting them one
- * by one gives (runs ordered by home, a home's entries in insertion order),
+ * Fill band j's empty table t with the n entries e (in insertion order) at
+ * once: a stable counting sort by home, each home's entries gathered by tag
+ * in the order the tags first come, then each entry in the first free slot
+ * from its home on. That is the layout inserting them one by one gives
+ * (runs ordered by home, a bucket's ids together in insertion order),
  * without shifting runs at every insert, which at 4/5 full costs a dozen
  * moves each. Entries pushed past the end are filed last by table_put(),
- * which wraps their run around to the start. count: cap zeroed counters.
+ * which wraps their run around to the start. count: cap zeroed counters;
+ * sorted and out: n entries each.
  */
 static void
-table_fill(struct table *t, const struct slot *e, uint32_t n, uint32_t *count, struct slot *sorted)
+table_fill(const struct lsh *l, unsigned j, struct table *t, const struct fill *e, uint32_t n,
+    uint32_t *count, struct fill *sorted, struct fill *out)
 {
-	uint32_t	i, sum = 0, at = 0, over = 0;
+	uint32_t	i, k, sum = 0, at = 0, over = 0, m = 0;
 
 	for (i = 0; i < n; i++)
-		count[home_of(tag_at_slot(&e[i]), t->cap)]++;
+		count[home_of(e[i].tag, t->cap)]++;
 	for (i = 0; i < t->cap; i++) {
 		uint32_t	c = count[i];
 
@@ -679,21 +851,35 @@ table_fill(struct table *t, const struct slot *e, uint32_t n, uint32_t *count, s
 		sum += c;
 	}
 	for (i = 0; i < n; i++)
-		sorted[count[home_of(tag_at_slot(&e[i]), t->cap)]++] = e[i];
+		sorted[count[home_of(e[i].tag, t->cap)]++] = e[i];
+	/* a home's buckets: tags are never 0, so 0 marks an entry taken */
 	for (i = 0; i < n; i++) {
-		uint32_t	home = home_of(tag_at_slot(&sorted[i]), t->cap);
+		uint32_t	tag = sorted[i].tag, home = home_of(tag, t->cap);
+
+		if (tag == 0)
+			continue;
+		for (k = i; k < n && home_of(sorted[k].tag ? sorted[k].tag : tag, t->cap) == home; k++)
+			if (sorted[k].tag == tag) {
+				out[m++] = sorted[k];
+				sorted[k].tag = 0;
+			}
+	}
+	for (i = 0; i < n; i++) {
+		uint32_t	home = home_of(out[i].tag, t->cap);
+		int		same = i > 0 && out[i - 1].tag == out[i].tag;
 
 		if (at < home)
 			at = home;
 		if (at == t->cap) {
-			sorted[over++] = sorted[i];	/* over <= i: already placed or moved */
+			out[over++] = out[i];	/* over <= i: already placed or moved */
 			continue;
 		}
-		t->slot[at++] = sorted[i];
+		t->slot[at] = slot_make(out[i].tag, out[i].id, at - home, same);
+		at++;
 	}
 	t->used = n - over;
 	for (i = 0; i < over; i++)
-		table_put(t, tag_at_slot(&sorted[i]), id_at_slot(&sorted[i]));
+		table_put(l, j, t, out[i].tag, out[i].id);
 }
 
 /*
@@ -702,10 +888,10 @@ table_fill(struct table *t, const struct slot *e, uint32_t n, uint32_t *count, s
  * at nearly every insert and shifted a run at each.
  */
 int
-lsh_fill(struct lsh *l, const uint32_t *ids, size_t n, lsh_rows_fn *rows, void *arg)
+lsh_fill(struct lsh *l, const uint32_t *ids, size_t n)
 {
-	struct slot	*e = NULL, *sorted = NULL;
-	uint32_t	*v = NULL, *count = NULL, cap = 0;
+	struct fill	*e = NULL, *sorted = NULL, *out = NULL;
+	uint32_t	*count = NULL, cap = 0;
 	int		 r;
 
 	assert(l->count == 0);
@@ -716,8 +902,9 @@ lsh_fill(struct lsh *l, const uint32_t *ids, size_t n, lsh_rows_fn *rows, void *
 	/* lsh_reserve() has finished every move and made room for n at most 4/5 full */
 	for (unsigned j = 0; j < l->bands; j++)
 		cap = l->band[j].cur.cap > cap ? l->band[j].cur.cap : cap;
-	if ((v = malloc(l->rows * sizeof(*v))) == NULL || (e = malloc((n + 1) * sizeof(*e))) == NULL ||
+	if ((e = malloc((n + 1) * sizeof(*e))) == NULL ||
 	    (sorted = malloc((n + 1) * sizeof(*sorted))) == NULL ||
+	    (out = malloc((n + 1) * sizeof(*out))) == NULL ||
 	    (count = malloc((size_t)cap * sizeof(*count))) == NULL) {
 		r = -ENOMEM;
 		goto out;
@@ -727,17 +914,16 @@ lsh_fill(struct lsh *l, const uint32_t *ids, size_t n, lsh_rows_fn *rows, void *
 
 		for (size_t i = 0; i < n; i++) {
 			assert(ids[i] < LSH_ID_LIMIT);
-			rows(arg, ids[i], j * l->rows, l->rows, v);
-			slot_put(&e[i], band_tag_of(l, j, v), ids[i]);
+			e[i] = (struct fill){ id_tag(l, j, ids[i]), ids[i] };
 		}
 		memset(count, 0, (size_t)t->cap * sizeof(*count));
-		table_fill(t, e, (uint32_t)n, count, sorted);
+		table_fill(l, j, t, e, (uint32_t)n, count, sorted, out);
 	}
 	l->count = n;
 out:
-	free(v);
 	free(e);
 	free(sorted);
+	free(out);
 	free(count);
 	return r;
 }
@@ -792,12 +978,12 @@ seen_before(const struct lsh *l, const uint32_t *sig, unsigned band, size_t nth,
 	struct bscan	s;
 	uint32_t	got;
 
-	bscan_start(&s, &l->band[band], band_tag(l, band, sig));
+	bscan_start(&s, l, band, band_tag(l, band, sig));
 	for (size_t k = 0; k < nth && bscan_next(&s, &got); k++)
 		if (got == id)
 			return 1;
 	for (unsigned j = 0; j < band; j++) {
-		bscan_start(&s, &l->band[j], band_tag(l, j, sig));
+		bscan_start(&s, l, j, band_tag(l, j, sig));
 		while (bscan_next(&s, &got))
 			if (got == id)
 				return 1;
@@ -822,7 +1008,7 @@ lsh_query(const struct lsh *l, const uint32_t *sig, uint32_t *out, size_t max)
 
 	tags_fetch(l, sig, 0, nt, tags);
 	for (unsigned j = 0; j < l->bands; j++) {
-		bscan_start(&s, &l->band[j], j < nt ? tags[j] : band_tag(l, j, sig));
+		bscan_start(&s, l, j, j < nt ? tags[j] : band_tag(l, j, sig));
 		while (bscan_next(&s, &id))
 			total++;
 	}
@@ -847,7 +1033,7 @@ lsh_query(const struct lsh *l, const uint32_t *sig, uint32_t *out, size_t max)
 		memset(set.used, 0, (set.mask + 1) / 8);
 
 	for (unsigned j = 0; j < l->bands; j++) {
-		bscan_start(&s, &l->band[j], j < nt ? tags[j] : band_tag(l, j, sig));
+		bscan_start(&s, l, j, j < nt ? tags[j] : band_tag(l, j, sig));
 		for (size_t nth = 0; bscan_next(&s, &id); nth++) {
 			if (set.key != NULL ? !idset_add(&set, id) : seen_before(l, sig, j, nth, id))
 				continue;
@@ -875,6 +1061,6 @@ lsh_memory(const struct lsh *l)
 	size_t	m = sizeof(*l) + l->bands * sizeof(*l->band);
 
 	for (unsigned j = 0; j < l->bands; j++)
-		m += ((size_t)l->band[j].cur.cap + l->band[j].old.cap) * sizeof(struct slot);
+		m += ((size_t)l->band[j].cur.cap + l->band[j].old.cap) * sizeof(slot_t);
 	return m;
 }

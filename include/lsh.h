@@ -5,9 +5,11 @@
  * 1 - (1 - s^r)^b (the S-curve). Candidates must still be verified.
  *
  * Items are caller-chosen ids below LSH_ID_LIMIT: a slot keeps 24 bits of
- * its id. Signature values are compared on their low 16 bits only, so a
- * caller may keep just those and widen them again for lsh_remove(). The
- * index owns its memory; it never sees text. No globals.
+ * its id and only a few of its band's key, so the index reads an item's
+ * signature back from the caller (lsh_rows_fn) when it needs the rest.
+ * Signature values are compared on their low 16 bits only, so a caller may
+ * keep just those and widen them again for lsh_remove(). The index owns its
+ * memory; it never sees text. No globals.
  */
 #pragma once
 #include <stddef.h>
@@ -27,10 +29,25 @@ void	lsh_choose(unsigned k, double threshold, unsigned *bands, unsigned *rows);
 /* Probability that two sets of Jaccard s become candidates. */
 double	lsh_probability(double s, unsigned bands, unsigned rows);
 
-struct lsh	*lsh_new(unsigned bands, unsigned rows);	/* NULL: out of memory */
+/*
+ * Values from..from+n-1 of item id's signature, as lsh_insert() was given
+ * them, written to out; out NULL: a hint that they are wanted soon (a
+ * prefetch), nothing to write.
+ */
+typedef void	lsh_rows_fn(void *arg, uint32_t id, unsigned from, unsigned n, uint32_t *out);
+
+/*
+ * A slot keeps an id and a few bits of its band's key; the rest comes from
+ * fn, which must give an id's signature from before lsh_insert() until
+ * lsh_remove() is done with it. NULL: out of memory.
+ */
+struct lsh	*lsh_new(unsigned bands, unsigned rows, lsh_rows_fn *fn, void *arg);
 void		 lsh_free(struct lsh *);
 
-/* Add id (< LSH_ID_LIMIT) with signature sig (at least bands * rows values). 0 or -ENOMEM. */
+/*
+ * Add id (< LSH_ID_LIMIT, not held) with signature sig (at least bands *
+ * rows values, those fn gives). 0 or -ENOMEM.
+ */
 int	lsh_insert(struct lsh *, uint32_t id, const uint32_t *sig);
 
 /*
@@ -45,18 +62,12 @@ int	lsh_insert(struct lsh *, uint32_t id, const uint32_t *sig);
 int	lsh_reserve(struct lsh *, size_t n);
 
 /*
- * Values from..from+n-1 of item id's signature, as lsh_insert() would be
- * given them, written to out.
- */
-typedef void	lsh_rows_fn(void *arg, uint32_t id, unsigned from, unsigned n, uint32_t *out);
-
-/*
  * Insert the distinct ids[0..n) into an empty index: the same buckets, each
  * in the same order, as lsh_insert() of each in turn, in the tables
  * lsh_reserve(n) sizes, but filled one band's table at a time (a snapshot's
  * load). 0 or -ENOMEM (the index is then empty, its tables perhaps larger).
  */
-int	lsh_fill(struct lsh *, const uint32_t *ids, size_t n, lsh_rows_fn *rows, void *arg);
+int	lsh_fill(struct lsh *, const uint32_t *ids, size_t n);
 
 /* Remove id, inserted with this same sig. Unknown ids are ignored. */
 void	lsh_remove(struct lsh *, uint32_t id, const uint32_t *sig);
