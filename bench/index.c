@@ -235,19 +235,25 @@ file_size(const char *dir, const char *name)
 	return stat(path, &st) == 0 ? st.st_size : -1;
 }
 
-/* Start a snapshot and wait for it (at most 600 s). */
+/*
+ * Start a snapshot and wait for it (at most 600 s). The start waits too
+ * (-EAGAIN) while the log's thread flushes the old segment (wal_rotate_ready()).
+ */
 static int
 snapshot_wait(struct store *s, double *secs)
 {
+	struct timespec	ts = { 0, 2000000 };
 	double		t0 = now_sec();
 	uint64_t	bytes = 0;
 	int		r;
 
-	if ((r = store_snapshot_start(s)) != 0)
+	while ((r = store_snapshot_start(s)) == -EAGAIN && now_sec() - t0 <= 600)
+		nanosleep(&ts, NULL);
+	if (r != 0) {
+		fprintf(stderr, "index: store_snapshot_start: %s\n", strerror(-r));
 		return r;
+	}
 	while ((r = store_snapshot_poll(s, &bytes)) == STORE_SNAPSHOT_RUNNING) {
-		struct timespec	ts = { 0, 2000000 };
-
 		if (now_sec() - t0 > 600)
 			return -ETIMEDOUT;
 		nanosleep(&ts, NULL);
