@@ -209,6 +209,7 @@ lsh_probability(double s, unsigned bands, unsigned rows)
 }
 
 #define ROWS_CHUNK	64u
+#define FILL_BANDS	4u	/* bands lsh_fill() tags from one read of a signature */
 
 /* XXH3 of one chunk of a band's values' low 16 bits, chained through the seed. */
 static uint64_t
@@ -883,15 +884,38 @@ table_fill(const struct lsh *l, unsigned j, struct table *t, const struct fill *
 }
 
 /*
- * Band by band, each table filled at once (table_fill()): inserting item by
- * item into tables of ~8 MB, 42 of them at a million items, missed the cache
- * at nearly every insert and shifted a run at each.
+ * The tags of bands j..j+g-1 of id from one read of its signature: g
+ * bands' values lie together in it. g is 1 for bands longer than
+ * ROWS_CHUNK, whose tags chain chunks (id_tag()).
+ */
+static void
+id_tags(const struct lsh *l, unsigned j, unsigned g, uint32_t id, uint32_t *tag)
+{
+	uint32_t	v[FILL_BANDS * ROWS_CHUNK];
+
+	if (l->rows > ROWS_CHUNK) {
+		tag[0] = id_tag(l, j, id);
+		return;
+	}
+	l->rows_fn(l->rows_arg, id, j * l->rows, g * l->rows, v);
+	for (unsigned b = 0; b < g; b++)
+		tag[b] = band_tag_of(l, j + b, v + (size_t)b * l->rows);
+}
+
+/*
+ * FILL_BANDS bands at a time, each table filled at once (table_fill()):
+ * inserting item by item into tables of ~8 MB, 42 of them at a million
+ * items, missed the cache at nearly every insert and shifted a run at each;
+ * reading each item's signature once for a band at a time went through all
+ * the signatures (128 MB at a million) 42 times, where 4 bands a read take
+ * 11.
  */
 int
 lsh_fill(struct lsh *l, const uint32_t *ids, size_t n)
 {
 	struct fill	*e = NULL, *sorted = NULL, *out = NULL;
-	uint32_t	*count = NULL, cap = 0;
+	uint32_t	*count = NULL, cap = 0, tag[FILL_BANDS];
+	unsigned	 g;
 	int		 r;
 
 	assert(l->count == 0);
@@ -902,22 +926,27 @@ lsh_fill(struct lsh *l, const uint32_t *ids, size_t n)
 	/* lsh_reserve() has finished every move and made room for n at most 4/5 full */
 	for (unsigned j = 0; j < l->bands; j++)
 		cap = l->band[j].cur.cap > cap ? l->band[j].cur.cap : cap;
-	if ((e = malloc((n + 1) * sizeof(*e))) == NULL ||
+	if ((e = malloc(FILL_BANDS * (n + 1) * sizeof(*e))) == NULL ||
 	    (sorted = malloc((n + 1) * sizeof(*sorted))) == NULL ||
 	    (out = malloc((n + 1) * sizeof(*out))) == NULL ||
 	    (count = malloc((size_t)cap * sizeof(*count))) == NULL) {
 		r = -ENOMEM;
 		goto out;
 	}
-	for (unsigned j = 0; j < l->bands; j++) {
-		struct table	*t = &l->band[j].cur;
-
+	for (unsigned j = 0; j < l->bands; j += g) {
+		g = l->rows > ROWS_CHUNK ? 1 : l->bands - j < FILL_BANDS ? l->bands - j : FILL_BANDS;
 		for (size_t i = 0; i < n; i++) {
 			assert(ids[i] < LSH_ID_LIMIT);
-			e[i] = (struct fill){ id_tag(l, j, ids[i]), ids[i] };
+			id_tags(l, j, g, ids[i], tag);
+			for (unsigned b = 0; b < g; b++)
+				e[b * (n + 1) + i] = (struct fill){ tag[b], ids[i] };
 		}
-		memset(count, 0, (size_t)t->cap * sizeof(*count));
-		table_fill(l, j, t, e, (uint32_t)n, count, sorted, out);
+		for (unsigned b = 0; b < g; b++) {
+			struct table	*t = &l->band[j + b].cur;
+
+			memset(count, 0, (size_t)t->cap * sizeof(*count));
+			table_fill(l, j + b, t, e + b * (n + 1), (uint32_t)n, count, sorted, out);
+		}
 	}
 	l->count = n;
 out:
