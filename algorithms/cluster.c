@@ -52,8 +52,8 @@
 #include "lsh.h"
 #include "minhash.h"
 #include "mix.h"
-#include "simhash.h"
 #include "prefetch.h"
+#include "simhash.h"
 
 _Static_assert(CLUSTER_ID_LIMIT == LSH_ID_LIMIT, "article ids are LSH ids");
 
@@ -230,9 +230,9 @@ art_dot(const struct clusterer *c, uint32_t id, double *norm2)
 	double		 dot = 0, n2 = 0;
 
 	for (size_t i = 0; i < c->c_art[id].ar_nterms; i++) {
-		float	tw = tw_get(c->c_twq[w[i]]);
-		uint32_t term = tid_at(t, i);
-		double	x = tw * term_idf(c, term);
+		float		tw = tw_get(c->c_twq[w[i]]);
+		uint32_t	term = tid_at(t, i);
+		double		x = tw * term_idf(c, term);
 
 		dot += tw * c->c_tx[term];
 		n2 += x * x;
@@ -1264,7 +1264,6 @@ add_reserve(struct clusterer *c, uint32_t id, const struct doc *d, struct plan *
 		return -ENOMEM;
 	return 0;
 }
-
 
 /* ---- the exact-hash index (struct exindex) ---- */
 
