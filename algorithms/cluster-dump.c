@@ -49,7 +49,7 @@
  *  - the exact-hash, group and story member lists: each is circular and in
  *    arrival order (a newcomer goes to the tail, a removal unlinks, the head is
  *    the oldest held), so appending in arrival order remakes each list and its
- *    head: the exact map's oldest article, the group root, the story's head;
+ *    head: the exact-hash index's oldest article, the group root, the story's head;
  *  - LSH buckets: lsh_query() reports by band, then insertion order within a
  *    bucket, and removal keeps that order; insertion order is arrival order
  *    (an lsh_insert() undone by a failed add is removed again, last in), so
