@@ -302,11 +302,13 @@ run_store(const struct corpus *c, size_t n, uint64_t tail_log, int keep)
 	size_t			 rss0, rss_full, i;
 	uint64_t		 logged = 0;	/* log bytes of the segments snapshots removed */
 	unsigned		 snaps = 0;
-	int			 tailing = 0;
+	int			 tailing = 0, r;
 	char			 id[32];
 
-	if (mkdtemp(dir) == NULL)
+	if (mkdtemp(dir) == NULL) {
+		fprintf(stderr, "index: mkdtemp: %s\n", strerror(errno));
 		return 1;
+	}
 	cluster_params_default(&sp.cluster);
 	sp.sync = STORE_SYNC_NO;
 	sp.retention = (int64_t)100 * 365 * 86400;
@@ -324,7 +326,6 @@ run_store(const struct corpus *c, size_t n, uint64_t tail_log, int keep)
 		struct synth_article	a;
 		struct article_in	in;
 		struct verdict		v;
-		int			r;
 
 		synth_next(syn, &a);
 		snprintf(id, sizeof(id), "a%09zu", i);
@@ -336,8 +337,10 @@ run_store(const struct corpus *c, size_t n, uint64_t tail_log, int keep)
 			fprintf(stderr, "index: store_put: %s\n", strerror(-r));
 			return 1;
 		}
-		if (i % 256 == 255 && (r = store_flush(s)) != 0)
+		if (i % 256 == 255 && (r = store_flush(s)) != 0) {
+			fprintf(stderr, "index: store_flush: %s\n", strerror(-r));
 			return 1;
+		}
 		/*
 		 * The tail starts where the rest of the articles fit in tail_log,
 		 * at the log bytes per article seen so far.
@@ -383,8 +386,10 @@ run_store(const struct corpus *c, size_t n, uint64_t tail_log, int keep)
 	printf("recovery after a crash (snapshot + log tail of %llu records): %.2f s, "
 	    "%zu articles\n", (unsigned long long)rep.replayed, t_crash, store_count(s));
 	t0 = now_sec();
-	if (store_close(s) != 0)
+	if ((r = store_close(s)) != 0) {
+		fprintf(stderr, "index: store_close: %s\n", strerror(-r));
 		return 1;
+	}
 	t_close = now_sec() - t0;
 	printf("clean close (final snapshot, fsync): %.2f s; snapshot %.1f MB, %.0f bytes/article\n",
 	    t_close, file_size(dir, "snapshot") / 1e6, (double)file_size(dir, "snapshot") / n);
