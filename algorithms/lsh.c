@@ -295,13 +295,18 @@ slot_prev(const struct table *t, uint32_t i)
 	return i == 0 ? t->cap - 1 : i - 1;
 }
 
+/* How far slot i of t is from home h, along a run that may wrap past the end. */
+static uint32_t
+dist_from(const struct table *t, uint32_t i, uint32_t h)
+{
+	return i >= h ? i - h : i + t->cap - h;
+}
+
 /* How far slot i of band j's table t is from the home of the tag it holds, asked for. */
 static uint32_t
 slot_dist_asked(const struct lsh *l, unsigned j, const struct table *t, uint32_t i)
 {
-	uint32_t	h = home_of(id_tag(l, j, slot_id(t->slot[i])), t->cap);
-
-	return i >= h ? i - h : i + t->cap - h;
+	return dist_from(t, i, home_of(id_tag(l, j, slot_id(t->slot[i])), t->cap));
 }
 
 /*
@@ -421,26 +426,21 @@ tscan_next(struct tscan *s, uint32_t *id, uint32_t *at)
 static void
 table_put(const struct lsh *l, unsigned j, struct table *t, uint32_t tag, uint32_t id)
 {
-	struct walk	w;
-	uint32_t	e, p;
-	int		seen = 0;
+	struct tscan	s;
+	uint32_t	got, at, e, p;
 
-	if (walk_start(&w, l, j, t, tag) && w.dist >= w.d) {
-		do {
-			if (w.match)
-				seen = 1;
-			else if (seen)
-				break;
-		} while (walk_next(&w));
-	}
-	for (e = w.i; t->slot[e] != 0; e = slot_next(t, e))
+	/* past the bucket, the walk stands where (tag, id) goes */
+	tscan_start(&s, l, j, t, tag);
+	while (tscan_next(&s, &got, &at))
 		;
-	while (e != w.i) {
+	for (e = s.w.i; t->slot[e] != 0; e = slot_next(t, e))
+		;
+	while (e != s.w.i) {
 		p = slot_prev(t, e);
 		t->slot[e] = slot_at_dist(t->slot[p], slot_kept_dist(t->slot[p]) + 1);
 		e = p;
 	}
-	t->slot[w.i] = slot_make(tag, id, w.d, seen);
+	t->slot[s.w.i] = slot_make(tag, id, s.w.d, s.seen);
 	t->used++;
 }
 
@@ -456,8 +456,7 @@ table_remove(const struct lsh *l, unsigned j, struct table *t, uint32_t tag, uin
 	while (tscan_next(&s, &got, &at))
 		if (got == id) {
 			hole = at;
-			dist = at >= home_of(tag, t->cap) ? at - home_of(tag, t->cap) :
-			    at + t->cap - home_of(tag, t->cap);
+			dist = dist_from(t, at, home_of(tag, t->cap));
 		}
 	if (hole == UINT32_MAX)
 		return 0;
