@@ -342,9 +342,8 @@ test_a_copy_is_equal_whatever_it_held(void **state)
 }
 
 /*
- * The stem cache must not show: a word met before, a word longer than the
- * cache holds, and a word that pushed another out all give the terms a
- * fresh context gives.
+ * The stem cache must not show: a word met before, a long word, and a word
+ * that pushed another out all give the terms a fresh context gives.
  */
 static void
 test_terms_do_not_depend_on_what_came_before(void **state)
