@@ -46,7 +46,7 @@ struct terms {
 	size_t		 words_len, words_cap;
 };
 
-struct terms_ctx;			/* stemmer, a 2 MiB stem cache, scratch space */
+struct terms_ctx;			/* stemmer, a 4 MiB stem cache, scratch space */
 
 struct terms_ctx	*terms_ctx_new(void);		/* NULL when out of memory */
 void			 terms_ctx_free(struct terms_ctx *);
