@@ -258,9 +258,10 @@ median(double *v, size_t n)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: fingerprint [-B] [-d DATA_DIR] [-r ROUNDS] [-m MIN_SECONDS_PER_PASS] "
+	fprintf(stderr, "usage: fingerprint [-B | -T] [-d DATA_DIR] [-r ROUNDS] [-m MIN_SECONDS_PER_PASS] "
 	    "[-P PASS] [-V]\n"
 	    "  -B  only the articles with a body (ECB+, the seed and their near-duplicates)\n"
+	    "  -T  only the articles without one (UCI headlines)\n"
 	    "  -P  run only pass number PASS (0: full ... 5), for a profiler\n"
 	    "  -V  print one hash of every article's fingerprint and words, and exit:\n"
 	    "      a change meant only to be faster must leave it as it was\n");
@@ -275,12 +276,13 @@ main(int argc, char **argv)
 	double		 min_pass = 0.25;
 	struct corpus	 c;
 	struct ctx	 x;
-	int		 ch, bodies = 0, only = -1, verify = 0;
+	int		 ch, bodies = 0, titles = 0, only = -1, verify = 0;
 
-	while ((ch = getopt(argc, argv, "Bd:r:m:P:Vh")) != -1) {
+	while ((ch = getopt(argc, argv, "BTd:r:m:P:Vh")) != -1) {
 		switch (ch) {
 		case 'P': only = atoi(optarg); break;
 		case 'B': bodies = 1; break;
+		case 'T': titles = 1; break;
 		case 'V': verify = 1; break;
 		case 'd': dir = optarg; break;
 		case 'r': rounds = (unsigned)strtoul(optarg, NULL, 10); break;
@@ -289,7 +291,7 @@ main(int argc, char **argv)
 		}
 	}
 	if (rounds < 1 || rounds > 1000 || !(min_pass > 0 && min_pass < 60) ||
-	    only >= (int)NPASSES)
+	    only >= (int)NPASSES || (bodies && titles))
 		usage();
 	if (corpus_load(&c, dir) != 0)
 		return 1;
@@ -297,14 +299,14 @@ main(int argc, char **argv)
 
 	corpus_add_near_duplicates(&c, 7);
 
-	/* the articles measured: all, or with -B those with a body */
+	/* the articles measured: all, with -B those with a body, with -T the others */
 	const struct corpus_article	**set = calloc(c.n, sizeof(*set));
 	size_t				  nset = 0, bytes = 0, nreal = 0;
 
 	if (set == NULL)
 		return 1;
 	for (size_t i = 0; i < c.n; i++) {
-		if (bodies && c.v[i].body_len == 0)
+		if ((bodies && c.v[i].body_len == 0) || (titles && c.v[i].body_len > 0))
 			continue;
 		set[nset++] = &c.v[i];
 		bytes += c.v[i].title_len + c.v[i].body_len;
