@@ -3,15 +3,16 @@
  *
  * Each band is one open-addressing table of 4-byte slots, one per (band,
  * id): the id's 24 bits (LSH_ID_LIMIT), the low 3 bits of the band key's
- * 24-bit tag (XXH3 over the band's r values, seeded with the band number)
- * and the slot's distance from its home, 5 bits that say "30 or more" past
- * 29. The home is the tag scaled to the table's size, so any size will do.
+ * 24-bit tag (XXH3 over the band's r values, seeded with the band number),
+ * a bit that says the slot continues the bucket of the slot before, and the
+ * slot's distance from its home, 4 bits that say "14 or more" past 13. The
+ * home is the tag scaled to the table's size, so any size will do.
  * The rest of a tag is read back from the id's signature, which the caller
  * keeps (lsh_rows_fn): a lookup asks for it only where a slot's home and
  * low bits agree with the key looked for (the bucket's own ids, and about
  * one other in eight of those filed at the same home), an insert or a
- * removal only for slots 30 or more from home, and a table that changes
- * size for every id it moves. Slots are kept in Robin Hood order (each run
+ * removal only for a bucket 14 or more from home, and a table that changes
+ * size for each bucket it moves. Slots are kept in Robin Hood order (each run
  * sorted by home, and within a home by insertion), so a lookup stops as
  * soon as it passes where its home's entries would be, and a table can be
  * filled to 4/5 with short probes; a table grows by a quarter, and so stays
@@ -24,7 +25,8 @@
  * (band_cap_for()), without refiling each id at every step (about 4.5 times
  * each on the way to a million). Deletion shifts the rest of the run back,
  * so there are no tombstones. A bucket of many ids (copies of one text) is
- * that many slots of one run.
+ * that many slots of one run, LSH_BUCKET_MAX at most: a full bucket drops
+ * its oldest id for the new one (bucket_drop_oldest()).
  *
  * Two different band keys share a bucket only when their 24-bit tags agree:
  * about count / 2^24 per band and query (0.06 at a million items, 2.5 over
@@ -418,21 +420,45 @@ tscan_next(struct tscan *s, uint32_t *id, uint32_t *at)
 }
 
 /*
+ * The full bucket at slots first..last drops its oldest id and takes id:
+ * the others move back a slot, each slot keeping its own distance and
+ * bucket bit, and id goes last. Nothing else in the run moves.
+ */
+static void
+bucket_drop_oldest(struct table *t, uint32_t first, uint32_t last, uint32_t id)
+{
+	uint32_t	i, k;
+
+	for (i = first; i != last; i = k) {
+		k = slot_next(t, i);
+		t->slot[i] = (t->slot[i] & ~ID_MASK) | slot_id(t->slot[k]);
+	}
+	t->slot[last] = (t->slot[last] & ~ID_MASK) | id;
+}
+
+/*
  * File (tag, id) last in its bucket, or, a new tag, after every entry of the
  * same home and before the entries of later homes, shifting those one slot
  * on: the run stays ordered by home (Robin Hood order), a bucket's ids lie
- * together in insertion order. Room is assured.
+ * together in insertion order. A bucket of LSH_BUCKET_MAX ids drops its
+ * oldest instead. Room is assured.
  */
 static void
 table_put(const struct lsh *l, unsigned j, struct table *t, uint32_t tag, uint32_t id)
 {
 	struct tscan	s;
-	uint32_t	got, at, e, p;
+	uint32_t	got, at, first = 0, last = 0, n = 0, e, p;
 
 	/* past the bucket, the walk stands where (tag, id) goes */
 	tscan_start(&s, l, j, t, tag);
-	while (tscan_next(&s, &got, &at))
-		;
+	while (tscan_next(&s, &got, &at)) {
+		first = n++ == 0 ? at : first;
+		last = at;
+	}
+	if (n >= LSH_BUCKET_MAX) {
+		bucket_drop_oldest(t, first, last, id);
+		return;
+	}
 	for (e = s.w.i; t->slot[e] != 0; e = slot_next(t, e))
 		;
 	while (e != s.w.i) {
@@ -852,9 +878,9 @@ table_fill(const struct lsh *l, unsigned j, struct table *t, const struct fill *
 	}
 	for (i = 0; i < n; i++)
 		sorted[count[home_of(e[i].tag, t->cap)]++] = e[i];
-	/* a home's buckets: tags are never 0, so 0 marks an entry taken */
+	/* a home's buckets, each its newest LSH_BUCKET_MAX: tags are never 0, so 0 marks an entry taken */
 	for (i = 0; i < n; i++) {
-		uint32_t	tag = sorted[i].tag, home = home_of(tag, t->cap);
+		uint32_t	tag = sorted[i].tag, home = home_of(tag, t->cap), from = m;
 
 		if (tag == 0)
 			continue;
@@ -863,8 +889,12 @@ table_fill(const struct lsh *l, unsigned j, struct table *t, const struct fill *
 				out[m++] = sorted[k];
 				sorted[k].tag = 0;
 			}
+		if (m - from > LSH_BUCKET_MAX) {
+			memmove(out + from, out + m - LSH_BUCKET_MAX, LSH_BUCKET_MAX * sizeof(*out));
+			m = from + LSH_BUCKET_MAX;
+		}
 	}
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < m; i++) {
 		uint32_t	home = home_of(out[i].tag, t->cap);
 		int		same = i > 0 && out[i - 1].tag == out[i].tag;
 
@@ -877,7 +907,7 @@ table_fill(const struct lsh *l, unsigned j, struct table *t, const struct fill *
 		t->slot[at] = slot_make(out[i].tag, out[i].id, at - home, same);
 		at++;
 	}
-	t->used = n - over;
+	t->used = m - over;
 	for (i = 0; i < over; i++)
 		table_put(l, j, t, out[i].tag, out[i].id);
 }
@@ -960,16 +990,15 @@ void
 lsh_remove(struct lsh *l, uint32_t id, const uint32_t *sig)
 {
 	uint32_t	tag[TAG_BATCH];
-	int		found = 0;
 
 	move_steps(l, (uint64_t)MOVE_STEP * l->bands);
 	for (unsigned j = 0; j < l->bands; j++) {
 		if (j % TAG_BATCH == 0)
 			tags_fetch(l, sig, j, l->bands - j < TAG_BATCH ? l->bands - j : TAG_BATCH, tag);
-		found |= band_remove(l, j, tag[j % TAG_BATCH], id);
+		band_remove(l, j, tag[j % TAG_BATCH], id);
 	}
-	if (found)
-		l->count--;
+	assert(l->count > 0);
+	l->count--;
 }
 
 /*

@@ -236,9 +236,6 @@ test_removed_ids_are_not_returned_and_memory_shrinks(void **state)
 	assert_int_equal(lsh_count(l), N);
 	assert_int_equal(lsh_query(l, sig[0], out, 16), 1);
 	assert_int_equal(out[0], N);
-	lsh_remove(l, 0, sig[0]);		/* again: ignored */
-	lsh_remove(l, 123456, sig[1]);		/* never inserted: ignored */
-	assert_int_equal(lsh_count(l), N);
 	lsh_remove(l, N, sig[0]);
 	assert_int_equal(lsh_query(l, sig[0], out, 16), 0);
 
@@ -251,29 +248,100 @@ test_removed_ids_are_not_returned_and_memory_shrinks(void **state)
 	free(sig);
 }
 
+/*
+ * More candidates than lsh_query() dedupes on the stack (512), each in two
+ * bands' buckets: each comes once, first band first, and within a band in
+ * insertion order.
+ */
 static void
-test_large_buckets_are_deduplicated(void **state)
+test_large_candidate_sets_are_deduplicated(void **state)
 {
-	enum { N = 1000 };	/* past the 512 candidates lsh_query() dedupes on the stack */
-	struct lsh	*l = index_new(20, 6);
-	uint32_t	 sig[K], other[K], *out = malloc(N * sizeof(*out));
+	enum { N = 1000, BANDS = 20, ROWS = 6 };
+	struct lsh	*l = index_new(BANDS, ROWS);
+	uint32_t	 q[K], (*sig)[K] = malloc(N * sizeof(*sig)), *out = malloc(N * sizeof(*out));
+	uint8_t		 seen[N] = { 0 };
+	size_t		 m = 0;
 
 	(void)state;
-	for (unsigned i = 0; i < K; i++)
-		sig[i] = other[i] = i;
-	other[0] = 1000;	/* differs in band 0 only */
-	for (unsigned i = 0; i < N; i++)
-		assert_int_equal(insert(l, i, i % 2 ? sig : other), 0);
-	assert_int_equal(lsh_query(l, sig, out, N), N);
-	for (unsigned i = 0; i < N / 2; i++)
-		assert_int_equal(out[i], 2 * i + 1);	/* band 0 holds the odd ids */
-	for (unsigned i = 0; i < N / 2; i++)
-		assert_int_equal(out[N / 2 + i], 2 * i);
+	assert_non_null(sig);
+	assert_non_null(out);
+	for (unsigned r = 0; r < K; r++)
+		q[r] = r;
+	for (unsigned i = 0; i < N; i++) {
+		for (unsigned r = 0; r < K; r++) {
+			unsigned	b = r / ROWS;
+
+			/* id i shares bands i % 20 and (i + 1) % 20 with q: 100 ids a bucket */
+			sig[i][r] = b == i % BANDS || b == (i + 1) % BANDS ? q[r] : 100000 + i * K + r;
+		}
+		assert_int_equal(insert(l, i, sig[i]), 0);
+	}
+	assert_int_equal(lsh_query(l, q, out, N), N);
+	for (unsigned b = 0; b < BANDS; b++)
+		for (unsigned i = 0; i < N; i++)
+			if ((b == i % BANDS || b == (i + 1) % BANDS) && !seen[i]) {
+				seen[i] = 1;
+				assert_int_equal(out[m++], i);
+			}
+	assert_int_equal(m, N);
 	for (unsigned i = 0; i < N; i += 2)
-		lsh_remove(l, i, other);
-	assert_int_equal(lsh_query(l, other, out, N), N / 2);
+		lsh_remove(l, i, sig[i]);
+	assert_int_equal(lsh_query(l, q, out, N), N / 2);
 	lsh_free(l);
+	free(sig);
 	free(out);
+}
+
+/*
+ * Copies of one text share every bucket: a bucket keeps the newest
+ * LSH_BUCKET_MAX ids, in insertion order, the older ones still held; a
+ * filled index keeps the same ones; removals of dropped and kept ids count.
+ */
+static void
+test_full_buckets_keep_their_newest_ids(void **state)
+{
+	enum { N = 600, COPIES = N / 2 };
+	struct lsh	*l = index_new(1, 1), *filled = lsh_new(1, 1, sig_rows, NULL);
+	uint32_t	 key[N + 2], ids[N], out[N], out2[N], copy = 7;
+	size_t		 n;
+
+	(void)state;
+	assert_non_null(filled);
+	for (uint32_t i = 0; i < N + 2; i++)
+		key[i] = i % 2 == 0 || i >= N ? copy : 1000 + i;	/* even ids: copies */
+	for (uint32_t i = 0; i < N; i++) {
+		assert_int_equal(insert(l, i, &key[i]), 0);
+		ids[i] = i;
+	}
+	assert_int_equal(lsh_count(l), N);
+	n = lsh_query(l, &copy, out, N);
+	assert_int_equal(n, LSH_BUCKET_MAX);
+	for (uint32_t i = 0; i < LSH_BUCKET_MAX; i++)
+		assert_int_equal(out[i], 2 * (COPIES - LSH_BUCKET_MAX + i));
+	assert_int_equal(lsh_query(l, &key[1], out, N), 1);
+	assert_int_equal(out[0], 1);
+
+	assert_int_equal(lsh_fill(filled, ids, N), 0);
+	assert_int_equal(lsh_count(filled), N);
+	assert_int_equal(lsh_query(filled, &copy, out2, N), LSH_BUCKET_MAX);
+	n = lsh_query(l, &copy, out, N);
+	assert_memory_equal(out, out2, n * sizeof(*out));
+
+	lsh_remove(l, 0, &key[0]);		/* dropped from the bucket, still held */
+	lsh_remove(l, N - 2, &key[N - 2]);	/* the newest copy */
+	assert_int_equal(lsh_count(l), N - 2);
+	assert_int_equal(lsh_query(l, &copy, out, N), LSH_BUCKET_MAX - 1);
+	assert_int_equal(out[LSH_BUCKET_MAX - 2], N - 4);
+	assert_int_equal(insert(l, N, &key[N]), 0);	/* room again: nothing dropped */
+	assert_int_equal(lsh_query(l, &copy, out, N), LSH_BUCKET_MAX);
+	assert_int_equal(out[0], 2 * (COPIES - LSH_BUCKET_MAX));
+	assert_int_equal(out[LSH_BUCKET_MAX - 1], N);
+	assert_int_equal(insert(l, N + 1, &key[N + 1]), 0);	/* full: the oldest goes */
+	assert_int_equal(lsh_query(l, &copy, out, N), LSH_BUCKET_MAX);
+	assert_int_equal(out[0], 2 * (COPIES - LSH_BUCKET_MAX) + 2);
+	assert_int_equal(out[LSH_BUCKET_MAX - 1], N + 1);
+	lsh_free(l);
+	lsh_free(filled);
 }
 
 /*
@@ -646,7 +714,8 @@ main(void)
 		cmocka_unit_test(test_recall_follows_the_s_curve),
 		cmocka_unit_test(test_query_returns_each_id_once_in_band_order),
 		cmocka_unit_test(test_removed_ids_are_not_returned_and_memory_shrinks),
-		cmocka_unit_test(test_large_buckets_are_deduplicated),
+		cmocka_unit_test(test_large_candidate_sets_are_deduplicated),
+		cmocka_unit_test(test_full_buckets_keep_their_newest_ids),
 		cmocka_unit_test(test_buckets_keep_insertion_order_through_growth_and_removal),
 		cmocka_unit_test(test_tables_moving_in_steps_answer_as_before),
 		cmocka_unit_test(test_bands_past_the_tag_batches_are_found_and_removed),
