@@ -19,6 +19,8 @@ unsigned	simhash_distance(uint64_t a, uint64_t b);
 
 struct simindex;
 
+#define SIMINDEX_SCAN	512u	/* entries a query looks at in a bucket, the last filed */
+
 /* An index for lookups within distance k (0..7). NULL: out of memory. */
 struct simindex	*simindex_new(unsigned k);
 void		 simindex_free(struct simindex *);
@@ -28,7 +30,10 @@ void	simindex_remove(struct simindex *, uint32_t id, uint64_t fp);	/* unknown: i
 
 /*
  * Write up to max distinct ids whose fingerprint is within distance k of fp to
- * out, nearest first (ties by id); return how many there are in all.
+ * out, nearest first (ties by id); return how many there are in all. A query
+ * looks at the last SIMINDEX_SCAN entries filed in each of its buckets
+ * (simhash.c): so "in all" unless that many share a block of fp (copies of
+ * one text).
  */
 size_t	simindex_query(const struct simindex *, uint64_t fp, uint32_t *out, size_t max);
 

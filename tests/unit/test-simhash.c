@@ -309,6 +309,46 @@ test_removed_fingerprints_are_not_found_and_memory_shrinks(void **state)
 	free(fps);
 }
 
+/*
+ * Copies of one text share a fingerprint: a query looks at the last
+ * SIMINDEX_SCAN filed, and stays so while the oldest are removed (as
+ * retention does) and after others are.
+ */
+static void
+test_copies_of_one_fingerprint_are_looked_at_newest_first(void **state)
+{
+	enum { N = 2000 };
+	struct simindex	*ix = simindex_new(3);
+	uint64_t	 fp = 0x0123456789abcdefull, other = ~fp;
+	uint32_t	*out = malloc(N * sizeof(*out));
+
+	(void)state;
+	assert_non_null(out);
+	for (uint32_t i = 0; i < N; i++)
+		assert_int_equal(simindex_insert(ix, i, fp), 0);
+	assert_int_equal(simindex_insert(ix, N, other), 0);
+	assert_int_equal(simindex_query(ix, fp, out, N), SIMINDEX_SCAN);
+	for (uint32_t i = 0; i < SIMINDEX_SCAN; i++)
+		assert_int_equal(out[i], N - SIMINDEX_SCAN + i);
+	for (uint32_t i = 0; i < N / 2; i++)
+		simindex_remove(ix, i, fp);
+	assert_int_equal(simindex_query(ix, fp, out, N), SIMINDEX_SCAN);
+	assert_int_equal(out[0], N - SIMINDEX_SCAN);
+	for (uint32_t i = N - 100; i < N; i++)		/* the newest go too */
+		simindex_remove(ix, i, fp);
+	assert_int_equal(simindex_query(ix, fp, out, N), SIMINDEX_SCAN);
+	assert_int_equal(out[0], N - 100 - SIMINDEX_SCAN);
+	assert_int_equal(out[SIMINDEX_SCAN - 1], N - 101);
+	assert_int_equal(simindex_query(ix, other, out, N), 1);
+	assert_int_equal(out[0], N);
+	for (uint32_t i = N / 2; i < N - 100; i++)
+		simindex_remove(ix, i, fp);
+	assert_int_equal(simindex_query(ix, fp, out, N), 0);
+	assert_int_equal(simindex_query(ix, other, out, N), 1);
+	simindex_free(ix);
+	free(out);
+}
+
 int
 main(void)
 {
@@ -325,6 +365,7 @@ main(void)
 		cmocka_unit_test(test_index_works_for_every_k),
 		cmocka_unit_test(test_query_orders_nearest_first_then_by_id),
 		cmocka_unit_test(test_removed_fingerprints_are_not_found_and_memory_shrinks),
+		cmocka_unit_test(test_copies_of_one_fingerprint_are_looked_at_newest_first),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
