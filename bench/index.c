@@ -60,8 +60,10 @@ window_of(const float *t, size_t from, size_t to)
 	struct window	w = { 0 };
 	double		sum = 0;
 
-	if (v == NULL)
+	if (v == NULL) {
+		fprintf(stderr, "index: out of memory for a window's times\n");
 		exit(1);
+	}
 	for (size_t i = 0; i < n; i++)
 		sum += v[i] = t[from + i];
 	qsort(v, n, sizeof(*v), cmp_float);
@@ -86,8 +88,10 @@ ref_add(struct clusterer *ref, size_t held, size_t i, const struct doc *d, float
 	if (i >= held)
 		cluster_remove(ref, id);
 	t = cpu_sec();
-	if (cluster_add(ref, id, d, &v) != 0)
+	if (cluster_add(ref, id, d, &v) != 0) {
+		fprintf(stderr, "index: the reference's cluster_add: out of memory at %zu\n", i);
 		return -ENOMEM;
+	}
 	*us = (float)((cpu_sec() - t) * 1e6);
 	return 0;
 }
@@ -114,10 +118,11 @@ run_cluster(const struct corpus *c, size_t max, size_t ref_held)
 	t_add = malloc(max * sizeof(*t_add));
 	t_fp = malloc(max * sizeof(*t_fp));
 	t_ref = malloc(max * sizeof(*t_ref));
-	if (t_add == NULL || t_fp == NULL || t_ref == NULL || fp == NULL || cl == NULL)
+	if (syn == NULL || t_add == NULL || t_fp == NULL || t_ref == NULL || fp == NULL ||
+	    cl == NULL || (ref_held > 0 && (ref = cluster_new(&p)) == NULL)) {
+		fprintf(stderr, "index: out of memory setting up %zu articles\n", max);
 		return 1;
-	if (ref_held > 0 && (ref = cluster_new(&p)) == NULL)
-		return 1;
+	}
 	/* resident before the baseline */
 	memset(t_add, 0, max * sizeof(*t_add));
 	memset(t_fp, 0, max * sizeof(*t_fp));
@@ -314,7 +319,10 @@ run_store(const struct corpus *c, size_t n, uint64_t tail_log, int keep)
 	sp.retention = (int64_t)100 * 365 * 86400;
 	sp.max_articles = (uint32_t)n + 1;
 	synth_params_default(&synp);
-	syn = synth_new(c, &synp);
+	if ((syn = synth_new(c, &synp)) == NULL) {
+		fprintf(stderr, "index: out of memory setting up %zu articles\n", n);
+		return 1;
+	}
 	rss0 = rss_bytes();
 	if (open_timed(&s, dir, &sp, &t0, &rep) != 0)
 		return 1;
