@@ -255,13 +255,57 @@ median(double *v, size_t n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/*
+ * One body of n bytes, the corpus's bodies end to end, through a fresh
+ * fingerprinter: the time it takes (the loop's, for a post that long) and
+ * the resident memory the fingerprinter keeps after it, scratch space sized
+ * for the longest body it has met.
+ */
+static int
+one_long_body(const struct corpus *c, const struct cluster_params *p, size_t n)
+{
+	struct fingerprinter	*fp = fingerprinter_new(p);
+	struct article_text	 a = { .title = "A long one", .title_len = 10, .published = 1 };
+	const struct doc	*d;
+	char			*body = malloc(n);
+	size_t			 len = 0, rss0;
+	double			 t;
+
+	if (fp == NULL || body == NULL)
+		return 1;
+	while (len < n) {
+		for (size_t i = 0; i < c->n && len < n; i++) {
+			size_t	k = c->v[i].body_len < n - len ? c->v[i].body_len : n - len;
+
+			memcpy(body + len, c->v[i].body, k);
+			len += k;
+			if (len < n)
+				body[len++] = ' ';
+		}
+	}
+	a.body = body;
+	a.body_len = n;
+	rss0 = rss_bytes();
+	t = cpu_sec();
+	if (fingerprint(fp, &a, &d) != 0)
+		return 1;
+	t = cpu_sec() - t;
+	printf("one body of %zu bytes: %.1f ms; the fingerprinter keeps %.1f MB more resident\n",
+	    n, t * 1e3, (double)(rss_bytes() - rss0) / 1e6);
+	fingerprinter_free(fp);
+	free(body);
+	return 0;
+}
+
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: fingerprint [-B | -T] [-d DATA_DIR] [-r ROUNDS] [-m MIN_SECONDS_PER_PASS] "
+	fprintf(stderr, "usage: fingerprint [-B | -T] [-L BYTES] [-d DATA_DIR] [-r ROUNDS] [-m MIN_SECONDS_PER_PASS] "
 	    "[-P PASS] [-V]\n"
 	    "  -B  only the articles with a body (ECB+, the seed and their near-duplicates)\n"
 	    "  -T  only the articles without one (UCI headlines)\n"
+	    "  -L  fingerprint one body of BYTES (the corpus's bodies end to end) and\n"
+	    "      print its time and what the fingerprinter keeps of it, and exit\n"
 	    "  -P  run only pass number PASS (0: full ... 5), for a profiler\n"
 	    "  -V  print one hash of every article's fingerprint and words, and exit:\n"
 	    "      a change meant only to be faster must leave it as it was\n");
@@ -277,12 +321,14 @@ main(int argc, char **argv)
 	struct corpus	 c;
 	struct ctx	 x;
 	int		 ch, bodies = 0, titles = 0, only = -1, verify = 0;
+	size_t		 long_body = 0;
 
-	while ((ch = getopt(argc, argv, "BTd:r:m:P:Vh")) != -1) {
+	while ((ch = getopt(argc, argv, "BTL:d:r:m:P:Vh")) != -1) {
 		switch (ch) {
 		case 'P': only = atoi(optarg); break;
 		case 'B': bodies = 1; break;
 		case 'T': titles = 1; break;
+		case 'L': long_body = strtoul(optarg, NULL, 10); break;
 		case 'V': verify = 1; break;
 		case 'd': dir = optarg; break;
 		case 'r': rounds = (unsigned)strtoul(optarg, NULL, 10); break;
@@ -326,6 +372,8 @@ main(int argc, char **argv)
 	tokens_init(&x.body);
 	terms_init(&x.terms);
 
+	if (long_body > 0)
+		return one_long_body(&c, &x.params, long_body);
 	if (verify) {
 		printf("digest %016llx of %zu articles\n",
 		    (unsigned long long)digest(&x, set, nset), nset);

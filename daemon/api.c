@@ -111,7 +111,7 @@ api_article_parse(json_t *obj, int id_rule, const struct api_limits *lim, int64_
 	if (id_check(out, id_rule, err) != 0)
 		return -EINVAL;
 	if (string_field(obj, "title", lim->max_field_bytes, &out->title, &out->title_len, err) ||
-	    string_field(obj, "body", 0, &out->body, &out->body_len, err) ||
+	    string_field(obj, "body", lim->max_body_bytes, &out->body, &out->body_len, err) ||
 	    string_field(obj, "source", lim->max_field_bytes, &out->source, &out->source_len, err) ||
 	    string_field(obj, "url", lim->max_field_bytes, &out->url, &out->url_len, err) ||
 	    string_field(obj, "published_at", 64, &ts, &ts_len, err))

@@ -143,7 +143,7 @@ server_params_from(const struct config *c, struct server_params *sp)
 		.auth_reads = c->auth_reads,
 		.access_log = c->access_log,
 		.max_long_polls = c->max_long_polls,
-		.api = { .max_field_bytes = c->max_field_bytes },
+		.api = { .max_field_bytes = c->max_field_bytes, .max_body_bytes = c->max_body_bytes },
 		.data_dir = c->data_dir,
 		.store = {
 			.cluster = c->cluster,

@@ -16,6 +16,7 @@
 
 struct api_limits {
 	unsigned	max_field_bytes;	/* title, source, url */
+	size_t		max_body_bytes;
 };
 
 /* Why an article was refused: an HTTP status, an error code word and a sentence. */

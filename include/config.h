@@ -17,6 +17,7 @@ struct config {
 	size_t		 max_request_bytes;
 	unsigned	 max_batch;
 	unsigned	 max_field_bytes;	/* title, source, url */
+	size_t		 max_body_bytes;
 	unsigned	 request_timeout;	/* seconds */
 	size_t		 max_header_bytes;
 	unsigned	 max_json_depth;

@@ -23,6 +23,7 @@ from harness import Client, article_path
 LIMITED_CONFIG = """\
 [server]
 max_request_bytes = 65536
+max_body_bytes = 60000
 max_batch = 3
 
 [cluster]
@@ -32,7 +33,7 @@ max_matches = 2
 
 @pytest.fixture(scope="module")
 def limited(module_storyd):
-    """A daemon with small limits: 64 KiB requests, batches of 3, 2 matches."""
+    """A daemon with small limits: 64 KiB requests, 60,000-byte bodies, batches of 3, 2 matches."""
     return module_storyd(config=LIMITED_CONFIG)
 
 
@@ -118,6 +119,29 @@ def test_body_just_under_max_request_bytes_is_accepted(lclient, uid):
     a = article(uid(), body="lorem ipsum dolor " * 3000)        # about 54 KB
     assert len(json.dumps(a)) < 65536
     post_article(lclient, a)
+
+
+@needs_own_daemon
+def test_body_over_max_body_bytes_is_422_and_not_stored(lclient, uid):
+    aid = uid()
+    cursor = feed_cursor(lclient)
+    err = assert_error(lclient.post("/v1/articles", article(aid, body="lorem ipsum " * 5000 + "x")),
+                       422, "field_too_long")
+    assert "body" in err["message"], err
+    assert_not_stored(lclient, aid)
+    assert_no_changes_since(lclient, cursor)
+    post_article(lclient, article(uid(), body="lorem ipsum " * 5000))     # 60,000 bytes: the limit
+
+
+@needs_own_daemon
+def test_batch_item_over_max_body_bytes_is_refused_alone(lclient, uid):
+    arts = [article(uid("a")), article(uid("b"), body="dolor sit " * 6001), article(uid("c"))]
+    results = post_batch(lclient, arts)
+    assert results[1]["error"]["code"] == "field_too_long", results[1]
+    assert_not_stored(lclient, arts[1]["id"])
+    for i in (0, 2):
+        assert "error" not in results[i], results[i]
+        get_article(lclient, arts[i]["id"])
 
 
 @needs_own_daemon

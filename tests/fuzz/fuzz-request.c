@@ -63,7 +63,8 @@ static void
 article(json_t *obj, int id_rule, struct store **s)
 {
 	const struct config	*c = fuzz_config();
-	struct api_limits	 lim = { .max_field_bytes = c->max_field_bytes };
+	struct api_limits	 lim = { .max_field_bytes = c->max_field_bytes,
+	    .max_body_bytes = c->max_body_bytes };
 	struct article_in	 in;
 	struct api_error	 err;
 	struct verdict		 v;
