@@ -18,11 +18,12 @@
  * on that block and are within distance k overall, and reports an entry only
  * from the first table whose block agrees, so each is reported once with no
  * scratch set. Removal moves the last entry into the hole, so the arrays stay
- * dense. A bucket keeps its entries in the order they were filed, and a
- * query looks at its last SIMINDEX_SCAN only: copies of one text share a
- * fingerprint, so each of n copies cost O(n) to look up (20,000 copies: a
- * third of a 740 us cluster_add(), bench/copies), where a bucket holds 15 at
- * a million otherwise. Removal searches a bucket from its start, where the
+ * dense. A bucket keeps its entries in the order they were filed (a table
+ * that changes size files them again in entry order), and a query looks at
+ * its last SIMINDEX_SCAN only: copies of one text share a fingerprint, so
+ * each of n copies cost O(n) to look up (20,000 copies: half of a 740 us
+ * cluster_add(), bench/copies and perf), where a bucket holds 15 at a
+ * million otherwise. Removal searches a bucket from its start, where the
  * oldest entries are, and closes the gap.
  *
  * A table has at most 2^block buckets (65,536 for k = 3), so past that the
