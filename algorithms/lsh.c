@@ -878,7 +878,7 @@ table_fill(const struct lsh *l, unsigned j, struct table *t, const struct fill *
 	}
 	for (i = 0; i < n; i++)
 		sorted[count[home_of(e[i].tag, t->cap)]++] = e[i];
-	/* a home's buckets, each its newest LSH_BUCKET_MAX: tags are never 0, so 0 marks an entry taken */
+	/* a home's buckets, each its newest LSH_BUCKET_MAX (tags are never 0: 0 marks one taken) */
 	for (i = 0; i < n; i++) {
 		uint32_t	tag = sorted[i].tag, home = home_of(tag, t->cap), from = m;
 

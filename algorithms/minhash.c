@@ -42,8 +42,8 @@
 
 struct minhasher {
 	unsigned	 k;
-	int16_t		*first;		/* [j * k + i]: KEY(first probe of bin i landing on j, j),
-					   KEY_NONE if past FIRST_NONE; NULL: k too large */
+	/* [j * k + i]: KEY(first probe of bin i landing on j, j), KEY_NONE past FIRST_NONE */
+	int16_t		*first;		/* NULL: k too large */
 };
 
 /* splitmix64: a golden-ratio step, then the finalizer */

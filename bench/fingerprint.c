@@ -300,8 +300,8 @@ one_long_body(const struct corpus *c, const struct cluster_params *p, size_t n)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: fingerprint [-B | -T] [-L BYTES] [-d DATA_DIR] [-r ROUNDS] [-m MIN_SECONDS_PER_PASS] "
-	    "[-P PASS] [-V]\n"
+	fprintf(stderr, "usage: fingerprint [-B | -T] [-L BYTES] [-d DATA_DIR] [-r ROUNDS]\n"
+	    "       [-m MIN_SECONDS_PER_PASS] [-P PASS] [-V]\n"
 	    "  -B  only the articles with a body (ECB+, the seed and their near-duplicates)\n"
 	    "  -T  only the articles without one (UCI headlines)\n"
 	    "  -L  fingerprint one body of BYTES (the corpus's bodies end to end) and\n"
