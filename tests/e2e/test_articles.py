@@ -189,6 +189,26 @@ def test_matches_are_capped_at_five_by_default(client, uid):
     assert len(body["matches"]) == 5, body["matches"]
 
 
+def test_hundreds_of_copies_all_point_to_the_first(client, uid):
+    """
+    Past the 128 ids an LSH bucket keeps: every near copy and exact copy
+    still names the first article, and matches only copies.
+    """
+    a = article(uid("0"))
+    post_article(client, a)
+    near = [dict(a, id=uid(f"near-{i}"), body=f"{a['body']} Reference {i}.") for i in range(200)]
+    for start in range(0, len(near), 100):
+        for n, r in zip(near[start:start + 100], post_batch(client, near[start:start + 100])):
+            assert (r["status"], r["duplicate_of"]) == ("near_duplicate", a["id"]), (n["id"], r)
+    exact = post_article(client, same_text(near[-1], uid("exact")))
+    assert (exact["status"], exact["duplicate_of"]) == ("exact_duplicate", a["id"]), exact
+    assert exact["matches"][0]["id"] == near[-1]["id"], exact["matches"]
+    again = post_article(client, dict(a, id=uid("near-last"), body=f"{a['body']} Reference last."))
+    assert (again["status"], again["duplicate_of"]) == ("near_duplicate", a["id"]), again
+    copies = {a["id"], exact["id"]} | {n["id"] for n in near}
+    assert again["matches"] and {m["id"] for m in again["matches"]} <= copies, again["matches"]
+
+
 # -- batches ---------------------------------------------------------------
 
 def test_batch_results_come_back_in_request_order(client, uid):
