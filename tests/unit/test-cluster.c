@@ -358,26 +358,41 @@ test_near_duplicate_by_minhash_points_to_root(void **state)
 	cluster_free(c);
 }
 
+/*
+ * SimHash within distance 3 verifies a pair whose shingles agree too little
+ * for the Jaccard threshold or containment (an estimate of 0.15: 20 of 128
+ * values), but not one whose shingles do not agree at all: a shared headline
+ * over different bodies (SIMHASH_MIN_JACCARD).
+ */
 static void
-test_near_duplicate_by_simhash_alone(void **state)
+test_near_duplicate_by_simhash_needs_some_shared_text(void **state)
 {
 	struct cluster_params	 p;
 	struct clusterer	*c = new_clusterer(&p);
-	struct tdoc		 a, b;
+	struct tdoc		 a, b, e;
 	struct verdict		 v;
 
 	(void)state;
 	tdoc_make(&a, &p, 1, "blinken beijing xi", T0);
 	tdoc_make(&b, &p, 2, "blinken beijing xi", T0);
+	tdoc_make(&e, &p, 3, "blinken beijing xi", T0);
+	for (unsigned i = 0; i < 20; i++)
+		b.sig[i * 6] = a.sig[i * 6];
 	b.d.simhash = a.d.simhash ^ 0x8000000000000005ULL;	/* distance 3 */
+	e.d.simhash = a.d.simhash ^ 0x0000000000000700ULL;	/* distance 3, no values shared */
 	add_ok(c, 1, &a, NULL);
 	add_ok(c, 2, &b, &v);
 	assert_int_equal(v.status, VERDICT_NEAR_DUPLICATE);
 	assert_int_equal(v.duplicate_of, 1);
 	assert_int_equal(v.matches[0].kind, MATCH_NEAR);
-	assert_true(v.matches[0].similarity < 0.1f);	/* the Jaccard estimate */
+	assert_true(v.matches[0].similarity > 0.1f && v.matches[0].similarity < 0.25f);
+	add_ok(c, 3, &e, &v);
+	assert_int_not_equal(v.status, VERDICT_NEAR_DUPLICATE);
+	assert_int_equal(v.duplicate_of, CLUSTER_NONE);
+	assert_int_equal(cluster_duplicate_of(c, 3), CLUSTER_NONE);
 	tdoc_fini(&a);
 	tdoc_fini(&b);
+	tdoc_fini(&e);
 	cluster_free(c);
 }
 
@@ -1722,7 +1737,7 @@ main(void)
 		cmocka_unit_test(test_exact_copies_found_when_their_hashes_collide),
 		cmocka_unit_test(test_articles_keep_what_terms_they_can_when_ids_run_out),
 		cmocka_unit_test(test_near_duplicate_by_minhash_points_to_root),
-		cmocka_unit_test(test_near_duplicate_by_simhash_alone),
+		cmocka_unit_test(test_near_duplicate_by_simhash_needs_some_shared_text),
 		cmocka_unit_test(test_trimmed_copy_is_near_duplicate_by_containment),
 		cmocka_unit_test(test_containment_needs_the_jaccard_floor),
 		cmocka_unit_test(test_root_removal_promotes_next_oldest),
