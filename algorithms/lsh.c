@@ -79,12 +79,6 @@
 
 typedef uint32_t	slot_t;
 
-static slot_t
-slot_make(uint32_t tag, uint32_t id, uint32_t dist, int same)
-{
-	return id | (same ? SAME_BIT : 0) | (tag & TAGLO_MASK) << TAGLO_SHIFT |
-	    ((dist < DIST_SAT ? dist : DIST_SAT) + 1) << DIST_SHIFT;
-}
 
 static uint32_t
 slot_id(slot_t s)
@@ -117,6 +111,12 @@ slot_at_dist(slot_t s, uint32_t dist)
 {
 	return (s & ((UINT32_C(1) << DIST_SHIFT) - 1)) |
 	    ((dist < DIST_SAT ? dist : DIST_SAT) + 1) << DIST_SHIFT;
+}
+
+static slot_t
+slot_make(uint32_t tag, uint32_t id, uint32_t dist, int same)
+{
+	return slot_at_dist(id | (same ? SAME_BIT : 0) | (tag & TAGLO_MASK) << TAGLO_SHIFT, dist);
 }
 
 /* One open-addressing table in Robin Hood order. */
