@@ -2,11 +2,13 @@
  * terms.c: weighted, stemmed terms of an article; see terms.h for the
  * contract and the weights.
  *
- * Each kept word occurrence is looked up in the stem cache (stop word or not,
- * hash of its stem) by the word's XXH3, which tokens_hash() may have made,
- * then added to its term in a per-article hash table that sums the position
- * weights in order of appearance and keeps the first surface form; the
- * terms are then sorted by hash.
+ * Every word is looked up once in the stem cache (stop word or not, hash of
+ * its stem) by the word's XXH3, which tokens_hash() may have made, and what
+ * the cache says is kept per word for the passes that follow (Title Case,
+ * terms, names). Each kept occurrence is then added to its term in a
+ * per-article hash table that sums the position weights in order of
+ * appearance and keeps the first surface form; the terms are then sorted by
+ * hash.
  */
 #include <errno.h>
 #include <math.h>
@@ -58,7 +60,7 @@
 
 /*
  * A lookup is a miss in the processor's caches (4 MiB of slots, a random
- * one each word), so collect() asks for the slot of the word PREFETCH_AHEAD
+ * one each word), so look_up() asks for the slot of the word PREFETCH_AHEAD
  * on while it handles this one, when tokens_hash() has the hashes ready:
  * fingerprint() 2 to 3% faster on the bench corpus (4, 8 and 16 alike).
  */
@@ -92,6 +94,9 @@ struct terms_ctx {
 	char			*acro;		/* initials made (acronyms()), NUL-ended; acc words point here */
 	size_t			 capacro;
 	uint32_t		*slot;		/* open addressing over acc: index + 1, 0 empty */
+	uint64_t		*stems;		/* per word, title's then body's: its stem's hash */
+	uint8_t			*kind;		/* per word: its WORD_* */
+	size_t			 capstem, capkind;
 	size_t			 capslot, mask;	/* mask: this article's table size - 1 */
 	unsigned		 shift;		/* 64 - log2(table size): a hash's home slot is hash >> shift */
 };
@@ -185,6 +190,8 @@ terms_ctx_free(struct terms_ctx *ctx)
 	free(ctx->order);
 	free(ctx->acro);
 	free(ctx->slot);
+	free(ctx->stems);
+	free(ctx->kind);
 	free(ctx);
 }
 
@@ -257,23 +264,35 @@ word_classify(struct terms_ctx *ctx, const char *w, size_t len, uint64_t *stem)
 	return WORD_STEM;
 }
 
-/* word_classify() through the stem cache; h is XXH3-64 of the word. */
-static int
+/* A stem-cache miss: ask word_classify() and keep its answer in e. */
+static __attribute__((noinline)) int
+word_miss(struct terms_ctx *ctx, struct cache_entry *e, const char *w, size_t len, uint64_t h,
+    uint64_t *stem)
+{
+	int	kind;
+
+	if ((kind = word_classify(ctx, w, len, stem)) < 0)
+		return kind;
+	e->tag = (h & ~(uint64_t)KIND_MASK) | (uint64_t)kind;
+	e->stem = *stem;
+	return kind;
+}
+
+/*
+ * word_classify() through the stem cache; h is XXH3-64 of the word. The hit
+ * is inline in the callers' loops, the miss a call.
+ */
+static inline int
 word_lookup(struct terms_ctx *ctx, const char *w, size_t len, uint64_t h, uint64_t *stem)
 {
 	struct cache_entry	*e = &ctx->cache[h & (CACHE_SLOTS - 1)];
-	int			 kind;
 
 	if ((e->tag & ~(uint64_t)KIND_MASK) == (h & ~(uint64_t)KIND_MASK) &&
 	    (e->tag & KIND_MASK) != WORD_EMPTY) {
 		*stem = e->stem;
 		return (int)(e->tag & KIND_MASK);
 	}
-	if ((kind = word_classify(ctx, w, len, stem)) < 0)
-		return kind;
-	e->tag = (h & ~(uint64_t)KIND_MASK) | (uint64_t)kind;
-	e->stem = *stem;
-	return kind;
+	return word_miss(ctx, e, w, len, h, stem);
 }
 
 /* XXH3-64 of word i of t: tokens_hash() may have made it already. */
@@ -284,30 +303,64 @@ word_hash(const struct tokens *t, size_t i)
 }
 
 /*
- * A title in Title Case (or all caps) says nothing about names: most of its
- * longer content words are capitalized. 1 if so, 0 if not, or -ENOMEM.
+ * What the stem cache says of each word of t, into stem[] and kind[]; a
+ * word's hash is asked for PREFETCH_AHEAD words before its lookup. Adds the
+ * words that have a stem to *nstem. 0 or -ENOMEM.
  */
 static int
-title_case(struct terms_ctx *ctx, const struct tokens *t)
+look_up(struct terms_ctx *ctx, const struct tokens *t, uint64_t *stem, uint8_t *kind,
+    size_t *nstem)
 {
-	size_t		i, n = 0, caps = 0;
-	uint64_t	stem;
-	int		kind;
+	size_t	i;
+	int	k;
+
+	for (i = 0; t != NULL && i < t->n; i++) {
+		if (t->hashed && i + PREFETCH_AHEAD < t->n)
+			PREFETCH(&ctx->cache[t->hash[i + PREFETCH_AHEAD] & (CACHE_SLOTS - 1)]);
+		if ((k = word_lookup(ctx, t->text + t->v[i].off, t->v[i].len, word_hash(t, i),
+		    &stem[i])) < 0)
+			return k;
+		kind[i] = (uint8_t)k;
+		*nstem += k == WORD_STEM;
+	}
+	return 0;
+}
+
+/*
+ * A title in Title Case (or all caps) says nothing about names: most of its
+ * longer content words are capitalized. kind[] is look_up()'s.
+ */
+static int
+title_case(const struct tokens *t, const uint8_t *kind)
+{
+	size_t	i, n = 0, caps = 0;
 
 	for (i = 0; t != NULL && i < t->n; i++) {
 		const struct token	*tok = &t->v[i];
 
-		if (tok->len <= 3 || (tok->flags & TOK_NUMBER))
-			continue;
-		if ((kind = word_lookup(ctx, t->text + tok->off, tok->len, word_hash(t, i),
-		    &stem)) < 0)
-			return kind;
-		if (kind == WORD_STOP)
+		if (tok->len <= 3 || (tok->flags & TOK_NUMBER) || kind[i] == WORD_STOP)
 			continue;
 		n++;
 		caps += (tok->flags & TOK_CAPITALIZED) != 0;
 	}
 	return n >= 2 && (double)caps >= TITLECASE_SHARE * (double)n;
+}
+
+/* Make room for what look_up() says of this many words. */
+static int
+words_reserve(struct terms_ctx *ctx, size_t words)
+{
+	void	*p;
+
+	p = ctx->stems;
+	if (grow_array(&p, &ctx->capstem, words, sizeof(*ctx->stems)) < 0)
+		return -ENOMEM;
+	ctx->stems = p;
+	p = ctx->kind;
+	if (grow_array(&p, &ctx->capkind, words, sizeof(*ctx->kind)) < 0)
+		return -ENOMEM;
+	ctx->kind = p;
+	return 0;
 }
 
 /* Empty the article's terms and make room for n, so that acc_find() cannot fail. */
@@ -359,27 +412,22 @@ position_weight(int is_title, size_t i)
 	return is_title ? W_TITLE : i < TERMS_LEAD_WORDS ? W_LEAD : W_BODY;
 }
 
-static int
-collect(struct terms_ctx *ctx, const struct tokens *t, int is_title, int ignore_case)
+/* Add t's terms to the article's; stem[] and kind[] are look_up()'s. */
+static void
+collect(struct terms_ctx *ctx, const struct tokens *t, const uint64_t *stem,
+    const uint8_t *kind, int is_title, int ignore_case)
 {
 	struct acc	*a;
-	uint64_t	 stem;
 	size_t		 i;
-	int		 kind, casing;
+	int		 casing;
 
 	for (i = 0; t != NULL && i < t->n; i++) {
 		const struct token	*tok = &t->v[i];
 		const char		*w = t->text + tok->off;
 
-		if (t->hashed && i + PREFETCH_AHEAD < t->n)
-			PREFETCH(&ctx->cache[t->hash[i + PREFETCH_AHEAD] & (CACHE_SLOTS - 1)]);
-		if (too_short(tok, w))
+		if (kind[i] != WORD_STEM || too_short(tok, w))
 			continue;
-		if ((kind = word_lookup(ctx, w, tok->len, word_hash(t, i), &stem)) < 0)
-			return kind;
-		if (kind != WORD_STEM)
-			continue;
-		a = acc_find(ctx, stem, w, tok->len);
+		a = acc_find(ctx, stem[i], w, tok->len);
 		a->weight += position_weight(is_title, i);
 		if (ignore_case)
 			casing = CASE_NONE;
@@ -390,7 +438,6 @@ collect(struct terms_ctx *ctx, const struct tokens *t, int is_title, int ignore_
 		a->name |= casing == CASE_NAME;
 		a->lower |= casing == CASE_LOWER;
 	}
-	return 0;
 }
 
 static int
@@ -430,12 +477,13 @@ count_names(const struct tokens *t)
  * The initials go to ctx->acro at *used, which terms_extract() made room for.
  */
 static int
-acronyms(struct terms_ctx *ctx, const struct tokens *t, int is_title, size_t *used)
+acronyms(struct terms_ctx *ctx, const struct tokens *t, const uint8_t *kind, int is_title,
+    size_t *used)
 {
 	char		all[ACRONYM_WORDS], cont[ACRONYM_WORDS];
 	size_t		i, j, k, r, na, nc, ncap;
 	uint64_t	stem;
-	int		kind;
+	int		word;
 
 	for (i = 0; t != NULL && i < t->n; i = j > i ? j : i + 1) {
 		j = i;
@@ -454,15 +502,8 @@ acronyms(struct terms_ctx *ctx, const struct tokens *t, int is_title, size_t *us
 		}
 		if (ncap < 2)
 			continue;
-		/*
-		 * A name does not start with a stop word ("The"): look again from
-		 * the next. The stem cache knows, as collect() has just asked it
-		 * about most words, in a probe, not the stop list's binary search.
-		 */
-		if ((kind = word_lookup(ctx, t->text + t->v[i].off, t->v[i].len, word_hash(t, i),
-		    &stem)) < 0)
-			return kind;
-		if (kind == WORD_STOP) {
+		/* A name does not start with a stop word ("The"): look again from the next. */
+		if (kind[i] == WORD_STOP) {
 			j = i;
 			continue;
 		}
@@ -486,9 +527,9 @@ acronyms(struct terms_ctx *ctx, const struct tokens *t, int is_title, size_t *us
 
 			if (n < 3 || (r == 1 && nc == na))
 				continue;
-			if ((kind = word_lookup(ctx, a, n, XXH3_64bits(a, n), &stem)) < 0)
-				return kind;
-			if (kind != WORD_STEM)
+			if ((word = word_lookup(ctx, a, n, XXH3_64bits(a, n), &stem)) < 0)
+				return word;
+			if (word != WORD_STEM)
 				continue;
 			memcpy(p, a, n);
 			p[n] = '\0';
@@ -572,7 +613,8 @@ int
 terms_extract(struct terms_ctx *ctx, const struct tokens *title,
     const struct tokens *body, struct terms *out)
 {
-	size_t	i, bytes = 0, used = 0, n = (title ? title->n : 0) + (body ? body->n : 0);
+	size_t	i, bytes = 0, used = 0, nstem = 0, nt = title ? title->n : 0;
+	size_t	n = nt + (body ? body->n : 0);
 	void	*p = ctx->acro;
 	int	r, ignore_case;
 
@@ -583,12 +625,17 @@ terms_extract(struct terms_ctx *ctx, const struct tokens *title,
 		goto fail;
 	}
 	ctx->acro = p;
-	if ((r = acc_reserve(ctx, n + count_names(title) + count_names(body))) < 0 ||
-	    (r = ignore_case = title_case(ctx, title)) < 0 ||
-	    (r = collect(ctx, title, 1, ignore_case)) < 0 ||
-	    (r = collect(ctx, body, 0, 0)) < 0 ||
-	    (!ignore_case && (r = acronyms(ctx, title, 1, &used)) < 0) ||
-	    (r = acronyms(ctx, body, 0, &used)) < 0)
+	/* the terms are at most the words with a stem and the initials of names */
+	if ((r = words_reserve(ctx, n)) < 0 ||
+	    (r = look_up(ctx, title, ctx->stems, ctx->kind, &nstem)) < 0 ||
+	    (r = look_up(ctx, body, ctx->stems + nt, ctx->kind + nt, &nstem)) < 0 ||
+	    (r = acc_reserve(ctx, nstem + count_names(title) + count_names(body))) < 0)
+		goto fail;
+	ignore_case = title_case(title, ctx->kind);
+	collect(ctx, title, ctx->stems, ctx->kind, 1, ignore_case);
+	collect(ctx, body, ctx->stems + nt, ctx->kind + nt, 0, 0);
+	if ((!ignore_case && (r = acronyms(ctx, title, ctx->kind, 1, &used)) < 0) ||
+	    (r = acronyms(ctx, body, ctx->kind + nt, 0, &used)) < 0)
 		goto fail;
 	acc_order(ctx);
 	for (i = 0; i < ctx->nacc; i++)
@@ -619,14 +666,21 @@ weight_bits(float w)
 	return b;
 }
 
-/* How many of v[0..n) weigh at least the weight with these bits. */
-static size_t
-count_at_least(const struct term *v, size_t n, uint32_t bits)
+/*
+ * How many weigh at least the weight with these bits: the first nb of them
+ * from bits[], copied out of v so that a pass reads 4 bytes a term, not 16,
+ * and the rest from v.
+ */
+static uint32_t
+count_at_least(const uint32_t *bits, size_t nb, const struct term *v, size_t n, uint32_t b)
 {
-	size_t	i, c = 0;
+	size_t		i;
+	uint32_t	c = 0;
 
-	for (i = 0; i < n; i++)
-		c += weight_bits(v[i].weight) >= bits;
+	for (i = 0; i < nb; i++)
+		c += bits[i] >= b;
+	for (; i < n; i++)
+		c += weight_bits(v[i].weight) >= b;
 	return c;
 }
 
@@ -636,34 +690,42 @@ count_at_least(const struct term *v, size_t n, uint32_t bits)
  * and the first terms of that weight, which have the lower hashes since v
  * is sorted by hash. One pass then keeps them in order, words included: on
  * bodies (bench/fingerprint -B under perf) 2.7% of fingerprint(), against
- * 5.3% for a heap selection and a sort by hash.
+ * 5.3% for a heap selection and a sort by hash. The passes read the weights
+ * of the first KEEP_COPY terms from a copy on the stack (a body has ~150),
+ * 4 bytes a term instead of 16: 3.7% of fingerprint() on the bodies against
+ * 4.1% reading them from v.
  */
+#define KEEP_COPY	512
+
 void
 terms_keep_top(struct terms *t, size_t max)
 {
-	uint32_t	lo = 0, hi = weight_bits(INFINITY), mid, bits;
-	size_t		i, n = 0, w = 0, len, ties;
+	uint32_t	lo = 0, hi = weight_bits(INFINITY), mid, bits, copy[KEEP_COPY];
+	size_t		i, n = 0, w = 0, len, ties, nb = t->n < KEEP_COPY ? t->n : KEEP_COPY;
 
 	if (t->n <= max)
 		return;
+	for (i = 0; i < nb; i++)
+		copy[i] = weight_bits(t->v[i].weight);
 	while (lo < hi) {		/* the greatest lo with max terms at least that heavy */
 		mid = lo + (hi - lo + 1) / 2;
-		if (count_at_least(t->v, t->n, mid) >= max)
+		if (count_at_least(copy, nb, t->v, t->n, mid) >= max)
 			lo = mid;
 		else
 			hi = mid - 1;
 	}
-	ties = max - count_at_least(t->v, t->n, lo + 1);
+	ties = max - count_at_least(copy, nb, t->v, t->n, lo + 1);
 	for (i = 0; i < t->n; i++) {
 		bits = weight_bits(t->v[i].weight);
 		if (bits < lo || (bits == lo && ties == 0))
 			continue;
 		ties -= bits == lo;
-		len = strlen(t->words + t->v[i].word);
-		memmove(t->words + w, t->words + t->v[i].word, len + 1);	/* words are in the order of v */
+		/* words follow each other in the order of v: this one's NUL included */
+		len = (i + 1 < t->n ? t->v[i + 1].word : t->words_len) - t->v[i].word;
+		memmove(t->words + w, t->words + t->v[i].word, len);
 		t->v[n] = t->v[i];
 		t->v[n++].word = (uint32_t)w;
-		w += len + 1;
+		w += len;
 	}
 	t->n = n;
 	t->words_len = w;

@@ -42,7 +42,8 @@ struct term {
 struct terms {
 	struct term	*v;		/* sorted by hash, each hash once */
 	size_t		 n, cap;
-	char		*words;		/* NUL-terminated surface words (unstemmed, folded), in the order of v */
+	char		*words;		/* NUL-terminated surface words (unstemmed, folded), one after
+					 * another in the order of v, words_len in all */
 	size_t		 words_len, words_cap;
 };
 
