@@ -96,7 +96,8 @@ struct terms_ctx {
 	uint32_t		*slot;		/* open addressing over acc: index + 1, 0 empty */
 	uint64_t		*stems;		/* per word, title's then body's: its stem's hash */
 	uint8_t			*kind;		/* per word: its WORD_* */
-	size_t			 capstem, capkind;
+	uint32_t		*counted;	/* the words that make terms, by index, title's then body's */
+	size_t			 capstem, capkind, capcounted;
 	size_t			 capslot, mask;	/* mask: this article's table size - 1 */
 	unsigned		 shift;		/* 64 - log2(table size): a hash's home slot is hash >> shift */
 };
@@ -192,6 +193,7 @@ terms_ctx_free(struct terms_ctx *ctx)
 	free(ctx->slot);
 	free(ctx->stems);
 	free(ctx->kind);
+	free(ctx->counted);
 	free(ctx);
 }
 
@@ -304,25 +306,31 @@ word_hash(const struct tokens *t, size_t i)
 
 /*
  * What the stem cache says of each word of t, into stem[] and kind[]; a
- * word's hash is asked for PREFETCH_AHEAD words before its lookup. Adds the
- * words that have a stem to *nstem. 0 or -ENOMEM.
+ * word's hash is asked for PREFETCH_AHEAD words before its lookup. The
+ * words that make terms (a stem, not too short) are listed in counted[],
+ * *ncounted of them, without a branch: which words are stop words is a coin
+ * toss to the branch predictor. 0 or -ENOMEM.
  */
 static int
 look_up(struct terms_ctx *ctx, const struct tokens *t, uint64_t *stem, uint8_t *kind,
-    size_t *nstem)
+    uint32_t *counted, size_t *ncounted)
 {
-	size_t	i;
+	size_t	i, n = 0;
 	int	k;
 
 	for (i = 0; t != NULL && i < t->n; i++) {
+		const struct token	*tok = &t->v[i];
+
 		if (t->hashed && i + PREFETCH_AHEAD < t->n)
 			PREFETCH(&ctx->cache[t->hash[i + PREFETCH_AHEAD] & (CACHE_SLOTS - 1)]);
-		if ((k = word_lookup(ctx, t->text + t->v[i].off, t->v[i].len, word_hash(t, i),
+		if ((k = word_lookup(ctx, t->text + tok->off, tok->len, word_hash(t, i),
 		    &stem[i])) < 0)
 			return k;
 		kind[i] = (uint8_t)k;
-		*nstem += k == WORD_STEM;
+		counted[n] = (uint32_t)i;
+		n += (k == WORD_STEM) & !too_short(tok, t->text + tok->off);
 	}
+	*ncounted = n;
 	return 0;
 }
 
@@ -360,6 +368,10 @@ words_reserve(struct terms_ctx *ctx, size_t words)
 	if (grow_array(&p, &ctx->capkind, words, sizeof(*ctx->kind)) < 0)
 		return -ENOMEM;
 	ctx->kind = p;
+	p = ctx->counted;
+	if (grow_array(&p, &ctx->capcounted, words, sizeof(*ctx->counted)) < 0)
+		return -ENOMEM;
+	ctx->counted = p;
 	return 0;
 }
 
@@ -412,22 +424,19 @@ position_weight(int is_title, size_t i)
 	return is_title ? W_TITLE : i < TERMS_LEAD_WORDS ? W_LEAD : W_BODY;
 }
 
-/* Add t's terms to the article's; stem[] and kind[] are look_up()'s. */
+/* Add t's terms to the article's: stem[] and counted[] are look_up()'s. */
 static void
 collect(struct terms_ctx *ctx, const struct tokens *t, const uint64_t *stem,
-    const uint8_t *kind, int is_title, int ignore_case)
+    const uint32_t *counted, size_t ncounted, int is_title, int ignore_case)
 {
 	struct acc	*a;
-	size_t		 i;
+	size_t		 c, i;
 	int		 casing;
 
-	for (i = 0; t != NULL && i < t->n; i++) {
-		const struct token	*tok = &t->v[i];
-		const char		*w = t->text + tok->off;
+	for (c = 0; c < ncounted; c++) {
+		const struct token	*tok = &t->v[i = counted[c]];
 
-		if (kind[i] != WORD_STEM || too_short(tok, w))
-			continue;
-		a = acc_find(ctx, stem[i], w, tok->len);
+		a = acc_find(ctx, stem[i], t->text + tok->off, tok->len);
 		a->weight += position_weight(is_title, i);
 		if (ignore_case)
 			casing = CASE_NONE;
@@ -613,7 +622,7 @@ int
 terms_extract(struct terms_ctx *ctx, const struct tokens *title,
     const struct tokens *body, struct terms *out)
 {
-	size_t	i, bytes = 0, used = 0, nstem = 0, nt = title ? title->n : 0;
+	size_t	i, bytes = 0, used = 0, nct = 0, ncb = 0, nt = title ? title->n : 0;
 	size_t	n = nt + (body ? body->n : 0);
 	void	*p = ctx->acro;
 	int	r, ignore_case;
@@ -625,15 +634,16 @@ terms_extract(struct terms_ctx *ctx, const struct tokens *title,
 		goto fail;
 	}
 	ctx->acro = p;
-	/* the terms are at most the words with a stem and the initials of names */
+	/* the terms are at most the words counted and the initials of names */
 	if ((r = words_reserve(ctx, n)) < 0 ||
-	    (r = look_up(ctx, title, ctx->stems, ctx->kind, &nstem)) < 0 ||
-	    (r = look_up(ctx, body, ctx->stems + nt, ctx->kind + nt, &nstem)) < 0 ||
-	    (r = acc_reserve(ctx, nstem + count_names(title) + count_names(body))) < 0)
+	    (r = look_up(ctx, title, ctx->stems, ctx->kind, ctx->counted, &nct)) < 0 ||
+	    (r = look_up(ctx, body, ctx->stems + nt, ctx->kind + nt, ctx->counted + nt,
+	    &ncb)) < 0 ||
+	    (r = acc_reserve(ctx, nct + ncb + count_names(title) + count_names(body))) < 0)
 		goto fail;
 	ignore_case = title_case(title, ctx->kind);
-	collect(ctx, title, ctx->stems, ctx->kind, 1, ignore_case);
-	collect(ctx, body, ctx->stems + nt, ctx->kind + nt, 0, 0);
+	collect(ctx, title, ctx->stems, ctx->counted, nct, 1, ignore_case);
+	collect(ctx, body, ctx->stems + nt, ctx->counted + nt, ncb, 0, 0);
 	if ((!ignore_case && (r = acronyms(ctx, title, ctx->kind, 1, &used)) < 0) ||
 	    (r = acronyms(ctx, body, ctx->kind + nt, 0, &used)) < 0)
 		goto fail;
