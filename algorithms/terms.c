@@ -85,6 +85,15 @@ struct acc {
 
 enum { CASE_NONE, CASE_NAME, CASE_LOWER };
 
+/* What look_up() found in a title or a body, word by word (arrays of terms_ctx). */
+struct looked {
+	uint64_t	*stem;		/* [word]: its stem's hash, for WORD_STEM */
+	uint8_t		*kind;		/* [word]: its WORD_* */
+	uint32_t	*counted;	/* the words that make terms (a stem, not too short), in order */
+	uint32_t	*names;		/* the name words (name_word()), in order */
+	size_t		 ncounted, nnames;
+};
+
 struct terms_ctx {
 	struct sb_stemmer	*stem;
 	struct cache_entry	*cache;		/* CACHE_SLOTS */
@@ -94,10 +103,10 @@ struct terms_ctx {
 	char			*acro;		/* initials made (acronyms()), NUL-ended; acc words point here */
 	size_t			 capacro;
 	uint32_t		*slot;		/* open addressing over acc: index + 1, 0 empty */
-	uint64_t		*stems;		/* per word, title's then body's: its stem's hash */
-	uint8_t			*kind;		/* per word: its WORD_* */
-	uint32_t		*counted;	/* the words that make terms, by index, title's then body's */
-	size_t			 capstem, capkind, capcounted;
+	uint64_t		*stems;		/* struct looked's arrays: title's, then body's */
+	uint8_t			*kind;
+	uint32_t		*counted, *names;
+	size_t			 capstem, capkind, capcounted, capnames;
 	size_t			 capslot, mask;	/* mask: this article's table size - 1 */
 	unsigned		 shift;		/* 64 - log2(table size): a hash's home slot is hash >> shift */
 };
@@ -194,6 +203,7 @@ terms_ctx_free(struct terms_ctx *ctx)
 	free(ctx->stems);
 	free(ctx->kind);
 	free(ctx->counted);
+	free(ctx->names);
 	free(ctx);
 }
 
@@ -304,49 +314,60 @@ word_hash(const struct tokens *t, size_t i)
 	return t->hashed ? t->hash[i] : XXH3_64bits(t->text + t->v[i].off, t->v[i].len);
 }
 
+/* Capitalized and not a number. */
+static int
+name_word(const struct token *tok)
+{
+	return (tok->flags & TOK_CAPITALIZED) && !(tok->flags & TOK_NUMBER);
+}
+
 /*
- * What the stem cache says of each word of t, into stem[] and kind[]; a
- * word's hash is asked for PREFETCH_AHEAD words before its lookup. The
- * words that make terms (a stem, not too short) are listed in counted[],
- * *ncounted of them, without a branch: which words are stop words is a coin
- * toss to the branch predictor. 0 or -ENOMEM.
+ * What the stem cache says of each word of t, into lk, whose arrays start
+ * at word `first` of ctx's; a word's hash is asked for PREFETCH_AHEAD words
+ * before its lookup. The words that make terms and the name words are
+ * listed without a branch: which words are stop words or capitalized is a
+ * coin toss to the branch predictor. 0 or -ENOMEM.
  */
 static int
-look_up(struct terms_ctx *ctx, const struct tokens *t, uint64_t *stem, uint8_t *kind,
-    uint32_t *counted, size_t *ncounted)
+look_up(struct terms_ctx *ctx, const struct tokens *t, size_t first, struct looked *lk)
 {
-	size_t	i, n = 0;
+	size_t	i, nc = 0, nn = 0;
 	int	k;
 
+	*lk = (struct looked){ ctx->stems + first, ctx->kind + first, ctx->counted + first,
+	    ctx->names + first, 0, 0 };
 	for (i = 0; t != NULL && i < t->n; i++) {
 		const struct token	*tok = &t->v[i];
 
 		if (t->hashed && i + PREFETCH_AHEAD < t->n)
 			PREFETCH(&ctx->cache[t->hash[i + PREFETCH_AHEAD] & (CACHE_SLOTS - 1)]);
 		if ((k = word_lookup(ctx, t->text + tok->off, tok->len, word_hash(t, i),
-		    &stem[i])) < 0)
+		    &lk->stem[i])) < 0)
 			return k;
-		kind[i] = (uint8_t)k;
-		counted[n] = (uint32_t)i;
-		n += (k == WORD_STEM) & !too_short(tok, t->text + tok->off);
+		lk->kind[i] = (uint8_t)k;
+		lk->counted[nc] = (uint32_t)i;
+		nc += (k == WORD_STEM) & !too_short(tok, t->text + tok->off);
+		lk->names[nn] = (uint32_t)i;
+		nn += name_word(tok);
 	}
-	*ncounted = n;
+	lk->ncounted = nc;
+	lk->nnames = nn;
 	return 0;
 }
 
 /*
  * A title in Title Case (or all caps) says nothing about names: most of its
- * longer content words are capitalized. kind[] is look_up()'s.
+ * longer content words are capitalized.
  */
 static int
-title_case(const struct tokens *t, const uint8_t *kind)
+title_case(const struct tokens *t, const struct looked *lk)
 {
 	size_t	i, n = 0, caps = 0;
 
 	for (i = 0; t != NULL && i < t->n; i++) {
 		const struct token	*tok = &t->v[i];
 
-		if (tok->len <= 3 || (tok->flags & TOK_NUMBER) || kind[i] == WORD_STOP)
+		if (tok->len <= 3 || (tok->flags & TOK_NUMBER) || lk->kind[i] == WORD_STOP)
 			continue;
 		n++;
 		caps += (tok->flags & TOK_CAPITALIZED) != 0;
@@ -354,7 +375,7 @@ title_case(const struct tokens *t, const uint8_t *kind)
 	return n >= 2 && (double)caps >= TITLECASE_SHARE * (double)n;
 }
 
-/* Make room for what look_up() says of this many words. */
+/* Make room for what look_up() says of this many words (at least 1: no NULL arrays). */
 static int
 words_reserve(struct terms_ctx *ctx, size_t words)
 {
@@ -372,6 +393,10 @@ words_reserve(struct terms_ctx *ctx, size_t words)
 	if (grow_array(&p, &ctx->capcounted, words, sizeof(*ctx->counted)) < 0)
 		return -ENOMEM;
 	ctx->counted = p;
+	p = ctx->names;
+	if (grow_array(&p, &ctx->capnames, words, sizeof(*ctx->names)) < 0)
+		return -ENOMEM;
+	ctx->names = p;
 	return 0;
 }
 
@@ -424,19 +449,19 @@ position_weight(int is_title, size_t i)
 	return is_title ? W_TITLE : i < TERMS_LEAD_WORDS ? W_LEAD : W_BODY;
 }
 
-/* Add t's terms to the article's: stem[] and counted[] are look_up()'s. */
+/* Add t's terms to the article's. */
 static void
-collect(struct terms_ctx *ctx, const struct tokens *t, const uint64_t *stem,
-    const uint32_t *counted, size_t ncounted, int is_title, int ignore_case)
+collect(struct terms_ctx *ctx, const struct tokens *t, const struct looked *lk, int is_title,
+    int ignore_case)
 {
 	struct acc	*a;
 	size_t		 c, i;
 	int		 casing;
 
-	for (c = 0; c < ncounted; c++) {
-		const struct token	*tok = &t->v[i = counted[c]];
+	for (c = 0; c < lk->ncounted; c++) {
+		const struct token	*tok = &t->v[i = lk->counted[c]];
 
-		a = acc_find(ctx, stem[i], t->text + tok->off, tok->len);
+		a = acc_find(ctx, lk->stem[i], t->text + tok->off, tok->len);
 		a->weight += position_weight(is_title, i);
 		if (ignore_case)
 			casing = CASE_NONE;
@@ -456,24 +481,6 @@ connector(const char *w, size_t len)
 	    (len == 3 && memcmp(w, "for", 3) == 0);
 }
 
-/* Capitalized and not a number. */
-static int
-name_word(const struct token *tok)
-{
-	return (tok->flags & TOK_CAPITALIZED) && !(tok->flags & TOK_NUMBER);
-}
-
-/* Name words in t: a bound on the terms acronyms() adds (a name has 2 and adds 2 at most). */
-static size_t
-count_names(const struct tokens *t)
-{
-	size_t	i, n = 0;
-
-	for (i = 0; t != NULL && i < t->n; i++)
-		n += name_word(&t->v[i]);
-	return n;
-}
-
 /*
  * The initials of each name of two or more capitalized words (at most
  * ACRONYM_WORDS words, "of", "and" and "for" allowed inside), as one more
@@ -486,18 +493,21 @@ count_names(const struct tokens *t)
  * The initials go to ctx->acro at *used, which terms_extract() made room for.
  */
 static int
-acronyms(struct terms_ctx *ctx, const struct tokens *t, const uint8_t *kind, int is_title,
+acronyms(struct terms_ctx *ctx, const struct tokens *t, const struct looked *lk, int is_title,
     size_t *used)
 {
 	char		all[ACRONYM_WORDS], cont[ACRONYM_WORDS];
-	size_t		i, j, k, r, na, nc, ncap;
+	size_t		c, i, j, k, r, na, nc, ncap, next = 0;
 	uint64_t	stem;
 	int		word;
 
-	for (i = 0; t != NULL && i < t->n; i = j > i ? j : i + 1) {
-		j = i;
-		if (!name_word(&t->v[i]))
+	/* from each name word not inside a name already looked at */
+	for (c = 0; c < lk->nnames; c++, next = j > i ? j : i + 1) {
+		j = i = lk->names[c];
+		if (i < next) {
+			j = next;
 			continue;
+		}
 		for (ncap = 0; j < t->n; j++) {
 			const struct token	*tok = &t->v[j];
 
@@ -512,7 +522,7 @@ acronyms(struct terms_ctx *ctx, const struct tokens *t, const uint8_t *kind, int
 		if (ncap < 2)
 			continue;
 		/* A name does not start with a stop word ("The"): look again from the next. */
-		if (kind[i] == WORD_STOP) {
+		if (lk->kind[i] == WORD_STOP) {
 			j = i;
 			continue;
 		}
@@ -622,8 +632,8 @@ int
 terms_extract(struct terms_ctx *ctx, const struct tokens *title,
     const struct tokens *body, struct terms *out)
 {
-	size_t	i, bytes = 0, used = 0, nct = 0, ncb = 0, nt = title ? title->n : 0;
-	size_t	n = nt + (body ? body->n : 0);
+	size_t		i, bytes = 0, used = 0, nt = title ? title->n : 0, n = nt + (body ? body->n : 0);
+	struct looked	lt, lb;
 	void	*p = ctx->acro;
 	int	r, ignore_case;
 
@@ -634,18 +644,19 @@ terms_extract(struct terms_ctx *ctx, const struct tokens *title,
 		goto fail;
 	}
 	ctx->acro = p;
-	/* the terms are at most the words counted and the initials of names */
-	if ((r = words_reserve(ctx, n)) < 0 ||
-	    (r = look_up(ctx, title, ctx->stems, ctx->kind, ctx->counted, &nct)) < 0 ||
-	    (r = look_up(ctx, body, ctx->stems + nt, ctx->kind + nt, ctx->counted + nt,
-	    &ncb)) < 0 ||
-	    (r = acc_reserve(ctx, nct + ncb + count_names(title) + count_names(body))) < 0)
+	/*
+	 * The terms are at most the words counted and the initials of names,
+	 * which add 2 at most for a name of 2 name words or more.
+	 */
+	if ((r = words_reserve(ctx, n + 1)) < 0 || (r = look_up(ctx, title, 0, &lt)) < 0 ||
+	    (r = look_up(ctx, body, nt, &lb)) < 0 ||
+	    (r = acc_reserve(ctx, lt.ncounted + lb.ncounted + lt.nnames + lb.nnames)) < 0)
 		goto fail;
-	ignore_case = title_case(title, ctx->kind);
-	collect(ctx, title, ctx->stems, ctx->counted, nct, 1, ignore_case);
-	collect(ctx, body, ctx->stems + nt, ctx->counted + nt, ncb, 0, 0);
-	if ((!ignore_case && (r = acronyms(ctx, title, ctx->kind, 1, &used)) < 0) ||
-	    (r = acronyms(ctx, body, ctx->kind + nt, 0, &used)) < 0)
+	ignore_case = title_case(title, &lt);
+	collect(ctx, title, &lt, 1, ignore_case);
+	collect(ctx, body, &lb, 0, 0);
+	if ((!ignore_case && (r = acronyms(ctx, title, &lt, 1, &used)) < 0) ||
+	    (r = acronyms(ctx, body, &lb, 0, &used)) < 0)
 		goto fail;
 	acc_order(ctx);
 	for (i = 0; i < ctx->nacc; i++)

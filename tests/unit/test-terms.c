@@ -304,6 +304,8 @@ test_empty_input_gives_no_terms(void **state)
 {
 	struct fixture	*f = *state;
 
+	extract(f, NULL, NULL);		/* first, with nothing allocated yet */
+	assert_int_equal(f->out.n, 0);
 	extract(f, "Blinken", NULL);
 	assert_int_equal(f->out.n, 1);
 	extract(f, NULL, NULL);
