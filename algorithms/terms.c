@@ -62,9 +62,12 @@
  * A lookup is a miss in the processor's caches (4 MiB of slots, a random
  * one each word), so look_up() asks for the slot of the word PREFETCH_AHEAD
  * on while it handles this one, when tokens_hash() has the hashes ready:
- * fingerprint() 2 to 3% faster on the bench corpus (4, 8 and 16 alike).
+ * fingerprint() 2 to 3% faster on the bench corpus (4, 8 and 16 alike when
+ * the same loop also added the terms). With look_up() doing only the
+ * lookups, 16 ahead is 1.6% faster than 8 on the bodies (bench/fingerprint
+ * -B, alternating); asking for a title's first 16 at once gained nothing.
  */
-#define PREFETCH_AHEAD	8
+#define PREFETCH_AHEAD	16
 
 enum { WORD_EMPTY, WORD_STOP, WORD_NO_STEM, WORD_STEM };	/* WORD_EMPTY: a free slot */
 
