@@ -88,6 +88,9 @@ struct acc {
 
 enum { CASE_NONE, CASE_NAME, CASE_LOWER };
 
+/* A word's share of struct looked's arrays: stem, counted, names, kind. */
+#define WORD_BYTES	(sizeof(uint64_t) + 2 * sizeof(uint32_t) + sizeof(uint8_t))
+
 /* What look_up() found in a title or a body, word by word (arrays of terms_ctx). */
 struct looked {
 	uint64_t	*stem;		/* [word]: its stem's hash, for WORD_STEM */
@@ -106,10 +109,10 @@ struct terms_ctx {
 	char			*acro;		/* initials made (acronyms()), NUL-ended; acc words point here */
 	size_t			 capacro;
 	uint32_t		*slot;		/* open addressing over acc: index + 1, 0 empty */
-	uint64_t		*stems;		/* struct looked's arrays: title's, then body's */
+	uint64_t		*stems;		/* struct looked's arrays: title's, then body's, */
+	uint32_t		*counted, *names;	/* in one block from stems on, */
 	uint8_t			*kind;
-	uint32_t		*counted, *names;
-	size_t			 capstem, capkind, capcounted, capnames;
+	size_t			 capwords;	/* each this long */
 	size_t			 capslot, mask;	/* mask: this article's table size - 1 */
 	unsigned		 shift;		/* 64 - log2(table size): a hash's home slot is hash >> shift */
 };
@@ -203,10 +206,7 @@ terms_ctx_free(struct terms_ctx *ctx)
 	free(ctx->order);
 	free(ctx->acro);
 	free(ctx->slot);
-	free(ctx->stems);
-	free(ctx->kind);
-	free(ctx->counted);
-	free(ctx->names);
+	free(ctx->stems);		/* the per-word arrays' block */
 	free(ctx);
 }
 
@@ -378,28 +378,23 @@ title_case(const struct tokens *t, const struct looked *lk)
 	return n >= 2 && (double)caps >= TITLECASE_SHARE * (double)n;
 }
 
-/* Make room for what look_up() says of this many words (at least 1: no NULL arrays). */
+/*
+ * Make room for what look_up() says of this many words (at least 1: no NULL
+ * arrays): one block, carved into the per-word arrays, widest first.
+ */
 static int
 words_reserve(struct terms_ctx *ctx, size_t words)
 {
-	void	*p;
+	void	*p = ctx->stems;
+	size_t	 cap;
 
-	p = ctx->stems;
-	if (grow_array(&p, &ctx->capstem, words, sizeof(*ctx->stems)) < 0)
+	if (grow_array(&p, &ctx->capwords, words, WORD_BYTES) < 0)
 		return -ENOMEM;
+	cap = ctx->capwords;
 	ctx->stems = p;
-	p = ctx->kind;
-	if (grow_array(&p, &ctx->capkind, words, sizeof(*ctx->kind)) < 0)
-		return -ENOMEM;
-	ctx->kind = p;
-	p = ctx->counted;
-	if (grow_array(&p, &ctx->capcounted, words, sizeof(*ctx->counted)) < 0)
-		return -ENOMEM;
-	ctx->counted = p;
-	p = ctx->names;
-	if (grow_array(&p, &ctx->capnames, words, sizeof(*ctx->names)) < 0)
-		return -ENOMEM;
-	ctx->names = p;
+	ctx->counted = (uint32_t *)(ctx->stems + cap);
+	ctx->names = ctx->counted + cap;
+	ctx->kind = (uint8_t *)(ctx->names + cap);
 	return 0;
 }
 
