@@ -89,9 +89,10 @@ uint64_t
 simhash(const struct term *terms, size_t n)
 {
 	lanes4		acc[16] = { 0 };	/* acc[c][j]: bit 4c + j */
-	uint64_t	sum[64] = { 0 }, total = 0, fp = 0;
+	uint64_t	sum[64], total = 0, fp = 0;	/* sum: from the first spill on */
 	double		wmax = 0;
 	unsigned	pending = 0;
+	int		spilled = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		if (terms[i].weight > wmax && isfinite(terms[i].weight))
@@ -114,10 +115,26 @@ simhash(const struct term *terms, size_t n)
 		total += q;
 		if (++pending == SPILL_EVERY) {
 			for (unsigned b = 0; b < 64; b++)
-				sum[b] += acc[b / 4][b % 4];
+				sum[b] = (spilled ? sum[b] : 0) + acc[b / 4][b % 4];
 			memset(acc, 0, sizeof(acc));
 			pending = 0;
+			spilled = 1;
 		}
+	}
+	if (!spilled) {
+		/*
+		 * Fewer than SPILL_EVERY terms, so total < 2^32, and 2 s > total
+		 * is s > total / 2 rounded down: four bits a comparison (a
+		 * headline's few terms cost less than the 64 sums did).
+		 */
+		uint32_t	h = (uint32_t)(total / 2);
+
+		for (unsigned c = 0; c < 16; c++) {
+			lanes4	gt = (lanes4)(acc[c] > (lanes4){ h, h, h, h });
+
+			fp |= (uint64_t)((gt[0] & 1) | (gt[1] & 2) | (gt[2] & 4) | (gt[3] & 8)) << (4 * c);
+		}
+		return fp;
 	}
 	for (unsigned b = 0; b < 64; b++) {
 		sum[b] += acc[b / 4][b % 4];
