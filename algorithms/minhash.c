@@ -106,33 +106,60 @@ densify(uint32_t *sig, unsigned k)
  * stops at is the least of its first probes onto the full bins. A row of
  * m->first holds every bin's first probe onto one bin, with that bin's
  * number in the low byte, so the least key over the full bins' rows names
- * both the probe and the bin it lands on. It is a running minimum over the
- * rows, which the compiler vectorizes (8 bins per SSE2 instruction, KEY()); the
- * empty bins are listed without a branch: whether a bin is empty is a coin
- * toss the branch predictor loses (a microbenchmark: 20% faster at 15
- * elements, 30% at 80). With keys rather than probe bytes, which left a
- * probe() to compute per empty bin, densify_few() went from 4.6% to 2.7% of
- * fingerprint()'s samples on the bench corpus (perf; mostly headlines, with
- * some 120 of 128 bins empty).
+ * both the probe and the bin it lands on. With keys rather than probe
+ * bytes, which left a probe() to compute per empty bin, densify_few() went
+ * from 4.6% to 2.7% of fingerprint()'s samples on the bench corpus (perf;
+ * mostly headlines, with some 120 of 128 bins empty).
+ *
+ * Whether a bin is empty is a coin toss the branch predictor loses, so the
+ * empty and the full bins are listed without a branch (a microbenchmark:
+ * 20% faster at 15 elements, 30% at 80), and the running minimum takes
+ * KEY_GROUP bins at a time over the full bins' rows, the group's minima
+ * held in one vector register (8 bins per SSE2 instruction, KEY()) rather
+ * than read and written back for each row: headlines 1.44 and 1.43 us an
+ * article -> 1.40 and 1.42 (bench/fingerprint -T, alternating).
  */
+typedef int16_t	keys8 __attribute__((vector_size(16)));	/* GCC and Clang vector extensions */
+#define KEY_GROUP	8	/* keys in a keys8 */
+
+static keys8
+keys_min(keys8 a, keys8 b)
+{
+	keys8	lt = a < b;		/* all ones where a is less */
+
+	return (a & lt) | (b & ~lt);
+}
+
 static void
 densify_few(const struct minhasher *m, uint32_t *sig)
 {
 	int16_t		least[MINHASHER_K_MAX];
-	uint16_t	empty[MINHASHER_K_MAX];
-	unsigned	k = m->k, nempty = 0, i, j, e;
+	uint16_t	empty[MINHASHER_K_MAX], full[MINHASHER_K_MAX];
+	unsigned	k = m->k, nempty = 0, nfull = 0, i, j, e, f;
 
-	for (i = 0; i < k; i++)
-		least[i] = KEY_NONE;
 	for (j = 0; j < k; j++) {
-		const int16_t	*row = m->first + (size_t)j * k;
-
-		empty[nempty] = (uint16_t)j;
+		empty[nempty] = full[nfull] = (uint16_t)j;
 		nempty += sig[j] == MINHASH_EMPTY;
-		if (sig[j] == MINHASH_EMPTY)
-			continue;
-		for (i = 0; i < k; i++)
-			least[i] = row[i] < least[i] ? row[i] : least[i];
+		nfull += sig[j] != MINHASH_EMPTY;
+	}
+	for (i = 0; i + KEY_GROUP <= k; i += KEY_GROUP) {
+		keys8	v, row;
+
+		for (j = 0; j < KEY_GROUP; j++)
+			v[j] = KEY_NONE;
+		for (f = 0; f < nfull; f++) {
+			memcpy(&row, m->first + (size_t)full[f] * k + i, sizeof(row));
+			v = keys_min(v, row);
+		}
+		memcpy(least + i, &v, sizeof(v));
+	}
+	for (; i < k; i++) {		/* k not a multiple of KEY_GROUP */
+		least[i] = KEY_NONE;
+		for (f = 0; f < nfull; f++) {
+			int16_t	key = m->first[(size_t)full[f] * k + i];
+
+			least[i] = key < least[i] ? key : least[i];
+		}
 	}
 	for (e = 0; e < nempty; e++) {
 		i = empty[e];

@@ -241,11 +241,14 @@ test_signatures_are_the_same_on_every_machine(void **state)
 	assert_memory_equal(s, want, sizeof(want));
 }
 
-/* Few full bins take the table, many take the probes: both sign as minhash_sign() does. */
+/*
+ * Few full bins take the table, many take the probes: both sign as
+ * minhash_sign() does, for k in and out of the table's groups of 8.
+ */
 static void
 test_minhasher_signs_as_minhash_sign(void **state)
 {
-	static const unsigned	ks[] = { 1, 16, 128, 1024, 1100 };
+	static const unsigned	ks[] = { 1, 13, 16, 100, 128, 256, 1024, 1100 };
 	uint64_t		h[600], rng = 6;
 	uint64_t		same[5] = { 7, 7, 7, 7, 7 };
 	uint32_t		*a = malloc(1100 * sizeof(*a)), *b = malloc(1100 * sizeof(*b));
