@@ -184,8 +184,9 @@ int	wal_sync_done(struct wal *, double *secs);
  * was under way. A finished one collected here leaves its time in *secs
  * (else -1). -errno is sticky. The rotation's flush of the old segment must
  * end before the new segment exists (a crash must not find records after a
- * gap); this lets the log's thread do nearly all of it (README "Where the
- * time goes": 16 ms of a rotation's 16.3 on the loop were that flush).
+ * gap); this lets the log's thread do nearly all of it
+ * (docs/performance-history.md, "The loop waits behind a rebuild": 16 ms of
+ * a rotation's 16.3 on the loop were that flush).
  */
 int	wal_rotate_ready(struct wal *, uint64_t max, double *secs);
 
