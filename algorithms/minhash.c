@@ -119,7 +119,8 @@ densify(uint32_t *sig, unsigned k)
  * than read and written back for each row: headlines 1.44 and 1.43 us an
  * article -> 1.40 and 1.42 (bench/fingerprint -T, alternating).
  */
-typedef int16_t	keys8 __attribute__((vector_size(16)));	/* GCC and Clang vector extensions */
+/* Eight keys in one vector (GCC and Clang vector extensions, as simhash.c's lanes4). */
+typedef int16_t	keys8 __attribute__((vector_size(16)));
 #define KEY_GROUP	8	/* keys in a keys8 */
 
 static keys8

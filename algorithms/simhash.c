@@ -130,9 +130,10 @@ simhash(const struct term *terms, size_t n)
 		uint32_t	h = (uint32_t)(total / 2);
 
 		for (unsigned c = 0; c < 16; c++) {
-			lanes4	gt = (lanes4)(acc[c] > (lanes4){ h, h, h, h });
+			lanes4		gt = (lanes4)(acc[c] > (lanes4){ h, h, h, h });
+			uint64_t	bits = (gt[0] & 1) | (gt[1] & 2) | (gt[2] & 4) | (gt[3] & 8);
 
-			fp |= (uint64_t)((gt[0] & 1) | (gt[1] & 2) | (gt[2] & 4) | (gt[3] & 8)) << (4 * c);
+			fp |= bits << (4 * c);
 		}
 		return fp;
 	}

@@ -109,10 +109,11 @@ struct terms_ctx {
 	char			*acro;		/* initials made (acronyms()), NUL-ended; acc words point here */
 	size_t			 capacro;
 	uint32_t		*slot;		/* open addressing over acc: index + 1, 0 empty */
-	uint64_t		*stems;		/* struct looked's arrays: title's, then body's, */
-	uint32_t		*counted, *names;	/* in one block from stems on, */
+	/* struct looked's arrays, title's words then body's, one block from stems on */
+	uint64_t		*stems;
+	uint32_t		*counted, *names;
 	uint8_t			*kind;
-	size_t			 capwords;	/* each this long */
+	size_t			 capwords;	/* words each array has room for */
 	size_t			 capslot, mask;	/* mask: this article's table size - 1 */
 	unsigned		 shift;		/* 64 - log2(table size): a hash's home slot is hash >> shift */
 };
@@ -630,10 +631,11 @@ int
 terms_extract(struct terms_ctx *ctx, const struct tokens *title,
     const struct tokens *body, struct terms *out)
 {
-	size_t		i, bytes = 0, used = 0, nt = title ? title->n : 0, n = nt + (body ? body->n : 0);
-	struct looked	lt, lb;
-	void	*p = ctx->acro;
-	int	r, ignore_case;
+	size_t		 i, bytes = 0, used = 0, nt = title ? title->n : 0;
+	size_t		 n = nt + (body ? body->n : 0);
+	struct looked	 lt, lb;
+	void		*p = ctx->acro;
+	int		 r, ignore_case;
 
 	terms_reset(out);
 	/* room first: terms point into acro, which must not move */
