@@ -718,10 +718,20 @@ sset_find(const struct clusterer *c, const struct cstory *s)
 static size_t
 story_candidates(struct clusterer *c, const struct plan *pl)
 {
-	size_t	t, i, n = 0;
+	const struct posting	*post[POST_TERMS];
+	size_t			 t, i, n = 0;
 
+	/*
+	 * The postings' newest entries asked for at once, so that their misses
+	 * overlap (bench/index -n 200000 -R 0, alternating: cluster_add
+	 * 50.5-52.2 us -> 47.6-48.7).
+	 */
 	for (t = 0; t < pl->pl_ntop; t++) {
-		const struct posting	*p = map_findp(&c->c_posts, pl->pl_top[t]);
+		if ((post[t] = map_findp(&c->c_posts, pl->pl_top[t])) != NULL && post[t]->po_n > 0)
+			PREFETCH(&post[t]->po_v[post[t]->po_n - 1]);
+	}
+	for (t = 0; t < pl->pl_ntop; t++) {
+		const struct posting	*p = post[t];
 		uint32_t		 j, stop;
 
 		if (p == NULL)
