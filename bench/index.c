@@ -18,6 +18,12 @@
  * held, is timed over the same windows too. Memory is shown twice: the
  * growth of the resident set (the reference included, unless -R 0) and the
  * clusterer's own count, cluster_memory(), split by part at the end.
+ *
+ * The reference holds a steady count, while the big clusterer grows, and
+ * growing tables move their entries (lsh.c): with -m HELD the big one too
+ * keeps only its newest HELD (removals not timed), so past HELD articles
+ * both hold steady counts and the last window compares them at rest, as a
+ * daemon at max_articles is.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -97,7 +103,7 @@ ref_add(struct clusterer *ref, size_t held, size_t i, const struct doc *d, float
 }
 
 static int
-run_cluster(const struct corpus *c, size_t max, size_t ref_held)
+run_cluster(const struct corpus *c, size_t max, size_t ref_held, size_t held_max)
 {
 	struct cluster_params	 p;
 	struct synth_params	 sp;
@@ -107,7 +113,8 @@ run_cluster(const struct corpus *c, size_t max, size_t ref_held)
 	float			*t_add, *t_fp, *t_ref;
 	double			 fp_time = 0, add_time = 0, cost[NCHECK] = { 0 }, rel[NCHECK] = { 0 };
 	double			 vs_ref[NCHECK] = { 0 };
-	size_t			 rss0, kinds[3] = { 0 }, statuses[4] = { 0 }, ck = 0, mem;
+	size_t			 rss0, kinds[3] = { 0 }, statuses[4] = { 0 }, ck = 0, mem, held;
+	uint8_t			*added;
 	struct cluster_memory_split	 ms;
 
 	cluster_params_default(&p);
@@ -118,7 +125,9 @@ run_cluster(const struct corpus *c, size_t max, size_t ref_held)
 	t_add = malloc(max * sizeof(*t_add));
 	t_fp = malloc(max * sizeof(*t_fp));
 	t_ref = malloc(max * sizeof(*t_ref));
+	added = calloc(max, 1);
 	if (syn == NULL || t_add == NULL || t_fp == NULL || t_ref == NULL || fp == NULL ||
+	    added == NULL ||
 	    cl == NULL || (ref_held > 0 && (ref = cluster_new(&p)) == NULL)) {
 		fprintf(stderr, "index: out of memory setting up %zu articles\n", max);
 		return 1;
@@ -147,6 +156,8 @@ run_cluster(const struct corpus *c, size_t max, size_t ref_held)
 		synth_next(syn, &a);
 		at = (struct article_text){ a.title, a.title_len, a.body, a.body_len,
 		    a.source, a.source_len, a.published };
+		if (held_max > 0 && i >= held_max && added[i - held_max])
+			cluster_remove(cl, (uint32_t)(i - held_max));
 		t0 = cpu_sec();
 		if (fingerprint(fp, &at, &d) != 0) {
 			t_add[i] = t_fp[i] = 0;
@@ -161,6 +172,7 @@ run_cluster(const struct corpus *c, size_t max, size_t ref_held)
 			return 1;
 		}
 		t2 = cpu_sec();
+		added[i] = 1;
 		if (ref != NULL && i % 2 == 0 && ref_add(ref, ref_held, i, d, &t_ref[i]) != 0)
 			return 1;
 		fp_time += t1 - t0;
@@ -202,15 +214,27 @@ run_cluster(const struct corpus *c, size_t max, size_t ref_held)
 	if (ck > 6 && checkpoints[6] == 1000000)
 		printf("target cost(1M)/cost(10k) <= 2: %s\n",
 		    (ref != NULL ? vs_ref[6] : cost[6] / cost[0]) <= 2 ? "met" : "NOT met");
+	if (held_max > 0 && max > held_max) {
+		struct window	w = window_of(t_add, held_max, max);
+		struct window	wr = window_of(t_ref, held_max, max);
+
+		printf("at rest, %zu held (adds %zu to %zu, the oldest removed before each): "
+		    "cluster_add %.2f us (p99 %.2f)", held_max, held_max, max, w.mean, w.p99);
+		if (ref != NULL)
+			printf(", the %zu-held reference %.2f us: %.2f", ref_held, wr.mean,
+			    w.mean / wr.mean);
+		printf("\n");
+	}
+	held = held_max > 0 && max > held_max ? held_max : max;
 	mem = cluster_memory(cl, &ms);
 	printf("clusterer's own count (cluster_memory(), without the reference): %.0f bytes/article: "
 	    "articles %.0f, lsh %.0f, simhash %.0f, stories %.0f, postings %.0f, terms %.0f, "
-	    "other %.0f\n", (double)mem / max, (double)ms.articles / max, (double)ms.lsh / max,
-	    (double)ms.simhash / max, (double)ms.stories / max, (double)ms.postings / max,
-	    (double)ms.terms / max, (double)ms.other / max);
-	printf("memory: RSS delta %.1f MB for %zu articles: %.0f bytes/article (target <= 1024: %s)\n",
-	    (rss_bytes() - rss0) / 1e6, max, (double)(rss_bytes() - rss0) / max,
-	    (double)(rss_bytes() - rss0) / max <= 1024 ? "met" : "NOT met");
+	    "other %.0f\n", (double)mem / held, (double)ms.articles / held, (double)ms.lsh / held,
+	    (double)ms.simhash / held, (double)ms.stories / held, (double)ms.postings / held,
+	    (double)ms.terms / held, (double)ms.other / held);
+	printf("memory: RSS delta %.1f MB for %zu articles held: %.0f bytes/article (target <= 1024: "
+	    "%s)\n", (rss_bytes() - rss0) / 1e6, held, (double)(rss_bytes() - rss0) / held,
+	    (double)(rss_bytes() - rss0) / held <= 1024 ? "met" : "NOT met");
 	cluster_free(cl);
 	cluster_free(ref);
 	fingerprinter_free(fp);
@@ -218,6 +242,7 @@ run_cluster(const struct corpus *c, size_t max, size_t ref_held)
 	free(t_add);
 	free(t_fp);
 	free(t_ref);
+	free(added);
 	return 0;
 }
 
@@ -442,10 +467,11 @@ run_recover(const char *dir)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: index [-d DATA_DIR] [-n ARTICLES] [-R REF_HELD] "
+	fprintf(stderr, "usage: index [-d DATA_DIR] [-n ARTICLES] [-R REF_HELD] [-m HELD] "
 	    "[-s [-k | -K] [-t TAIL_MIB]] [-r DIR]\n"
 	    "  -n  articles to add (default 1000000)\n"
 	    "  -R  articles held by the reference clusterer (default 10000; 0: none)\n"
+	    "  -m  the clusterer keeps only its newest HELD: past HELD, both are at rest\n"
 	    "  -s  through the store: ingest, crash and clean recovery, snapshot size\n"
 	    "  -k  with -s: keep the store directory, as the clean stop left it\n"
 	    "  -K  with -s: keep it as the crash left it (snapshot and log tail), and stop\n"
@@ -458,18 +484,19 @@ int
 main(int argc, char **argv)
 {
 	const char	*dir = corpus_default_dir();
-	size_t		 n = 1000000, ref_held = 10000;
+	size_t		 n = 1000000, ref_held = 10000, held_max = 0;
 	uint64_t	 tail = 64;
 	const char	*recover = NULL;
 	int		 store = 0, keep = 0, ch, r;
 	struct corpus	 c;
 
-	while ((ch = getopt(argc, argv, "d:kKn:r:R:st:h")) != -1) {
+	while ((ch = getopt(argc, argv, "d:kKm:n:r:R:st:h")) != -1) {
 		switch (ch) {
 		case 'k': keep = 1; break;
 		case 'K': keep = KEEP_CRASHED; break;
 		case 'r': recover = optarg; break;
 		case 'R': ref_held = strtoul(optarg, NULL, 10); break;
+		case 'm': held_max = strtoul(optarg, NULL, 10); break;
 		case 'd': dir = optarg; break;
 		case 'n': n = strtoul(optarg, NULL, 10); break;
 		case 's': store = 1; break;
@@ -483,7 +510,7 @@ main(int argc, char **argv)
 		return run_recover(recover);
 	if (corpus_load(&c, dir) != 0)
 		return 1;
-	r = store ? run_store(&c, n, tail << 20, keep) : run_cluster(&c, n, ref_held);
+	r = store ? run_store(&c, n, tail << 20, keep) : run_cluster(&c, n, ref_held, held_max);
 	corpus_free(&c);
 	return r;
 }
