@@ -12,7 +12,11 @@ pages_alloc(size_t bytes)
 	if (bytes < PAGES_APART)
 		return calloc(1, bytes);
 	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
+	if (p == MAP_FAILED)
+		return NULL;
+	if (bytes >= PAGES_HUGE)
+		(void)madvise(p, bytes, MADV_HUGEPAGE);
+	return p;
 }
 
 void
