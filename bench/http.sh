@@ -7,9 +7,10 @@
 #   env: DURATION (s per measurement, 10), WARMUP (s, 2), CONNS (16),
 #        ROUNDS (2: every measurement repeated, floor and storyd alternating)
 #
-# The snaps column counts the snapshots storyd started during each of its
-# measurements (from its log): each one rebuilds the state on the second
-# core (store.h), which is what decides p99.
+# The snaps column counts the snapshots storyd rebuilt during each of its
+# measurements (from its log): those it started then and one still under way
+# from before. Each rebuilds the state on the second core (store.h), which is
+# what decides p99.
 #
 # storyd runs on a temporary data directory with fsync = $FSYNC (default
 # everysec), retention far larger than the articles' span and max_articles
@@ -39,9 +40,10 @@ measure() {
 	name=$1 addr=$2
 	shift 2
 	before=$(snapshots)
+	running=$(snapshots_running)
 	res=$("$loadgen" -a "$addr" -d "$duration" -w "$warmup" -p "$name-$(date +%s%N)-" "$@" |
 	    grep '^RESULT' | sed 's/^RESULT //')
-	echo "$name $res snaps=$(($(snapshots) - before))"
+	echo "$name $res snaps=$(($(snapshots) - before + running))"
 }
 
 results=$tmp/results

@@ -65,5 +65,12 @@ CONF
 # snapshots storyd has started so far, from its log
 snapshots() { grep -c "writing a snapshot" "$tmp/storyd.log" || true; }
 
+# snapshots under way now: those started, less those written or failed
+snapshots_running() {
+	ended=$(grep -c -e "snapshot written (" -e "background snapshot failed" "$tmp/storyd.log" ||
+	    true)
+	echo $(($(snapshots) - ended))
+}
+
 # field RESULT NAME: one NAME=value of a loadgen RESULT line
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
