@@ -21,9 +21,9 @@
  *
  * The reference holds a steady count, while the big clusterer grows, and
  * growing tables move their entries (lsh.c): with -m HELD the big one too
- * keeps only its newest HELD (removals not timed), so past HELD articles
- * both hold steady counts and the last window compares them at rest, as a
- * daemon at max_articles is.
+ * keeps only its newest HELD, under reused ids (held_add()), so past HELD
+ * articles both hold steady counts and the last window compares them at
+ * rest, as a daemon at max_articles is.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -81,25 +81,35 @@ window_of(const float *t, size_t from, size_t to)
 }
 
 /*
- * Add article i to the reference, which keeps the newest `held` under ids
- * i % held (reused, so its per-id arrays stay small); only the add is timed.
+ * Add article i to cl, which keeps the newest `held` (0: all) under ids
+ * i % held, reused as a daemon's store reuses them, so its per-id arrays stay
+ * that size; the removal of the id's last article (cluster_remove() ignores
+ * an id not held) is not timed, the add is.
  */
 static int
-ref_add(struct clusterer *ref, size_t held, size_t i, const struct doc *d, float *us)
+held_add(struct clusterer *cl, const char *name, size_t held, size_t i, const struct doc *d,
+    struct verdict *v, float *us)
 {
-	struct verdict	v;
-	uint32_t	id = (uint32_t)(i % held);
+	uint32_t	id = (uint32_t)(held > 0 ? i % held : i);
 	double		t;
 
-	if (i >= held)
-		cluster_remove(ref, id);
+	if (held > 0 && i >= held)
+		cluster_remove(cl, id);
 	t = cpu_sec();
-	if (cluster_add(ref, id, d, &v) != 0) {
-		fprintf(stderr, "index: the reference's cluster_add: out of memory at %zu\n", i);
+	if (cluster_add(cl, id, d, v) != 0) {
+		fprintf(stderr, "index: %s cluster_add: out of memory at %zu\n", name, i);
 		return -ENOMEM;
 	}
 	*us = (float)((cpu_sec() - t) * 1e6);
 	return 0;
+}
+
+static int
+ref_add(struct clusterer *ref, size_t held, size_t i, const struct doc *d, float *us)
+{
+	struct verdict	v;
+
+	return held_add(ref, "the reference's", held, i, d, &v, us);
 }
 
 static int
@@ -114,7 +124,6 @@ run_cluster(const struct corpus *c, size_t max, size_t ref_held, size_t held_max
 	double			 fp_time = 0, add_time = 0, cost[NCHECK] = { 0 }, rel[NCHECK] = { 0 };
 	double			 vs_ref[NCHECK] = { 0 };
 	size_t			 rss0, kinds[3] = { 0 }, statuses[4] = { 0 }, ck = 0, mem, held;
-	uint8_t			*added;
 	struct cluster_memory_split	 ms;
 
 	cluster_params_default(&p);
@@ -125,9 +134,7 @@ run_cluster(const struct corpus *c, size_t max, size_t ref_held, size_t held_max
 	t_add = malloc(max * sizeof(*t_add));
 	t_fp = malloc(max * sizeof(*t_fp));
 	t_ref = malloc(max * sizeof(*t_ref));
-	added = calloc(max, 1);
 	if (syn == NULL || t_add == NULL || t_fp == NULL || t_ref == NULL || fp == NULL ||
-	    added == NULL ||
 	    cl == NULL || (ref_held > 0 && (ref = cluster_new(&p)) == NULL)) {
 		fprintf(stderr, "index: out of memory setting up %zu articles\n", max);
 		return 1;
@@ -151,13 +158,11 @@ run_cluster(const struct corpus *c, size_t max, size_t ref_held, size_t held_max
 		struct article_text	 at;
 		const struct doc	*d;
 		struct verdict		 v;
-		double			 t0, tf, t1, t2;
+		double			 t0, tf;
 
 		synth_next(syn, &a);
 		at = (struct article_text){ a.title, a.title_len, a.body, a.body_len,
 		    a.source, a.source_len, a.published };
-		if (held_max > 0 && i >= held_max && added[i - held_max])
-			cluster_remove(cl, (uint32_t)(i - held_max));
 		t0 = cpu_sec();
 		if (fingerprint(fp, &at, &d) != 0) {
 			t_add[i] = t_fp[i] = 0;
@@ -167,18 +172,12 @@ run_cluster(const struct corpus *c, size_t max, size_t ref_held, size_t held_max
 		/* the reference goes first every other article: the second add finds the doc in cache */
 		if (ref != NULL && i % 2 == 1 && ref_add(ref, ref_held, i, d, &t_ref[i]) != 0)
 			return 1;
-		t1 = cpu_sec();
-		if (cluster_add(cl, (uint32_t)i, d, &v) != 0) {
-			fprintf(stderr, "index: cluster_add: out of memory at %zu\n", i);
+		if (held_add(cl, "the", held_max, i, d, &v, &t_add[i]) != 0)
 			return 1;
-		}
-		t2 = cpu_sec();
-		added[i] = 1;
 		if (ref != NULL && i % 2 == 0 && ref_add(ref, ref_held, i, d, &t_ref[i]) != 0)
 			return 1;
 		fp_time += tf - t0;
-		add_time += t2 - t1;
-		t_add[i] = (float)((t2 - t1) * 1e6);
+		add_time += t_add[i] / 1e6;
 		t_fp[i] = (float)((tf - t0) * 1e6);
 		kinds[a.kind]++;
 		statuses[v.status]++;
@@ -243,7 +242,6 @@ run_cluster(const struct corpus *c, size_t max, size_t ref_held, size_t held_max
 	free(t_add);
 	free(t_fp);
 	free(t_ref);
-	free(added);
 	return 0;
 }
 
