@@ -918,10 +918,8 @@ best_story(struct clusterer *c, const struct doc *d, struct plan *pl)
 		 */
 		if (i + 1 < n) {
 			const struct cstory	*next = c->c_scand[i + 1].sd_story;
-			const char		*p = (const char *)next->st_cent;
 
-			for (size_t off = 0; off < next->st_ncent * sizeof(*next->st_cent); off += 64)
-				PREFETCH(p + off);
+			prefetch_range(next->st_cent, next->st_ncent * sizeof(*next->st_cent));
 		}
 
 		if (norm_stale(c, s)) {

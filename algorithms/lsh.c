@@ -79,7 +79,6 @@
 
 typedef uint32_t	slot_t;
 
-
 static uint32_t
 slot_id(slot_t s)
 {

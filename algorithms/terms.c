@@ -380,8 +380,9 @@ title_case(const struct tokens *t, const struct looked *lk)
 }
 
 /*
- * Make room for what look_up() says of this many words (at least 1: no NULL
- * arrays): one block, carved into the per-word arrays, widest first.
+ * Make room for what look_up() says of this many words, and for one at
+ * least, so that no array is NULL (look_up() offsets them): one block,
+ * carved into the per-word arrays, widest first.
  */
 static int
 words_reserve(struct terms_ctx *ctx, size_t words)
@@ -389,7 +390,7 @@ words_reserve(struct terms_ctx *ctx, size_t words)
 	void	*p = ctx->stems;
 	size_t	 cap;
 
-	if (grow_array(&p, &ctx->capwords, words, WORD_BYTES) < 0)
+	if (grow_array(&p, &ctx->capwords, words > 0 ? words : 1, WORD_BYTES) < 0)
 		return -ENOMEM;
 	cap = ctx->capwords;
 	ctx->stems = p;
@@ -648,7 +649,7 @@ terms_extract(struct terms_ctx *ctx, const struct tokens *title,
 	 * The terms are at most the words counted and the initials of names,
 	 * which add 2 at most for a name of 2 name words or more.
 	 */
-	if ((r = words_reserve(ctx, n + 1)) < 0 || (r = look_up(ctx, title, 0, &lt)) < 0 ||
+	if ((r = words_reserve(ctx, n)) < 0 || (r = look_up(ctx, title, 0, &lt)) < 0 ||
 	    (r = look_up(ctx, body, nt, &lb)) < 0 ||
 	    (r = acc_reserve(ctx, lt.ncounted + lb.ncounted + lt.nnames + lb.nnames)) < 0)
 		goto fail;

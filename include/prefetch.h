@@ -5,8 +5,20 @@
  */
 #pragma once
 
+#include <stddef.h>
+
 #if defined(__GNUC__)
 #define PREFETCH(p)	__builtin_prefetch(p)
 #else
 #define PREFETCH(p)	((void)(p))
 #endif
+
+#define PREFETCH_LINE	64	/* bytes a cache line holds, on the machines measured */
+
+/* Ask for every cache line of bytes at p. */
+static inline void
+prefetch_range(const void *p, size_t bytes)
+{
+	for (size_t off = 0; off < bytes; off += PREFETCH_LINE)
+		PREFETCH((const char *)p + off);
+}
