@@ -16,6 +16,8 @@ pages_alloc(size_t bytes)
 		return NULL;
 	if (bytes >= PAGES_HUGE)
 		(void)madvise(p, bytes, MADV_HUGEPAGE);
+	/* before Linux 5.14: EINVAL, and pages come as they are touched */
+	(void)madvise(p, bytes, MADV_POPULATE_WRITE);
 	return p;
 }
 

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "pages.h"
 #include "xmalloc.h"
 
 static int	log_debug_on;
@@ -132,6 +133,12 @@ check(void *p, size_t n)
 		abort();
 	}
 	return p;
+}
+
+void *
+xpages_alloc(size_t n)
+{
+	return check(pages_alloc(n), n);
 }
 
 void *

@@ -22,6 +22,7 @@
 
 #include "ahead.h"
 #include "fingerprint.h"
+#include "pages.h"
 #include "snapshot.h"
 #include "store.h"
 #include "thread.h"
@@ -85,8 +86,10 @@ struct store {
  * the rest of the run back (no tombstones: under steady eviction they
  * forced a full rehash every few million puts). The table is sized when
  * the store opens for max_articles at most 3/4 full (16 bytes an article:
- * 16 MiB for 1,000,000, calloc'd, so pages are touched as ids arrive);
- * doubling while the loop waited had taken ~30 ms at 200,000 ids. It grows
+ * 16 MiB for 1,000,000), and faulted in then (pages_alloc()): a lookup
+ * reads a page before an insert writes it, and each page a snapshot's
+ * rebuild touched so cost the loop's core a TLB shootdown (pages.h).
+ * Doubling while the loop waited had taken ~30 ms at 200,000 ids. It grows
  * only while a snapshot that holds more loads.
  */
 struct slot {
@@ -148,7 +151,7 @@ slots_reserve(struct store *s, size_t n)
 		s->nslots = 1024;
 	while (n * 4 > s->nslots * 3)
 		s->nslots *= 2;
-	s->slots = xcalloc(s->nslots, sizeof(*s->slots));
+	s->slots = xpages_alloc(s->nslots * sizeof(*s->slots));
 	mask = s->nslots - 1;
 	for (size_t i = 0; i < nold; i++) {
 		size_t	j;
@@ -159,7 +162,7 @@ slots_reserve(struct store *s, size_t n)
 			;
 		s->slots[j] = old[i];
 	}
-	free(old);
+	pages_free(old, nold * sizeof(*old));
 }
 
 /* Empty slot i, moving back each later entry of its run that may sit nearer its home. */
@@ -261,7 +264,7 @@ store_free(struct store *s)
 		article_free(s->articles[i]);
 	free(s->articles);
 	free(s->free_idx);
-	free(s->slots);
+	pages_free(s->slots, s->nslots * sizeof(*s->slots));
 	free(s->ages);
 	wal_close(s->wal);
 	if (s->dirfd != -1)

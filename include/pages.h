@@ -9,7 +9,15 @@
  * pages (MADV_HUGEPAGE, where the kernel offers them): the LSH's band
  * tables are read at random, one TLB miss a band in 4 KiB pages, and
  * bench/index -n 1000000 gave cluster_add 52.6 us at a million held against
- * 58.6 without, the same resident memory. Pure: no I/O, no globals.
+ * 58.6 without, the same resident memory.
+ *
+ * A mapping is populated writable when it is made (MADV_POPULATE_WRITE),
+ * since the tables are probed at random before they are written: a page
+ * first read maps the shared zero page, and the write that follows copies
+ * it and flushes the TLB of every core the process runs on, the loop's
+ * included. A snapshot's rebuild filling fresh LSH tables sent 2,000-4,000
+ * of those interrupts a second and slowed the loop's posts by a quarter
+ * (README, "Where the time goes"). Pure: no I/O, no globals.
  */
 #pragma once
 #include <stddef.h>
@@ -17,7 +25,7 @@
 #define PAGES_APART	(64 * 1024)
 #define PAGES_HUGE	(4 * 1024 * 1024)
 
-/* bytes of zeroed memory, or NULL. */
+/* bytes of zeroed memory, or NULL; a mapping's pages are already there. */
 void	*pages_alloc(size_t bytes);
 
 /* Release what pages_alloc(bytes) returned; bytes must be the same. NULL is fine. */
