@@ -8,10 +8,13 @@
 #        maximum here), SNAPSHOT_LOG_BYTES (67108864, the default),
 #        SNAPSHOT_LOG_SHARE (0.25, the default)
 #
-# Each window prints loadgen's p50, p99 and p99.9 and how many snapshots
+# Each window prints loadgen's p50, p99 and p99.9, how many snapshots
 # storyd rebuilt during it (from its log): those it started then and one
-# still under way from before. storyd runs on a temporary data directory
-# with fsync everysec (bench/lib.sh). Only loopback.
+# still under way from before, and the TLB shootdowns the machine's cores
+# received (/proc/interrupts): a thread of storyd that changes a mapping
+# interrupts the loop's core too (include/pages.h). storyd runs on a
+# temporary data directory with fsync everysec (bench/lib.sh). Only
+# loopback.
 set -eu
 
 build=${1:-build-bench}
@@ -22,14 +25,18 @@ snapshot_log_share = ${SNAPSHOT_LOG_SHARE:-0.25}"
 
 pre=$("$loadgen" -a "$saddr" -b 100 -c 16 -d "${PRELOAD:-35}" -p pre- | grep '^RESULT')
 echo "preload: $(field "$pre" art_s) articles/s for ${PRELOAD:-35} s, $(snapshots) snapshots"
-printf '%-7s %9s %9s %9s %6s\n' window "p50 ms" "p99 ms" "p99.9 ms" snaps
+# TLB shootdowns received by all cores so far, or 0 where the kernel does not say
+tlb() { awk '$1 == "TLB:" { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n += $i } END { print n + 0 }' \
+    /proc/interrupts 2>/dev/null || echo 0; }
+printf '%-7s %9s %9s %9s %6s %8s\n' window "p50 ms" "p99 ms" "p99.9 ms" snaps tlb
 w=1
 while [ $w -le "${WINDOWS:-3}" ]; do
 	before=$(snapshots)
 	running=$(snapshots_running)
+	t0=$(tlb)
 	res=$("$loadgen" -a "$saddr" -b 1 -c 16 -d "${DURATION:-16}" -w 1 -r "${RATE:-3300}" \
 	    -p "w$w-" | grep '^RESULT')
-	printf '%-7s %9s %9s %9s %6s\n' "$w" "$(field "$res" p50_ms)" "$(field "$res" p99_ms)" \
-	    "$(field "$res" p999_ms)" "$(($(snapshots) - before + running))"
+	printf '%-7s %9s %9s %9s %6s %8s\n' "$w" "$(field "$res" p50_ms)" "$(field "$res" p99_ms)" \
+	    "$(field "$res" p999_ms)" "$(($(snapshots) - before + running))" "$(($(tlb) - t0))"
 	w=$((w + 1))
 done
