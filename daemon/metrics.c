@@ -269,6 +269,10 @@ text_store(struct evbuffer *out, const struct figures *f)
 	text_family(out, "storyd_log_fsync_duration_seconds", "histogram",
 	    "Seconds per log write and fdatasync (group commit under always, the timer otherwise).");
 	text_histogram(out, "storyd_log_fsync_duration_seconds", "", &st->fsync);
+	text_family(out, "storyd_log_write_duration_seconds", "histogram",
+	    "Seconds per loop turn writing the log, which the turn's replies wait for "
+	    "(everysec and no; under always the fsync histogram counts it).");
+	text_histogram(out, "storyd_log_write_duration_seconds", "", &st->log_write);
 	if (st->snapshot_time > 0)
 		text_gauge(out, "storyd_snapshot_age_seconds", "gauge",
 		    "Seconds since the newest snapshot was written.", f->now - st->snapshot_time);
@@ -380,9 +384,9 @@ handle_stats_get(struct server *srv, struct request *r, json_t **body)
 	json_object_set_new(*body, "clusters", json_pack("{s:I,s:I,s:I,s:I}",
 	    "held", (json_int_t)f.clusters, "duplicate_groups", (json_int_t)f.groups,
 	    "feed_sequence", (json_int_t)f.feed_seq, "feed_horizon", (json_int_t)f.feed_horizon));
-	json_object_set_new(*body, "log", json_pack("{s:I,s:I,s:o}",
+	json_object_set_new(*body, "log", json_pack("{s:I,s:I,s:o,s:o}",
 	    "bytes", (json_int_t)f.log_bytes, "written_bytes", (json_int_t)st->log_written,
-	    "fsync", histogram_json(&st->fsync)));
+	    "fsync", histogram_json(&st->fsync), "write", histogram_json(&st->log_write)));
 	json_object_set_new(*body, "snapshot", json_pack("{s:o,s:f,s:I,s:b,s:I,s:I}",
 	    "age_seconds", st->snapshot_time > 0 ? json_real(f.now - st->snapshot_time) : json_null(),
 	    "duration_seconds", st->snapshot_duration,

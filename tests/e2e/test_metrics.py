@@ -83,7 +83,8 @@ def test_every_family_has_help_and_type(client):
                  "storyd_articles", "storyd_clusters", "storyd_duplicate_groups",
                  "storyd_articles_fingerprinted_ahead_total",
                  "storyd_articles_evicted_total", "storyd_log_bytes",
-                 "storyd_log_fsync_duration_seconds", "storyd_snapshot_duration_seconds",
+                 "storyd_log_fsync_duration_seconds", "storyd_log_write_duration_seconds",
+                 "storyd_snapshot_duration_seconds",
                  "process_resident_memory_bytes", "storyd_feed_long_polls"):
         assert name in typed, f"no {name} in /metrics"
 
@@ -186,6 +187,22 @@ def test_log_bytes_and_fsync_latency_under_fsync_always(start_storyd):
     assert value(text, "storyd_log_bytes") > 0
     fsync = assert_status(c.get("/v1/stats"), 200)["log"]["fsync"]
     assert fsync["count"] == 3 and fsync["buckets"]["+Inf"] == 3
+    # the write is inside the fsync's figure, not counted twice
+    assert value(text, "storyd_log_write_duration_seconds_count") == 0
+
+
+@needs_own_daemon
+def test_log_write_latency_under_fsync_everysec(start_storyd):
+    d = start_storyd(config="[store]\nretention_hours = 876000\nfsync = everysec\n")
+    c = d.client()
+    for i in range(3):
+        post_article(c, article(f"wr-{i}"))
+    # one write a post, each its own loop turn, before its reply
+    text = scrape(c)
+    assert value(text, "storyd_log_write_duration_seconds_count") == 3
+    assert value(text, "storyd_log_write_duration_seconds_bucket", '{le="+Inf"}') == 3
+    write = assert_status(c.get("/v1/stats"), 200)["log"]["write"]
+    assert write["count"] == 3 and write["buckets"]["+Inf"] == 3
 
 
 @needs_own_daemon
