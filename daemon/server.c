@@ -297,8 +297,9 @@ snapshot_start(struct server *srv, uint64_t threshold)
 
 	srv->srv_snap_retry = r == -EAGAIN ? threshold : 0;
 	if (r == 0)
-		log_info("store: the log passed %llu bytes; writing a snapshot in the background",
-		    (unsigned long long)threshold);
+		log_info("store: the log passed %llu bytes; writing a snapshot in the background "
+		    "(rotating the log held requests %.1f ms)", (unsigned long long)threshold,
+		    store_stats(srv->srv_store)->snapshot_rotation * 1e3);
 	else if (r != -EBUSY && r != -EAGAIN)
 		log_warnx("store: cannot start a snapshot: %s", strerror(-r));
 }

@@ -1465,13 +1465,14 @@ store_snapshot_start(struct store *s)
 {
 	struct rebuild	*rb;
 	uint64_t	 seq;
-	double		 secs;
+	double		 secs, t0;
 	int		 r;
 
 	if (s->wal == NULL)
 		return -ENOTSUP;
 	if (s->rebuild != NULL)
 		return -EBUSY;
+	t0 = clock_seconds(CLOCK_MONOTONIC);
 	/* the old segment must be on disk first: the log's thread flushes most of it */
 	if ((r = store_flush(s)) != 0 ||
 	    (r = wal_rotate_ready(s->wal, ROTATE_UNSYNCED_MAX, &secs)) < 0)
@@ -1495,6 +1496,7 @@ store_snapshot_start(struct store *s)
 	}
 	s->rebuild = rb;
 	s->stats.snapshot_running = 1;
+	s->stats.snapshot_rotation = clock_seconds(CLOCK_MONOTONIC) - t0;
 	return 0;
 }
 

@@ -181,6 +181,7 @@ struct store_stats {
 	uint64_t		 snapshots, snapshot_failures;	/* background ones since start */
 	double			 snapshot_time;		/* when the newest snapshot was done (epoch s); 0: none */
 	double			 snapshot_duration;	/* seconds the last background one took */
+	double			 snapshot_rotation;	/* seconds its start held the loop (the log's rotation) */
 	uint64_t		 snapshot_bytes;	/* its size */
 	int			 snapshot_running;
 	char			 snapshot_error[160];	/* why the last one failed */
