@@ -877,7 +877,7 @@ int
 store_sync_background(struct store *s)
 {
 	size_t	pending;
-	double	secs;
+	double	secs, t0;
 	int	r;
 
 	if (s->wal == NULL)
@@ -887,9 +887,12 @@ store_sync_background(struct store *s)
 	if (r == 1)
 		histogram_observe(&s->stats.fsync, secs);
 	pending = wal_pending(s->wal);
+	t0 = clock_seconds(CLOCK_MONOTONIC);
 	if ((r = wal_sync_start(s->wal)) < 0)
 		return r;
-	/* started or not, it wrote what was pending */
+	/* started or not, it wrote what was pending: the turn's write (store_flush()) */
+	if (pending > 0)
+		histogram_observe(&s->stats.log_write, clock_seconds(CLOCK_MONOTONIC) - t0);
 	s->stats.log_written += pending;
 	s->unsynced = 0;
 	return 0;
