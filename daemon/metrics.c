@@ -270,8 +270,8 @@ text_store(struct evbuffer *out, const struct figures *f)
 	    "Seconds per log write and fdatasync (group commit under always, the timer otherwise).");
 	text_histogram(out, "storyd_log_fsync_duration_seconds", "", &st->fsync);
 	text_family(out, "storyd_log_write_duration_seconds", "histogram",
-	    "Seconds per loop turn writing the log, which the turn's replies wait for "
-	    "(everysec and no; under always the fsync histogram counts it).");
+	    "Seconds per write of the log's pending records, which that loop turn's replies "
+	    "wait for (everysec and no; under always the fsync histogram counts it).");
 	text_histogram(out, "storyd_log_write_duration_seconds", "", &st->log_write);
 	if (st->snapshot_time > 0)
 		text_gauge(out, "storyd_snapshot_age_seconds", "gauge",

@@ -840,9 +840,7 @@ store_flush(struct store *s)
 	s->stats.log_written += pending;
 	/*
 	 * Under always the flush is the fsync; otherwise the timer's store_sync()
-	 * is, and the write alone is what the turn's replies waited for: ext4
-	 * can hold it behind the background fdatasync (README, "Where the time
-	 * goes").
+	 * is, and the write alone is what the turn's replies wait for.
 	 */
 	if (s->params.sync == STORE_SYNC_ALWAYS) {
 		histogram_observe(&s->stats.fsync, clock_seconds(CLOCK_MONOTONIC) - t0);
