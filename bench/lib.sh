@@ -42,8 +42,8 @@ wait_line() {
 
 # start_storyd [STORE_LINES]: storyd on a free loopback port and a fresh data
 # directory, fsync $FSYNC (everysec), retention far beyond the articles' span,
-# max_articles 1,000,000, and STORE_LINES added to [store]; sets storyd_pid
-# and saddr once it answers.
+# max_articles $MAX_ARTICLES (1,000,000), and STORE_LINES added to [store];
+# sets storyd_pid and saddr once it answers.
 start_storyd() {
 	cat > "$tmp/storyd.conf" <<CONF
 [server]
@@ -52,7 +52,7 @@ listen = 127.0.0.1:0
 data_dir = $tmp/data
 fsync = ${FSYNC:-everysec}
 retention_hours = 876000
-max_articles = 1000000
+max_articles = ${MAX_ARTICLES:-1000000}
 ${1:-}
 CONF
 	${STORYD_WRAP:-} "$storyd" -c "$tmp/storyd.conf" 2> "$tmp/storyd.log" &

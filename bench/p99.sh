@@ -6,7 +6,10 @@
 #   env: PRELOAD (s of batches of 100 first, 35), WINDOWS (3), DURATION (s
 #        per window, 16), RATE (posts/s, 3300: about half of storyd's
 #        maximum here), SNAPSHOT_LOG_BYTES (67108864, the default),
-#        SNAPSHOT_LOG_SHARE (0.25, the default)
+#        SNAPSHOT_LOG_SHARE (0.25, the default), MAX_ARTICLES (bench/lib.sh:
+#        1000000, and storyd grows through the windows; below what the
+#        preload stores, it is at rest, each post evicting one, as a daemon
+#        at max_articles is)
 #
 # Each window prints loadgen's p50, p99 and p99.9, how many snapshots
 # storyd rebuilt during it (from its log): those it started then and one
