@@ -177,7 +177,7 @@ struct store_stats {
 	uint64_t		 fingerprinted_ahead;	/* by the second thread: batches, and the log at recovery */
 	uint64_t		 log_written;		/* log bytes written since start */
 	struct histogram	 fsync;			/* seconds per log write + fdatasync */
-	struct histogram	 log_write;		/* seconds per turn's write() of the log, but under always */
+	struct histogram	 log_write;		/* seconds per write of pending records; not under always */
 	uint64_t		 snapshots, snapshot_failures;	/* background ones since start */
 	double			 snapshot_time;		/* when the newest snapshot was done (epoch s); 0: none */
 	double			 snapshot_duration;	/* seconds the last background one took */

@@ -10,5 +10,5 @@ void	*xmalloc(size_t n);
 void	*xcalloc(size_t nmemb, size_t size);
 void	*xreallocarray(void *p, size_t nmemb, size_t size);
 char	*xstrdup(const char *s);
-void	*xpages_alloc(size_t bytes);	/* pages_alloc() (pages.h) */
 char	*xstrndup(const char *s, size_t n);
+void	*xpages_alloc(size_t bytes);	/* pages_alloc() (pages.h) */
