@@ -401,7 +401,7 @@ dump_stories(const struct clusterer *c, struct writer *w, const uint32_t *rank)
 static size_t
 id_limit(const struct clusterer *c)
 {
-	size_t	n = c->c_cap;
+	size_t	n = c->c_ninit;
 
 	while (n > 0 && !c->c_art[n - 1].ar_held)
 		n--;
@@ -918,7 +918,7 @@ link_articles(struct loader *l)
 			gi = CLUSTER_NONE;
 		} else {
 			/* the root arrived first, so it is linked, and leads its group */
-			if (root >= c->c_cap || !c->c_art[root].ar_held ||
+			if (root >= c->c_ninit || !c->c_art[root].ar_held ||
 			    c->c_art[root].ar_arrival >= a->ar_arrival)
 				return r_bad(r);
 			gi = c->c_art[root].ar_group;
@@ -982,7 +982,7 @@ check_stories(struct loader *l)
 
 		if (s->st_removed)
 			continue;
-		if (s->st_size == 0 || s->st_rep >= c->c_cap || !c->c_art[s->st_rep].ar_held ||
+		if (s->st_size == 0 || s->st_rep >= c->c_ninit || !c->c_art[s->st_rep].ar_held ||
 		    c->c_art[s->st_rep].ar_story != s || !cent_kept(c, s, sum))
 			break;
 		first = last = c->c_art[s->st_head].ar_published;
@@ -1190,7 +1190,7 @@ check_members(const struct clusterer *c, const struct cstory *s)
 	for (n = 0; n < s->st_size; n++) {
 		const struct art	*a;
 
-		if (id >= c->c_cap || !(a = &c->c_art[id])->ar_held || a->ar_story != s ||
+		if (id >= c->c_ninit || !(a = &c->c_art[id])->ar_held || a->ar_story != s ||
 		    c->c_art[a->ar_stnext].ar_stprev != id ||
 		    (n > 0 && a->ar_arrival <= c->c_art[a->ar_stprev].ar_arrival))
 			return -EINVAL;
@@ -1221,7 +1221,7 @@ check_groups(const struct clusterer *c)
 		for (id = g->gr_head, n = 0; n < g->gr_size; n++) {
 			const struct art	*a;
 
-			if (id >= c->c_cap || !(a = &c->c_art[id])->ar_held ||
+			if (id >= c->c_ninit || !(a = &c->c_art[id])->ar_held ||
 			    a->ar_group != gi || a->ar_story != g->gr_story ||
 			    c->c_art[a->ar_grnext].ar_grprev != id ||
 			    (n > 0 && a->ar_arrival <= c->c_art[a->ar_grprev].ar_arrival))
@@ -1241,7 +1241,7 @@ check_articles(const struct clusterer *c)
 	uint32_t	 head;
 	const uint8_t	*t;
 
-	for (id = 0; id < c->c_cap; id++) {
+	for (id = 0; id < c->c_ninit; id++) {
 		const struct art	*a = &c->c_art[id];
 
 		if (!a->ar_held)

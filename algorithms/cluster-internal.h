@@ -247,7 +247,8 @@ struct clusterer {
 	uint8_t			*c_tid;		/* doc_terms term ids per article, sorted by hash: tid_at() */
 	uint8_t			*c_tw;		/* their weights' codes */
 	uint16_t		 c_twq[TW_CODES];	/* a code's kept weight, in units of 1 / TW_ONE */
-	size_t			 c_cap;
+	size_t			 c_cap;		/* allocated */
+	size_t			 c_ninit;	/* c_art[0..c_ninit) set: read no further */
 	size_t			 c_narticles;
 	uint64_t		 c_arrivals;
 	double			 c_logn;	/* ln(N + 1) */
