@@ -233,10 +233,18 @@ struct plan {
  * the oldest article with it, the head of its ar_exnext list. A slot holds
  * the id in its low 24 bits (CLUSTER_ID_LIMIT) and the hash's top 8 above
  * them, never 0 (an empty slot); the key is the article's own ar_exact.
+ * A table that doubles keeps the old one until its entries have moved, a
+ * few slots an insert (ex_move()).
  */
+struct extable {
+	uint32_t	*slot;
+	size_t		 n, cap;		/* cap: 0 or a power of two */
+};
+
 struct exindex {
-	uint32_t	*ex_slot;
-	size_t		 ex_n, ex_cap;		/* ex_cap: 0 or a power of two */
+	struct extable	 cur;
+	struct extable	 old;		/* old.slot != NULL: its entries are moving to cur */
+	size_t		 cursor;	/* the old slot the move has reached */
 };
 
 struct clusterer {

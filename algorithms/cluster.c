@@ -1328,83 +1328,141 @@ ex_home(size_t cap, uint64_t h)
 	return (size_t)h & (cap - 1);
 }
 
-/* The slot holding hash h, or SIZE_MAX. */
-static size_t
-ex_slot_of(const struct clusterer *c, uint64_t h)
+/* The slot of t holding hash h, or NULL. */
+static uint32_t *
+ex_find_in(const struct clusterer *c, const struct extable *t, uint64_t h)
 {
-	const struct exindex	*x = &c->c_exact;
-	uint32_t		 tag = ex_tag(h), v;
-	size_t			 i;
+	uint32_t	tag = ex_tag(h), v;
+	size_t		i;
 
-	if (x->ex_cap == 0)
-		return SIZE_MAX;
-	for (i = ex_home(x->ex_cap, h); (v = x->ex_slot[i]) != EX_EMPTY; i = (i + 1) & (x->ex_cap - 1))
+	if (t->cap == 0)
+		return NULL;
+	for (i = ex_home(t->cap, h); (v = t->slot[i]) != EX_EMPTY; i = (i + 1) & (t->cap - 1))
 		if ((v & ~EX_ID) == tag && c->c_art[v & EX_ID].ar_exact == h)
-			return i;
-	return SIZE_MAX;
+			return &t->slot[i];
+	return NULL;
+}
+
+/* The slot holding hash h, and in *t its table; NULL when none does. */
+static uint32_t *
+ex_find(struct clusterer *c, uint64_t h, struct extable **t)
+{
+	uint32_t	*v;
+
+	*t = &c->c_exact.cur;
+	if ((v = ex_find_in(c, *t, h)) != NULL || c->c_exact.old.slot == NULL)
+		return v;
+	*t = &c->c_exact.old;
+	return ex_find_in(c, *t, h);
 }
 
 static void
-ex_place(uint32_t *slot, size_t cap, uint64_t h, uint32_t v)
+ex_place(struct extable *t, uint64_t h, uint32_t v)
 {
-	size_t	i = ex_home(cap, h);
+	size_t	i = ex_home(t->cap, h);
 
-	while (slot[i] != EX_EMPTY)
-		i = (i + 1) & (cap - 1);
-	slot[i] = v;
+	while (t->slot[i] != EX_EMPTY)
+		i = (i + 1) & (t->cap - 1);
+	t->slot[i] = v;
+	t->n++;
 }
 
-/* Room for extra more hashes, at a load of at most 3/4. */
+/*
+ * Move at least slots slots of the old table to the current one, from the
+ * cursor on, a whole run at a time: a lookup in the old table then never
+ * meets a hole inside a run. The cursor starts at an empty slot, and every
+ * entry left is at or past it, since removal only shifts entries back
+ * within their run.
+ */
+static void
+ex_move(struct clusterer *c, size_t slots)
+{
+	struct exindex	*x = &c->c_exact;
+	struct extable	*o = &x->old;
+
+	while (o->slot != NULL && slots > 0) {
+		size_t	i = x->cursor;
+
+		if (o->n == 0) {
+			free(o->slot);
+			*o = (struct extable){ 0 };
+			break;
+		}
+		if (o->slot[i] == EX_EMPTY)
+			slots--;
+		for (; o->slot[i] != EX_EMPTY; i = (i + 1) & (o->cap - 1)) {
+			uint32_t	v = o->slot[i];
+
+			ex_place(&x->cur, c->c_art[v & EX_ID].ar_exact, v);
+			o->slot[i] = EX_EMPTY;
+			o->n--;
+			slots -= slots > 0;
+		}
+		x->cursor = (i + 1) & (o->cap - 1);
+	}
+}
+
+#define EX_MOVE_STEP	8	/* old slots moved an insert: done well before the next doubling */
+
+/*
+ * Room for extra more hashes, at a load of at most 3/4. A table that must
+ * double starts moving to the new one, EX_MOVE_STEP slots each call after
+ * (doubling at once held one add 5.8 ms at 200,577 articles); room for
+ * many at once (a snapshot's load) moves everything now.
+ */
 int
 cluster_exact_reserve(struct clusterer *c, size_t extra)
 {
 	struct exindex	*x = &c->c_exact;
-	size_t		 cap = x->ex_cap ? x->ex_cap : 16, i;
+	size_t		 cap = x->cur.cap ? x->cur.cap : 16, n = x->cur.n + x->old.n;
 	uint32_t	*slot;
 
-	while ((x->ex_n + extra) * 4 > cap * 3)
+	ex_move(c, EX_MOVE_STEP);
+	while ((n + extra) * 4 > cap * 3)
 		cap *= 2;
-	if (cap == x->ex_cap)
+	if (cap == x->cur.cap)
 		return 0;
 	if ((slot = calloc(cap, sizeof(*slot))) == NULL)
 		return -ENOMEM;
-	for (i = 0; i < x->ex_cap; i++)
-		if (x->ex_slot[i] != EX_EMPTY)
-			ex_place(slot, cap, c->c_art[x->ex_slot[i] & EX_ID].ar_exact, x->ex_slot[i]);
-	free(x->ex_slot);
-	x->ex_slot = slot;
-	x->ex_cap = cap;
+	ex_move(c, SIZE_MAX);
+	x->old = x->cur;
+	x->cur = (struct extable){ .slot = slot, .cap = cap };
+	for (x->cursor = 0; x->old.n > 0 && x->old.slot[x->cursor] != EX_EMPTY; x->cursor++)
+		;
+	if (extra > 1 || x->old.n == 0)
+		ex_move(c, SIZE_MAX);
 	return 0;
 }
 
 uint32_t
 cluster_exact_find(const struct clusterer *c, uint64_t h)
 {
-	size_t	i = ex_slot_of(c, h);
+	const uint32_t	*v = ex_find_in(c, &c->c_exact.cur, h);
 
-	return i == SIZE_MAX ? CLUSTER_NONE : c->c_exact.ex_slot[i] & EX_ID;
+	if (v == NULL && c->c_exact.old.slot != NULL)
+		v = ex_find_in(c, &c->c_exact.old, h);
+	return v == NULL ? CLUSTER_NONE : *v & EX_ID;
 }
 
-/* Remove slot i, shifting back the rest of its run: no tombstones. */
+/* Remove slot i of t, shifting back the rest of its run: no tombstones. */
 static void
-ex_remove(struct clusterer *c, size_t i)
+ex_remove(struct clusterer *c, struct extable *t, size_t i)
 {
-	struct exindex	*x = &c->c_exact;
-	size_t		 mask = x->ex_cap - 1, j = i, home;
+	size_t	mask = t->cap - 1, j = i, home;
 
 	for (;;) {
 		j = (j + 1) & mask;
-		if (x->ex_slot[j] == EX_EMPTY)
+		if (t->slot[j] == EX_EMPTY)
 			break;
-		home = ex_home(x->ex_cap, c->c_art[x->ex_slot[j] & EX_ID].ar_exact);
+		home = ex_home(t->cap, c->c_art[t->slot[j] & EX_ID].ar_exact);
 		/* j's entry may fill i unless its home lies cyclically in (i, j] */
 		if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
-			x->ex_slot[i] = x->ex_slot[j];
+			t->slot[i] = t->slot[j];
 			i = j;
 		}
 	}
-	x->ex_slot[i] = EX_EMPTY;
-	x->ex_n--;
+	t->slot[i] = EX_EMPTY;
+	t->n--;
 }
 
 void
@@ -1418,24 +1476,24 @@ cluster_exact_link(struct clusterer *c, uint32_t id)
 		return;
 	}
 	a->ar_exnext = a->ar_exprev = id;
-	ex_place(c->c_exact.ex_slot, c->c_exact.ex_cap, a->ar_exact, ex_tag(a->ar_exact) | id);
-	c->c_exact.ex_n++;
+	ex_place(&c->c_exact.cur, a->ar_exact, ex_tag(a->ar_exact) | id);
 }
 
 static void
 exact_unlink(struct clusterer *c, uint32_t id)
 {
 	struct art	*a = &c->c_art[id];
-	size_t		 i = ex_slot_of(c, a->ar_exact);
+	struct extable	*t;
+	uint32_t	*v = ex_find(c, a->ar_exact, &t);
 
-	assert(i != SIZE_MAX);
+	assert(v != NULL);
 	if (a->ar_exnext == id) {
-		ex_remove(c, i);
+		ex_remove(c, t, (size_t)(v - t->slot));
 		return;
 	}
 	LIST_UNLINK(c, id, ar_exnext, ar_exprev);
-	if ((c->c_exact.ex_slot[i] & EX_ID) == id)
-		c->c_exact.ex_slot[i] = ex_tag(a->ar_exact) | a->ar_exnext;
+	if ((*v & EX_ID) == id)
+		*v = ex_tag(a->ar_exact) | a->ar_exnext;
 }
 
 void
@@ -2215,7 +2273,8 @@ cluster_free(struct clusterer *c)
 		next = s->st_fnext;
 		story_free(s);
 	}
-	free(c->c_exact.ex_slot);
+	free(c->c_exact.cur.slot);
+	free(c->c_exact.old.slot);
 	map_fini(&c->c_stories, 0);
 	map_fini(&c->c_df, 0);
 	for (i = 0; i < c->c_nterm; i++)	/* NULL for free ids */
@@ -2430,7 +2489,7 @@ cluster_memory(const struct clusterer *c, struct cluster_memory_split *split)
 	for (i = 0; i < c->c_nterm; i++)
 		if (c->c_tword[i] != NULL)
 			m.terms += strlen(c->c_tword[i]) + 1 + MALLOC_HEADER;
-	m.other = sizeof(*c) + c->c_exact.ex_cap * sizeof(*c->c_exact.ex_slot) + map_memory(&c->c_stories) +
+	m.other = sizeof(*c) + (c->c_exact.cur.cap + c->c_exact.old.cap) * sizeof(uint32_t) + map_memory(&c->c_stories) +
 	    c->c_capgroups * sizeof(*c->c_groups) + c->c_capkt * sizeof(*c->c_kt) +
 	    2 * CAND_MAX * (sizeof(*c->c_cand) + sizeof(*c->c_scored)) +
 	    c->c_p.k * (sizeof(*c->c_wsig) + sizeof(*c->c_ksig)) +

@@ -217,6 +217,50 @@ test_removing_an_exact_copy_from_a_full_exact_map(void **state)
 }
 
 /*
+ * The exact-hash index doubles by moving its entries a few slots an add:
+ * articles added, and removed, while it moves are found (cluster_check()
+ * looks up every one), and so are the copies' originals after.
+ */
+static void
+test_exact_copies_found_while_the_index_moves(void **state)
+{
+	enum { N = 2500 };
+	struct cluster_params	 p;
+	struct clusterer	*c = new_clusterer(&p);
+	struct tdoc		 td;
+	struct verdict		 v;
+	uint32_t		 i, found = 0;
+
+	(void)state;
+	for (i = 0; i < N; i++) {
+		tdoc_make(&td, &p, 5000 + i, "storm coast", T0);
+		add_ok(c, i, &td, &v);
+		tdoc_fini(&td);
+		if (i % 7 == 6)
+			cluster_remove(c, i - 3);
+		if (i % 50 == 0)
+			assert_int_equal(cluster_check(c), 0);
+	}
+	for (i = 0; i < N; i++) {
+		int	held = !(i % 7 == 3 && i + 3 < N);
+
+		tdoc_make(&td, &p, 5000 + i, "storm coast", T0);
+		add_ok(c, N + i, &td, &v);
+		if (held) {
+			assert_int_equal(v.status, VERDICT_EXACT_DUPLICATE);
+			assert_int_equal(v.duplicate_of, i);
+			found++;
+		} else
+			assert_int_not_equal(v.status, VERDICT_EXACT_DUPLICATE);
+		cluster_remove(c, N + i);
+		tdoc_fini(&td);
+	}
+	assert_true(found > N / 2);
+	assert_int_equal(cluster_check(c), 0);
+	cluster_free(c);
+}
+
+/*
  * Texts whose exact hashes share the index's home slot and tag (the low
  * bits and the top byte) are still told apart, and still found after
  * others of the run leave, the run wrapping past the table's end.
@@ -1735,6 +1779,7 @@ main(void)
 		cmocka_unit_test(test_exact_duplicate_joins_group_and_story),
 		cmocka_unit_test(test_removing_an_exact_copy_from_a_full_exact_map),
 		cmocka_unit_test(test_exact_copies_found_when_their_hashes_collide),
+		cmocka_unit_test(test_exact_copies_found_while_the_index_moves),
 		cmocka_unit_test(test_articles_keep_what_terms_they_can_when_ids_run_out),
 		cmocka_unit_test(test_near_duplicate_by_minhash_points_to_root),
 		cmocka_unit_test(test_near_duplicate_by_simhash_needs_some_shared_text),
