@@ -1343,17 +1343,17 @@ ex_find_in(const struct clusterer *c, const struct extable *t, uint64_t h)
 	return NULL;
 }
 
-/* The slot holding hash h, and in *t its table; NULL when none does. */
+/* The slot holding hash h, *in_old saying which table; NULL when none does. */
 static uint32_t *
-ex_find(struct clusterer *c, uint64_t h, struct extable **t)
+ex_find(const struct clusterer *c, uint64_t h, int *in_old)
 {
 	uint32_t	*v;
 
-	*t = &c->c_exact.cur;
-	if ((v = ex_find_in(c, *t, h)) != NULL || c->c_exact.old.slot == NULL)
+	*in_old = 0;
+	if ((v = ex_find_in(c, &c->c_exact.cur, h)) != NULL || c->c_exact.old.slot == NULL)
 		return v;
-	*t = &c->c_exact.old;
-	return ex_find_in(c, *t, h);
+	*in_old = 1;
+	return ex_find_in(c, &c->c_exact.old, h);
 }
 
 static void
@@ -1437,10 +1437,9 @@ cluster_exact_reserve(struct clusterer *c, size_t extra)
 uint32_t
 cluster_exact_find(const struct clusterer *c, uint64_t h)
 {
-	const uint32_t	*v = ex_find_in(c, &c->c_exact.cur, h);
+	int		 in_old;
+	const uint32_t	*v = ex_find(c, h, &in_old);
 
-	if (v == NULL && c->c_exact.old.slot != NULL)
-		v = ex_find_in(c, &c->c_exact.old, h);
 	return v == NULL ? CLUSTER_NONE : *v & EX_ID;
 }
 
@@ -1483,8 +1482,9 @@ static void
 exact_unlink(struct clusterer *c, uint32_t id)
 {
 	struct art	*a = &c->c_art[id];
-	struct extable	*t;
-	uint32_t	*v = ex_find(c, a->ar_exact, &t);
+	int		 in_old;
+	uint32_t	*v = ex_find(c, a->ar_exact, &in_old);
+	struct extable	*t = in_old ? &c->c_exact.old : &c->c_exact.cur;
 
 	assert(v != NULL);
 	if (a->ar_exnext == id) {
@@ -2489,8 +2489,9 @@ cluster_memory(const struct clusterer *c, struct cluster_memory_split *split)
 	for (i = 0; i < c->c_nterm; i++)
 		if (c->c_tword[i] != NULL)
 			m.terms += strlen(c->c_tword[i]) + 1 + MALLOC_HEADER;
-	m.other = sizeof(*c) + (c->c_exact.cur.cap + c->c_exact.old.cap) * sizeof(uint32_t) + map_memory(&c->c_stories) +
-	    c->c_capgroups * sizeof(*c->c_groups) + c->c_capkt * sizeof(*c->c_kt) +
+	m.other = sizeof(*c) + (c->c_exact.cur.cap + c->c_exact.old.cap) * sizeof(*c->c_exact.cur.slot) +
+	    map_memory(&c->c_stories) + c->c_capgroups * sizeof(*c->c_groups) +
+	    c->c_capkt * sizeof(*c->c_kt) +
 	    2 * CAND_MAX * (sizeof(*c->c_cand) + sizeof(*c->c_scored)) +
 	    c->c_p.k * (sizeof(*c->c_wsig) + sizeof(*c->c_ksig)) +
 	    STORY_CAND_MAX * sizeof(*c->c_scand) + SSET_SLOTS * sizeof(*c->c_sset) +

@@ -216,6 +216,18 @@ bucket_push(struct simindex *ix, struct sbucket *b, uint32_t e)
 	return 0;
 }
 
+/* Free b's entries and leave it empty. */
+static void
+bucket_clear(struct simindex *ix, struct sbucket *b)
+{
+	if (b->cap == 0)
+		return;
+	ix->vec_bytes -= b->cap * sizeof(*b->e);
+	ix->vec_live--;
+	free(b->e);
+	*b = (struct sbucket){ 0 };
+}
+
 /* Drop entry e from b, the rest keeping their order. Shrinking cannot fail. */
 static void
 bucket_del(struct simindex *ix, struct sbucket *b, uint32_t e)
@@ -226,10 +238,7 @@ bucket_del(struct simindex *ix, struct sbucket *b, uint32_t e)
 		assert(i + 1 < b->n);
 	memmove(b->e + i, b->e + i + 1, (--b->n - i) * sizeof(*b->e));
 	if (b->n == 0) {
-		ix->vec_bytes -= b->cap * sizeof(*b->e);
-		ix->vec_live--;
-		free(b->e);
-		*b = (struct sbucket){ 0 };
+		bucket_clear(ix, b);
 	} else if (b->cap >= 8 && b->n <= b->cap / 4) {
 		uint32_t	*v = realloc(b->e, b->cap / 2 * sizeof(*v));
 
@@ -256,11 +265,7 @@ static void
 buckets_free(struct simindex *ix, struct sbucket *v, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++)
-		if (v[i].cap > 0) {
-			ix->vec_bytes -= v[i].cap * sizeof(*v[i].e);
-			ix->vec_live--;
-			free(v[i].e);
-		}
+		bucket_clear(ix, &v[i]);
 	free(v);
 }
 
@@ -324,13 +329,8 @@ head_split(struct simindex *ix, unsigned t)
 			else
 				b->e[keep++] = e;
 		}
-		b->n = keep;
-		if (keep == 0) {
-			ix->vec_bytes -= b->cap * sizeof(*b->e);
-			ix->vec_live--;
-			free(b->e);
-			*b = (struct sbucket){ 0 };
-		}
+		if ((b->n = keep) == 0)
+			bucket_clear(ix, b);
 	}
 	if (++ix->split[t] == hcap) {
 		ix->hcap[t] = 2 * hcap;
