@@ -113,13 +113,14 @@ ref_add(struct clusterer *ref, size_t held, size_t i, const struct doc *d, float
 }
 
 /*
- * The LONGEST slowest adds and the count held before each: a table or array
- * that grows all at once shows here (a daemon's loop answers nothing
- * meanwhile), where a window's mean and p99 hide it.
+ * The LONGEST slowest of n adds and the count held before each (held_max:
+ * at most that many, 0: no cap): a table or array that grows all at once
+ * shows here (a daemon's loop answers nothing meanwhile), where a window's
+ * mean and p99 hide it.
  */
 #define LONGEST	5
 static void
-print_longest(const float *t, size_t n)
+print_longest(const float *t, size_t n, size_t held_max)
 {
 	size_t	top[LONGEST], k = 0;
 
@@ -135,7 +136,8 @@ print_longest(const float *t, size_t n)
 	}
 	printf("longest adds:");
 	for (size_t j = 0; j < k; j++)
-		printf("%s %.0f us at %zu held", j ? "," : "", t[top[j]], top[j]);
+		printf("%s %.0f us at %zu held", j ? "," : "", t[top[j]],
+		    held_max > 0 && top[j] > held_max ? held_max : top[j]);
 	printf("\n");
 }
 
@@ -233,7 +235,7 @@ run_cluster(const struct corpus *c, size_t max, size_t ref_held, size_t held_max
 	    kinds[SYNTH_EXACT]);
 	printf("mean over all %zu: cluster_add %.2f us, fingerprint %.2f us\n", max,
 	    add_time / max * 1e6, fp_time / max * 1e6);
-	print_longest(t_add, max);
+	print_longest(t_add, max, held_max);
 	for (size_t j = 1; j < ck; j++)
 		printf("cost at %zu / cost at %zu: %.2f across time; %.2f relative to "
 		    "fingerprinting; %.2f against the %zu-held reference in the same window\n",
