@@ -348,7 +348,7 @@ dump_terms(const struct clusterer *c, struct writer *w, uint32_t *rank)
 	struct termref	*v;
 	size_t		 i, n = 0;
 
-	if ((v = grow(NULL, sizeof(*v), c->c_df.m_n ? c->c_df.m_n : 1)) == NULL)
+	if ((v = grow(NULL, sizeof(*v), map_count(&c->c_df) ? map_count(&c->c_df) : 1)) == NULL)
 		return -ENOMEM;
 	for (i = 0; i < c->c_nterm; i++)
 		if (c->c_tdf[i] > 0)
@@ -447,15 +447,15 @@ static int
 dump_postings(const struct clusterer *c, struct writer *w)
 {
 	struct postref	*v;
-	size_t		 i, n = 0;
+	size_t		 i, n = 0, pos = 0;
+	uint64_t	 hash, p;
 	uint32_t	 j;
 
-	if ((v = grow(NULL, sizeof(*v), c->c_posts.m_n ? c->c_posts.m_n : 1)) == NULL)
+	if ((v = grow(NULL, sizeof(*v), map_count(&c->c_posts) ? map_count(&c->c_posts) : 1)) == NULL)
 		return -ENOMEM;
-	for (i = 0; i < c->c_posts.m_cap; i++)
-		if (c->c_posts.m_used[i])
-			v[n++] = (struct postref){ .pr_hash = c->c_posts.m_keys[i],
-			    .pr_p = (const struct posting *)(uintptr_t)c->c_posts.m_vals[i] };
+	while (map_next(&c->c_posts, &pos, &hash, &p))
+		v[n++] = (struct postref){ .pr_hash = hash,
+		    .pr_p = (const struct posting *)(uintptr_t)p };
 	qsort(v, n, sizeof(*v), cmp_postref);
 	w_u32(w, TAG_POST);
 	for (i = 0; i < n; i++) {
@@ -505,9 +505,9 @@ cluster_dump(const struct clusterer *c, cluster_write_fn *fn, void *arg)
 	w_u32(&w, c->c_laststory);
 	w_u32(&w, (uint32_t)c->c_narticles);
 	w_u32(&w, (uint32_t)id_limit(c));
-	w_u64(&w, c->c_df.m_n);
+	w_u64(&w, map_count(&c->c_df));
 	w_u32(&w, (uint32_t)(c->c_nstories + c->c_ntomb));
-	w_u64(&w, c->c_posts.m_n);
+	w_u64(&w, map_count(&c->c_posts));
 	if ((r = dump_terms(c, &w, rank)) < 0)
 		goto out;
 	dump_stories(c, &w, rank);
@@ -1169,7 +1169,7 @@ check_feed(const struct clusterer *c, size_t *posted)
 		size += s->st_size;
 		groups += s->st_groups;
 	}
-	if (prev != c->c_ftail || live != c->c_nstories || live != c->c_stories.m_n ||
+	if (prev != c->c_ftail || live != c->c_nstories || live != map_count(&c->c_stories) ||
 	    tomb != c->c_ntomb || size != c->c_narticles || groups != c->c_ngroups ||
 	    c->c_horizon > c->c_seq)
 		return -EINVAL;
@@ -1272,29 +1272,27 @@ check_articles(const struct clusterer *c)
 		dfsum += c->c_tdf[i];
 		nterm++;
 	}
-	return nterm == c->c_df.m_n && held == c->c_narticles && terms == dfsum && lsh_count(c->c_lsh) == held ?
+	return nterm == map_count(&c->c_df) && held == c->c_narticles && terms == dfsum && lsh_count(c->c_lsh) == held ?
 	    0 : -EINVAL;
 }
 
 static int
 check_postings(const struct clusterer *c, size_t posted)
 {
-	size_t		i, entries = 0;
+	size_t		pos = 0, entries = 0;
+	uint64_t	hash, val;
 	uint32_t	j;
 
-	for (i = 0; i < c->c_posts.m_cap; i++) {
-		const struct posting	*p;
+	while (map_next(&c->c_posts, &pos, &hash, &val)) {
+		const struct posting	*p = (const struct posting *)(uintptr_t)val;
 
-		if (!c->c_posts.m_used[i])
-			continue;
-		p = (const struct posting *)(uintptr_t)c->c_posts.m_vals[i];
 		if (p->po_n == 0 || p->po_n > p->po_cap)
 			return -EINVAL;
 		for (j = 0; j < p->po_n; j++) {
 			const struct cent	*e;
 
 			if (p->po_v[j]->st_removed ||
-			    (e = cluster_cent_find(c, p->po_v[j], c->c_posts.m_keys[i])) == NULL ||
+			    (e = cluster_cent_find(c, p->po_v[j], hash)) == NULL ||
 			    !e->ce_posted)
 				return -EINVAL;
 		}

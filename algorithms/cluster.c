@@ -89,7 +89,7 @@ cluster_set_count(struct clusterer *c, size_t n)
 int
 cluster_terms_reserve(struct clusterer *c, size_t n)
 {
-	size_t	cap = c->c_capterm ? c->c_capterm : 256, nfree = c->c_nterm - c->c_df.m_n;
+	size_t	cap = c->c_capterm ? c->c_capterm : 256, nfree = c->c_nterm - map_count(&c->c_df);
 	size_t	need = c->c_nterm + (n > nfree ? n - nfree : 0);
 	void	*p;
 
@@ -485,7 +485,7 @@ doc_terms(struct clusterer *c, const struct doc *d, struct plan *pl)
 	 * last. The live count, not the ids' history, decides, so a replay
 	 * after a snapshot's load keeps the same.
 	 */
-	room = c->c_df.m_n < c->c_termmax ? c->c_termmax - c->c_df.m_n : 0;
+	room = map_count(&c->c_df) < c->c_termmax ? c->c_termmax - map_count(&c->c_df) : 0;
 	for (i = 0, kept = 0; i < n; i++) {
 		if (c->c_kt[i].kt_term == CLUSTER_NONE) {
 			if (room == 0)
@@ -2265,7 +2265,8 @@ void
 cluster_free(struct clusterer *c)
 {
 	struct cstory	*s, *next;
-	size_t		 i;
+	size_t		 i, pos = 0;
+	uint64_t	 hash, p;
 
 	if (c == NULL)
 		return;
@@ -2279,9 +2280,8 @@ cluster_free(struct clusterer *c)
 	map_fini(&c->c_df, 0);
 	for (i = 0; i < c->c_nterm; i++)	/* NULL for free ids */
 		free(c->c_tword[i]);
-	for (i = 0; i < c->c_posts.m_cap; i++)
-		if (c->c_posts.m_used[i])
-			free(((struct posting *)(uintptr_t)c->c_posts.m_vals[i])->po_v);
+	while (map_next(&c->c_posts, &pos, &hash, &p))
+		free(((struct posting *)(uintptr_t)p)->po_v);
 	map_fini(&c->c_posts, 1);
 	lsh_free(c->c_lsh);
 	simindex_free(c->c_sim);
@@ -2456,18 +2456,13 @@ cluster_feed_horizon(const struct clusterer *c)
 
 #define MALLOC_HEADER	16	/* glibc's per-chunk overhead, roughly (as lsh.c) */
 
-static size_t
-map_memory(const struct map *m)
-{
-	return m->m_cap * (sizeof(*m->m_keys) + sizeof(*m->m_vals) + sizeof(*m->m_used));
-}
-
 size_t
 cluster_memory(const struct clusterer *c, struct cluster_memory_split *split)
 {
 	struct cluster_memory_split	 m = { 0 };
 	const struct cstory		*s;
-	size_t				 i;
+	size_t				 i, pos = 0;
+	uint64_t			 hash, val;
 
 	m.articles = c->c_cap * (sizeof(*c->c_art) + c->c_p.k * sizeof(*c->c_sig) +
 	    c->c_p.doc_terms * (TID_BYTES + sizeof(*c->c_tw)));
@@ -2478,12 +2473,11 @@ cluster_memory(const struct clusterer *c, struct cluster_memory_split *split)
 		    sizeof(*s->st_cent) + MALLOC_HEADER : 0) + (s->st_capsrc ?
 		    s->st_capsrc * sizeof(*s->st_src) + MALLOC_HEADER : 0);
 	m.postings = map_memory(&c->c_posts);
-	for (i = 0; i < c->c_posts.m_cap; i++)
-		if (c->c_posts.m_used[i]) {
-			const struct posting	*p = (const struct posting *)(uintptr_t)c->c_posts.m_vals[i];
+	while (map_next(&c->c_posts, &pos, &hash, &val)) {
+		const struct posting	*p = (const struct posting *)(uintptr_t)val;
 
-			m.postings += sizeof(*p) + p->po_cap * sizeof(*p->po_v) + 2 * MALLOC_HEADER;
-		}
+		m.postings += sizeof(*p) + p->po_cap * sizeof(*p->po_v) + 2 * MALLOC_HEADER;
+	}
 	m.terms = map_memory(&c->c_df) + c->c_capterm * (sizeof(*c->c_thash) +
 	    sizeof(*c->c_tdf) + sizeof(*c->c_tlog) + sizeof(*c->c_tword) + sizeof(*c->c_tx));
 	for (i = 0; i < c->c_nterm; i++)

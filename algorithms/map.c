@@ -1,33 +1,129 @@
 /* map: the clusterer's hash maps; the contract is in map.h. */
 #include <assert.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "map.h"
 #include "mix.h"
 
+/* The slot of t holding key, or the empty slot that ends its probe run. */
 static size_t
-map_slot(const struct map *m, uint64_t key)
+tab_slot(const struct map_table *t, uint64_t key)
 {
 	/* story ids are sequential, so keys need mixing */
-	size_t	mask = m->m_cap - 1, i = mix64(key) & mask;
+	size_t	mask = t->cap - 1, i = mix64(key) & mask;
 
-	while (m->m_used[i] && m->m_keys[i] != key)
+	while (t->used[i] && t->keys[i] != key)
 		i = (i + 1) & mask;
 	return i;
+}
+
+/* 1, with *i its slot, if t holds key. */
+static int
+tab_find(const struct map_table *t, uint64_t key, size_t *i)
+{
+	if (t->n == 0)
+		return 0;
+	*i = tab_slot(t, key);
+	return t->used[*i];
+}
+
+/* Put a key t does not hold; t has room. */
+static void
+tab_place(struct map_table *t, uint64_t key, uint64_t val)
+{
+	size_t	i = tab_slot(t, key);
+
+	assert(!t->used[i]);
+	t->used[i] = 1;
+	t->keys[i] = key;
+	t->vals[i] = val;
+	t->n++;
+}
+
+/* Remove slot i of t, pulling later keys of its probe run into the hole. */
+static void
+tab_remove(struct map_table *t, size_t i)
+{
+	size_t	mask = t->cap - 1, j, k;
+
+	for (j = i;;) {
+		j = (j + 1) & mask;
+		if (!t->used[j])
+			break;
+		k = mix64(t->keys[j]) & mask;
+		/* j's key may fill i unless its home lies cyclically in (i, j] */
+		if (i < j ? (k <= i || k > j) : (k <= i && k > j)) {
+			t->keys[i] = t->keys[j];
+			t->vals[i] = t->vals[j];
+			i = j;
+		}
+	}
+	t->used[i] = 0;
+	t->n--;
+}
+
+static void
+tab_free(struct map_table *t)
+{
+	free(t->keys);
+	free(t->vals);
+	free(t->used);
+	*t = (struct map_table){ 0 };
+}
+
+/* The table of the map holding key and *i its slot there, or NULL. */
+static struct map_table *
+map_where(const struct map *m, uint64_t key, size_t *i)
+{
+	if (tab_find(&m->cur, key, i))
+		return (struct map_table *)&m->cur;
+	if (tab_find(&m->old, key, i))
+		return (struct map_table *)&m->old;
+	return NULL;
+}
+
+/*
+ * Move at least slots slots of the old table to the current one, from the
+ * cursor on, a whole probe run at a time: a lookup in the old table then
+ * never meets a hole inside a run. The cursor starts at an empty slot, and
+ * every key left is at or past it, since removal only pulls keys back
+ * within their run. The old table is freed once empty.
+ */
+static void
+map_move(struct map *m, size_t slots)
+{
+	struct map_table	*o = &m->old;
+
+	while (o->cap != 0 && slots > 0) {
+		size_t	i = m->cursor;
+
+		if (o->n == 0) {
+			tab_free(o);
+			break;
+		}
+		if (!o->used[i])
+			slots--;
+		for (; o->used[i]; i = (i + 1) & (o->cap - 1)) {
+			tab_place(&m->cur, o->keys[i], o->vals[i]);
+			o->used[i] = 0;
+			o->n--;
+			slots -= slots > 0;
+		}
+		m->cursor = (i + 1) & (o->cap - 1);
+	}
 }
 
 int
 map_find(const struct map *m, uint64_t key, uint64_t *val)
 {
-	size_t	i;
+	const struct map_table	*t;
+	size_t			 i;
 
-	if (m->m_n == 0)
+	if ((t = map_where(m, key, &i)) == NULL)
 		return 0;
-	i = map_slot(m, key);
-	if (!m->m_used[i])
-		return 0;
-	*val = m->m_vals[i];
+	*val = t->vals[i];
 	return 1;
 }
 
@@ -39,60 +135,57 @@ map_findp(const struct map *m, uint64_t key)
 	return map_find(m, key, &v) ? (void *)(uintptr_t)v : NULL;
 }
 
+size_t
+map_count(const struct map *m)
+{
+	return m->cur.n + m->old.n;
+}
+
 /* Make room for extra more keys, so that map_put() cannot fail. */
 int
 map_reserve(struct map *m, size_t extra)
 {
-	struct map	nm;
-	size_t		cap = m->m_cap ? m->m_cap : 16, i;
+	struct map_table	t = { 0 };
+	size_t			cap = m->cur.cap ? m->cur.cap : 16, n = map_count(m);
 
-	while ((m->m_n + extra) * 4 > cap * 3)	/* load factor <= 3/4 */
+	map_move(m, extra > SIZE_MAX / MAP_MOVE_STEP ? SIZE_MAX : extra * MAP_MOVE_STEP);
+	while ((n + extra) * 4 > cap * 3)	/* load factor <= 3/4 */
 		cap *= 2;
-	if (cap == m->m_cap)
+	if (cap == m->cur.cap)
 		return 0;
-	nm.m_keys = malloc(cap * sizeof(*nm.m_keys));
-	nm.m_vals = malloc(cap * sizeof(*nm.m_vals));
-	nm.m_used = calloc(cap, 1);
-	if (nm.m_keys == NULL || nm.m_vals == NULL || nm.m_used == NULL) {
-		free(nm.m_keys);
-		free(nm.m_vals);
-		free(nm.m_used);
+	t.keys = malloc(cap * sizeof(*t.keys));
+	t.vals = malloc(cap * sizeof(*t.vals));
+	t.used = calloc(cap, 1);
+	if (t.keys == NULL || t.vals == NULL || t.used == NULL) {
+		tab_free(&t);
 		return -ENOMEM;
 	}
-	nm.m_cap = cap;
-	nm.m_n = m->m_n;
-	for (i = 0; i < m->m_cap; i++) {
-		size_t	j;
-
-		if (!m->m_used[i])
-			continue;
-		j = map_slot(&nm, m->m_keys[i]);
-		nm.m_used[j] = 1;
-		nm.m_keys[j] = m->m_keys[i];
-		nm.m_vals[j] = m->m_vals[i];
-	}
-	free(m->m_keys);
-	free(m->m_vals);
-	free(m->m_used);
-	*m = nm;
+	t.cap = cap;
+	/* a move still under way ends now; the reserves since cannot have let it */
+	map_move(m, SIZE_MAX);
+	m->old = m->cur;
+	m->cur = t;
+	for (m->cursor = 0; m->old.n > 0 && m->old.used[m->cursor]; m->cursor++)
+		;
+	if (m->old.n == 0)
+		tab_free(&m->old);
 	return 0;
 }
 
 void
 map_put(struct map *m, uint64_t key, uint64_t val)
 {
-	size_t	i;
+	struct map_table	*t;
+	size_t			 i;
 
-	assert(m->m_cap > 0);
-	i = map_slot(m, key);
-	if (!m->m_used[i]) {
-		/* room for a new key (map_reserve()); a key held is only updated */
-		assert((m->m_n + 1) * 4 <= m->m_cap * 3);
-		m->m_used[i] = 1;
-		m->m_keys[i] = key;
-		m->m_n++;
+	assert(m->cur.cap > 0);
+	if ((t = map_where(m, key, &i)) != NULL) {
+		t->vals[i] = val;	/* a key held is only updated */
+		return;
 	}
-	m->m_vals[i] = val;
+	/* room for a new key (map_reserve()) */
+	assert((map_count(m) + 1) * 4 <= m->cur.cap * 3);
+	tab_place(&m->cur, key, val);
 }
 
 void
@@ -104,39 +197,46 @@ map_putp(struct map *m, uint64_t key, void *p)
 void
 map_del(struct map *m, uint64_t key)
 {
-	size_t	mask, i, j, k;
+	struct map_table	*t;
+	size_t			 i;
 
-	if (m->m_n == 0)
-		return;
-	mask = m->m_cap - 1;
-	i = map_slot(m, key);
-	if (!m->m_used[i])
-		return;
-	/* backward shift: pull later keys of the probe run into the hole */
-	for (j = i;;) {
-		j = (j + 1) & mask;
-		if (!m->m_used[j])
-			break;
-		k = mix64(m->m_keys[j]) & mask;
-		if (i < j ? (k <= i || k > j) : (k <= i && k > j)) {
-			m->m_keys[i] = m->m_keys[j];
-			m->m_vals[i] = m->m_vals[j];
-			i = j;
+	if ((t = map_where(m, key, &i)) != NULL)
+		tab_remove(t, i);
+}
+
+size_t
+map_memory(const struct map *m)
+{
+	const size_t	slot = sizeof(*m->cur.keys) + sizeof(*m->cur.vals) + sizeof(*m->cur.used);
+
+	return (m->cur.cap + m->old.cap) * slot;
+}
+
+int
+map_next(const struct map *m, size_t *pos, uint64_t *key, uint64_t *val)
+{
+	for (; *pos < m->cur.cap + m->old.cap; (*pos)++) {
+		const struct map_table	*t = *pos < m->cur.cap ? &m->cur : &m->old;
+		size_t			 i = *pos < m->cur.cap ? *pos : *pos - m->cur.cap;
+
+		if (t->used[i]) {
+			*key = t->keys[i];
+			*val = t->vals[i];
+			(*pos)++;
+			return 1;
 		}
 	}
-	m->m_used[i] = 0;
-	m->m_n--;
+	return 0;
 }
 
 void
 map_fini(struct map *m, int free_vals)
 {
-	size_t	i;
+	size_t		pos = 0;
+	uint64_t	key, val;
 
-	for (i = 0; free_vals && i < m->m_cap; i++)
-		if (m->m_used[i])
-			free((void *)(uintptr_t)m->m_vals[i]);
-	free(m->m_keys);
-	free(m->m_vals);
-	free(m->m_used);
+	while (free_vals && map_next(m, &pos, &key, &val))
+		free((void *)(uintptr_t)val);
+	tab_free(&m->cur);
+	tab_free(&m->old);
 }
