@@ -73,14 +73,25 @@ tab_free(struct map_table *t)
 	*t = (struct map_table){ 0 };
 }
 
-/* The table of the map holding key and *i its slot there, or NULL. */
+/*
+ * The table of the map holding key and *i its slot there, or NULL. A key
+ * sits in the probe run through its home, and the move takes whole runs
+ * from start on: one whose old home lies in [start, cursor) has moved.
+ * The others are looked for in the old table first, where most of them
+ * are (a second lookup for each cost bench/index 12% at 200,000 held).
+ */
 static struct map_table *
 map_where(const struct map *m, uint64_t key, size_t *i)
 {
+	if (m->old.n > 0) {
+		size_t	mask = m->old.cap - 1, home = mix64(key) & mask;
+
+		if (((home - m->start) & mask) >= ((m->cursor - m->start) & mask) &&
+		    tab_find(&m->old, key, i))
+			return (struct map_table *)&m->old;
+	}
 	if (tab_find(&m->cur, key, i))
 		return (struct map_table *)&m->cur;
-	if (tab_find(&m->old, key, i))
-		return (struct map_table *)&m->old;
 	return NULL;
 }
 
@@ -167,6 +178,7 @@ map_reserve(struct map *m, size_t extra)
 	m->cur = t;
 	for (m->cursor = 0; m->old.n > 0 && m->old.used[m->cursor]; m->cursor++)
 		;
+	m->start = m->cursor;
 	if (m->old.n == 0)
 		tab_free(&m->old);
 	return 0;

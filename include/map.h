@@ -7,8 +7,9 @@
  * A map that must double does not refile every key at once: the old table
  * stays beside the new one, and each map_reserve() moves MAP_MOVE_STEP of
  * its slots for every key it makes room for, a whole probe run at a time,
- * so the move ends well before the next doubling. Lookups and removals look
- * in both tables while it lasts. (Doubling at once held the daemon's loop
+ * so the move ends well before the next doubling. While it lasts, a key
+ * whose home in the old table the move has passed is looked up in the new
+ * table alone, any other in the old one first. (Doubling at once held the daemon's loop
  * 5.2 ms at 196,608 keys, and twice as long at each doubling after.)
  *
  * A map is embedded and zero-initialized ({0} is an empty map). Only
@@ -32,7 +33,8 @@ struct map_table {
 struct map {
 	struct map_table	cur;
 	struct map_table	old;	/* old.cap != 0: its keys are moving to cur */
-	size_t			cursor;	/* the old slot the move has reached */
+	size_t			start;	/* the old slot the move started at */
+	size_t			cursor;	/* the old slot it has reached */
 };
 
 int	map_find(const struct map *m, uint64_t key, uint64_t *val);	/* 1: found */
