@@ -11,18 +11,9 @@
 
 #include "lsh.h"
 #include "minhash.h"
+#include "rng.h"
 
 #define K	128
-
-static uint64_t
-rng_next(uint64_t *s)
-{
-	uint64_t	z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 /* Signatures of two random sets of union 400 and Jaccard exactly j. */
 static void
