@@ -9,7 +9,9 @@
 #        SNAPSHOT_LOG_SHARE (0.25, the default), MAX_ARTICLES (bench/lib.sh:
 #        1000000, and storyd grows through the windows; below what the
 #        preload stores, it is at rest, each post evicting one, as a daemon
-#        at max_articles is)
+#        at max_articles is), BESIDE (a command run beside storyd through
+#        the windows, to see what work on the other core costs its posts:
+#        "chrt -i 0 sh -c 'while :; do :; done'" spins at idle priority)
 #
 # Each window prints loadgen's p50, p99 and p99.9, how many snapshots
 # storyd rebuilt during it (from its log): those it started then and one
@@ -28,6 +30,11 @@ snapshot_log_share = ${SNAPSHOT_LOG_SHARE:-0.25}"
 
 pre=$("$loadgen" -a "$saddr" -b 100 -c 16 -d "${PRELOAD:-35}" -p pre- | grep '^RESULT')
 echo "preload: $(field "$pre" art_s) articles/s for ${PRELOAD:-35} s, $(snapshots) snapshots"
+if [ -n "${BESIDE:-}" ]; then
+	sh -c "exec $BESIDE" &
+	extra_pids="$extra_pids $!"
+	echo "beside: $BESIDE"
+fi
 # TLB shootdowns received by all cores so far, or 0 where the kernel does not say
 tlb() { awk '$1 == "TLB:" { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n += $i } END { print n + 0 }' \
     /proc/interrupts 2>/dev/null || echo 0; }
