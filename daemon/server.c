@@ -307,8 +307,9 @@ snapshot_start(struct server *srv, uint64_t threshold)
 static void
 snapshot_tick(struct server *srv)
 {
-	uint64_t	bytes = 0, logged, threshold;
-	int		r;
+	const struct snapshot_phases	*ph;
+	uint64_t			 bytes = 0, logged, threshold;
+	int				 r;
 
 	switch ((r = store_snapshot_poll(srv->srv_store, &bytes))) {
 	case 0:
@@ -316,8 +317,12 @@ snapshot_tick(struct server *srv)
 	case STORE_SNAPSHOT_RUNNING:
 		return;
 	case STORE_SNAPSHOT_DONE:
-		log_info("store: snapshot written (%llu bytes); older log segments removed",
-		    (unsigned long long)bytes);
+		ph = &store_stats(srv->srv_store)->snapshot_phases;
+		log_info("store: snapshot written (%llu bytes in %.1f s: the last one read back in "
+		    "%.1f s, %llu logged records applied again in %.1f s, written in %.1f s); "
+		    "older log segments removed", (unsigned long long)bytes,
+		    store_stats(srv->srv_store)->snapshot_duration, ph->load,
+		    (unsigned long long)ph->replayed, ph->replay, ph->write);
 		break;
 	default:
 		/* not again every second: each attempt reads the whole state */

@@ -1413,6 +1413,7 @@ struct rebuild {
 	atomic_int		done;
 	int			result;		/* 0 or -errno, once done */
 	char			what[160];	/* damage found, for the log */
+	struct snapshot_phases	phases;
 };
 
 static void *
@@ -1421,8 +1422,9 @@ rebuild_main(void *arg)
 	struct rebuild		*rb = arg;
 	struct store		*s = NULL;
 	struct store_report	 rep = { 0 };
-	struct wal_report	 wr;
+	struct wal_report	 wr = { 0 };
 	uint64_t		 seq, bytes;
+	double			 t;
 	int			 r;
 
 	/*
@@ -1433,11 +1435,14 @@ rebuild_main(void *arg)
 	 */
 	if (sched_setscheduler(0, SCHED_IDLE, &(struct sched_param){ 0 }) == -1)
 		setpriority(PRIO_PROCESS, 0, 10);
+	t = clock_seconds(CLOCK_MONOTONIC);
 	r = recover_snapshot(&s, &rb->params, rb->dirfd, &seq, &rep, &rb->stop);
 	if (r > 0) {
 		snprintf(rb->what, sizeof(rb->what), "%s", rep.corrupt_what);
 		r = -EBADMSG;
 	}
+	rb->phases.load = clock_seconds(CLOCK_MONOTONIC) - t;
+	t += rb->phases.load;
 	if (r == 0 && ((r = replay_log(s, rb->dirfd, seq, rb->seq, &rb->stop, &wr)) > 0 ||
 	    r == -EINVAL)) {
 		/* -EINVAL: on_replay() refused a record, as a restart would (store_open()) */
@@ -1446,8 +1451,12 @@ rebuild_main(void *arg)
 		    (unsigned long long)wr.corrupt_offset);
 		r = -EBADMSG;
 	}
+	rb->phases.replay = clock_seconds(CLOCK_MONOTONIC) - t;
+	rb->phases.replayed = wr.records;
+	t += rb->phases.replay;
 	if (r == 0)
 		r = snapshot_write(rb->dirfd, rb->seq, dump_body, s, &bytes, &rb->stop);
+	rb->phases.write = clock_seconds(CLOCK_MONOTONIC) - t;
 	/*
 	 * The log the snapshot covers is removed here too, off the loop (an
 	 * unlink of a 64 MiB segment took the loop 15-20 ms; ext4, strace -T);
@@ -1510,6 +1519,7 @@ rebuild_join(struct store *s)
 
 	pthread_join(rb->thread, NULL);
 	r = rb->result;
+	s->stats.snapshot_phases = rb->phases;
 	s->rebuild = NULL;
 	s->stats.snapshot_running = 0;
 	if (r != 0)

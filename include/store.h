@@ -168,6 +168,14 @@ struct clusterer	*store_clusterer(const struct store *);
 size_t			 store_count(const struct store *);
 uint64_t		 store_evicted(const struct store *);	/* since start */
 
+/* Where a background snapshot's time went: seconds, each on the clock. */
+struct snapshot_phases {
+	double		load;		/* the last snapshot read back */
+	double		replay;		/* the log since, applied again */
+	double		write;		/* the new one written and synced */
+	uint64_t	replayed;	/* log records applied */
+};
+
 /*
  * Figures for the metrics, kept as the store works: counting costs an
  * addition, timing a clock read around a write or fsync that costs far more.
@@ -182,6 +190,7 @@ struct store_stats {
 	double			 snapshot_time;		/* when the newest snapshot was done (epoch s); 0: none */
 	double			 snapshot_duration;	/* seconds the last background one took */
 	double			 snapshot_rotation;	/* seconds its start held the loop (the log's rotation) */
+	struct snapshot_phases	 snapshot_phases;	/* of the last background one */
 	uint64_t		 snapshot_bytes;	/* its size */
 	int			 snapshot_running;
 	char			 snapshot_error[160];	/* why the last one failed */
