@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mix.h"
+
 struct corpus_article {
 	char		*title, *body, *source;
 	size_t		 title_len, body_len, source_len;
@@ -25,17 +27,6 @@ struct corpus {
 	uint32_t		*word_len;
 	size_t			 nwords;
 };
-
-/* splitmix64: a small deterministic generator. */
-static inline uint64_t
-rng_next(uint64_t *s)
-{
-	uint64_t	z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
 
 static inline uint64_t
 rng_below(uint64_t *s, uint64_t n)

@@ -11,7 +11,7 @@
 
 #include "lsh.h"
 #include "minhash.h"
-#include "rng.h"
+#include "mix.h"
 
 #define K	128
 

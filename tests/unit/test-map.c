@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "map.h"
-#include "rng.h"
+#include "mix.h"
 
 #define UNIVERSE	6000
 

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "minhash.h"
-#include "rng.h"
+#include "mix.h"
 
 #define K	128
 

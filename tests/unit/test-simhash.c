@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "simhash.h"
-#include "rng.h"
+#include "mix.h"
 
 static void
 random_terms(uint64_t *rng, struct term *t, size_t n)
