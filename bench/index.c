@@ -348,7 +348,7 @@ open_timed(struct store **s, const char *dir, const struct store_params *sp, dou
 #define KEEP_CRASHED	2
 
 static int
-run_store(const struct corpus *c, size_t n, uint64_t tail_log, int keep)
+run_store(const struct corpus *c, size_t n, uint64_t tail_log, int keep, size_t held_max)
 {
 	const uint64_t		 bulk_log = (uint64_t)512 << 20;
 	char			 dir[] = "/tmp/storyd-bench-XXXXXX";
@@ -358,7 +358,7 @@ run_store(const struct corpus *c, size_t n, uint64_t tail_log, int keep)
 	struct synth		*syn;
 	struct store		*s;
 	double			 t0, t_ingest, t_snap = 0, t_crash, t_clean, t_close;
-	size_t			 rss0, rss_full, i;
+	size_t			 rss0, rss_full, held, i;
 	uint64_t		 logged = 0;	/* log bytes of the segments snapshots removed */
 	unsigned		 snaps = 0;
 	int			 tailing = 0, r;
@@ -371,7 +371,8 @@ run_store(const struct corpus *c, size_t n, uint64_t tail_log, int keep)
 	cluster_params_default(&sp.cluster);
 	sp.sync = STORE_SYNC_NO;
 	sp.retention = (int64_t)100 * 365 * 86400;
-	sp.max_articles = (uint32_t)n + 1;
+	/* with -m, a full store: the log holds an eviction before each put */
+	sp.max_articles = held_max > 0 ? (uint32_t)held_max : (uint32_t)n + 1;
 	synth_params_default(&synp);
 	if ((syn = synth_new(c, &synp)) == NULL) {
 		fprintf(stderr, "index: out of memory setting up %zu articles\n", n);
@@ -433,8 +434,8 @@ run_store(const struct corpus *c, size_t n, uint64_t tail_log, int keep)
 	rss_full = rss_bytes();
 	printf("ingest: %.1f s, %.0f articles/s (fingerprint, cluster, log; %u snapshots, the "
 	    "last rebuilt and written in %.2f s)\n", t_ingest, n / t_ingest, snaps, t_snap);
-	printf("memory: store RSS delta %.0f bytes/article (with ids, titles, sources; no bodies)\n",
-	    (double)(rss_full - rss0) / n);
+	printf("memory: store RSS delta %.0f bytes/article held (with ids, titles, sources; "
+	    "no bodies)\n", (double)(rss_full - rss0) / store_count(s));
 	printf("log after the last snapshot: %.1f MB\n", store_log_bytes(s) / 1e6);
 	store_free(s);
 	if (keep == KEEP_CRASHED) {
@@ -447,6 +448,7 @@ run_store(const struct corpus *c, size_t n, uint64_t tail_log, int keep)
 		return 1;
 	printf("recovery after a crash (snapshot + log tail of %llu records): %.2f s, "
 	    "%zu articles\n", (unsigned long long)rep.replayed, t_crash, store_count(s));
+	held = store_count(s);
 	t0 = now_sec();
 	if ((r = store_close(s)) != 0) {
 		fprintf(stderr, "index: store_close: %s\n", strerror(-r));
@@ -454,7 +456,8 @@ run_store(const struct corpus *c, size_t n, uint64_t tail_log, int keep)
 	}
 	t_close = now_sec() - t0;
 	printf("clean close (final snapshot, fsync): %.2f s; snapshot %.1f MB, %.0f bytes/article\n",
-	    t_close, file_size(dir, "snapshot") / 1e6, (double)file_size(dir, "snapshot") / n);
+	    t_close, file_size(dir, "snapshot") / 1e6,
+	    (double)file_size(dir, "snapshot") / held);
 	if (open_timed(&s, dir, &sp, &t_clean, &rep) != 0)
 		return 1;
 	printf("recovery after a clean stop (snapshot only, %llu records replayed): %.2f s, "
@@ -501,6 +504,7 @@ usage(void)
 	    "  -n  articles to add (default 1000000)\n"
 	    "  -R  articles held by the reference clusterer (default 10000; 0: none)\n"
 	    "  -m  the clusterer keeps only its newest HELD: past HELD, both are at rest\n"
+	    "      (with -s: max_articles HELD, each put past it logged after an eviction)\n"
 	    "  -s  through the store: ingest, crash and clean recovery, snapshot size\n"
 	    "  -k  with -s: keep the store directory, as the clean stop left it\n"
 	    "  -K  with -s: keep it as the crash left it (snapshot and log tail), and stop\n"
@@ -539,7 +543,8 @@ main(int argc, char **argv)
 		return run_recover(recover);
 	if (corpus_load(&c, dir) != 0)
 		return 1;
-	r = store ? run_store(&c, n, tail << 20, keep) : run_cluster(&c, n, ref_held, held_max);
+	r = store ? run_store(&c, n, tail << 20, keep, held_max) :
+	    run_cluster(&c, n, ref_held, held_max);
 	corpus_free(&c);
 	return r;
 }

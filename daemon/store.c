@@ -702,14 +702,18 @@ ahead_get(struct store *s)
 	return s->ahead;
 }
 
+struct replay;
+static void	replay_removals(struct replay *, size_t);
+
 /*
  * Store in[0..n) in order: the second thread fingerprints from the end while
  * this one stores from the start. counted: a client's articles, which the
- * ingest metrics count; not the log's, replayed at recovery.
+ * ingest metrics count; not the log's, replayed at recovery, where rp (else
+ * NULL) holds the removals logged between them, applied before each put.
  */
 static void
 put_many(struct store *s, const struct article_in *in, size_t n, int replace, int counted,
-    int *results, struct verdict *outs)
+    int *results, struct verdict *outs, struct replay *rp)
 {
 	struct article_text	*t = NULL;
 	struct ahead		*a = n > 1 ? ahead_get(s) : NULL;
@@ -730,6 +734,8 @@ put_many(struct store *s, const struct article_in *in, size_t n, int replace, in
 			pre.r = analysed(r < 0 ? r : 0);
 			s->stats.fingerprinted_ahead++;
 		}
+		if (rp != NULL)
+			replay_removals(rp, i);
 		if (counted)
 			results[i] = put_counted(s, &in[i], replace, r != 0 ? &pre : NULL, &outs[i]);
 		else
@@ -745,7 +751,7 @@ void
 store_put_batch(struct store *s, const struct article_in *in, size_t n, int replace,
     int *results, struct verdict *outs)
 {
-	put_many(s, in, n, replace, 1, results, outs);
+	put_many(s, in, n, replace, 1, results, outs, NULL);
 }
 
 int
@@ -924,33 +930,63 @@ loggable(const struct article_in *in)
 }
 
 /*
- * Replay: puts are gathered, up to REPLAY_BATCH in a row with the same
- * replace flag, and stored by put_many() as a client's batch is, the second
- * thread fingerprinting some; a delete or eviction first stores what is
- * gathered, so every record applies in log order, and so does the log's
- * last record. The gathered articles point into the log's records, which
- * wal_replay() keeps mapped until it returns.
+ * Replay: puts are gathered, up to REPLAY_BATCH with the same replace flag,
+ * and stored by put_many() as a client's batch is, the second thread
+ * fingerprinting some. The deletes and evictions logged between them are
+ * gathered too, each applied just before the put that follows it, so every
+ * record applies in log order; fingerprints do not depend on what is held.
+ * (A store at max_articles logs an eviction before each put: flushing at
+ * every one left the second thread nothing to do.) The log's last record
+ * stores what is gathered. Articles and ids point into the log's records,
+ * which wal_replay() keeps mapped until it returns.
  */
 #define REPLAY_BATCH	64
+
+struct removal {
+	const char	*id;
+	size_t		 id_len;
+	size_t		 before;	/* the gathered put it precedes */
+	int		 evicted;	/* an eviction, not a delete */
+};
 
 struct replay {
 	struct store		*s;
 	const atomic_int	*stop;		/* a rebuild's: give up (NULL: never) */
-	size_t			 n;
+	size_t			 n, nrm, rm_done;
 	int			 replace;
 	struct article_in	 in[REPLAY_BATCH];
 	int			 results[REPLAY_BATCH];
 	struct verdict		 outs[REPLAY_BATCH];
+	struct removal		 rm[REPLAY_BATCH];
 };
 
-/* Store the gathered puts: 0, or the first failure (-errno). */
+/* Apply the gathered removals that precede gathered put i (REPLAY_BATCH: all left). */
+static void
+replay_removals(struct replay *rp, size_t i)
+{
+	for (; rp->rm_done < rp->nrm && rp->rm[rp->rm_done].before <= i; rp->rm_done++) {
+		const struct removal	*rm = &rp->rm[rp->rm_done];
+		int			 found;
+		size_t			 slot = slot_lookup(rp->s, rm->id, rm->id_len, &found);
+
+		if (found) {
+			forget(rp->s, slot);
+			rp->s->evicted += rm->evicted;
+		}
+	}
+}
+
+/* Apply what is gathered: 0, or the first failure (-errno). */
 static int
 replay_flush(struct replay *rp)
 {
 	size_t	n = rp->n;
 
 	rp->n = 0;
-	put_many(rp->s, rp->in, n, rp->replace, 0, rp->results, rp->outs);
+	if (n > 0)
+		put_many(rp->s, rp->in, n, rp->replace, 0, rp->results, rp->outs, rp);
+	replay_removals(rp, REPLAY_BATCH);
+	rp->nrm = rp->rm_done = 0;
 	for (size_t i = 0; i < n; i++)
 		if (rp->results[i] < 0)
 			return rp->results[i];
@@ -962,11 +998,9 @@ static int
 on_replay(const struct wal_record *rec, void *arg)
 {
 	struct replay		*rp = arg;
-	struct store		*s = rp->s;
 	struct rec_reader	 r = { rec->data, rec->len, 0, 0 };
 	struct article_in	 in = { 0 };
-	size_t			 slot;
-	int			 replace, found, rc;
+	int			 replace, rc;
 
 	if (rp->stop != NULL && atomic_load_explicit(rp->stop, memory_order_relaxed))
 		return -ECANCELED;
@@ -994,14 +1028,11 @@ on_replay(const struct wal_record *rec, void *arg)
 		in.id = rd_str(&r, &in.id_len);
 		if (r.bad || r.off != r.len)
 			return -EINVAL;
-		if ((rc = replay_flush(rp)) != 0)
+		if (rp->nrm == REPLAY_BATCH && (rc = replay_flush(rp)) != 0)
 			return rc;
-		slot = slot_lookup(s, in.id, in.id_len, &found);
-		if (found) {
-			forget(s, slot);
-			s->evicted += rec->type == REC_EVICT;
-		}
-		return 0;
+		rp->rm[rp->nrm++] = (struct removal){ .id = in.id, .id_len = in.id_len,
+		    .before = rp->n, .evicted = rec->type == REC_EVICT };
+		return rec->last ? replay_flush(rp) : 0;
 	}
 	return -EINVAL;
 }
@@ -1029,7 +1060,7 @@ replay_log(struct store *s, int dirfd, uint64_t seq, uint64_t until, const atomi
 		r = wal_replay(dirfd, seq, s->params.allow_truncate, on_replay, rp, wr);
 	else
 		r = wal_read(dirfd, seq, until, on_replay, rp, wr);
-	assert(r != 0 || rp->n == 0);	/* the last record applied what was gathered */
+	assert(r != 0 || (rp->n == 0 && rp->nrm == 0));	/* the last record applied what was gathered */
 	s->replaying = 0;
 	free(rp);
 	return r;

@@ -424,6 +424,19 @@ test_a_crash_after_flush_recovers_the_same_state_from_the_log(void **state)
 }
 
 /*
+ * In a full store the log holds an eviction before each new id's put, and
+ * deletes between: replay gathers them with the puts around them and must
+ * still apply each just before the put that follows it (applied after the
+ * batch instead, this state differs).
+ */
+static void
+test_a_crash_in_a_full_store_recovers_the_same_state_from_the_log(void **state)
+{
+	(void)state;
+	crash_and_recover(100);
+}
+
+/*
  * In a full store a put first evicts the oldest article, then is judged:
  * on replay too, or it is judged against an article that was already gone.
  * Three articles in a store of two, the third a copy of the first's text:
@@ -1076,6 +1089,7 @@ main(void)
 		cmocka_unit_test(test_articles_older_than_the_retention_window_are_evicted),
 		cmocka_unit_test(test_the_oldest_articles_go_beyond_max_articles),
 		cmocka_unit_test(test_a_crash_after_flush_recovers_the_same_state_from_the_log),
+		cmocka_unit_test(test_a_crash_in_a_full_store_recovers_the_same_state_from_the_log),
 		cmocka_unit_test(test_a_put_that_evicted_is_judged_alike_after_a_crash),
 		cmocka_unit_test(test_snapshot_plus_log_tail_recovers_the_same_state),
 		cmocka_unit_test(test_a_snapshot_of_a_large_index_is_whole),
