@@ -310,6 +310,7 @@ snapshot_tick(struct server *srv)
 	const struct snapshot_phases	*ph;
 	uint64_t			 bytes = 0, logged, threshold;
 	int				 r;
+	char				 first[64];
 
 	switch ((r = store_snapshot_poll(srv->srv_store, &bytes))) {
 	case 0:
@@ -318,10 +319,13 @@ snapshot_tick(struct server *srv)
 		return;
 	case STORE_SNAPSHOT_DONE:
 		ph = &store_stats(srv->srv_store)->snapshot_phases;
-		log_info("store: snapshot written (%llu bytes in %.1f s: the last one read back in "
-		    "%.1f s, %llu logged records applied again in %.1f s, written in %.1f s); "
-		    "older log segments removed", (unsigned long long)bytes,
-		    store_stats(srv->srv_store)->snapshot_duration, ph->load,
+		if (ph->read_back)
+			snprintf(first, sizeof(first), "the last one read back in %.1f s", ph->load);
+		else
+			snprintf(first, sizeof(first), "no earlier one to read");
+		log_info("store: snapshot written (%llu bytes in %.1f s: %s, %llu logged records "
+		    "applied again in %.1f s, written in %.1f s); older log segments removed",
+		    (unsigned long long)bytes, store_stats(srv->srv_store)->snapshot_duration, first,
 		    (unsigned long long)ph->replayed, ph->replay, ph->write);
 		break;
 	default:

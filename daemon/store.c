@@ -1473,6 +1473,7 @@ rebuild_main(void *arg)
 		r = -EBADMSG;
 	}
 	rb->phases.load = clock_seconds(CLOCK_MONOTONIC) - t;
+	rb->phases.read_back = rep.snapshot;
 	t += rb->phases.load;
 	if (r == 0 && ((r = replay_log(s, rb->dirfd, seq, rb->seq, &rb->stop, &wr)) > 0 ||
 	    r == -EINVAL)) {

@@ -174,6 +174,7 @@ struct snapshot_phases {
 	double		replay;		/* the log since, applied again */
 	double		write;		/* the new one written and synced */
 	uint64_t	replayed;	/* log records applied */
+	int		read_back;	/* there was a snapshot to read */
 };
 
 /*

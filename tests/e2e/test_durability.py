@@ -565,6 +565,8 @@ def test_background_snapshots_keep_the_log_small_and_lose_nothing(start_storyd, 
     except AssertionError as e:
         listing = {n: os.path.getsize(os.path.join(d.data_dir, n)) for n in os.listdir(d.data_dir)}
         raise AssertionError(f"{e}: posted {posted_bytes} bytes; data dir {listing}")
+    # the first rebuild had no snapshot to read, and its log line says so
+    wait_for(lambda: "no earlier one to read" in d.stderr_text(), 5, "the first snapshot's line")
     d.kill()
     d.start()
     assert_all_there(d.client(), acked)
