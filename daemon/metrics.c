@@ -279,6 +279,16 @@ text_store(struct evbuffer *out, const struct figures *f)
 	text_gauge(out, "storyd_snapshot_duration_seconds", "gauge",
 	    "Seconds the last background snapshot took (0: none since start).",
 	    st->snapshot_duration);
+	text_family(out, "storyd_snapshot_phase_seconds", "gauge",
+	    "Seconds the last background snapshot spent reading the one before back, applying "
+	    "the log since, and writing.");
+	evbuffer_add_printf(out, "storyd_snapshot_phase_seconds{phase=\"read_back\"} %.17g\n"
+	    "storyd_snapshot_phase_seconds{phase=\"apply_log\"} %.17g\n"
+	    "storyd_snapshot_phase_seconds{phase=\"write\"} %.17g\n", st->snapshot_phases.load,
+	    st->snapshot_phases.replay, st->snapshot_phases.write);
+	text_gauge(out, "storyd_snapshot_log_records", "gauge",
+	    "Log records the last background snapshot applied again.",
+	    (double)st->snapshot_phases.replayed);
 	text_gauge(out, "storyd_snapshot_bytes", "gauge", "Size of the newest snapshot.",
 	    (double)st->snapshot_bytes);
 	text_gauge(out, "storyd_snapshot_running", "gauge",
@@ -387,9 +397,13 @@ handle_stats_get(struct server *srv, struct request *r, json_t **body)
 	json_object_set_new(*body, "log", json_pack("{s:I,s:I,s:o,s:o}",
 	    "bytes", (json_int_t)f.log_bytes, "written_bytes", (json_int_t)st->log_written,
 	    "fsync", histogram_json(&st->fsync), "write", histogram_json(&st->log_write)));
-	json_object_set_new(*body, "snapshot", json_pack("{s:o,s:f,s:I,s:b,s:I,s:I}",
+	json_object_set_new(*body, "snapshot", json_pack("{s:o,s:f,s:{s:f,s:f,s:f,s:I},s:I,s:b,s:I,s:I}",
 	    "age_seconds", st->snapshot_time > 0 ? json_real(f.now - st->snapshot_time) : json_null(),
 	    "duration_seconds", st->snapshot_duration,
+	    "phases", "read_back_seconds", st->snapshot_phases.load,
+	    "apply_log_seconds", st->snapshot_phases.replay,
+	    "write_seconds", st->snapshot_phases.write,
+	    "log_records", (json_int_t)st->snapshot_phases.replayed,
 	    "bytes", (json_int_t)st->snapshot_bytes,
 	    "running", st->snapshot_running,
 	    "written", (json_int_t)st->snapshots,

@@ -210,8 +210,14 @@ def test_snapshot_age_duration_and_size(start_storyd):
     assert 0 <= value(text, "storyd_snapshot_age_seconds") < 10
     assert value(text, "storyd_snapshot_duration_seconds") >= 0
     assert value(text, "storyd_snapshot_bytes") > 0
+    # where its time went: the posts it covers applied again from the log, each phase timed
+    assert value(text, "storyd_snapshot_log_records") >= 1
+    phases = {p: value(text, "storyd_snapshot_phase_seconds", f'{{phase="{p}"}}')
+              for p in ("read_back", "apply_log", "write")}
+    assert all(v is not None and v >= 0 for v in phases.values()), phases
     snap = assert_status(c.get("/v1/stats"), 200)["snapshot"]
     assert snap["written"] >= 1 and snap["bytes"] > 0 and snap["age_seconds"] is not None
+    assert snap["phases"]["log_records"] >= 1 and snap["phases"]["apply_log_seconds"] >= 0
     d.restart()
     assert value(scrape(d.client()), "storyd_snapshot_age_seconds") is not None, \
         "the snapshot loaded at start has no age"
