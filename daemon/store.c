@@ -1551,10 +1551,11 @@ rebuild_join(struct store *s)
 
 	pthread_join(rb->thread, NULL);
 	r = rb->result;
-	s->stats.snapshot_phases = rb->phases;
 	s->rebuild = NULL;
 	s->stats.snapshot_running = 0;
-	if (r != 0)
+	if (r == 0)	/* as the duration: of the last one written */
+		s->stats.snapshot_phases = rb->phases;
+	else
 		snprintf(s->stats.snapshot_error, sizeof(s->stats.snapshot_error), "%s",
 		    rb->what[0] != '\0' ? rb->what : strerror(-r));
 	free(rb);

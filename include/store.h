@@ -191,7 +191,7 @@ struct store_stats {
 	double			 snapshot_time;		/* when the newest snapshot was done (epoch s); 0: none */
 	double			 snapshot_duration;	/* seconds the last background one took */
 	double			 snapshot_rotation;	/* seconds its start held the loop (the log's rotation) */
-	struct snapshot_phases	 snapshot_phases;	/* of the last background one */
+	struct snapshot_phases	 snapshot_phases;	/* of the last background one written */
 	uint64_t		 snapshot_bytes;	/* its size */
 	int			 snapshot_running;
 	char			 snapshot_error[160];	/* why the last one failed */

@@ -653,6 +653,8 @@ def test_a_background_snapshot_that_finds_damage_says_where_and_keeps_the_log(st
     assert new_stderr(d, mark).count("writing a snapshot") == 1, new_stderr(d, mark)
     metrics = assert_status(c.get("/v1/stats"), 200)["snapshot"]
     assert metrics["failed"] == 1 and metrics["written"] == 0, metrics
+    # the phases are the last written snapshot's, like its duration: none yet
+    assert metrics["duration_seconds"] == 0 and not any(metrics["phases"].values()), metrics
 
 
 # -- talking to systemd ---------------------------------------------------------
