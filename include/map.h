@@ -9,8 +9,8 @@
  * its slots for every key it makes room for, a whole probe run at a time,
  * so the move ends well before the next doubling. While it lasts, a key
  * whose home in the old table the move has passed is looked up in the new
- * table alone, any other in the old one first. (Doubling at once held the daemon's loop
- * 5.2 ms at 196,608 keys, and twice as long at each doubling after.)
+ * table alone, any other in the old one first. (Doubling at once held one
+ * add 5.2 ms at 196,608 keys in bench/index, twice the doubling before.)
  *
  * A map is embedded and zero-initialized ({0} is an empty map). Only
  * map_reserve() allocates: after map_reserve(m, n) succeeds, n map_put()s of
