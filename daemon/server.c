@@ -319,7 +319,9 @@ snapshot_tick(struct server *srv)
 		return;
 	case STORE_SNAPSHOT_DONE:
 		ph = &store_stats(srv->srv_store)->snapshot_phases;
-		if (ph->read_back)
+		if (ph->kept)
+			snprintf(first, sizeof(first), "the last one's state kept in memory");
+		else if (ph->read_back)
 			snprintf(first, sizeof(first), "the last one read back in %.1f s", ph->load);
 		else
 			snprintf(first, sizeof(first), "no earlier one to read");

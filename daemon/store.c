@@ -75,6 +75,8 @@ struct store {
 	struct wal		 *wal;
 	int			  replaying;	/* applying the log: evictions come from its records */
 	struct rebuild		 *rebuild;	/* a snapshot being written, or NULL */
+	struct store		 *kept;		/* the state the last one wrote, for the next */
+	uint64_t		  kept_seq;	/* it covers the log before this */
 	int			  unsynced;	/* written under everysec or no, not yet fsynced */
 	struct store_stats	  stats;
 };
@@ -260,6 +262,7 @@ store_free(struct store *s)
 	if (s == NULL)
 		return;
 	rebuild_stop(s);
+	store_free(s->kept);
 	for (uint32_t i = 0; i < s->narticles; i++)
 		article_free(s->articles[i]);
 	free(s->articles);
@@ -1432,13 +1435,20 @@ store_set_sync(struct store *s, enum store_sync sync)
  * its copy-on-write faults slowed it for seconds after: p99 of single posts
  * at half the maximum rate, a snapshot in each 16 s window, was 24-67 ms
  * forked and 5-18 ms rebuilt (README, "Where the time goes"). The price: a
- * second copy of the state while it runs, and a recovery's CPU.
+ * second copy of the state, and a recovery's CPU. The thread keeps the state
+ * it wrote (store.kept) and the next one applies only the log since: reading
+ * the last snapshot back had been a third of a rebuild's time, and every
+ * page of the state freed and faulted in again cost the loop's core a TLB
+ * shootdown. So that copy stays, as large as the loop's own.
  */
 struct rebuild {
 	pthread_t		thread;
 	struct store_params	params;
 	int			dirfd;		/* the store's, borrowed until joined */
 	uint64_t		seq;		/* the snapshot covers the log before it */
+	struct store		*state;		/* the last one's, covering the log before state_seq;
+						 * then this one's, once written (NULL: none) */
+	uint64_t		state_seq;
 	double			start;		/* epoch s */
 	atomic_int		stop;		/* store_close(), store_free(): give up */
 	atomic_int		done;
@@ -1467,11 +1477,15 @@ rebuild_main(void *arg)
 	if (sched_setscheduler(0, SCHED_IDLE, &(struct sched_param){ 0 }) == -1)
 		setpriority(PRIO_PROCESS, 0, 10);
 	t = clock_seconds(CLOCK_MONOTONIC);
-	r = recover_snapshot(&s, &rb->params, rb->dirfd, &seq, &rep, &rb->stop);
-	if (r > 0) {
+	if ((s = rb->state) != NULL) {
+		seq = rb->state_seq;
+		r = 0;
+		rb->phases.kept = 1;
+	} else if ((r = recover_snapshot(&s, &rb->params, rb->dirfd, &seq, &rep, &rb->stop)) > 0) {
 		snprintf(rb->what, sizeof(rb->what), "%s", rep.corrupt_what);
 		r = -EBADMSG;
 	}
+	rb->state = NULL;
 	rb->phases.load = clock_seconds(CLOCK_MONOTONIC) - t;
 	rb->phases.read_back = rep.snapshot;
 	t += rb->phases.load;
@@ -1494,9 +1508,12 @@ rebuild_main(void *arg)
 	 * unlink of a 64 MiB segment took the loop 15-20 ms; ext4, strace -T);
 	 * the loop's wal_remove_before() then finds the files gone.
 	 */
-	if (r == 0)
+	if (r == 0) {
 		wal_unlink_before(rb->dirfd, rb->seq);
-	store_free(s);
+		rb->state = s;
+	} else {
+		store_free(s);
+	}
 	rb->result = r;
 	atomic_store_explicit(&rb->done, 1, memory_order_release);
 	return NULL;
@@ -1531,11 +1548,14 @@ store_snapshot_start(struct store *s)
 	rb->params = s->params;
 	rb->dirfd = s->dirfd;
 	rb->seq = seq;
+	rb->state = s->kept;
+	rb->state_seq = s->kept_seq;
 	rb->start = clock_seconds(CLOCK_REALTIME);
 	if ((r = thread_start(&rb->thread, "storyd-snapshot", rebuild_main, rb)) != 0) {
 		free(rb);
 		return -r;
 	}
+	s->kept = NULL;
 	s->rebuild = rb;
 	s->stats.snapshot_running = 1;
 	s->stats.snapshot_rotation = clock_seconds(CLOCK_MONOTONIC) - t0;
@@ -1553,6 +1573,8 @@ rebuild_join(struct store *s)
 	r = rb->result;
 	s->rebuild = NULL;
 	s->stats.snapshot_running = 0;
+	s->kept = rb->state;
+	s->kept_seq = rb->seq;
 	if (r == 0)	/* as the duration: of the last one written */
 		s->stats.snapshot_phases = rb->phases;
 	else

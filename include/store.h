@@ -175,6 +175,7 @@ struct snapshot_phases {
 	double		write;		/* the new one written and synced */
 	uint64_t	replayed;	/* log records applied */
 	int		read_back;	/* there was a snapshot to read */
+	int		kept;		/* the last one's state was kept: nothing to read */
 };
 
 /*
