@@ -1,11 +1,13 @@
 /* fingerprint: one article's text to the struct doc the clusterer takes. */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <xxhash.h>
 
 #include "fingerprint.h"
+#include "le.h"
 #include "minhash.h"
 #include "normalize.h"
 #include "shingle.h"
@@ -24,6 +26,7 @@ struct fingerprinter {
 	size_t			 seen_cap;	/* a power of two, >= 2 * shingles_cap */
 	uint32_t		*sig;
 	struct doc		 doc;
+	uint64_t		 taken;		/* kept docs taken */
 };
 
 struct fingerprinter *
@@ -140,11 +143,146 @@ sign(struct fingerprinter *f)
 	return 0;
 }
 
+uint64_t
+fingerprinter_taken(const struct fingerprinter *f)
+{
+	return f->taken;
+}
+
+/*
+ * The bytes of a kept doc, little-endian:
+ *   u32 FINGERPRINT_VERSION, k, shingle, doc_terms	what made it
+ *   u64 exact, u64 simhash, u32 shingles
+ *   k x u32						the MinHash signature
+ *   u32 n, then n x { u64 hash, u32 weight }		the terms (IEEE 754 bits)
+ *   n display words, each NUL-terminated, in the terms' order
+ */
+#define KEPT_HEAD	(16 + 20)
+
+/* Term i's display word ("" when it has none in range) and its length. */
+static const char *
+term_word(const struct terms *t, size_t i, size_t *len)
+{
+	uint32_t	off = t->v[i].word;
+
+	if (t->words == NULL || off >= t->words_len) {
+		*len = 0;
+		return "";
+	}
+	*len = strnlen(t->words + off, t->words_len - off);
+	return t->words + off;
+}
+
+size_t
+doc_encoded_size(const struct doc *d, const struct cluster_params *p)
+{
+	size_t	n = KEPT_HEAD + 4 * (size_t)p->k + 4 + 12 * d->terms->n, len;
+
+	for (size_t i = 0; i < d->terms->n; i++) {
+		term_word(d->terms, i, &len);
+		n += len + 1;
+	}
+	return n;
+}
+
+void
+doc_encode(const struct doc *d, const struct cluster_params *p, unsigned char *out)
+{
+	const struct terms	*t = d->terms;
+	const char		*w;
+	uint32_t		 bits;
+	size_t			 len;
+
+	le32_put(out, FINGERPRINT_VERSION);
+	le32_put(out + 4, p->k);
+	le32_put(out + 8, p->shingle);
+	le32_put(out + 12, p->doc_terms);
+	le64_put(out + 16, d->exact);
+	le64_put(out + 24, d->simhash);
+	le32_put(out + 32, d->shingles);
+	out += KEPT_HEAD;
+	for (unsigned i = 0; i < p->k; i++, out += 4)
+		le32_put(out, d->sig[i]);
+	le32_put(out, (uint32_t)t->n);
+	out += 4;
+	for (size_t i = 0; i < t->n; i++, out += 12) {
+		memcpy(&bits, &t->v[i].weight, sizeof(bits));
+		le64_put(out, t->v[i].hash);
+		le32_put(out + 8, bits);
+	}
+	for (size_t i = 0; i < t->n; i++, out += len + 1) {
+		w = term_word(t, i, &len);
+		memcpy(out, w, len);
+		out[len] = '\0';
+	}
+}
+
+/*
+ * f's doc from a->kept, if it is one fingerprint() would make here: made
+ * by this version with these params, and whole (terms sorted by hash, each
+ * once, weights positive, a word each). 0, or -1: analyse the text.
+ */
+static int
+take_kept(struct fingerprinter *f, const struct article_text *a)
+{
+	const struct cluster_params	*p = &f->params;
+	const unsigned char		*b = a->kept, *w;
+	size_t				 fixed = KEPT_HEAD + 4 * (size_t)p->k + 4, n, words, off = 0;
+	struct term			*v;
+	uint32_t			 bits;
+
+	if (a->kept_len < fixed || le32_get(b) != FINGERPRINT_VERSION || le32_get(b + 4) != p->k ||
+	    le32_get(b + 8) != p->shingle || le32_get(b + 12) != p->doc_terms)
+		return -1;
+	n = le32_get(b + fixed - 4);
+	if (n > p->doc_terms || a->kept_len - fixed < 12 * n)
+		return -1;
+	w = b + fixed + 12 * n;
+	words = a->kept_len - fixed - 12 * n;
+	terms_reset(&f->terms);
+	if (terms_room(&f->terms, n, words) < 0)
+		return -1;
+	v = f->terms.v;
+	for (size_t i = 0; i < n; i++) {
+		const unsigned char	*t = b + fixed + 12 * i, *nul;
+
+		v[i].hash = le64_get(t);
+		bits = le32_get(t + 8);
+		memcpy(&v[i].weight, &bits, sizeof(bits));
+		if (!isfinite(v[i].weight) || !(v[i].weight > 0) || (i > 0 && v[i].hash <= v[i - 1].hash))
+			return -1;
+		if ((nul = memchr(w + off, '\0', words - off)) == NULL)
+			return -1;
+		v[i].word = (uint32_t)off;
+		off = (size_t)(nul - w) + 1;
+	}
+	if (off != words)
+		return -1;
+	memcpy(f->terms.words, w, words);
+	f->terms.n = n;
+	f->terms.words_len = words;
+	for (unsigned i = 0; i < p->k; i++)
+		f->sig[i] = le32_get(b + KEPT_HEAD + 4 * (size_t)i);
+	f->doc.exact = le64_get(b + 16);
+	f->doc.simhash = le64_get(b + 24);
+	f->doc.shingles = le32_get(b + 32);
+	return 0;
+}
+
 int
 fingerprint(struct fingerprinter *f, const struct article_text *a, const struct doc **out)
 {
 	int	r;
 
+	if (a->kept != NULL && take_kept(f, a) == 0) {
+		f->taken++;
+		f->doc.source = a->source_len > 0 ? XXH3_64bits(a->source, a->source_len) : 0;
+		f->doc.published = a->published;
+		f->doc.sig = f->sig;
+		f->doc.terms = &f->terms;
+		*out = &f->doc;
+		return 0;
+	}
 	tokens_reset(&f->title);
 	tokens_reset(&f->body);
 	if ((r = normalize(a->title, a->title_len, NORM_TITLE, &f->title)) != 0 ||

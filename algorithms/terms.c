@@ -585,9 +585,8 @@ acc_order(struct terms_ctx *ctx)
 	}
 }
 
-/* Make room in out for n terms and bytes of words. 0 or -ENOMEM. */
-static int
-terms_reserve(struct terms *out, size_t n, size_t bytes)
+int
+terms_room(struct terms *out, size_t n, size_t bytes)
 {
 	void	*p;
 
@@ -607,7 +606,7 @@ terms_reserve(struct terms *out, size_t n, size_t bytes)
 int
 terms_copy(struct terms *dst, const struct terms *src)
 {
-	if (terms_reserve(dst, src->n, src->words_len) < 0)
+	if (terms_room(dst, src->n, src->words_len) < 0)
 		return -ENOMEM;
 	if (src->n > 0)
 		memcpy(dst->v, src->v, src->n * sizeof(*src->v));
@@ -618,7 +617,7 @@ terms_copy(struct terms *dst, const struct terms *src)
 	return 0;
 }
 
-/* Append a term; terms_reserve() made room. */
+/* Append a term; terms_room() made room. */
 static void
 push_term(struct terms *out, uint64_t hash, float weight, const char *w, size_t len)
 {
@@ -662,7 +661,7 @@ terms_extract(struct terms_ctx *ctx, const struct tokens *title,
 	acc_order(ctx);
 	for (i = 0; i < ctx->nacc; i++)
 		bytes += ctx->acc[i].len + 1;
-	if ((r = terms_reserve(out, ctx->nacc, bytes)) < 0)
+	if ((r = terms_room(out, ctx->nacc, bytes)) < 0)
 		goto fail;
 	for (i = 0; i < ctx->nacc; i++) {
 		const struct acc	*a = &ctx->acc[ctx->order[i]];

@@ -190,8 +190,9 @@ run_cluster(const struct corpus *c, size_t max, size_t ref_held, size_t held_max
 		double			 t0, tf;
 
 		synth_next(syn, &a);
-		at = (struct article_text){ a.title, a.title_len, a.body, a.body_len,
-		    a.source, a.source_len, a.published };
+		at = (struct article_text){ .title = a.title, .title_len = a.title_len,
+		    .body = a.body, .body_len = a.body_len, .source = a.source,
+		    .source_len = a.source_len, .published = a.published };
 		t0 = cpu_sec();
 		if (fingerprint(fp, &at, &d) != 0) {
 			t_add[i] = t_fp[i] = 0;

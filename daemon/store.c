@@ -73,6 +73,8 @@ struct store {
 
 	int			  dirfd;	/* -1: memory only */
 	struct wal		 *wal;
+	unsigned char		 *doc_buf;	/* log_put()'s encoded doc */
+	size_t			  doc_cap;
 	int			  replaying;	/* applying the log: evictions come from its records */
 	struct rebuild		 *rebuild;	/* a snapshot being written, or NULL */
 	struct store		 *kept;		/* the state the last one wrote, for the next */
@@ -270,6 +272,7 @@ store_free(struct store *s)
 	pages_free(s->slots, s->nslots * sizeof(*s->slots));
 	free(s->ages);
 	wal_close(s->wal);
+	free(s->doc_buf);
 	if (s->dirfd != -1)
 		close(s->dirfd);
 	cluster_free(s->clusterer);
@@ -318,7 +321,7 @@ text_of(const struct article_in *a)
 		.title = a->title, .title_len = a->title_len,
 		.body = a->body, .body_len = a->body_len,
 		.source = a->source, .source_len = a->source_len,
-		.published = published_of(a),
+		.published = published_of(a), .kept = a->kept, .kept_len = a->kept_len,
 	};
 }
 
@@ -333,8 +336,10 @@ static int
 analyse(struct store *s, const struct article_in *a, const struct doc **doc)
 {
 	struct article_text	t = text_of(a);
+	int			r = fingerprint(s->fingerprinter, &t, doc);
 
-	return analysed(fingerprint(s->fingerprinter, &t, doc));
+	s->stats.fingerprints_taken = fingerprinter_taken(s->fingerprinter);
+	return analysed(r);
 }
 
 /* An article fingerprinted before its put (store_put_batch()): the doc, or why not. */
@@ -501,7 +506,7 @@ rd_str(struct rec_reader *r, size_t *n)
  * stores and while replaying. The strings go to the log's buffer as they
  * are, without being assembled here first.
  */
-#define LOG_MAX_STR	5
+#define LOG_MAX_STR	6
 #define LOG_MAX_INT	4
 
 static int
@@ -526,16 +531,36 @@ log_record(struct store *s, int type, const uint64_t *ints, int nint, const char
 	return wal_appendv(s->wal, (uint8_t)type, iov, k, NULL);
 }
 
+/*
+ * A put's record: its flags and times, its five strings as given, and the
+ * doc they were analysed into (doc_encode()), which a replay takes instead
+ * of analysing them again. Records before the doc was kept (log version 1)
+ * end after the url.
+ */
 static int
-log_put(struct store *s, const struct article_in *in, int replace)
+log_put(struct store *s, const struct article_in *in, int replace, const struct doc *doc)
 {
 	const uint64_t	 ints[] = { (uint64_t)replace, (uint64_t)in->now, (uint64_t)in->published,
 			     (uint64_t)in->has_published };
-	const char	*str[] = { in->id, in->title, in->body, in->source, in->url };
-	const size_t	 len[] = { in->id_len, in->title_len, in->body_len, in->source_len,
-			     in->url_len };
+	const char	*str[] = { in->id, in->title, in->body, in->source, in->url, NULL };
+	size_t		 len[] = { in->id_len, in->title_len, in->body_len, in->source_len,
+			     in->url_len, 0 };
+	size_t		 n;
 
-	return log_record(s, REC_PUT, ints, 4, str, len, 5);
+	if (s->wal == NULL || s->replaying)
+		return 0;
+	if ((n = doc_encoded_size(doc, &s->params.cluster)) > s->doc_cap) {
+		unsigned char	*p = realloc(s->doc_buf, n);
+
+		if (p == NULL)
+			return -ENOMEM;
+		s->doc_buf = p;
+		s->doc_cap = n;
+	}
+	doc_encode(doc, &s->params.cluster, s->doc_buf);
+	str[5] = (const char *)s->doc_buf;
+	len[5] = n;
+	return log_record(s, REC_PUT, ints, 4, str, len, 6);
 }
 
 static int
@@ -647,7 +672,7 @@ apply_put(struct store *s, const struct article_in *in, int replace,
 	 */
 	evicted = s->evicted;
 	if ((r = make_room(s, published_of(in), in->now, !found)) != 0 ||
-	    (r = log_put(s, in, replace)) != 0)
+	    (r = log_put(s, in, replace, doc)) != 0)
 		return r;
 	/* an eviction shifts ids back in the table, and may have taken the article being replaced */
 	if (s->evicted != evicted)
@@ -708,18 +733,30 @@ ahead_get(struct store *s)
 struct replay;
 static void	replay_removals(struct replay *, size_t);
 
+/* How many of in[0..n) come without the log's fingerprint (all of a client's). */
+static size_t
+to_analyse(const struct article_in *in, size_t n)
+{
+	size_t	k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		k += in[i].kept == NULL;
+	return k;
+}
+
 /*
  * Store in[0..n) in order: the second thread fingerprints from the end while
- * this one stores from the start. counted: a client's articles, which the
- * ingest metrics count; not the log's, replayed at recovery, where rp (else
- * NULL) holds the removals logged between them, applied before each put.
+ * this one stores from the start, unless the log kept their fingerprints.
+ * counted: a client's articles, which the ingest metrics count; not the
+ * log's, replayed at recovery, where rp (else NULL) holds the removals
+ * logged between them, applied before each put.
  */
 static void
 put_many(struct store *s, const struct article_in *in, size_t n, int replace, int counted,
     int *results, struct verdict *outs, struct replay *rp)
 {
 	struct article_text	*t = NULL;
-	struct ahead		*a = n > 1 ? ahead_get(s) : NULL;
+	struct ahead		*a = to_analyse(in, n) > 1 ? ahead_get(s) : NULL;
 
 	if (a != NULL && (t = malloc(n * sizeof(*t))) != NULL) {
 		for (size_t i = 0; i < n; i++)
@@ -934,12 +971,14 @@ loggable(const struct article_in *in)
 
 /*
  * Replay: puts are gathered, up to REPLAY_BATCH with the same replace flag,
- * and stored by put_many() as a client's batch is, the second thread
- * fingerprinting some. The deletes and evictions logged between them are
- * gathered too, each applied just before the put that follows it, so every
- * record applies in log order; fingerprints do not depend on what is held.
- * (A store at max_articles logs an eviction before each put: flushing at
- * every one left the second thread nothing to do.) The log's last record
+ * and stored by put_many() as a client's batch is, each taking the
+ * fingerprint its record kept (the second thread fingerprints the records
+ * of log version 1, which kept none). The deletes and evictions logged
+ * between them are gathered too, each applied just before the put that
+ * follows it, so every record applies in log order; fingerprints do not
+ * depend on what is held. (A store at max_articles logs an eviction before
+ * each put: flushing at every one left the second thread nothing to do.)
+ * The log's last record
  * stores what is gathered. Articles and ids point into the log's records,
  * which wal_replay() keeps mapped until it returns.
  */
@@ -1018,6 +1057,8 @@ on_replay(const struct wal_record *rec, void *arg)
 		in.body = rd_str(&r, &in.body_len);
 		in.source = rd_str(&r, &in.source_len);
 		in.url = rd_str(&r, &in.url_len);
+		if (r.off < r.len)
+			in.kept = (const unsigned char *)rd_str(&r, &in.kept_len);
 		if (r.bad || r.off != r.len || !loggable(&in))
 			return -EINVAL;
 		if ((rp->n == REPLAY_BATCH || (rp->n > 0 && replace != rp->replace)) &&

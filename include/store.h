@@ -73,6 +73,8 @@ struct article_in {
 	int64_t		 published;	/* seconds since the epoch */
 	int		 has_published;	/* 0: published is the ingest time */
 	int64_t		 now;		/* ingest time */
+	const unsigned char *kept;	/* replay only: the fingerprint the log kept (doc_encode()) */
+	size_t		 kept_len;
 };
 
 /* An article held; its strings live in the same allocation. */
@@ -185,6 +187,7 @@ struct snapshot_phases {
 struct store_stats {
 	uint64_t		 ingested[VERDICT_EXACT_DUPLICATE + 1];	/* store_put, by status */
 	uint64_t		 fingerprinted_ahead;	/* by the second thread: batches, and the log at recovery */
+	uint64_t		 fingerprints_taken;	/* replayed puts that took the one their record kept */
 	uint64_t		 log_written;		/* log bytes written since start */
 	struct histogram	 fsync;			/* seconds per log write + fdatasync */
 	struct histogram	 log_write;		/* seconds per write of pending records; not under always */

@@ -56,6 +56,9 @@ void	terms_init(struct terms *t);
 void	terms_reset(struct terms *t);
 void	terms_fini(struct terms *t);
 
+/* Make room in t for n terms and bytes of words in all. 0 or -ENOMEM. */
+int	terms_room(struct terms *t, size_t n, size_t bytes);
+
 /* Make dst a copy of src, reusing dst's space. 0 or -ENOMEM (dst unchanged but perhaps larger). */
 int	terms_copy(struct terms *dst, const struct terms *src);
 

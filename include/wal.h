@@ -7,7 +7,8 @@
  * Format (all integers little-endian):
  *   file    "wal-<16 lowercase hex digits>.log", the seq of its first record
  *           (or of the record it will hold first, while it is empty)
- *   header  16 bytes: "STORYWAL", uint32 version (1), uint32 reserved (0)
+ *   header  16 bytes: "STORYWAL", uint32 version (2; 1 is read too: the store's
+ *           records changed), uint32 reserved (0)
  *   record  24-byte header { uint32 payload length (<= WAL_MAX_PAYLOAD);
  *           uint8 type; uint8[3] zero; uint64 seq; uint64 checksum }, then the
  *           payload. checksum = XXH3_64bits of the header's first 16 bytes

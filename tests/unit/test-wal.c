@@ -729,7 +729,7 @@ static void
 test_newer_version_is_refused(void **state)
 {
 	struct dir		*d = *state;
-	unsigned char		 img[4096], newer[64] = "STORYWAL\2\0\0\0\0\0\0\0";
+	unsigned char		 img[4096], newer[64] = "STORYWAL\3\0\0\0\0\0\0\0";
 	size_t			 len, off[MAXREC];
 	struct seen		 s;
 	struct wal_report	 rep;
@@ -746,6 +746,33 @@ test_newer_version_is_refused(void **state)
 	assert_string_equal(rep.corrupt_file, name(4));
 	assert_int_equal(file_size(d->fd, name(1)), len);
 	assert_int_equal(file_size(d->fd, name(4)), sizeof newer);
+}
+
+/*
+ * Segments of version 1, from before the store's records kept their
+ * fingerprints, are read as they are, before and beside newer ones; a
+ * version 0 is a bad header.
+ */
+static void
+test_an_older_version_is_read(void **state)
+{
+	struct dir		*d = *state;
+	unsigned char		 img[4096];
+	size_t			 len;
+	struct seen		 s;
+	struct wal_report	 rep;
+
+	write_log(d->fd, 6, 3);
+	len = file_read(d->fd, name(1), img, sizeof img);
+	assert_int_equal(img[8], 2);
+	img[8] = 1;
+	file_write(d->fd, name(1), img, len);
+	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+	assert_seqs(&s, 1, 6);
+	img[8] = 0;
+	file_write(d->fd, name(1), img, len);
+	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), WAL_CORRUPT);
+	assert_string_equal(rep.corrupt_what, "bad file header");
 }
 
 static void
@@ -1281,6 +1308,7 @@ main(void)
 		T(test_a_read_until_a_segment_stops_before_it_and_repairs_nothing),
 		T(test_unlink_before_deletes_covered_segments_only),
 		T(test_newer_version_is_refused),
+		T(test_an_older_version_is_read),
 		T(test_append_without_flush_writes_nothing),
 		T(test_sticky_error_after_failed_write),
 		T(test_empty_directory_replays_nothing),
