@@ -13,7 +13,7 @@
 # saturated) finish; it prints storyd's CPU time (user + system, every
 # thread, from /proc) per article posted, the snapshots started and the
 # articles posted so far (max_articles 1,000,000: the oldest go beyond).
-# A rebuild reads the whole state, so at a fixed snapshot_log_bytes its
+# A rebuild writes the whole state, so at a fixed snapshot_log_bytes its
 # cost per article grows with the articles held; snapshot_log_share bounds
 # it. storyd runs on a temporary data directory with fsync everysec
 # (bench/lib.sh).
