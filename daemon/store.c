@@ -77,8 +77,8 @@ struct store {
 	size_t			  doc_cap;
 	int			  replaying;	/* applying the log: evictions come from its records */
 	struct rebuild		 *rebuild;	/* a snapshot being written, or NULL */
-	struct store		 *kept;		/* the state the last one wrote, for the next */
-	uint64_t		  kept_seq;	/* it covers the log before this */
+	struct store		 *rebuilt;	/* the state the last one wrote, for the next */
+	uint64_t		  rebuilt_seq;	/* it covers the log before this */
 	int			  unsynced;	/* written under everysec or no, not yet fsynced */
 	struct store_stats	  stats;
 };
@@ -264,7 +264,7 @@ store_free(struct store *s)
 	if (s == NULL)
 		return;
 	rebuild_stop(s);
-	store_free(s->kept);
+	store_free(s->rebuilt);
 	for (uint32_t i = 0; i < s->narticles; i++)
 		article_free(s->articles[i]);
 	free(s->articles);
@@ -1476,11 +1476,12 @@ store_set_sync(struct store *s, enum store_sync sync)
  * its copy-on-write faults slowed it for seconds after: p99 of single posts
  * at half the maximum rate, a snapshot in each 16 s window, was 24-67 ms
  * forked and 5-18 ms rebuilt (README, "Where the time goes"). The price: a
- * second copy of the state, and a recovery's CPU. The thread keeps the state
- * it wrote (store.kept) and the next one applies only the log since: reading
- * the last snapshot back had been a third of a rebuild's time, and every
- * page of the state freed and faulted in again cost the loop's core a TLB
- * shootdown. So that copy stays, as large as the loop's own.
+ * second copy of the state, and the CPU of applying the log again. The
+ * state a rebuild wrote is kept (store.rebuilt), and the next one applies
+ * only the log since: reading the last snapshot back had been a quarter to
+ * a third of a rebuild's time, and every page of the state freed and
+ * faulted in again cost the loop's core a TLB shootdown. So that copy
+ * stays, as large as the loop's own.
  */
 struct rebuild {
 	pthread_t		thread;
@@ -1589,14 +1590,14 @@ store_snapshot_start(struct store *s)
 	rb->params = s->params;
 	rb->dirfd = s->dirfd;
 	rb->seq = seq;
-	rb->state = s->kept;
-	rb->state_seq = s->kept_seq;
+	rb->state = s->rebuilt;
+	rb->state_seq = s->rebuilt_seq;
 	rb->start = clock_seconds(CLOCK_REALTIME);
 	if ((r = thread_start(&rb->thread, "storyd-snapshot", rebuild_main, rb)) != 0) {
 		free(rb);
 		return -r;
 	}
-	s->kept = NULL;
+	s->rebuilt = NULL;
 	s->rebuild = rb;
 	s->stats.snapshot_running = 1;
 	s->stats.snapshot_rotation = clock_seconds(CLOCK_MONOTONIC) - t0;
@@ -1614,8 +1615,8 @@ rebuild_join(struct store *s)
 	r = rb->result;
 	s->rebuild = NULL;
 	s->stats.snapshot_running = 0;
-	s->kept = rb->state;
-	s->kept_seq = rb->seq;
+	s->rebuilt = rb->state;
+	s->rebuilt_seq = rb->seq;
 	if (r == 0)	/* as the duration: of the last one written */
 		s->stats.snapshot_phases = rb->phases;
 	else
