@@ -38,12 +38,13 @@ int	fingerprint(struct fingerprinter *f, const struct article_text *a, const str
 
 /*
  * A doc as bytes, so that the log can keep it and a replay need not analyse
- * the text again (a third of what replaying a put costs). The bytes name
- * what made them: FINGERPRINT_VERSION and the params fingerprint() reads
- * (k, shingle, doc_terms). Bump the version whenever fingerprint() gives
- * another doc for some text: a kept doc of another version is ignored and
- * the text analysed again. test-fingerprint pins the docs of a sample to
- * this version, so such a change fails it until the version moves.
+ * the text again (half the CPU of replaying a put, README "Performance").
+ * The bytes name what made them: FINGERPRINT_VERSION and the params
+ * fingerprint() reads (k, shingle, doc_terms). Bump the version whenever
+ * fingerprint() gives another doc for some text: a kept doc of another
+ * version is ignored and the text analysed again. test-fingerprint pins
+ * the docs of a sample to this version, so such a change fails it until
+ * the version moves.
  *
  * doc_encoded_size() is the length doc_encode() writes. A doc's source hash
  * and publication time are not kept: fingerprint() takes them from a.
