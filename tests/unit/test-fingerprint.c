@@ -317,14 +317,24 @@ test_a_damaged_kept_doc_is_analysed_again(void **state)
 		assert_analysed(&p, &t, d);
 		free(b);
 	}
-	/* a word's NUL gone: one word fewer than terms */
+	/* a word's NUL gone: one word fewer than terms; then a byte after the last word */
 	t.kept = NULL;
 	assert_int_equal(fingerprint(f, &t, &d), 0);
 	b = encode(d, &p, &len);
+	assert_non_null(c = realloc(b, len + 1));
+	b = c;
 	b[len - 1] = 'x';
 	t.kept = b;
 	assert_int_equal(fingerprint(f, &t, &d), 0);
 	assert_analysed(&p, &t, d);
+	b[len - 1] = '\0';
+	b[len] = 'x';
+	t.kept_len = len + 1;
+	assert_int_equal(fingerprint(f, &t, &d), 0);
+	assert_analysed(&p, &t, d);
+	t.kept_len = len;	/* as made: taken, not analysed */
+	assert_int_equal(fingerprint(f, &t, &d), 0);
+	assert_int_equal(fingerprinter_taken(f), 1);
 	free(b);
 	fingerprinter_free(f);
 }
