@@ -269,20 +269,12 @@ take_kept(struct fingerprinter *f, const struct article_text *a)
 	return 0;
 }
 
-int
-fingerprint(struct fingerprinter *f, const struct article_text *a, const struct doc **out)
+/* f's doc for a's text, analysed: all but the fields the article itself gives. */
+static int
+analyse_text(struct fingerprinter *f, const struct article_text *a)
 {
 	int	r;
 
-	if (a->kept != NULL && take_kept(f, a) == 0) {
-		f->taken++;
-		f->doc.source = a->source_len > 0 ? XXH3_64bits(a->source, a->source_len) : 0;
-		f->doc.published = a->published;
-		f->doc.sig = f->sig;
-		f->doc.terms = &f->terms;
-		*out = &f->doc;
-		return 0;
-	}
 	tokens_reset(&f->title);
 	tokens_reset(&f->body);
 	if ((r = normalize(a->title, a->title_len, NORM_TITLE, &f->title)) != 0 ||
@@ -295,13 +287,24 @@ fingerprint(struct fingerprinter *f, const struct article_text *a, const struct 
 	    (r = terms_extract(f->terms_ctx, &f->title, &f->body, &f->terms)) != 0 ||
 	    (r = sign(f)) != 0)
 		return r;
-
 	f->doc.exact = exact_hash(&f->title, &f->body);
 	f->doc.simhash = simhash(f->terms.v, f->terms.n);
+	terms_keep_top(&f->terms, f->params.doc_terms);
+	return 0;
+}
+
+int
+fingerprint(struct fingerprinter *f, const struct article_text *a, const struct doc **out)
+{
+	int	r;
+
+	if (a->kept != NULL && take_kept(f, a) == 0)
+		f->taken++;
+	else if ((r = analyse_text(f, a)) != 0)
+		return r;
 	f->doc.source = a->source_len > 0 ? XXH3_64bits(a->source, a->source_len) : 0;
 	f->doc.published = a->published;
 	f->doc.sig = f->sig;
-	terms_keep_top(&f->terms, f->params.doc_terms);
 	f->doc.terms = &f->terms;
 	*out = &f->doc;
 	return 0;
