@@ -322,9 +322,9 @@ snapshot_tick(struct server *srv)
 		return;
 	case STORE_SNAPSHOT_DONE:
 		ph = &store_stats(srv->srv_store)->snapshot_phases;
-		if (ph->kept)
+		if (ph->from == SNAPSHOT_FROM_KEPT)
 			snprintf(first, sizeof(first), "the last one's state kept in memory");
-		else if (ph->read_back)
+		else if (ph->from == SNAPSHOT_FROM_DISK)
 			snprintf(first, sizeof(first), "the last one read back in %.1f s", ph->load);
 		else
 			snprintf(first, sizeof(first), "no earlier one to read");

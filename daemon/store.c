@@ -1522,14 +1522,15 @@ rebuild_main(void *arg)
 	if ((s = rb->state) != NULL) {
 		seq = rb->state_seq;
 		r = 0;
-		rb->phases.kept = 1;
+		rb->phases.from = SNAPSHOT_FROM_KEPT;
 	} else if ((r = recover_snapshot(&s, &rb->params, rb->dirfd, &seq, &rep, &rb->stop)) > 0) {
 		snprintf(rb->what, sizeof(rb->what), "%s", rep.corrupt_what);
 		r = -EBADMSG;
 	}
 	rb->state = NULL;
 	rb->phases.load = clock_seconds(CLOCK_MONOTONIC) - t;
-	rb->phases.read_back = rep.snapshot;
+	if (rep.snapshot)
+		rb->phases.from = SNAPSHOT_FROM_DISK;
 	t += rb->phases.load;
 	if (r == 0 && ((r = replay_log(s, rb->dirfd, seq, rb->seq, &rb->stop, &wr)) > 0 ||
 	    r == -EINVAL)) {

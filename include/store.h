@@ -170,14 +170,20 @@ struct clusterer	*store_clusterer(const struct store *);
 size_t			 store_count(const struct store *);
 uint64_t		 store_evicted(const struct store *);	/* since start */
 
+/* What a background snapshot's rebuild started from. */
+enum snapshot_from {
+	SNAPSHOT_FROM_NOTHING,		/* no snapshot yet: the log alone */
+	SNAPSHOT_FROM_DISK,		/* the last snapshot, read back */
+	SNAPSHOT_FROM_KEPT,		/* the state the last rebuild wrote, kept in memory */
+};
+
 /* Where a background snapshot's time went: seconds, each on the clock. */
 struct snapshot_phases {
-	double		load;		/* the last snapshot read back */
-	double		replay;		/* the log since, applied again */
-	double		write;		/* the new one written and synced */
-	uint64_t	replayed;	/* log records applied */
-	int		read_back;	/* there was a snapshot to read */
-	int		kept;		/* the last one's state was kept: nothing to read */
+	double			load;		/* the last snapshot read back */
+	double			replay;		/* the log since, applied again */
+	double			write;		/* the new one written and synced */
+	uint64_t		replayed;	/* log records applied */
+	enum snapshot_from	from;
 };
 
 /*

@@ -762,10 +762,10 @@ snapshot_store(const char *dir, unsigned char *buf, size_t len)
 /*
  * Rebuild a snapshot of s, which has just written its own at the same point
  * of the log (nothing logged since), and check that the two are the same to
- * the byte; want: how the rebuild began.
+ * the byte; from: what the rebuild began with.
  */
 static void
-assert_rebuilt_matches(struct store *s, const char *dir, const struct snapshot_phases *want)
+assert_rebuilt_matches(struct store *s, const char *dir, enum snapshot_from from)
 {
 	unsigned char	*rebuilt, *own;
 	size_t		 rebuilt_len, own_len;
@@ -773,8 +773,7 @@ assert_rebuilt_matches(struct store *s, const char *dir, const struct snapshot_p
 	assert_int_equal(store_flush(s), 0);
 	assert_int_equal(store_snapshot_start(s), 0);
 	wait_snapshot(s);
-	assert_int_equal(store_stats(s)->snapshot_phases.read_back, want->read_back);
-	assert_int_equal(store_stats(s)->snapshot_phases.kept, want->kept);
+	assert_int_equal(store_stats(s)->snapshot_phases.from, from);
 	rebuilt = snapshot_load(dir, &rebuilt_len);
 	/* nothing logged since: the final snapshot covers the same records */
 	assert_int_equal(store_close(s), 0);
@@ -810,15 +809,14 @@ test_a_rebuilt_snapshot_is_the_loops_own_to_the_byte(void **state)
 	assert_int_equal(store_snapshot_start(s), -EBUSY);
 	churn(s, 22, 800);	/* goes on meanwhile */
 	wait_snapshot(s);
-	assert_false(store_stats(s)->snapshot_phases.read_back);
-	assert_false(store_stats(s)->snapshot_phases.kept);
+	assert_int_equal(store_stats(s)->snapshot_phases.from, SNAPSHOT_FROM_NOTHING);
 	assert_true(store_evicted(s) > 0);
 	churn(s, 24, 700);
-	assert_rebuilt_matches(s, dir, &(struct snapshot_phases){ .kept = 1 });
+	assert_rebuilt_matches(s, dir, SNAPSHOT_FROM_KEPT);
 
 	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
 	churn(s, 25, 900);
-	assert_rebuilt_matches(s, dir, &(struct snapshot_phases){ .read_back = 1 });
+	assert_rebuilt_matches(s, dir, SNAPSHOT_FROM_DISK);
 	remove_dir(dir);
 }
 
