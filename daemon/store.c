@@ -978,9 +978,8 @@ loggable(const struct article_in *in)
  * follows it, so every record applies in log order; fingerprints do not
  * depend on what is held. (A store at max_articles logs an eviction before
  * each put: flushing at every one left the second thread nothing to do.)
- * The log's last record
- * stores what is gathered. Articles and ids point into the log's records,
- * which wal_replay() keeps mapped until it returns.
+ * The log's last record stores what is gathered. Articles and ids point
+ * into the log's records, which wal_replay() keeps mapped until it returns.
  */
 #define REPLAY_BATCH	64
 
