@@ -15,9 +15,12 @@
 #
 # Each window prints loadgen's p50, p99 and p99.9, how many snapshots
 # storyd rebuilt during it (from its log): those it started then and one
-# still under way from before, and the TLB shootdowns the machine's cores
+# still under way from before, the TLB shootdowns the machine's cores
 # received (/proc/interrupts): a thread of storyd that changes a mapping
-# interrupts the loop's core too (include/pages.h). storyd runs on a
+# interrupts the loop's core too (include/pages.h), and the loop thread's
+# share of the window on a CPU (busy %) and time spent ready to run but
+# waiting for one (wait ms), from /proc/PID/task/PID/schedstat: what the
+# machine, not storyd's own work, held the loop. storyd runs on a
 # temporary data directory with fsync everysec (bench/lib.sh). Only
 # loopback.
 set -eu
@@ -38,15 +41,33 @@ fi
 # TLB shootdowns received by all cores so far, or 0 where the kernel does not say
 tlb() { awk '$1 == "TLB:" { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n += $i } END { print n + 0 }' \
     /proc/interrupts 2>/dev/null || echo 0; }
-printf '%-7s %9s %9s %9s %6s %8s\n' window "p50 ms" "p99 ms" "p99.9 ms" snaps tlb
+# the loop's ns on a CPU and ns ready but waiting for one, and now in ns;
+# "- -" where the kernel keeps no schedstat
+loop_sched() {
+	if [ -r "/proc/$storyd_pid/task/$storyd_pid/schedstat" ]; then
+		echo "$(cut -d' ' -f1,2 "/proc/$storyd_pid/task/$storyd_pid/schedstat") $(date +%s%N)"
+	else
+		echo "- - -"
+	fi
+}
+# busy %, wait ms between two loop_sched readings
+loop_delta() {
+	echo "$1 $2" | awk '$1 == "-" { print "- -"; exit }
+	    { printf "%.0f %.1f\n", 100 * ($4 - $1) / ($6 - $3), ($5 - $2) / 1e6 }'
+}
+printf '%-7s %9s %9s %9s %6s %8s %7s %8s\n' window "p50 ms" "p99 ms" "p99.9 ms" snaps tlb \
+    "busy %" "wait ms"
 w=1
 while [ $w -le "${WINDOWS:-3}" ]; do
 	before=$(snapshots)
 	running=$(snapshots_running)
 	t0=$(tlb)
+	l0=$(loop_sched)
 	res=$("$loadgen" -a "$saddr" -b 1 -c 16 -d "${DURATION:-16}" -w 1 -r "${RATE:-3300}" \
 	    -p "w$w-" | grep '^RESULT')
-	printf '%-7s %9s %9s %9s %6s %8s\n' "$w" "$(field "$res" p50_ms)" "$(field "$res" p99_ms)" \
-	    "$(field "$res" p999_ms)" "$(($(snapshots) - before + running))" "$(($(tlb) - t0))"
+	l=$(loop_delta "$l0" "$(loop_sched)")
+	printf '%-7s %9s %9s %9s %6s %8s %7s %8s\n' "$w" "$(field "$res" p50_ms)" \
+	    "$(field "$res" p99_ms)" "$(field "$res" p999_ms)" "$(($(snapshots) - before + running))" \
+	    "$(($(tlb) - t0))" ${l}
 	w=$((w + 1))
 done
