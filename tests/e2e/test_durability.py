@@ -32,6 +32,7 @@ import pytest
 from e2e_helpers import (article, as_posted, assert_error, assert_status, changes_since, feed,
                          get_article, load_jsonl, needs_own_daemon, post_article, post_batch,
                          put_article, same_text, spread_over_blinken_days, text_for)
+import harness
 from harness import StartError, article_path, cluster_path
 
 pytestmark = needs_own_daemon
@@ -830,3 +831,105 @@ def test_systemd_unit_verifies(storyd_bin, tmp_path):
                        capture_output=True, text=True, timeout=60, env=env)
     out = r.stdout + r.stderr
     assert r.returncode == 0 and out.strip() == "", f"systemd-analyze verify:\n{out}"
+
+
+def syscall_filter_sets(analyze):
+    """{"@group": [member, ...]} as systemd-analyze lists them; a member is a call or @group."""
+    out = subprocess.run([analyze, "syscall-filter"], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    sets, current = {}, None
+    for line in out.splitlines():
+        if line.startswith("@"):
+            current = sets.setdefault(line.split()[0], [])
+        elif current is not None and line.strip() and not line.strip().startswith("#"):
+            current.append(line.split()[0])
+    return sets
+
+
+def unit_allows(unit_text, sets):
+    """The calls a unit's SystemCallFilter= lines allow, read in order as systemd
+    does: an allow list first, then each "~" line removes and each other adds."""
+    def expand(name, seen=()):
+        if not name.startswith("@"):
+            return {name}
+        assert name in sets and name not in seen, f"unknown or looping group {name}"
+        return set().union(*(expand(m, seen + (name,)) for m in sets[name]))
+    allowed = None
+    for value in re.findall(r"^SystemCallFilter=(.*)$", unit_text, re.M):
+        deny = value.startswith("~")
+        names = set().union(*(expand(n) for n in value.lstrip("~").split()))
+        assert allowed is not None or not deny, "the unit's first SystemCallFilter= must allow"
+        allowed = (allowed or set()) - names if deny else (allowed or set()) | names
+    assert allowed, "the unit has no SystemCallFilter="
+    return allowed
+
+
+class Traced(harness.Storyd):
+    """storyd under strace -f, every call of every thread written to trace_path."""
+
+    def __init__(self, strace, trace_path, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.strace = strace
+        self.trace_path = trace_path
+
+    def command(self):
+        return [self.strace, "-f", "-qq", "-o", self.trace_path] + super().command()
+
+    def storyd_pid(self):
+        """The traced daemon's pid: strace's only child."""
+        with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
+            return int(f.read().split()[0])
+
+
+def test_the_units_syscall_filter_allows_every_call_storyd_makes(storyd_bin, tmp_path):
+    """The unit's seccomp filter refuses a call it does not allow (with EPERM;
+    without SystemCallErrorNumber= it would kill storyd): every call
+    storyd makes while it starts, takes posts, writes a snapshot in the
+    background, reloads, answers reads and deletes, dies by SIGKILL, recovers
+    and stops must be one the installed unit allows."""
+    strace, analyze = shutil.which("strace"), shutil.which("systemd-analyze")
+    if strace is None or analyze is None:
+        pytest.skip("needs strace and systemd-analyze")
+    ldd = subprocess.run(["ldd", storyd_bin], capture_output=True, text=True).stdout
+    if "libasan" in ldd or "libubsan" in ldd:
+        pytest.skip("a sanitizer's runtime makes calls of its own; the plain build is checked")
+    unit = os.path.join(os.path.dirname(os.path.abspath(storyd_bin)), "storyd.service")
+    with open(unit) as f:
+        allowed = unit_allows(f.read(), syscall_filter_sets(analyze))
+
+    config = "[store]\nsnapshot_log_bytes = 262144\n"
+    traces = [str(tmp_path / "trace-first"), str(tmp_path / "trace-recovery")]
+    d = Traced(strace, traces[0], storyd_bin, config=config, name="syscalls")
+    try:
+        d.start()
+        c = d.client()
+        for b in range(8):
+            batch = [article(f"sc-{b}-{i}", body=text_for(f"sc-{b // 2}-{i}", 120))
+                     for i in range(25)]
+            assert not [r for r in post_batch(c, batch) if "error" in r]
+        d.wait_log("snapshot written (")
+        os.kill(d.storyd_pid(), signal.SIGHUP)
+        d.wait_log("configuration reloaded")
+        for path in ("/v1/clusters", "/v1/stats", "/metrics", article_path("sc-0-0")):
+            assert c.get(path).status == 200, path
+        assert c.delete(article_path("sc-0-1")).status in (200, 204)
+        os.kill(d.storyd_pid(), signal.SIGKILL)
+        d.wait()
+
+        d.trace_path = traces[1]
+        d.start()
+        assert d.client().get(article_path("sc-7-24")).status == 200
+        os.kill(d.storyd_pid(), signal.SIGTERM)
+        assert d.wait() == 0, d.stderr_text()
+    finally:
+        d.cleanup()
+    made = {}
+    for path in traces:
+        with open(path) as f:
+            for line in f:
+                m = re.match(r"\d+\s+(?:<\.\.\. )?([a-z0-9_]+)(?:\(| resumed>)", line)
+                if m:
+                    made.setdefault(m.group(1), path)
+    assert len(made) > 30, f"too few calls traced: {sorted(made)}"
+    denied = sorted(set(made) - allowed)
+    assert not denied, f"{unit} refuses storyd {denied}"
