@@ -2098,17 +2098,14 @@ add_commit(struct clusterer *c, uint32_t id, const struct doc *d, struct plan *p
 	touch(c, s);
 }
 
-int
-cluster_add(struct clusterer *c, uint32_t id, const struct doc *d, struct verdict *out)
+/* Add id as pl plans; v: the verdict it came with. */
+static int
+add_planned(struct clusterer *c, uint32_t id, const struct doc *d, struct plan *pl,
+    struct verdict *v, struct verdict *out)
 {
-	struct verdict	v;
-	struct plan	pl;
-	int		r;
+	int	r;
 
-	assert(id < CLUSTER_ID_LIMIT && !cluster_holds(c, id));
-	if ((r = decide(c, d, &pl, &v)) < 0)
-		return r;
-	if ((r = add_reserve(c, id, d, &pl)) < 0)
+	if ((r = add_reserve(c, id, d, pl)) < 0)
 		goto fail;
 	/* lsh.c reads the signature back (sig_rows()) */
 	sig_prepare(c, d->sig);
@@ -2119,14 +2116,100 @@ cluster_add(struct clusterer *c, uint32_t id, const struct doc *d, struct verdic
 		lsh_remove(c->c_lsh, id, c->c_wsig);
 		goto fail;
 	}
-	add_commit(c, id, d, &pl);
-	plan_release(c, &pl);
-	v.story = c->c_art[id].ar_story->st_id;
-	*out = v;
+	add_commit(c, id, d, pl);
+	plan_release(c, pl);
+	v->story = c->c_art[id].ar_story->st_id;
+	*out = *v;
 	return 0;
 fail:
-	plan_release(c, &pl);
+	plan_release(c, pl);
 	return r;
+}
+
+int
+cluster_add_noted(struct clusterer *c, uint32_t id, const struct doc *d, struct verdict *out,
+    struct cluster_choice *chose)
+{
+	struct verdict	v;
+	struct plan	pl;
+	int		r;
+
+	assert(id < CLUSTER_ID_LIMIT && !cluster_holds(c, id));
+	if ((r = decide(c, d, &pl, &v)) < 0)
+		return r;
+	if (chose != NULL) {
+		/* a group by its root: group slots are numbered anew by a snapshot's load */
+		*chose = (struct cluster_choice){ .status = (uint8_t)v.status,
+		    .group = CLUSTER_NONE, .story = CLUSTER_NONE, .absorb = CLUSTER_NONE,
+		    .nfresh = (uint32_t)pl.pl_nfresh };
+		if (pl.pl_group != CLUSTER_NONE)
+			chose->group = c->c_groups[pl.pl_group].gr_head;
+		if (pl.pl_story != NULL)
+			chose->story = pl.pl_story->st_id;
+		if (pl.pl_absorb != NULL)
+			chose->absorb = pl.pl_absorb->st_id;
+		for (size_t i = 0; i < pl.pl_nfresh; i++)
+			chose->fresh[i] = c->c_fresh[i].fn_story->st_id;
+	}
+	return add_planned(c, id, d, &pl, &v, out);
+}
+
+int
+cluster_add(struct clusterer *c, uint32_t id, const struct doc *d, struct verdict *out)
+{
+	return cluster_add_noted(c, id, d, out, NULL);
+}
+
+/* The story held under id, a tombstone too, or NULL. */
+static struct cstory *
+story_held(struct clusterer *c, uint32_t id)
+{
+	return map_findp(&c->c_stories, id);
+}
+
+int
+cluster_add_chosen(struct clusterer *c, uint32_t id, const struct doc *d,
+    const struct cluster_choice *ch, struct verdict *out)
+{
+	struct verdict	v = { .status = (enum verdict_status)ch->status,
+			    .story = CLUSTER_NONE, .duplicate_of = CLUSTER_NONE };
+	struct plan	pl;
+	int		r;
+
+	assert(id < CLUSTER_ID_LIMIT && !cluster_holds(c, id));
+	memset(&pl, 0, sizeof(pl));
+	pl.pl_group = CLUSTER_NONE;
+	if (ch->status > VERDICT_EXACT_DUPLICATE || ch->nfresh > CLUSTER_FRESH_MAX ||
+	    ch->nfresh > STORY_SCORE_MAX)
+		return -EINVAL;
+	if (ch->story != CLUSTER_NONE && (pl.pl_story = story_held(c, ch->story)) == NULL)
+		return -EINVAL;
+	if (ch->absorb != CLUSTER_NONE &&
+	    ((pl.pl_absorb = story_held(c, ch->absorb)) == NULL || pl.pl_story == NULL))
+		return -EINVAL;
+	if (ch->group != CLUSTER_NONE) {
+		uint32_t	gi;
+
+		if (ch->group >= CLUSTER_ID_LIMIT || !cluster_holds(c, ch->group) ||
+		    (gi = c->c_art[ch->group].ar_group) == CLUSTER_NONE ||
+		    c->c_groups[gi].gr_head != ch->group || c->c_groups[gi].gr_story != pl.pl_story)
+			return -EINVAL;
+		pl.pl_group = gi;
+		v.duplicate_of = ch->group;
+	}
+	for (uint32_t i = 0; i < ch->nfresh; i++) {
+		struct cstory	*s = story_held(c, ch->fresh[i]);
+		double		 na, nb, nc;
+
+		if (s == NULL)
+			return -EINVAL;
+		cluster_cent_norm(c, s, &na, &nb, &nc);
+		c->c_fresh[pl.pl_nfresh++] = (struct freshnorm){ .fn_story = s,
+		    .fn_a = na, .fn_b = nb, .fn_c = nc };
+	}
+	if ((r = doc_terms(c, d, &pl)) < 0)
+		return r;
+	return add_planned(c, id, d, &pl, &v, out);
 }
 
 int

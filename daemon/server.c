@@ -186,7 +186,7 @@ on_recovered(evutil_socket_t fd, short what, void *arg)
 	struct server	*srv = arg;
 	struct recovery	*rc = srv->srv_recovery;
 	struct clusterer *c;
-	uint64_t	 taken;
+	uint64_t	 taken, decided;
 	char		 b;
 
 	(void)what;
@@ -203,15 +203,18 @@ on_recovered(evutil_socket_t fd, short what, void *arg)
 	srv->srv_ready = 1;
 	c = store_clusterer(srv->srv_store);
 	taken = store_stats(srv->srv_store)->fingerprints_taken;
+	decided = store_stats(srv->srv_store)->decisions_taken;
 	if (!rc->report.snapshot && rc->report.replayed == 0)
 		log_info("store: nothing to recover in %s; starting empty", rc->dir);
 	else
 		log_info("store: recovered %zu article%s in %zu cluster%s (%s, then %llu log "
-		    "record%s, %llu fingerprint%s taken from them)", store_count(srv->srv_store),
-		    plural(store_count(srv->srv_store)), cluster_count_stories(c),
-		    plural(cluster_count_stories(c)), rc->report.snapshot ? "a snapshot" : "no snapshot",
+		    "record%s, %llu fingerprint%s and %llu decision%s taken from them)",
+		    store_count(srv->srv_store), plural(store_count(srv->srv_store)),
+		    cluster_count_stories(c), plural(cluster_count_stories(c)),
+		    rc->report.snapshot ? "a snapshot" : "no snapshot",
 		    (unsigned long long)rc->report.replayed, plural(rc->report.replayed),
-		    (unsigned long long)taken, plural(taken));
+		    (unsigned long long)taken, plural(taken), (unsigned long long)decided,
+		    plural(decided));
 	notify("READY=1\nSTATUS=listening on %s; %zu articles in %zu clusters recovered",
 	    srv->srv_addr, store_count(srv->srv_store), cluster_count_stories(c));
 }

@@ -39,6 +39,7 @@ enum {
 #define STORE_FORMAT	1	/* of the store's part of a snapshot */
 #define ID_MAX		256	/* api.h API_MAX_ID: the longest id a client can store */
 #define LOCK_TRIES	40	/* 50 ms apart: how long a daemon that is stopping may hold the lock */
+#define CHOICE_MAX	(1 + 4 * 4 + 4 * CLUSTER_FRESH_MAX)	/* choice_encode()'s longest */
 /*
  * A rotation flushes on the loop at most this much of the old segment: what
  * came while the log's thread flushed the rest (wal_rotate_ready()).
@@ -74,7 +75,8 @@ struct store {
 	int			  dirfd;	/* -1: memory only */
 	struct wal		 *wal;
 	unsigned char		 *doc_buf;	/* log_put()'s encoded doc */
-	size_t			  doc_cap;
+	size_t			  doc_cap, doc_len;
+	unsigned char		  choice_buf[CHOICE_MAX];	/* and its choice */
 	int			  replaying;	/* applying the log: evictions come from its records */
 	struct rebuild		 *rebuild;	/* a snapshot being written, or NULL */
 	struct store		 *rebuilt;	/* the state the last one wrote, for the next */
@@ -464,6 +466,19 @@ le64_to(unsigned char *b, uint64_t v)
 		b[i] = (unsigned char)(v >> (8 * i));
 }
 
+static void
+le32_to(unsigned char *b, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		b[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t
+le32_from(const unsigned char *b)
+{
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
 struct rec_reader {
 	const unsigned char	*p;
 	size_t			 len, off;
@@ -506,7 +521,7 @@ rd_str(struct rec_reader *r, size_t *n)
  * stores and while replaying. The strings go to the log's buffer as they
  * are, without being assembled here first.
  */
-#define LOG_MAX_STR	6
+#define LOG_MAX_STR	7
 #define LOG_MAX_INT	4
 
 static int
@@ -532,20 +547,70 @@ log_record(struct store *s, int type, const uint64_t *ints, int nint, const char
 }
 
 /*
- * A put's record: its flags and times, its five strings as given, and the
- * doc they were analysed into (doc_encode()), which a replay takes instead
- * of analysing them again. Records before the doc was kept (log version 1)
- * end after the url.
+ * A put's record: its flags and times, its five strings as given, the doc
+ * they were analysed into (doc_encode()), which a replay takes instead of
+ * analysing them again, and what the clusterer decided for it
+ * (choice_encode()), which a replay takes instead of deciding again.
+ * Records of log version 1 end after the url, of version 2 after the doc.
+ */
+#define PUT_INTS	4
+#define PUT_STRS	7
+
+static size_t
+choice_encode(const struct cluster_choice *ch, unsigned char *p)
+{
+	uint32_t	v[4] = { ch->group, ch->story, ch->absorb, ch->nfresh };
+	size_t		n = 0;
+
+	p[n++] = ch->status;
+	for (int i = 0; i < 4; i++, n += 4)
+		le32_to(p + n, v[i]);
+	for (uint32_t i = 0; i < ch->nfresh; i++, n += 4)
+		le32_to(p + n, ch->fresh[i]);
+	return n;
+}
+
+/* 0, or -EINVAL when p is not a choice_encode() of len bytes. */
+static int
+choice_decode(const unsigned char *p, size_t len, struct cluster_choice *ch)
+{
+	if (len < 17)
+		return -EINVAL;
+	ch->status = p[0];
+	ch->group = le32_from(p + 1);
+	ch->story = le32_from(p + 5);
+	ch->absorb = le32_from(p + 9);
+	ch->nfresh = le32_from(p + 13);
+	if (ch->nfresh > CLUSTER_FRESH_MAX || len != 17 + 4 * (size_t)ch->nfresh)
+		return -EINVAL;
+	for (uint32_t i = 0; i < ch->nfresh; i++)
+		ch->fresh[i] = le32_from(p + 17 + 4 * i);
+	return 0;
+}
+
+/* The put's record strings but its choice, and their lengths. */
+static void
+put_strings(const struct store *s, const struct article_in *in, const char **str, size_t *len)
+{
+	const char	*v[] = { in->id, in->title, in->body, in->source, in->url,
+			    (const char *)s->doc_buf, (const char *)s->choice_buf };
+	size_t		 l[] = { in->id_len, in->title_len, in->body_len, in->source_len,
+			    in->url_len, s->doc_len, 0 };
+
+	memcpy(str, v, sizeof(v));
+	memcpy(len, l, sizeof(l));
+}
+
+/*
+ * Before the put is applied: its doc encoded, and room for its record in
+ * the log's buffer, so that log_put() cannot fail once the clusterer has
+ * decided. 0, or -errno with nothing changed.
  */
 static int
-log_put(struct store *s, const struct article_in *in, int replace, const struct doc *doc)
+log_put_ready(struct store *s, const struct article_in *in, const struct doc *doc)
 {
-	const uint64_t	 ints[] = { (uint64_t)replace, (uint64_t)in->now, (uint64_t)in->published,
-			     (uint64_t)in->has_published };
-	const char	*str[] = { in->id, in->title, in->body, in->source, in->url, NULL };
-	size_t		 len[] = { in->id_len, in->title_len, in->body_len, in->source_len,
-			     in->url_len, 0 };
-	size_t		 n;
+	const char	*str[PUT_STRS];
+	size_t		 len[PUT_STRS], n;
 
 	if (s->wal == NULL || s->replaying)
 		return 0;
@@ -558,9 +623,32 @@ log_put(struct store *s, const struct article_in *in, int replace, const struct 
 		s->doc_cap = n;
 	}
 	doc_encode(doc, &s->params.cluster, s->doc_buf);
-	str[5] = (const char *)s->doc_buf;
-	len[5] = n;
-	return log_record(s, REC_PUT, ints, 4, str, len, 6);
+	s->doc_len = n;
+	put_strings(s, in, str, len);
+	n = 8 * PUT_INTS + CHOICE_MAX;
+	for (int i = 0; i < PUT_STRS; i++) {
+		if (len[i] > SIZE_MAX / 2)
+			return -EMSGSIZE;
+		n += 8 + len[i];
+	}
+	return wal_reserve(s->wal, n);
+}
+
+/* The put's record, once log_put_ready() made room for it. */
+static void
+log_put(struct store *s, const struct article_in *in, int replace, const struct cluster_choice *ch)
+{
+	const uint64_t	 ints[PUT_INTS] = { (uint64_t)replace, (uint64_t)in->now,
+			     (uint64_t)in->published, (uint64_t)in->has_published };
+	const char	*str[PUT_STRS];
+	size_t		 len[PUT_STRS];
+
+	if (s->wal == NULL || s->replaying)
+		return;
+	put_strings(s, in, str, len);
+	len[6] = choice_encode(ch, s->choice_buf);
+	if (log_record(s, REC_PUT, ints, PUT_INTS, str, len, PUT_STRS) != 0)
+		abort();	/* log_put_ready() reserved the room: cannot happen */
 }
 
 static int
@@ -638,6 +726,7 @@ apply_put(struct store *s, const struct article_in *in, int replace,
 {
 	const struct doc	*doc;
 	struct article		*a, *old = NULL;
+	struct cluster_choice	 ch;
 	uint64_t		 content[2], evicted;
 	uint32_t		 hash;
 	uint32_t		 index;
@@ -672,7 +761,7 @@ apply_put(struct store *s, const struct article_in *in, int replace,
 	 */
 	evicted = s->evicted;
 	if ((r = make_room(s, published_of(in), in->now, !found)) != 0 ||
-	    (r = log_put(s, in, replace, doc)) != 0)
+	    (r = log_put_ready(s, in, doc)) != 0)
 		return r;
 	/* an eviction shifts ids back in the table, and may have taken the article being replaced */
 	if (s->evicted != evicted)
@@ -684,9 +773,21 @@ apply_put(struct store *s, const struct article_in *in, int replace,
 		cluster_remove(s->clusterer, index);
 	} else
 		index = index_take(s);
-	/* the fingerprinter's doc is still the one analysed above: make_room does not analyse */
-	if ((r = cluster_add(s->clusterer, index, doc, out)) < 0)
-		abort();	/* -ENOMEM after the log append: memory and log would disagree */
+	/*
+	 * The fingerprinter's doc is still the one analysed above: make_room
+	 * does not analyse. A replayed put is added as its record says when it
+	 * can be (-EINVAL: this state does not hold what it names), and decided
+	 * again otherwise.
+	 */
+	r = -EINVAL;
+	if (in->chosen != NULL && choice_decode(in->chosen, in->chosen_len, &ch) == 0 &&
+	    (r = cluster_add_chosen(s->clusterer, index, doc, &ch, out)) == 0)
+		s->stats.decisions_taken++;
+	if (r == -EINVAL)
+		r = cluster_add_noted(s->clusterer, index, doc, out, &ch);
+	if (r < 0)
+		abort();	/* -ENOMEM, the evictions logged and a replaced version gone: no way back */
+	log_put(s, in, replace, &ch);
 	a = article_new(in, content);
 	a->index = index;
 	a->status = (uint8_t)out->status;
@@ -1058,6 +1159,8 @@ on_replay(const struct wal_record *rec, void *arg)
 		in.url = rd_str(&r, &in.url_len);
 		if (r.off < r.len)
 			in.kept = (const unsigned char *)rd_str(&r, &in.kept_len);
+		if (r.off < r.len)
+			in.chosen = (const unsigned char *)rd_str(&r, &in.chosen_len);
 		if (r.bad || r.off != r.len || !loggable(&in))
 			return -EINVAL;
 		if ((rp->n == REPLAY_BATCH || (rp->n > 0 && replace != rp->replace)) &&

@@ -28,7 +28,7 @@
  * records are the store's: the log only has to refuse what an older storyd
  * could not apply.
  */
-#define VERSION		2
+#define VERSION		3
 #define FILE_HEADER	16
 #define RECORD_HEADER	24
 #define NAME_SIZE	32		/* "wal-" 16 hex digits ".log" NUL fits */
@@ -699,7 +699,8 @@ int
 wal_appendv(struct wal *w, uint8_t type, const struct iovec *iov, int iovcnt, uint64_t *seq)
 {
 	unsigned char	*p;
-	size_t		 len = 0, need, cap, off;
+	size_t		 len = 0, need, off;
+	int		 r;
 
 	if (w->error)
 		return w->error;
@@ -708,17 +709,9 @@ wal_appendv(struct wal *w, uint8_t type, const struct iovec *iov, int iovcnt, ui
 			return -EMSGSIZE;
 		len += iov[i].iov_len;
 	}
+	if ((r = wal_reserve(w, len)) < 0)
+		return r;
 	need = RECORD_HEADER + len;
-	if (need > SIZE_MAX / 4 - w->len)
-		return -ENOMEM;
-	if (need > w->cap - w->len) {
-		for (cap = w->cap ? w->cap : 4096; cap - w->len < need; cap *= 2)
-			;
-		if ((p = realloc(w->buf, cap)) == NULL)
-			return -ENOMEM;
-		w->buf = p;
-		w->cap = cap;
-	}
 	p = w->buf + w->len;
 	le32_put(p, (uint32_t)len);
 	p[4] = type;
@@ -736,6 +729,29 @@ wal_appendv(struct wal *w, uint8_t type, const struct iovec *iov, int iovcnt, ui
 	if (seq != NULL)
 		*seq = w->next;
 	w->next++;
+	return 0;
+}
+
+int
+wal_reserve(struct wal *w, size_t len)
+{
+	unsigned char	*p;
+	size_t		 need = RECORD_HEADER + len, cap;
+
+	if (w->error)
+		return w->error;
+	if (len > WAL_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	if (need > SIZE_MAX / 4 - w->len)
+		return -ENOMEM;
+	if (need > w->cap - w->len) {
+		for (cap = w->cap ? w->cap : 4096; cap - w->len < need; cap *= 2)
+			;
+		if ((p = realloc(w->buf, cap)) == NULL)
+			return -ENOMEM;
+		w->buf = p;
+		w->cap = cap;
+	}
 	return 0;
 }
 

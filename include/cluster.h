@@ -164,6 +164,37 @@ const struct cluster_params *cluster_params(const struct clusterer *);
  */
 int	cluster_add(struct clusterer *, uint32_t id, const struct doc *d, struct verdict *out);
 
+/*
+ * What cluster_add() decided, in ids that name the same group and stories
+ * in any clusterer holding the same articles (a replay of the same log, a
+ * snapshot's load between or not): enough
+ * for cluster_add_chosen() to add the article again without deciding, which
+ * is most of an add's cost. fresh: the stories whose centroid norms the
+ * decision recomputed, which the add keeps.
+ */
+#define CLUSTER_FRESH_MAX	16
+struct cluster_choice {
+	uint8_t		status;			/* enum verdict_status */
+	uint32_t	group;			/* the root of the group joined, or CLUSTER_NONE */
+	uint32_t	story;			/* the story joined, or CLUSTER_NONE: a new one */
+	uint32_t	absorb;			/* a story the joined one absorbs, or CLUSTER_NONE */
+	uint32_t	nfresh;
+	uint32_t	fresh[CLUSTER_FRESH_MAX];
+};
+
+/* cluster_add(), and what it decided in *chose. */
+int	cluster_add_noted(struct clusterer *, uint32_t id, const struct doc *d, struct verdict *out,
+	    struct cluster_choice *chose);
+
+/*
+ * Add article id as cluster_add() did when it wrote *ch, to a clusterer in
+ * the state it was in then. out has the status and story, no matches. 0,
+ * -ENOMEM, or -EINVAL (nothing changed) when ch names a group or story this
+ * clusterer does not hold, or holds otherwise: then cluster_add() decides.
+ */
+int	cluster_add_chosen(struct clusterer *, uint32_t id, const struct doc *d,
+	    const struct cluster_choice *ch, struct verdict *out);
+
 /* What cluster_add() would decide, changing nothing. 0 or -ENOMEM. */
 int	cluster_query(struct clusterer *, const struct doc *d, struct verdict *out);
 

@@ -75,6 +75,8 @@ struct article_in {
 	int64_t		 now;		/* ingest time */
 	const unsigned char *kept;	/* replay only: the fingerprint the log kept (doc_encode()) */
 	size_t		 kept_len;
+	const unsigned char *chosen;	/* replay only: what the clusterer decided (log version 3) */
+	size_t		 chosen_len;
 };
 
 /* An article held; its strings live in the same allocation. */
@@ -194,6 +196,7 @@ struct store_stats {
 	uint64_t		 ingested[VERDICT_EXACT_DUPLICATE + 1];	/* store_put, by status */
 	uint64_t		 fingerprinted_ahead;	/* by the second thread: batches, and the log at recovery */
 	uint64_t		 fingerprints_taken;	/* replayed puts that took the one their record kept */
+	uint64_t		 decisions_taken;	/* replayed puts added as their record said, undecided */
 	uint64_t		 log_written;		/* log bytes written since start */
 	struct histogram	 fsync;			/* seconds per log write + fdatasync */
 	struct histogram	 log_write;		/* seconds per write of pending records; not under always */

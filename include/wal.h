@@ -7,8 +7,8 @@
  * Format (all integers little-endian):
  *   file    "wal-<16 lowercase hex digits>.log", the seq of its first record
  *           (or of the record it will hold first, while it is empty)
- *   header  16 bytes: "STORYWAL", uint32 version (2; 1 is read too: the store's
- *           records changed), uint32 reserved (0)
+ *   header  16 bytes: "STORYWAL", uint32 version (3; 1 and 2 are read too: the
+ *           store's records changed), uint32 reserved (0)
  *   record  24-byte header { uint32 payload length (<= WAL_MAX_PAYLOAD);
  *           uint8 type; uint8[3] zero; uint64 seq; uint64 checksum }, then the
  *           payload. checksum = XXH3_64bits of the header's first 16 bytes
@@ -148,6 +148,13 @@ int	wal_open(struct wal **out, int dirfd, enum wal_sync sync, uint64_t next_seq)
  * seq. 0, -EMSGSIZE (len > WAL_MAX_PAYLOAD), -ENOMEM, or the sticky error.
  */
 int	wal_append(struct wal *, uint8_t type, const void *data, size_t len, uint64_t *seq);
+
+/*
+ * Room in the buffer for a record of len payload bytes: until the next
+ * append, one of at most len cannot fail. 0, -EMSGSIZE, -ENOMEM, or the
+ * sticky error.
+ */
+int	wal_reserve(struct wal *, size_t len);
 
 /* The same, the payload given in pieces, copied once, straight into the buffer. */
 struct iovec;

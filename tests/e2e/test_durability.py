@@ -9,7 +9,7 @@ systemd (READY, STATUS, STOPPING, WATCHDOG), reloads on SIGHUP, keeps memory
 flat once retention is full, and installs a unit systemd-analyze accepts.
 
 The log format these tests read and damage (integers little-endian):
-  segment  "wal-<16 hex>.log": "STORYWAL", u32 version (2), u32 0, then records
+  segment  "wal-<16 hex>.log": "STORYWAL", u32 version (3), u32 0, then records
   record   u32 payload length, u8 type, 3 zero bytes, u64 seq, u64 XXH3, payload
   snapshot "snapshot": "STORYSNP", u32 version, ...
 """
@@ -65,7 +65,7 @@ def wal_records(path):
     with open(path, "rb") as f:
         data = f.read()
     assert data[:8] == b"STORYWAL", f"{path}: header {data[:16]!r}"
-    assert struct.unpack_from("<II", data, 8) == (2, 0), f"{path}: header {data[:16]!r}"
+    assert struct.unpack_from("<II", data, 8) == (3, 0), f"{path}: header {data[:16]!r}"
     out = []
     off = FILE_HEADER
     while off + RECORD_HEADER <= len(data):
@@ -230,11 +230,14 @@ def test_kill_9_under_concurrent_posts_loses_no_acknowledged_article(start_story
     d.start(ready=False)
     while_recovering(d, next(iter(all_acked)), uid("during-recovery"))
     assert_all_there(d.client(), all_acked)
-    # every put replayed took the fingerprint its record kept: none analysed again
+    # every put replayed took the fingerprint and the decision its record kept:
+    # none analysed or decided again
     lines = re.findall(r"store: recovered \d+ articles? in \d+ clusters? \(no snapshot, then "
-                       r"(\d+) log records?, (\d+) fingerprints? taken from them\)", d.stderr_text())
-    records, taken = map(int, lines[-1])
+                       r"(\d+) log records?, (\d+) fingerprints? and (\d+) decisions? taken "
+                       r"from them\)", d.stderr_text())
+    records, taken, decided = map(int, lines[-1])
     assert len(all_acked) <= taken <= records, (len(all_acked), lines[-1])
+    assert decided == taken, lines[-1]
 
 
 def while_recovering(d, stored_id, new_id):

@@ -957,6 +957,8 @@ struct stream {
 	uint64_t		 seed[4096];	/* each held article's */
 	size_t			 nheld;
 	uint32_t		 nextid;
+	struct cluster_choice	*note;		/* set: adds write what they decided here */
+	const struct cluster_choice *chosen;	/* set: adds take this instead of deciding */
 };
 
 static uint64_t
@@ -1002,7 +1004,12 @@ stream_step(struct stream *st, struct clusterer *c, struct verdict *v)
 	}
 	id = st->nextid;
 	st->nextid += 1 + (uint32_t)rnd(st, 3);	/* sparse ids too */
-	add_ok(c, id, &td, v);
+	if (st->chosen != NULL)
+		assert_int_equal(cluster_add_chosen(c, id, &td.d, st->chosen, v), 0);
+	else if (st->note != NULL)
+		assert_int_equal(cluster_add_noted(c, id, &td.d, v, st->note), 0);
+	else
+		add_ok(c, id, &td, v);
 	tdoc_fini(&td);
 	st->held[st->nheld] = id;
 	st->seed[st->nheld++] = seed;
@@ -1276,6 +1283,98 @@ assert_round_trip(const struct clusterer *c, const struct cluster_params *p, uin
 	assert_memory_equal(m.b, m2.b, m.n);
 	free(m.b);
 	free(m2.b);
+}
+
+/* Two dumps hold the same bytes. */
+static void
+assert_dumps_equal(const struct clusterer *a, const struct clusterer *b)
+{
+	struct membuf	ma, mb;
+
+	dump_ok(a, &ma);
+	dump_ok(b, &mb);
+	assert_int_equal(ma.n, mb.n);
+	assert_memory_equal(ma.b, mb.b, ma.n);
+	free(ma.b);
+	free(mb.b);
+}
+
+/*
+ * A replica fed what a clusterer decided (cluster_add_chosen()) ends in the
+ * same state, dump for dump, with the same statuses and stories, through
+ * duplicates, joins, merges of stories, removals and a restart from its
+ * snapshot; and a choice it cannot follow changes nothing.
+ */
+static void
+test_an_add_as_chosen_ends_where_deciding_did(void **state)
+{
+	struct stream		*s1 = calloc(1, sizeof(*s1)), *s2 = calloc(1, sizeof(*s2));
+	struct clusterer	*c1, *c2;
+	struct cluster_choice	 ch, bad;
+	struct verdict		 v1, v2;
+	struct tdoc		 td;
+	int			 i, seen[VERDICT_EXACT_DUPLICATE + 1] = { 0 }, fresh = 0, absorbed = 0;
+
+	(void)state;
+	assert_true(s1 != NULL && s2 != NULL);
+	s1->rng = s2->rng = 11;
+	s1->note = &ch;
+	s2->chosen = &ch;
+	c1 = new_clusterer(&s1->p);
+	c2 = new_clusterer(&s2->p);
+	for (i = 0; i < 3000; i++) {
+		uint32_t	id1 = stream_step(s1, c1, &v1), id2 = stream_step(s2, c2, &v2);
+
+		assert_int_equal(id1, id2);
+		if (id1 == CLUSTER_NONE)
+			continue;
+		assert_int_equal(v2.status, v1.status);
+		assert_int_equal(v2.story, v1.story);
+		assert_int_equal(v2.duplicate_of, v1.duplicate_of);
+		seen[v1.status]++;
+		fresh += ch.nfresh > 0;
+		absorbed += ch.absorb != CLUSTER_NONE;
+		if (i % 500 == 0)
+			assert_dumps_equal(c1, c2);
+		if (i == 1500) {	/* a restart: the replica goes on from its snapshot */
+			struct membuf	m;
+
+			dump_ok(c2, &m);
+			cluster_free(c2);
+			assert_int_equal(load_prefix(&m, m.n, &s2->p, &c2), 0);
+			free(m.b);
+		}
+	}
+	assert_dumps_equal(c1, c2);
+	for (i = 0; i <= VERDICT_EXACT_DUPLICATE; i++)
+		assert_true(seen[i] > 20);
+	assert_true(fresh > 0);
+	print_message("adds noting fresh norms %d, absorbing a story %d\n", fresh, absorbed);
+
+	/* a story, absorbed story, group or fresh story not held: refused, nothing changed */
+	tdoc_make(&td, &s2->p, 99, "t1a:3 t1b:2 t1c common", T0);
+	for (int k = 0; k < 4; k++) {
+		bad = (struct cluster_choice){ .status = VERDICT_JOINED_STORY, .group = CLUSTER_NONE,
+		    .story = v1.story, .absorb = CLUSTER_NONE };
+		if (k == 0)
+			bad.story = 4000000;
+		else if (k == 1)
+			bad.absorb = 4000000;
+		else if (k == 2)
+			bad.group = 4000000;
+		else {
+			bad.nfresh = 1;
+			bad.fresh[0] = 4000000;
+		}
+		assert_int_equal(cluster_add_chosen(c2, 9999, &td.d, &bad, &v2), -EINVAL);
+		assert_false(cluster_holds(c2, 9999));
+	}
+	tdoc_fini(&td);
+	assert_dumps_equal(c1, c2);
+	cluster_free(c1);
+	cluster_free(c2);
+	free(s1);
+	free(s2);
 }
 
 static void
@@ -1797,6 +1896,7 @@ main(void)
 		cmocka_unit_test(test_same_sequence_gives_same_state),
 		cmocka_unit_test(test_random_adds_and_removes_keep_invariants),
 		cmocka_unit_test(test_dump_then_load_behaves_identically),
+		cmocka_unit_test(test_an_add_as_chosen_ends_where_deciding_did),
 		cmocka_unit_test(test_weights_of_any_size_survive_a_snapshot),
 		cmocka_unit_test(test_trimmed_centroid_terms_leave_with_their_members),
 		cmocka_unit_test(test_article_in_two_stories_merges_the_younger_into_the_older),

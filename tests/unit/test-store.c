@@ -994,27 +994,27 @@ garble_last_record(const char *dir)
 }
 
 /*
- * Rewrite the newest segment of dir as storyd wrote it before the log's
- * version 2: put records end after their fifth string, without the
- * fingerprint, and each checksum is made again.
+ * Rewrite the newest segment of dir as an older storyd wrote it: put records
+ * end after their fifth string in version 1 (no fingerprint), after their
+ * sixth in version 2 (no decision), and each checksum is made again.
  */
 static void
-make_version_1(const char *dir)
+make_version(const char *dir, int version)
 {
 	static unsigned char	 img[1 << 22], out[1 << 22];
 	char			 path[200];
 	size_t			 len, off = FILE_HEADER, n = FILE_HEADER, stripped = 0;
 
 	len = read_newest(dir, path, img, sizeof(img));
-	assert_int_equal(img[8], 2);
+	assert_int_equal(img[8], 3);
 	memcpy(out, img, FILE_HEADER);
-	out[8] = 1;
+	out[8] = (unsigned char)version;
 	while (off + RECORD_HEADER <= len) {
 		size_t	size = get_le(img, off, 4), keep = size;
 
 		if (img[off + 4] == 1) {	/* a put: four integers, then strings */
 			keep = 32;
-			for (int i = 0; i < 5; i++)
+			for (int i = 0; i < 4 + version; i++)
 				keep += 8 + get_le(img, off + RECORD_HEADER + keep, 8);
 			assert_true(keep < size);
 			stripped++;
@@ -1031,12 +1031,13 @@ make_version_1(const char *dir)
 
 /*
  * Churn, a crash after the flush, and recovery from the log alone: the same
- * state. Each put takes the fingerprint its record kept, or, with v1 (the
- * log rewritten as storyd wrote it before version 2), is analysed again,
- * by both threads.
+ * state. Each put is added as its record says, with the fingerprint and the
+ * decision it kept; or, with the log rewritten as storyd wrote it at an
+ * older version (0: as it is), decided again (version 2), or analysed
+ * again too, by both threads (version 1).
  */
 static void
-crash_and_recover(uint32_t max_articles, int v1)
+crash_and_recover(uint32_t max_articles, int version)
 {
 	struct store_params	 p = params();
 	struct store_report	 rep;
@@ -1053,15 +1054,16 @@ crash_and_recover(uint32_t max_articles, int v1)
 	for (int i = 0; i <= VERDICT_EXACT_DUPLICATE; i++)
 		puts += store_stats(s)->ingested[i];	/* the puts logged */
 	store_free(s);	/* a crash: no final snapshot */
-	if (v1)
-		make_version_1(dir);
+	if (version != 0)
+		make_version(dir, version);
 
 	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
 	assert_false(rep.snapshot);
 	assert_true(rep.replayed > 1000);
 	describe(s, after, 1 << 16);
 	assert_string_equal(before, after);
-	if (v1) {
+	assert_int_equal(store_stats(s)->decisions_taken, version == 0 ? puts : 0);
+	if (version == 1) {
 		assert_int_equal(store_stats(s)->fingerprints_taken, 0);
 		assert_second_thread_took_part(s);
 	} else {
@@ -1100,6 +1102,15 @@ test_a_log_of_version_1_recovers_the_same_state(void **state)
 {
 	(void)state;
 	crash_and_recover(1000000, 1);
+}
+
+/* So does one written before puts kept their decisions, in a full store too. */
+static void
+test_a_log_of_version_2_recovers_the_same_state(void **state)
+{
+	(void)state;
+	crash_and_recover(1000000, 2);
+	crash_and_recover(100, 2);
 }
 
 /*
@@ -1205,6 +1216,7 @@ main(void)
 		cmocka_unit_test(test_a_crash_after_flush_recovers_the_same_state_from_the_log),
 		cmocka_unit_test(test_a_crash_in_a_full_store_recovers_the_same_state_from_the_log),
 		cmocka_unit_test(test_a_log_of_version_1_recovers_the_same_state),
+		cmocka_unit_test(test_a_log_of_version_2_recovers_the_same_state),
 		cmocka_unit_test(test_a_put_that_evicted_is_judged_alike_after_a_crash),
 		cmocka_unit_test(test_snapshot_plus_log_tail_recovers_the_same_state),
 		cmocka_unit_test(test_a_snapshot_of_a_large_index_is_whole),

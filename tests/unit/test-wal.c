@@ -729,7 +729,7 @@ static void
 test_newer_version_is_refused(void **state)
 {
 	struct dir		*d = *state;
-	unsigned char		 img[4096], newer[64] = "STORYWAL\3\0\0\0\0\0\0\0";
+	unsigned char		 img[4096], newer[64] = "STORYWAL\4\0\0\0\0\0\0\0";
 	size_t			 len, off[MAXREC];
 	struct seen		 s;
 	struct wal_report	 rep;
@@ -749,9 +749,9 @@ test_newer_version_is_refused(void **state)
 }
 
 /*
- * Segments of version 1, from before the store's records kept their
- * fingerprints, are read as they are, before and beside newer ones; a
- * version 0 is a bad header.
+ * Segments of versions 1 and 2, from before the store's records kept their
+ * fingerprints and their decisions, are read as they are; a version 0 is a
+ * bad header.
  */
 static void
 test_an_older_version_is_read(void **state)
@@ -764,11 +764,12 @@ test_an_older_version_is_read(void **state)
 
 	write_log(d->fd, 6, 3);
 	len = file_read(d->fd, name(1), img, sizeof img);
-	assert_int_equal(img[8], 2);
-	img[8] = 1;
-	file_write(d->fd, name(1), img, len);
-	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
-	assert_seqs(&s, 1, 6);
+	assert_int_equal(img[8], 3);
+	for (img[8] = 1; img[8] <= 2; img[8]++) {
+		file_write(d->fd, name(1), img, len);
+		assert_int_equal(replay(d->fd, 1, 0, &s, &rep), 0);
+		assert_seqs(&s, 1, 6);
+	}
 	img[8] = 0;
 	file_write(d->fd, name(1), img, len);
 	assert_int_equal(replay(d->fd, 1, 0, &s, &rep), WAL_CORRUPT);
