@@ -2160,6 +2160,8 @@ cluster_add(struct clusterer *c, uint32_t id, const struct doc *d, struct verdic
 	return cluster_add_noted(c, id, d, out, NULL);
 }
 
+_Static_assert(STORY_SCORE_MAX <= CLUSTER_FRESH_MAX, "a choice holds every norm decide() refreshes");
+
 /* The story held under id, a tombstone too, or NULL. */
 static struct cstory *
 story_held(struct clusterer *c, uint32_t id)
@@ -2184,8 +2186,10 @@ cluster_add_chosen(struct clusterer *c, uint32_t id, const struct doc *d,
 		return -EINVAL;
 	if (ch->story != CLUSTER_NONE && (pl.pl_story = story_held(c, ch->story)) == NULL)
 		return -EINVAL;
+	/* as decide() makes them: an absorbed story only beside a joined other, no group */
 	if (ch->absorb != CLUSTER_NONE &&
-	    ((pl.pl_absorb = story_held(c, ch->absorb)) == NULL || pl.pl_story == NULL))
+	    ((pl.pl_absorb = story_held(c, ch->absorb)) == NULL || pl.pl_story == NULL ||
+	    pl.pl_absorb == pl.pl_story || ch->group != CLUSTER_NONE))
 		return -EINVAL;
 	if (ch->group != CLUSTER_NONE) {
 		uint32_t	gi;

@@ -1351,9 +1351,12 @@ test_an_add_as_chosen_ends_where_deciding_did(void **state)
 	assert_true(fresh > 0);
 	print_message("adds noting fresh norms %d, absorbing a story %d\n", fresh, absorbed);
 
-	/* a story, absorbed story, group or fresh story not held: refused, nothing changed */
+	/*
+	 * A story, absorbed story, group or fresh story not held, or a story
+	 * absorbing itself: refused, nothing changed.
+	 */
 	tdoc_make(&td, &s2->p, 99, "t1a:3 t1b:2 t1c common", T0);
-	for (int k = 0; k < 4; k++) {
+	for (int k = 0; k < 5; k++) {
 		bad = (struct cluster_choice){ .status = VERDICT_JOINED_STORY, .group = CLUSTER_NONE,
 		    .story = v1.story, .absorb = CLUSTER_NONE };
 		if (k == 0)
@@ -1362,6 +1365,8 @@ test_an_add_as_chosen_ends_where_deciding_did(void **state)
 			bad.absorb = 4000000;
 		else if (k == 2)
 			bad.group = 4000000;
+		else if (k == 3)
+			bad.absorb = v1.story;
 		else {
 			bad.nfresh = 1;
 			bad.fresh[0] = 4000000;
