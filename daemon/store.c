@@ -22,6 +22,7 @@
 
 #include "ahead.h"
 #include "fingerprint.h"
+#include "le.h"
 #include "pages.h"
 #include "snapshot.h"
 #include "store.h"
@@ -39,7 +40,8 @@ enum {
 #define STORE_FORMAT	1	/* of the store's part of a snapshot */
 #define ID_MAX		256	/* api.h API_MAX_ID: the longest id a client can store */
 #define LOCK_TRIES	40	/* 50 ms apart: how long a daemon that is stopping may hold the lock */
-#define CHOICE_MAX	(1 + 4 * 4 + 4 * CLUSTER_FRESH_MAX)	/* choice_encode()'s longest */
+#define CHOICE_HEAD	(1 + 4 * 4)	/* choice_encode(): status, group, story, absorb, nfresh */
+#define CHOICE_MAX	(CHOICE_HEAD + 4 * CLUSTER_FRESH_MAX)
 /*
  * A rotation flushes on the loop at most this much of the old segment: what
  * came while the log's thread flushed the rest (wal_rotate_ready()).
@@ -458,26 +460,7 @@ age_compact(struct store *s)
 			age_push(s, s->articles[i]->published, i);
 }
 
-/* The encoding of log records: little-endian integers, length-prefixed strings. */
-static void
-le64_to(unsigned char *b, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		b[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void
-le32_to(unsigned char *b, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		b[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t
-le32_from(const unsigned char *b)
-{
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
+/* The encoding of log records: little-endian integers (le.h), length-prefixed strings. */
 
 struct rec_reader {
 	const unsigned char	*p;
@@ -488,14 +471,13 @@ struct rec_reader {
 static uint64_t
 rd_u64(struct rec_reader *r)
 {
-	uint64_t	v = 0;
+	uint64_t	v;
 
 	if (r->len - r->off < 8) {
 		r->bad = 1;
 		return 0;
 	}
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | r->p[r->off + (size_t)i];
+	v = le64_get(r->p + r->off);
 	r->off += 8;
 	return v;
 }
@@ -536,10 +518,10 @@ log_record(struct store *s, int type, const uint64_t *ints, int nint, const char
 		return 0;
 	assert(nint <= LOG_MAX_INT && n <= LOG_MAX_STR);
 	for (int i = 0; i < nint; i++)
-		le64_to(head + 8 * i, ints[i]);
+		le64_put(head + 8 * i, ints[i]);
 	iov[k++] = (struct iovec){ head, 8 * (size_t)nint };
 	for (int i = 0; i < n; i++) {
-		le64_to(lens[i], len[i]);
+		le64_put(lens[i], len[i]);
 		iov[k++] = (struct iovec){ lens[i], 8 };
 		iov[k++] = (struct iovec){ (void *)(uintptr_t)(len[i] > 0 ? str[i] : ""), len[i] };
 	}
@@ -564,9 +546,9 @@ choice_encode(const struct cluster_choice *ch, unsigned char *p)
 
 	p[n++] = ch->status;
 	for (int i = 0; i < 4; i++, n += 4)
-		le32_to(p + n, v[i]);
+		le32_put(p + n, v[i]);
 	for (uint32_t i = 0; i < ch->nfresh; i++, n += 4)
-		le32_to(p + n, ch->fresh[i]);
+		le32_put(p + n, ch->fresh[i]);
 	return n;
 }
 
@@ -574,17 +556,17 @@ choice_encode(const struct cluster_choice *ch, unsigned char *p)
 static int
 choice_decode(const unsigned char *p, size_t len, struct cluster_choice *ch)
 {
-	if (len < 17)
+	if (len < CHOICE_HEAD)
 		return -EINVAL;
 	ch->status = p[0];
-	ch->group = le32_from(p + 1);
-	ch->story = le32_from(p + 5);
-	ch->absorb = le32_from(p + 9);
-	ch->nfresh = le32_from(p + 13);
-	if (ch->nfresh > CLUSTER_FRESH_MAX || len != 17 + 4 * (size_t)ch->nfresh)
+	ch->group = le32_get(p + 1);
+	ch->story = le32_get(p + 5);
+	ch->absorb = le32_get(p + 9);
+	ch->nfresh = le32_get(p + 13);
+	if (ch->nfresh > CLUSTER_FRESH_MAX || len != CHOICE_HEAD + 4 * (size_t)ch->nfresh)
 		return -EINVAL;
 	for (uint32_t i = 0; i < ch->nfresh; i++)
-		ch->fresh[i] = le32_from(p + 17 + 4 * i);
+		ch->fresh[i] = le32_get(p + CHOICE_HEAD + 4 * i);
 	return 0;
 }
 

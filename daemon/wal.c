@@ -24,9 +24,9 @@
 
 #define MAGIC		"STORYWAL"
 /*
- * 2: a put's record keeps its fingerprint (store.c); 1 is still read. The
- * records are the store's: the log only has to refuse what an older storyd
- * could not apply.
+ * 2: a put's record keeps its fingerprint, 3: and its decision (store.c);
+ * 1 and 2 are still read. The records are the store's: the log only has to
+ * refuse what an older storyd could not apply.
  */
 #define VERSION		3
 #define FILE_HEADER	16
