@@ -1061,18 +1061,6 @@ cluster_arts_reserve(struct clusterer *c, uint32_t id)
 	return 0;
 }
 
-/* The display word of a term; "" when terms.c gave none in range. */
-static const char *
-surface_word(const struct terms *t, uint32_t off, size_t *len)
-{
-	if (t->words == NULL || off >= t->words_len) {
-		*len = 0;
-		return "";
-	}
-	*len = strnlen(t->words + off, t->words_len - off);
-	return t->words + off;
-}
-
 /* Term ids and display words for the doc's terms no held article keeps. */
 static int
 terms_reserve(struct clusterer *c, const struct doc *d, const struct plan *pl)
@@ -1088,7 +1076,7 @@ terms_reserve(struct clusterer *c, const struct doc *d, const struct plan *pl)
 
 		if (k->kt_term != CLUSTER_NONE)
 			continue;
-		w = surface_word(d->terms, k->kt_word, &len);
+		w = terms_word(d->terms, k->kt_word, &len);
 		if ((k->kt_str = malloc(len + 1)) == NULL)
 			return -ENOMEM;
 		memcpy(k->kt_str, w, len);

@@ -159,27 +159,13 @@ fingerprinter_taken(const struct fingerprinter *f)
  */
 #define KEPT_HEAD	(16 + 20)
 
-/* Term i's display word ("" when it has none in range) and its length. */
-static const char *
-term_word(const struct terms *t, size_t i, size_t *len)
-{
-	uint32_t	off = t->v[i].word;
-
-	if (t->words == NULL || off >= t->words_len) {
-		*len = 0;
-		return "";
-	}
-	*len = strnlen(t->words + off, t->words_len - off);
-	return t->words + off;
-}
-
 size_t
 doc_encoded_size(const struct doc *d, const struct cluster_params *p)
 {
 	size_t	n = KEPT_HEAD + 4 * (size_t)p->k + 4 + 12 * d->terms->n, len;
 
 	for (size_t i = 0; i < d->terms->n; i++) {
-		term_word(d->terms, i, &len);
+		terms_word(d->terms, d->terms->v[i].word, &len);
 		n += len + 1;
 	}
 	return n;
@@ -211,7 +197,7 @@ doc_encode(const struct doc *d, const struct cluster_params *p, unsigned char *o
 		le32_put(out + 8, bits);
 	}
 	for (size_t i = 0; i < t->n; i++, out += len + 1) {
-		w = term_word(t, i, &len);
+		w = terms_word(t, t->v[i].word, &len);
 		memcpy(out, w, len);
 		out[len] = '\0';
 	}

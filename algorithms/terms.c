@@ -603,6 +603,17 @@ terms_room(struct terms *out, size_t n, size_t bytes)
 	return 0;
 }
 
+const char *
+terms_word(const struct terms *t, uint32_t off, size_t *len)
+{
+	if (t->words == NULL || off >= t->words_len) {
+		*len = 0;
+		return "";
+	}
+	*len = strnlen(t->words + off, t->words_len - off);
+	return t->words + off;
+}
+
 int
 terms_copy(struct terms *dst, const struct terms *src)
 {

@@ -56,6 +56,9 @@ void	terms_init(struct terms *t);
 void	terms_reset(struct terms *t);
 void	terms_fini(struct terms *t);
 
+/* The display word at offset off of t's words, "" when none is in range; *len its length. */
+const char	*terms_word(const struct terms *t, uint32_t off, size_t *len);
+
 /* Make room in t for n terms and bytes of words in all. 0 or -ENOMEM. */
 int	terms_room(struct terms *t, size_t n, size_t bytes);
 
