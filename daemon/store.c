@@ -1200,8 +1200,7 @@ put_u64(struct snapshot_io *io, uint64_t v)
 {
 	unsigned char	b[8];
 
-	for (int i = 0; i < 8; i++)
-		b[i] = (unsigned char)(v >> (8 * i));
+	le64_put(b, v);
 	return snapshot_put(b, 8, io);
 }
 
@@ -1252,9 +1251,7 @@ get_u64(struct snapshot_io *io, uint64_t *v)
 
 	if ((r = snapshot_get(b, 8, io)) != 0)
 		return r;
-	*v = 0;
-	for (int i = 7; i >= 0; i--)
-		*v = *v << 8 | b[i];
+	*v = le64_get(b);
 	return 0;
 }
 

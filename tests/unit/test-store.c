@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <xxhash.h>
 
+#include "le.h"
 #include "pages.h"
 #include "store.h"
 #include "verdict-equal.h"
@@ -728,23 +729,6 @@ snapshot_load(const char *dir, size_t *len)
 	return buf;
 }
 
-static uint64_t
-get_le64(const unsigned char *p)
-{
-	uint64_t	v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void
-put_le64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
 /* Write buf as the snapshot with a valid checksum: damage only the reader can catch. */
 static void
 snapshot_store(const char *dir, unsigned char *buf, size_t len)
@@ -752,7 +736,7 @@ snapshot_store(const char *dir, unsigned char *buf, size_t len)
 	char	path[128];
 	FILE	*f;
 
-	put_le64(buf + len - 8, XXH3_64bits(buf, len - 8));
+	le64_put(buf + len - 8, XXH3_64bits(buf, len - 8));
 	snprintf(path, sizeof(path), "%s/snapshot", dir);
 	assert_non_null(f = fopen(path, "wb"));
 	assert_int_equal(fwrite(buf, 1, len, f), len);
@@ -918,17 +902,6 @@ test_a_rebuild_that_finds_a_damaged_log_fails_and_keeps_it(void **state)
 
 enum { FILE_HEADER = 16, RECORD_HEADER = 24 };	/* wal.h */
 
-/* Little-endian u32 or u64 of img at off. */
-static size_t
-get_le(const unsigned char *img, size_t off, int bytes)
-{
-	size_t	v = 0;
-
-	for (int i = bytes - 1; i >= 0; i--)
-		v = v << 8 | img[off + (size_t)i];
-	return v;
-}
-
 /* The newest segment of dir into img (cap bytes, more than it holds), its path into path. */
 static size_t
 read_newest(const char *dir, char path[200], unsigned char *img, size_t cap)
@@ -950,12 +923,11 @@ seal_record(unsigned char *rec, size_t len)
 {
 	XXH3_state_t	*xxh = XXH3_createState();
 
-	for (int i = 0; i < 4; i++)
-		rec[i] = (unsigned char)(len >> (8 * i));
+	le32_put(rec, (uint32_t)len);
 	XXH3_64bits_reset(xxh);
 	XXH3_64bits_update(xxh, rec, 16);
 	XXH3_64bits_update(xxh, rec + RECORD_HEADER, len);
-	put_le64(rec + 16, XXH3_64bits_digest(xxh));
+	le64_put(rec + 16, XXH3_64bits_digest(xxh));
 	XXH3_freeState(xxh);
 }
 
@@ -984,7 +956,7 @@ garble_last_record(const char *dir)
 	len = read_newest(dir, path, img, sizeof(img));
 	while (off + RECORD_HEADER <= len) {
 		last = off;
-		off += RECORD_HEADER + get_le(img, off, 4);
+		off += RECORD_HEADER + le32_get(img + off);
 	}
 	assert_int_equal(off, len);
 	assert_true(last > 0);
@@ -1010,12 +982,12 @@ make_version(const char *dir, int version)
 	memcpy(out, img, FILE_HEADER);
 	out[8] = (unsigned char)version;
 	while (off + RECORD_HEADER <= len) {
-		size_t	size = get_le(img, off, 4), keep = size;
+		size_t	size = le32_get(img + off), keep = size;
 
 		if (img[off + 4] == 1) {	/* a put: four integers, then strings */
 			keep = 32;
 			for (int i = 0; i < 4 + version; i++)
-				keep += 8 + get_le(img, off + RECORD_HEADER + keep, 8);
+				keep += 8 + (size_t)le64_get(img + off + RECORD_HEADER + keep);
 			assert_true(keep < size);
 			stripped++;
 		}
@@ -1173,18 +1145,18 @@ test_a_snapshot_with_lying_counts_or_free_list_is_refused(void **state)
 	}
 	assert_int_equal(store_close(s), 0);
 	good = snapshot_load(dir, &len);
-	nfree = get_le64(good + SNAP_NFREE);
+	nfree = le64_get(good + SNAP_NFREE);
 	assert_true(nfree > 0 && len > SNAP_FREE + 8 * nfree + 8);
 	assert_non_null(bad = malloc(len));
 
 	memcpy(bad, good, len);
-	put_le64(bad + SNAP_NARTICLES, 0xfffffffeu);
-	put_le64(bad + SNAP_COUNT, 0xfffffffeu - nfree);
+	le64_put(bad + SNAP_NARTICLES, 0xfffffffeu);
+	le64_put(bad + SNAP_COUNT, 0xfffffffeu - nfree);
 	snapshot_store(dir, bad, len);
 	assert_int_equal(store_open(&s, dir, &p, &rep), STORE_CORRUPT);
 
 	memcpy(bad, good, len);
-	put_le64(bad + SNAP_FREE, get_le64(bad + SNAP_FREE + 8 * nfree));	/* the first held index */
+	le64_put(bad + SNAP_FREE, le64_get(bad + SNAP_FREE + 8 * nfree));	/* the first held index */
 	snapshot_store(dir, bad, len);
 	assert_int_equal(store_open(&s, dir, &p, &rep), STORE_CORRUPT);
 
