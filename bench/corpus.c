@@ -55,6 +55,59 @@ append(struct corpus *c, const struct corpus_article *a)
 	c->bytes += a->title_len + a->body_len;
 }
 
+/* The hash of a word, for the vocabulary's table. */
+static uint64_t
+word_hash(const char *s, size_t n)
+{
+	uint64_t	h = n;
+
+	for (size_t i = 0; i < n; i++)
+		h = mix64(h ^ (unsigned char)s[i]);
+	return h;
+}
+
+/* The vocab index of the word s, added if it is new. */
+static uint32_t
+intern(struct corpus *c, const char *s, size_t n)
+{
+	size_t	i;
+
+	if (2 * (c->nvocab + 1) > c->nslots) {
+		free(c->slots);
+		c->nslots = c->nslots ? 2 * c->nslots : 65536;
+		c->slots = xrealloc_or_die(NULL, c->nslots * sizeof(*c->slots));
+		memset(c->slots, 0, c->nslots * sizeof(*c->slots));
+		for (uint32_t v = 0; v < c->nvocab; v++) {
+			const struct corpus_word	*w = &c->vocab[v];
+
+			for (i = word_hash(c->text + w->off, w->len) & (c->nslots - 1); c->slots[i];
+			    i = (i + 1) & (c->nslots - 1))
+				;
+			c->slots[i] = v + 1;
+		}
+	}
+	for (i = word_hash(s, n) & (c->nslots - 1); c->slots[i]; i = (i + 1) & (c->nslots - 1)) {
+		const struct corpus_word	*w = &c->vocab[c->slots[i] - 1];
+
+		if (w->len == n && memcmp(c->text + w->off, s, n) == 0)
+			return c->slots[i] - 1;
+	}
+	if (c->nvocab == c->vocab_cap) {
+		c->vocab_cap = c->vocab_cap ? 2 * c->vocab_cap : 4096;
+		c->vocab = xrealloc_or_die(c->vocab, c->vocab_cap * sizeof(*c->vocab));
+	}
+	if (c->text_len + n + 1 > c->text_cap) {
+		c->text_cap = 2 * (c->text_len + n + 1);
+		c->text = xrealloc_or_die(c->text, c->text_cap);
+	}
+	memcpy(c->text + c->text_len, s, n);
+	c->text[c->text_len + n] = '\0';
+	c->vocab[c->nvocab] = (struct corpus_word){ .off = (uint32_t)c->text_len, .len = (uint32_t)n };
+	c->text_len += n + 1;
+	c->slots[i] = (uint32_t)++c->nvocab;
+	return (uint32_t)(c->nvocab - 1);
+}
+
 /* Remember the body's words: the vocabulary the synthetic articles are drawn from. */
 static void
 collect_words(struct corpus *c, const char *s, size_t n)
@@ -73,10 +126,8 @@ collect_words(struct corpus *c, const char *s, size_t n)
 		if (c->nwords == cap) {
 			cap = cap ? cap * 2 : 65536;
 			c->words = xrealloc_or_die(c->words, cap * sizeof(*c->words));
-			c->word_len = xrealloc_or_die(c->word_len, cap * sizeof(*c->word_len));
 		}
-		c->words[c->nwords] = dup_or_die(s + i, j - i);
-		c->word_len[c->nwords++] = (uint32_t)(j - i);
+		c->words[c->nwords++] = intern(c, s + i, j - i);
 		i = j;
 	}
 }
@@ -149,6 +200,9 @@ corpus_load(struct corpus *c, const char *dir)
 		fprintf(stderr, "corpus: no body words in %s\n", dir);
 		return -ENODATA;
 	}
+	free(c->slots);
+	c->slots = NULL;
+	c->nslots = 0;
 	return 0;
 }
 
@@ -160,11 +214,11 @@ corpus_free(struct corpus *c)
 		free(c->v[i].body);
 		free(c->v[i].source);
 	}
-	for (size_t i = 0; i < c->nwords; i++)
-		free(c->words[i]);
 	free(c->v);
 	free(c->words);
-	free(c->word_len);
+	free(c->vocab);
+	free(c->text);
+	free(c->slots);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -197,9 +251,9 @@ sb_word(struct sbuf *b, const char *s, size_t n)
 static void
 sb_random_word(struct sbuf *b, const struct corpus *c, uint64_t *rng)
 {
-	size_t	w = rng_below(rng, c->nwords);
+	const struct corpus_word	*w = &c->vocab[c->words[rng_below(rng, c->nwords)]];
 
-	sb_word(b, c->words[w], c->word_len[w]);
+	sb_word(b, c->text + w->off, w->len);
 }
 
 /*
@@ -328,14 +382,17 @@ topic_word(struct synth *s)
 {
 	const struct corpus	*c = s->c;
 	int			 name = rng_below(&s->rng, 2) == 0;
-	size_t			 w = 0;
+	uint32_t		 w = 0;
 
 	for (int tries = 0; tries < 64; tries++) {
-		w = rng_below(&s->rng, c->nwords);
-		if (c->word_len[w] >= 5 && (!name || (c->words[w][0] >= 'A' && c->words[w][0] <= 'Z')))
+		const struct corpus_word	*v;
+
+		w = c->words[rng_below(&s->rng, c->nwords)];
+		v = &c->vocab[w];
+		if (v->len >= 5 && (!name || (c->text[v->off] >= 'A' && c->text[v->off] <= 'Z')))
 			break;
 	}
-	return (uint32_t)w;
+	return w;
 }
 
 static void
@@ -345,9 +402,9 @@ compose(struct synth *s, struct sbuf *b, const uint32_t *topic, unsigned nwords,
 
 	for (unsigned k = 0; k < nwords; k++) {
 		if (rng_below(&s->rng, 1000) < topic_pm) {
-			uint32_t	w = topic[rng_below(&s->rng, SYNTH_TOPIC)];
+			const struct corpus_word	*w = &c->vocab[topic[rng_below(&s->rng, SYNTH_TOPIC)]];
 
-			sb_word(b, c->words[w], c->word_len[w]);
+			sb_word(b, c->text + w->off, w->len);
 		} else
 			sb_random_word(b, c, &s->rng);
 	}
