@@ -558,7 +558,6 @@ server_open(struct server **out, const struct server_params *p)
 	srv->srv_recover_pipe[0] = srv->srv_recover_pipe[1] = -1;
 	TAILQ_INIT(&srv->srv_held);
 	if ((srv->srv_base = event_base_new()) == NULL ||
-	    event_base_priority_init(srv->srv_base, 3) != 0 ||
 	    (srv->srv_http = evhttp_new(srv->srv_base)) == NULL) {
 		log_warnx("server: cannot create the event loop");
 		server_close(srv);
