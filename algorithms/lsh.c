@@ -469,22 +469,25 @@ table_put(const struct lsh *l, unsigned j, struct table *t, uint32_t tag, uint32
 	t->used++;
 }
 
-/* Remove the last occurrence of id under tag; 1 if it was there. */
+/*
+ * Remove the last occurrence of id under tag; 1 if it was there. An id's
+ * tag in a band is its signature's, so a slot of the run from tag's home
+ * that holds id and tag's low bits holds it under tag: found without
+ * asking for any bucket's tag (a walk to the bucket asked for at least
+ * its own, a signature read and a hash, at each of the bands).
+ */
 static int
 table_remove(const struct lsh *l, unsigned j, struct table *t, uint32_t tag, uint32_t id)
 {
-	struct tscan	s;
-	uint32_t	got, at, hole = UINT32_MAX, dist = 0, k;
+	uint32_t	home = home_of(tag, t->cap), hole = UINT32_MAX, dist, k;
 	int		head;
 
-	tscan_start(&s, l, j, t, tag);
-	while (tscan_next(&s, &got, &at))
-		if (got == id) {
-			hole = at;
-			dist = dist_from(t, at, home_of(tag, t->cap));
-		}
+	for (k = home; t->slot[k] != 0; k = slot_next(t, k))
+		if (slot_id(t->slot[k]) == id && slot_taglo(t->slot[k]) == (tag & TAGLO_MASK))
+			hole = k;
 	if (hole == UINT32_MAX)
 		return 0;
+	dist = dist_from(t, hole, home);
 	/* shift the rest of the run back while its entries are away from home */
 	head = !slot_same(t->slot[hole]);
 	for (k = slot_next(t, hole); t->slot[k] != 0; k = slot_next(t, k)) {
