@@ -264,6 +264,10 @@ text_store(struct evbuffer *out, const struct figures *f)
 	    (double)f->feed_horizon);
 	text_gauge(out, "storyd_log_bytes", "gauge",
 	    "Bytes in the write-ahead log since the last snapshot.", (double)f->log_bytes);
+	text_gauge(out, "storyd_log_decisions_refused_total", "counter",
+	    "Logged puts whose recorded clustering decision did not fit the state replaying "
+	    "them (at start, and in background snapshots), so were clustered again; 0 when "
+	    "all is well.", (double)st->decisions_refused);
 	text_gauge(out, "storyd_log_written_bytes_total", "counter",
 	    "Bytes written to the write-ahead log since start.", (double)st->log_written);
 	text_family(out, "storyd_log_fsync_duration_seconds", "histogram",

@@ -215,6 +215,11 @@ on_recovered(evutil_socket_t fd, short what, void *arg)
 		    (unsigned long long)rc->report.replayed, plural(rc->report.replayed),
 		    (unsigned long long)taken, plural(taken), (unsigned long long)decided,
 		    plural(decided));
+	if (store_stats(srv->srv_store)->decisions_refused > 0)
+		log_warnx("store: %llu logged decision%s did not fit the recovered state, so those "
+		    "articles were clustered again; their clusters may differ from before the restart",
+		    (unsigned long long)store_stats(srv->srv_store)->decisions_refused,
+		    plural(store_stats(srv->srv_store)->decisions_refused));
 	notify("READY=1\nSTATUS=listening on %s; %zu articles in %zu clusters recovered",
 	    srv->srv_addr, store_count(srv->srv_store), cluster_count_stories(c));
 }
@@ -335,6 +340,11 @@ snapshot_tick(struct server *srv)
 		    "applied again in %.1f s, written in %.1f s); older log segments removed",
 		    (unsigned long long)bytes, store_stats(srv->srv_store)->snapshot_duration, first,
 		    (unsigned long long)ph->replayed, ph->replay, ph->write);
+		if (ph->refused > 0)
+			log_warnx("store: %llu logged decision%s did not fit the snapshot's state, so "
+			    "it clustered those articles again; after a restart their clusters may "
+			    "differ from the running ones", (unsigned long long)ph->refused,
+			    plural(ph->refused));
 		break;
 	default:
 		/* not again every second: each attempt reads the whole state */

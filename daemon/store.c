@@ -765,6 +765,8 @@ apply_put(struct store *s, const struct article_in *in, int replace,
 	if (in->chosen != NULL && choice_decode(in->chosen, in->chosen_len, &ch) == 0 &&
 	    (r = cluster_add_chosen(s->clusterer, index, doc, &ch, out)) == 0)
 		s->stats.decisions_taken++;
+	if (r == -EINVAL && in->chosen != NULL)
+		s->stats.decisions_refused++;
 	if (r == -EINVAL)
 		r = cluster_add_noted(s->clusterer, index, doc, out, &ch);
 	if (r < 0)
@@ -1587,7 +1589,7 @@ rebuild_main(void *arg)
 	struct store		*s = NULL;
 	struct store_report	 rep = { 0 };
 	struct wal_report	 wr = { 0 };
-	uint64_t		 seq, bytes;
+	uint64_t		 seq, bytes, refused;
 	double			 t;
 	int			 r;
 
@@ -1613,6 +1615,7 @@ rebuild_main(void *arg)
 	if (rep.snapshot)
 		rb->phases.from = SNAPSHOT_FROM_DISK;
 	t += rb->phases.load;
+	refused = s != NULL ? s->stats.decisions_refused : 0;
 	if (r == 0 && ((r = replay_log(s, rb->dirfd, seq, rb->seq, &rb->stop, &wr)) > 0 ||
 	    r == -EINVAL)) {
 		/* -EINVAL: on_replay() refused a record, as a restart would (store_open()) */
@@ -1623,6 +1626,7 @@ rebuild_main(void *arg)
 	}
 	rb->phases.replay = clock_seconds(CLOCK_MONOTONIC) - t;
 	rb->phases.replayed = wr.records;
+	rb->phases.refused = s != NULL ? s->stats.decisions_refused - refused : 0;
 	t += rb->phases.replay;
 	if (r == 0)
 		r = snapshot_write(rb->dirfd, rb->seq, dump_body, s, &bytes, &rb->stop);
@@ -1699,9 +1703,10 @@ rebuild_join(struct store *s)
 	s->stats.snapshot_running = 0;
 	s->rebuilt = rb->state;
 	s->rebuilt_seq = rb->seq;
-	if (r == 0)	/* as the duration: of the last one written */
+	if (r == 0) {	/* as the duration: of the last one written */
 		s->stats.snapshot_phases = rb->phases;
-	else
+		s->stats.decisions_refused += rb->phases.refused;
+	} else
 		snprintf(s->stats.snapshot_error, sizeof(s->stats.snapshot_error), "%s",
 		    rb->what[0] != '\0' ? rb->what : strerror(-r));
 	free(rb);

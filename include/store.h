@@ -185,6 +185,7 @@ struct snapshot_phases {
 	double			replay;		/* the log since, applied again */
 	double			write;		/* the new one written and synced */
 	uint64_t		replayed;	/* log records applied */
+	uint64_t		refused;	/* puts of them whose logged decision did not fit */
 	enum snapshot_from	from;
 };
 
@@ -197,6 +198,7 @@ struct store_stats {
 	uint64_t		 fingerprinted_ahead;	/* by the second thread: batches, and the log at recovery */
 	uint64_t		 fingerprints_taken;	/* replayed puts that took the one their record kept */
 	uint64_t		 decisions_taken;	/* replayed puts added as their record said, undecided */
+	uint64_t		 decisions_refused;	/* theirs that did not fit, decided again; rebuilds' too */
 	uint64_t		 log_written;		/* log bytes written since start */
 	struct histogram	 fsync;			/* seconds per log write + fdatasync */
 	struct histogram	 log_write;		/* seconds per write of pending records; not under always */

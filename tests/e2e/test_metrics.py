@@ -189,6 +189,7 @@ def test_each_post_is_timed_once_under_its_fsync_policy(start_storyd, fsync, tim
     assert value(text, f"{timed}_bucket", '{le="+Inf"}') == 3
     assert value(text, "storyd_log_written_bytes_total") > 0
     assert value(text, "storyd_log_bytes") > 0
+    assert value(text, "storyd_log_decisions_refused_total") == 0
     figures = assert_status(c.get("/v1/stats"), 200)["log"][stats_key]
     assert figures["count"] == 3 and figures["buckets"]["+Inf"] == 3
     if fsync == "always":

@@ -1002,11 +1002,42 @@ make_version(const char *dir, int version)
 }
 
 /*
+ * The newest log of dir as written, but every put's decision one no
+ * clusterer makes (a status past the last): each must be refused.
+ */
+static void
+spoil_decisions(const char *dir)
+{
+	static unsigned char	 img[1 << 22];
+	char			 path[200];
+	size_t			 len, off = FILE_HEADER, spoilt = 0;
+
+	len = read_newest(dir, path, img, sizeof(img));
+	while (off + RECORD_HEADER <= len) {
+		size_t	size = le32_get(img + off), at = 32;
+
+		if (img[off + 4] == 1) {	/* a put: four integers, six strings, the decision */
+			for (int i = 0; i < 6; i++)
+				at += 8 + (size_t)le64_get(img + off + RECORD_HEADER + at);
+			assert_true(at + 8 < size);
+			img[off + RECORD_HEADER + at + 8] = 0xff;	/* its status */
+			seal_record(img + off, size);
+			spoilt++;
+		}
+		off += RECORD_HEADER + size;
+	}
+	assert_int_equal(off, len);
+	assert_true(spoilt > 100);
+	write_file(path, img, len);
+}
+
+/*
  * Churn, a crash after the flush, and recovery from the log alone: the same
  * state. Each put is added as its record says, with the fingerprint and the
  * decision it kept; or, with the log rewritten as storyd wrote it at an
  * older version (0: as it is), decided again (version 2), or analysed
- * again too, by both threads (version 1).
+ * again too, by both threads (version 1); or (-1) with every decision
+ * spoilt, refused and decided again.
  */
 static void
 crash_and_recover(uint32_t max_articles, int version)
@@ -1026,8 +1057,10 @@ crash_and_recover(uint32_t max_articles, int version)
 	for (int i = 0; i <= VERDICT_EXACT_DUPLICATE; i++)
 		puts += store_stats(s)->ingested[i];	/* the puts logged */
 	store_free(s);	/* a crash: no final snapshot */
-	if (version != 0)
+	if (version > 0)
 		make_version(dir, version);
+	else if (version < 0)
+		spoil_decisions(dir);
 
 	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
 	assert_false(rep.snapshot);
@@ -1035,6 +1068,7 @@ crash_and_recover(uint32_t max_articles, int version)
 	describe(s, after, 1 << 16);
 	assert_string_equal(before, after);
 	assert_int_equal(store_stats(s)->decisions_taken, version == 0 ? puts : 0);
+	assert_int_equal(store_stats(s)->decisions_refused, version < 0 ? puts : 0);
 	if (version == 1) {
 		assert_int_equal(store_stats(s)->fingerprints_taken, 0);
 		assert_second_thread_took_part(s);
@@ -1085,6 +1119,15 @@ test_a_log_of_version_2_recovers_the_same_state(void **state)
 	crash_and_recover(100, 2);
 }
 
+/* Decisions refused: the puts are clustered again, to the same state. */
+static void
+test_a_log_whose_decisions_do_not_fit_recovers_the_same_state(void **state)
+{
+	(void)state;
+	crash_and_recover(1000000, -1);
+	crash_and_recover(100, -1);
+}
+
 /*
  * A record whose checksum holds but which the store cannot apply fails a
  * rebuild as damage, named, as it would stop a restart: not as an errno.
@@ -1107,6 +1150,36 @@ test_a_rebuild_that_finds_a_record_it_cannot_apply_says_so(void **state)
 	assert_int_equal(snapshot_outcome(s, &bytes), -EBADMSG);
 	assert_non_null(strstr(store_stats(s)->snapshot_error, "wal-0000000000000001.log"));
 	assert_non_null(strstr(store_stats(s)->snapshot_error, "a record storyd cannot apply"));
+	store_free(s);
+	remove_dir(dir);
+}
+
+/*
+ * A rebuild that finds logged decisions its state cannot take clusters those
+ * puts again, writes the snapshot all the same, and says how many: the
+ * daemon warns, and the metric counts them.
+ */
+static void
+test_a_rebuild_counts_the_decisions_it_could_not_take(void **state)
+{
+	struct store_params	 p = params();
+	struct store_report	 rep;
+	struct store		*s;
+	uint64_t		 puts = 0;
+	char			*dir = temp_dir();
+
+	(void)state;
+	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
+	churn(s, 25, 600);
+	assert_int_equal(store_flush(s), 0);
+	for (int i = 0; i <= VERDICT_EXACT_DUPLICATE; i++)
+		puts += store_stats(s)->ingested[i];
+	spoil_decisions(dir);
+	assert_int_equal(store_stats(s)->decisions_refused, 0);
+	assert_int_equal(store_snapshot_start(s), 0);
+	wait_snapshot(s);
+	assert_int_equal(store_stats(s)->snapshot_phases.refused, puts);
+	assert_int_equal(store_stats(s)->decisions_refused, puts);
 	store_free(s);
 	remove_dir(dir);
 }
@@ -1189,6 +1262,8 @@ main(void)
 		cmocka_unit_test(test_a_crash_in_a_full_store_recovers_the_same_state_from_the_log),
 		cmocka_unit_test(test_a_log_of_version_1_recovers_the_same_state),
 		cmocka_unit_test(test_a_log_of_version_2_recovers_the_same_state),
+		cmocka_unit_test(test_a_log_whose_decisions_do_not_fit_recovers_the_same_state),
+		cmocka_unit_test(test_a_rebuild_counts_the_decisions_it_could_not_take),
 		cmocka_unit_test(test_a_put_that_evicted_is_judged_alike_after_a_crash),
 		cmocka_unit_test(test_snapshot_plus_log_tail_recovers_the_same_state),
 		cmocka_unit_test(test_a_snapshot_of_a_large_index_is_whole),
