@@ -965,6 +965,17 @@ garble_last_record(const char *dir)
 	write_file(path, img, last + RECORD_HEADER + 3);
 }
 
+/* Where a put's payload (four integers, then strings) has its first n strings behind it. */
+static size_t
+put_strings_end(const unsigned char *payload, int n)
+{
+	size_t	at = 32;
+
+	for (int i = 0; i < n; i++)
+		at += 8 + (size_t)le64_get(payload + at);
+	return at;
+}
+
 /*
  * Rewrite the newest segment of dir as an older storyd wrote it: put records
  * end after their fifth string in version 1 (no fingerprint), after their
@@ -984,10 +995,8 @@ make_version(const char *dir, int version)
 	while (off + RECORD_HEADER <= len) {
 		size_t	size = le32_get(img + off), keep = size;
 
-		if (img[off + 4] == 1) {	/* a put: four integers, then strings */
-			keep = 32;
-			for (int i = 0; i < 4 + version; i++)
-				keep += 8 + (size_t)le64_get(img + off + RECORD_HEADER + keep);
+		if (img[off + 4] == 1) {	/* a put */
+			keep = put_strings_end(img + off + RECORD_HEADER, 4 + version);
 			assert_true(keep < size);
 			stripped++;
 		}
@@ -1014,11 +1023,10 @@ spoil_decisions(const char *dir)
 
 	len = read_newest(dir, path, img, sizeof(img));
 	while (off + RECORD_HEADER <= len) {
-		size_t	size = le32_get(img + off), at = 32;
+		size_t	size = le32_get(img + off), at;
 
-		if (img[off + 4] == 1) {	/* a put: four integers, six strings, the decision */
-			for (int i = 0; i < 6; i++)
-				at += 8 + (size_t)le64_get(img + off + RECORD_HEADER + at);
+		if (img[off + 4] == 1) {	/* a put: six strings, then the decision */
+			at = put_strings_end(img + off + RECORD_HEADER, 6);
 			assert_true(at + 8 < size);
 			img[off + RECORD_HEADER + at + 8] = 0xff;	/* its status */
 			seal_record(img + off, size);
