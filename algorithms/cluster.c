@@ -2169,8 +2169,8 @@ cluster_add_chosen(struct clusterer *c, uint32_t id, const struct doc *d,
 	assert(id < CLUSTER_ID_LIMIT && !cluster_holds(c, id));
 	memset(&pl, 0, sizeof(pl));
 	pl.pl_group = CLUSTER_NONE;
-	if (ch->status > VERDICT_EXACT_DUPLICATE || ch->nfresh > CLUSTER_FRESH_MAX ||
-	    ch->nfresh > STORY_SCORE_MAX)
+	/* decide() refreshes at most STORY_SCORE_MAX <= CLUSTER_FRESH_MAX (above) */
+	if (ch->status > VERDICT_EXACT_DUPLICATE || ch->nfresh > STORY_SCORE_MAX)
 		return -EINVAL;
 	if (ch->story != CLUSTER_NONE && (pl.pl_story = story_held(c, ch->story)) == NULL)
 		return -EINVAL;

@@ -186,7 +186,7 @@ on_recovered(evutil_socket_t fd, short what, void *arg)
 	struct server	*srv = arg;
 	struct recovery	*rc = srv->srv_recovery;
 	struct clusterer *c;
-	uint64_t	 taken, decided;
+	uint64_t	 taken, decided, refused;
 	char		 b;
 
 	(void)what;
@@ -204,6 +204,7 @@ on_recovered(evutil_socket_t fd, short what, void *arg)
 	c = store_clusterer(srv->srv_store);
 	taken = store_stats(srv->srv_store)->fingerprints_taken;
 	decided = store_stats(srv->srv_store)->decisions_taken;
+	refused = store_stats(srv->srv_store)->decisions_refused;
 	if (!rc->report.snapshot && rc->report.replayed == 0)
 		log_info("store: nothing to recover in %s; starting empty", rc->dir);
 	else
@@ -215,11 +216,10 @@ on_recovered(evutil_socket_t fd, short what, void *arg)
 		    (unsigned long long)rc->report.replayed, plural(rc->report.replayed),
 		    (unsigned long long)taken, plural(taken), (unsigned long long)decided,
 		    plural(decided));
-	if (store_stats(srv->srv_store)->decisions_refused > 0)
+	if (refused > 0)
 		log_warnx("store: %llu logged decision%s did not fit the recovered state, so those "
 		    "articles were clustered again; their clusters may differ from before the restart",
-		    (unsigned long long)store_stats(srv->srv_store)->decisions_refused,
-		    plural(store_stats(srv->srv_store)->decisions_refused));
+		    (unsigned long long)refused, plural(refused));
 	notify("READY=1\nSTATUS=listening on %s; %zu articles in %zu clusters recovered",
 	    srv->srv_addr, store_count(srv->srv_store), cluster_count_stories(c));
 }

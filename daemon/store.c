@@ -762,11 +762,14 @@ apply_put(struct store *s, const struct article_in *in, int replace,
 	 * again otherwise.
 	 */
 	r = -EINVAL;
-	if (in->chosen != NULL && choice_decode(in->chosen, in->chosen_len, &ch) == 0 &&
-	    (r = cluster_add_chosen(s->clusterer, index, doc, &ch, out)) == 0)
-		s->stats.decisions_taken++;
-	if (r == -EINVAL && in->chosen != NULL)
-		s->stats.decisions_refused++;
+	if (in->chosen != NULL) {
+		if ((r = choice_decode(in->chosen, in->chosen_len, &ch)) == 0)
+			r = cluster_add_chosen(s->clusterer, index, doc, &ch, out);
+		if (r == 0)
+			s->stats.decisions_taken++;
+		else if (r == -EINVAL)
+			s->stats.decisions_refused++;
+	}
 	if (r == -EINVAL)
 		r = cluster_add_noted(s->clusterer, index, doc, out, &ch);
 	if (r < 0)
