@@ -528,11 +528,6 @@ out:
 
 /* ---- cluster_load ---- */
 
-struct arrival {
-	uint64_t	ai_arrival;
-	uint32_t	ai_id;
-};
-
 struct loader {
 	struct reader		 l_r;
 	struct clusterer	*l_c;
@@ -547,14 +542,6 @@ struct loader {
 	struct cent		**l_cent;		/* scratch: one posting's centroid terms */
 	size_t			 l_capcent;
 };
-
-static int
-cmp_arrival(const void *pa, const void *pb)
-{
-	const struct arrival	*a = pa, *b = pb;
-
-	return a->ai_arrival < b->ai_arrival ? -1 : a->ai_arrival > b->ai_arrival;
-}
 
 static int
 load_header(struct loader *l, const struct cluster_params *p)
@@ -874,12 +861,12 @@ load_articles(struct loader *l)
 }
 
 /*
- * The LSH, with the held articles in arrival order: sized once for the
- * articles read (a count earned by their bytes, not the header's claim), and
- * filled band by band (lsh_fill()).
+ * The candidate indexes, with the held articles in arrival order: the LSH
+ * sized once for the articles read (a count earned by their bytes, not the
+ * header's claim), and filled band by band (lsh_fill()).
  */
 static int
-lsh_load(struct loader *l)
+indexes_load(struct loader *l)
 {
 	uint32_t	*ids;
 	int		 r;
@@ -888,7 +875,7 @@ lsh_load(struct loader *l)
 		return -ENOMEM;
 	for (size_t i = 0; i < l->l_norder; i++)
 		ids[i] = l->l_order[i].ai_id;
-	r = lsh_fill(l->l_c->c_lsh, ids, l->l_norder);
+	r = cluster_indexes_fill(l->l_c, ids, l->l_norder);
 	free(ids);
 	return r;
 }
@@ -900,10 +887,9 @@ link_articles(struct loader *l)
 	struct reader		*r = &l->l_r;
 	struct clusterer	*c = l->l_c;
 	size_t			 i;
-	int			 e;
 
 	if (l->l_norder > 0)
-		qsort(l->l_order, l->l_norder, sizeof(*l->l_order), cmp_arrival);
+		qsort(l->l_order, l->l_norder, sizeof(*l->l_order), cluster_cmp_arrival);
 	for (i = 0; i < l->l_norder; i++) {
 		uint32_t	 id = l->l_order[i].ai_id, root, gi;
 		struct art	*a = &c->c_art[id];
@@ -927,8 +913,6 @@ link_articles(struct loader *l)
 		}
 		if (cluster_exact_reserve(c, 1) < 0 || cluster_story_reserve(s, 0, a->ar_source) < 0)
 			return -ENOMEM;
-		if ((e = simindex_insert(c->c_sim, id, a->ar_simhash)) < 0)
-			return e;
 		cluster_group_join(c, id, gi, s);
 		cluster_exact_link(c, id);
 		if (s->st_size == 0) {
@@ -940,7 +924,7 @@ link_articles(struct loader *l)
 		cluster_sources_add(s, a->ar_source);
 		cluster_set_count(c, i + 1);
 	}
-	return lsh_load(l);
+	return indexes_load(l);
 }
 
 /*
@@ -1272,7 +1256,8 @@ check_articles(const struct clusterer *c)
 		dfsum += c->c_tdf[i];
 		nterm++;
 	}
-	return nterm == map_count(&c->c_df) && held == c->c_narticles && terms == dfsum && lsh_count(c->c_lsh) == held ?
+	return nterm == map_count(&c->c_df) && held == c->c_narticles && terms == dfsum &&
+	    (c->c_lsh == NULL || lsh_count(c->c_lsh) == held) ?
 	    0 : -EINVAL;
 }
 

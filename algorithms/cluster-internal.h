@@ -354,7 +354,15 @@ grow(void *p, size_t elem, size_t n)
 	return n > SIZE_MAX / elem ? NULL : realloc(p, elem * n);
 }
 
+/* A held article and when it arrived: the order the candidate indexes are filled in. */
+struct arrival {
+	uint64_t	ai_arrival;
+	uint32_t	ai_id;
+};
+
 /* cluster.c helpers that cluster_load() rebuilds the state with. */
+int		 cluster_cmp_arrival(const void *a, const void *b);		/* for qsort() */
+int		 cluster_indexes_fill(struct clusterer *c, const uint32_t *ids, size_t n);	/* 0 or -ENOMEM */
 void		 cluster_set_count(struct clusterer *c, size_t n);
 int		 cluster_arts_reserve(struct clusterer *c, uint32_t id);	/* 0 or -ENOMEM */
 int		 cluster_groups_reserve(struct clusterer *c);			/* 0 or -ENOMEM */

@@ -990,6 +990,73 @@ add_related(struct clusterer *c, const struct cstory *s, const struct plan *pl,
 		add_match(c, out, c->c_scored[i].sc_id, MATCH_RELATED, c->c_scored[i].sc_sim);
 }
 
+/* ---- the candidate indexes, which a replica that only applies decisions lets go ---- */
+
+int
+cluster_cmp_arrival(const void *pa, const void *pb)
+{
+	const struct arrival	*a = pa, *b = pb;
+
+	return a->ai_arrival < b->ai_arrival ? -1 : a->ai_arrival > b->ai_arrival;
+}
+
+/* File the held articles ids, in arrival order, in the empty candidate indexes. */
+int
+cluster_indexes_fill(struct clusterer *c, const uint32_t *ids, size_t n)
+{
+	int	r;
+
+	for (size_t i = 0; i < n; i++)
+		if ((r = simindex_insert(c->c_sim, ids[i], c->c_art[ids[i]].ar_simhash)) < 0)
+			return r;
+	return lsh_fill(c->c_lsh, ids, n);
+}
+
+void
+cluster_drop_indexes(struct clusterer *c)
+{
+	lsh_free(c->c_lsh);
+	simindex_free(c->c_sim);
+	c->c_lsh = NULL;
+	c->c_sim = NULL;
+}
+
+/*
+ * The candidate indexes, made again from the held articles if they were let
+ * go, as a snapshot's load makes them, so they give the same candidates in
+ * the same order. -ENOMEM leaves them let go.
+ */
+static int
+indexes_ready(struct clusterer *c)
+{
+	struct arrival	*order;
+	uint32_t	*ids;
+	size_t		 n = 0;
+	int		 r = -ENOMEM;
+
+	if (c->c_lsh != NULL)
+		return 0;
+	c->c_lsh = lsh_new(c->c_p.bands, c->c_p.rows, sig_rows, c);
+	c->c_sim = simindex_new(c->c_p.simhash_k);
+	order = malloc((c->c_narticles + 1) * sizeof(*order));
+	ids = malloc((c->c_narticles + 1) * sizeof(*ids));
+	if (c->c_lsh != NULL && c->c_sim != NULL && order != NULL && ids != NULL) {
+		for (uint32_t id = 0; id < c->c_ninit; id++)
+			if (c->c_art[id].ar_held)
+				order[n++] = (struct arrival){ .ai_arrival = c->c_art[id].ar_arrival,
+				    .ai_id = id };
+		qsort(order, n, sizeof(*order), cluster_cmp_arrival);
+		for (size_t i = 0; i < n; i++)
+			ids[i] = order[i].ai_id;
+		r = cluster_indexes_fill(c, ids, n);
+	}
+	free(order);
+	free(ids);
+	if (r < 0)
+		cluster_drop_indexes(c);
+	return r;
+}
+
 /* The verdict for d, without changing any observable state. */
 static int
 decide(struct clusterer *c, const struct doc *d, struct plan *pl, struct verdict *out)
@@ -1002,7 +1069,7 @@ decide(struct clusterer *c, const struct doc *d, struct plan *pl, struct verdict
 	pl->pl_group = CLUSTER_NONE;
 	out->story = CLUSTER_NONE;
 	out->duplicate_of = CLUSTER_NONE;
-	if ((r = doc_terms(c, d, pl)) < 0)
+	if ((r = indexes_ready(c)) < 0 || (r = doc_terms(c, d, pl)) < 0)
 		return r;
 	for (i = 0; i < pl->pl_nk; i++)
 		pl->pl_dn2 += c->c_kt[i].kt_x * c->c_kt[i].kt_x;
@@ -2098,9 +2165,10 @@ add_planned(struct clusterer *c, uint32_t id, const struct doc *d, struct plan *
 	/* lsh.c reads the signature back (sig_rows()) */
 	sig_prepare(c, d->sig);
 	memcpy(c->c_sig + (size_t)id * c->c_p.k, c->c_ksig, c->c_p.k);
-	if ((r = lsh_insert(c->c_lsh, id, c->c_wsig)) < 0)
+	/* both indexes, or neither (cluster_drop_indexes()) */
+	if (c->c_lsh != NULL && (r = lsh_insert(c->c_lsh, id, c->c_wsig)) < 0)
 		goto fail;
-	if ((r = simindex_insert(c->c_sim, id, d->simhash)) < 0) {
+	if (c->c_sim != NULL && (r = simindex_insert(c->c_sim, id, d->simhash)) < 0) {
 		lsh_remove(c->c_lsh, id, c->c_wsig);
 		goto fail;
 	}
@@ -2222,8 +2290,10 @@ cluster_remove(struct clusterer *c, uint32_t id)
 		return;
 	a = &c->c_art[id];
 	s = a->ar_story;
-	lsh_remove(c->c_lsh, id, cluster_sig_wide(c, id));
-	simindex_remove(c->c_sim, id, a->ar_simhash);
+	if (c->c_lsh != NULL) {
+		lsh_remove(c->c_lsh, id, cluster_sig_wide(c, id));
+		simindex_remove(c->c_sim, id, a->ar_simhash);
+	}
 	exact_unlink(c, id);
 	group_leave(c, id);
 	story_leave(c, s, id);
@@ -2541,8 +2611,8 @@ cluster_memory(const struct clusterer *c, struct cluster_memory_split *split)
 
 	m.articles = c->c_cap * (sizeof(*c->c_art) + c->c_p.k * sizeof(*c->c_sig) +
 	    c->c_p.doc_terms * (TID_BYTES + sizeof(*c->c_tw)));
-	m.lsh = lsh_memory(c->c_lsh);
-	m.simhash = simindex_memory(c->c_sim);
+	m.lsh = c->c_lsh != NULL ? lsh_memory(c->c_lsh) : 0;
+	m.simhash = c->c_sim != NULL ? simindex_memory(c->c_sim) : 0;
 	for (s = c->c_fhead; s != NULL; s = s->st_fnext)
 		m.stories += sizeof(*s) + MALLOC_HEADER + (s->st_capcent ? s->st_capcent *
 		    sizeof(*s->st_cent) + MALLOC_HEADER : 0) + (s->st_capsrc ?

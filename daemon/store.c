@@ -1567,7 +1567,8 @@ store_set_sync(struct store *s, enum store_sync sync)
  * only the log since: reading the last snapshot back had been a quarter to
  * a third of a rebuild's time, and every page of the state freed and
  * faulted in again cost the loop's core a TLB shootdown. So that copy
- * stays, as large as the loop's own.
+ * stays, as large as the loop's own but for the candidate indexes, which
+ * it lets go (rebuild_main()).
  */
 struct rebuild {
 	pthread_t		thread;
@@ -1618,6 +1619,15 @@ rebuild_main(void *arg)
 	if (rep.snapshot)
 		rb->phases.from = SNAPSHOT_FROM_DISK;
 	t += rb->phases.load;
+	/*
+	 * The state takes the puts as the loop decided them and is dumped:
+	 * neither needs the candidate indexes, whose upkeep was half of a
+	 * rebuild's CPU while the daemon grew and a quarter at rest, and a
+	 * quarter of the copy's memory. A put it must decide again makes them
+	 * anew.
+	 */
+	if (s != NULL)
+		cluster_drop_indexes(s->clusterer);
 	refused = s != NULL ? s->stats.decisions_refused : 0;
 	if (r == 0 && ((r = replay_log(s, rb->dirfd, seq, rb->seq, &rb->stop, &wr)) > 0 ||
 	    r == -EINVAL)) {

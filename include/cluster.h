@@ -198,6 +198,17 @@ int	cluster_add_chosen(struct clusterer *, uint32_t id, const struct doc *d,
 /* What cluster_add() would decide, changing nothing. 0 or -ENOMEM. */
 int	cluster_query(struct clusterer *, const struct doc *d, struct verdict *out);
 
+/*
+ * Let the candidate indexes go (LSH and SimHash: a quarter of an article's
+ * memory, and a quarter to a half of adding it as decided, the more while
+ * the LSH's tables grow): a replica that only applies decisions already
+ * taken (cluster_add_chosen(), cluster_remove()) and is dumped needs
+ * neither, and a dump does not hold them. Whatever decides next (cluster_add(), cluster_add_noted(),
+ * cluster_query()) first makes them again from the held articles, as
+ * cluster_load() does, and may fail with -ENOMEM for it.
+ */
+void	cluster_drop_indexes(struct clusterer *);
+
 /* Remove a held article from every index, group and story. Unknown: ignored. */
 void	cluster_remove(struct clusterer *, uint32_t id);
 

@@ -1382,6 +1382,97 @@ test_an_add_as_chosen_ends_where_deciding_did(void **state)
 	free(s2);
 }
 
+/*
+ * A replica that let its candidate indexes go (cluster_drop_indexes(), as a
+ * snapshot's rebuild does) follows what a clusterer decided to the same
+ * dump, counting no memory for them; when it must decide for itself it
+ * makes them anew and decides as the clusterer that kept them did, matches
+ * and similarities included, to the same state.
+ */
+static void
+test_a_replica_without_indexes_dumps_and_decides_alike(void **state)
+{
+	struct stream			*s1 = calloc(1, sizeof(*s1)), *s2 = calloc(1, sizeof(*s2));
+	struct clusterer		*c1, *c2;
+	struct cluster_choice		 ch;
+	struct cluster_memory_split	 m;
+	struct verdict			 v1, v2;
+	struct tdoc			 src, td;
+	int				 i, decided = 0, followed = 0;
+
+	(void)state;
+	assert_true(s1 != NULL && s2 != NULL);
+	s1->rng = s2->rng = 23;
+	s1->note = &ch;
+	c1 = new_clusterer(&s1->p);
+	c2 = new_clusterer(&s2->p);
+	cluster_drop_indexes(c2);
+	for (i = 0; i < 2400; i++) {
+		uint32_t	id1, id2;
+
+		/* steps 800 to 1199: the replica decides; then it lets the indexes go again */
+		s2->chosen = i >= 800 && i < 1200 ? NULL : &ch;
+		if (i == 1200)
+			cluster_drop_indexes(c2);
+		if (i == 800 || i == 1200) {
+			cluster_memory(c2, &m);
+			assert_int_equal(m.lsh + m.simhash, 0);
+		}
+		id1 = stream_step(s1, c1, &v1);
+		id2 = stream_step(s2, c2, &v2);
+		assert_int_equal(id1, id2);
+		if (id1 == CLUSTER_NONE)
+			continue;
+		if (s2->chosen == NULL) {
+			assert_verdict_equal(&v2, &v1);
+			decided++;
+		} else {
+			assert_int_equal(v2.status, v1.status);
+			assert_int_equal(v2.story, v1.story);
+			assert_int_equal(v2.duplicate_of, v1.duplicate_of);
+			followed++;
+		}
+		if (i % 400 == 399)
+			assert_dumps_equal(c1, c2);
+	}
+	cluster_memory(c2, &m);
+	assert_int_equal(m.lsh + m.simhash, 0);
+	assert_dumps_equal(c1, c2);
+	assert_int_equal(cluster_check(c2), 0);
+	assert_true(decided > 200 && followed > 1000);
+
+	/*
+	 * Copies enough to fill LSH buckets and cut a query's candidates at
+	 * CAND_MAX: which ids a query finds, and so its matches, depend on
+	 * the indexes' order, which the replica must make as it was.
+	 */
+	tdoc_make(&src, &s1->p, 77, "copy words here", T0);
+	for (i = 0; i < 400; i++) {
+		uint32_t	id = s1->nextid + (uint32_t)i;
+
+		tdoc_near(&td, &s1->p, &src, 500 + (uint64_t)i, 0.9);
+		assert_int_equal(cluster_add_noted(c1, id, &td.d, &v1, &ch), 0);
+		assert_int_equal(cluster_add_chosen(c2, id, &td.d, &ch, &v2), 0);
+		if (i % 3 == 0) {	/* some leave, so that buckets are not simply the newest */
+			cluster_remove(c1, id - 1);
+			cluster_remove(c2, id - 1);
+		}
+		tdoc_fini(&td);
+	}
+	tdoc_near(&td, &s1->p, &src, 9999, 0.9);
+	assert_int_equal(cluster_query(c1, &td.d, &v1), 0);
+	assert_int_equal(cluster_query(c2, &td.d, &v2), 0);
+	assert_int_equal(v1.status, VERDICT_NEAR_DUPLICATE);
+	assert_int_equal(v1.nmatches, s1->p.max_matches);
+	assert_verdict_equal(&v2, &v1);
+	tdoc_fini(&td);
+	tdoc_fini(&src);
+	cluster_free(c1);
+	cluster_free(c2);
+	free(s1);
+	free(s2);
+}
+
 static void
 test_dump_then_load_behaves_identically(void **state)
 {
@@ -1902,6 +1993,7 @@ main(void)
 		cmocka_unit_test(test_random_adds_and_removes_keep_invariants),
 		cmocka_unit_test(test_dump_then_load_behaves_identically),
 		cmocka_unit_test(test_an_add_as_chosen_ends_where_deciding_did),
+		cmocka_unit_test(test_a_replica_without_indexes_dumps_and_decides_alike),
 		cmocka_unit_test(test_weights_of_any_size_survive_a_snapshot),
 		cmocka_unit_test(test_trimmed_centroid_terms_leave_with_their_members),
 		cmocka_unit_test(test_article_in_two_stories_merges_the_younger_into_the_older),
