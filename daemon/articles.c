@@ -8,6 +8,7 @@
 #include <utf8proc.h>
 
 #include "api.h"
+#include "decode.h"
 #include "http.h"
 #include "log.h"
 #include "request.h"
@@ -182,16 +183,15 @@ articles_turn_free(struct server *srv)
 	srv->srv_nturn = srv->srv_capturn = 0;
 }
 
-int
-handle_articles_post(struct server *srv, struct request *r, json_t **body)
+/* POST /v1/articles once its body is decoded: doc is taken. */
+static int
+articles_post_doc(struct server *srv, struct request *r, json_t *doc, json_t **body)
 {
 	struct article_in	 in;
 	struct api_error	 err;
-	json_t			*doc, *items;
+	json_t			*items;
 	int			 status;
 
-	if ((status = http_read_json(srv, r, &doc, body)) != 0)
-		return status;
 	if (request_batch(doc, srv->srv_params.max_batch, &items, &err) != 0)
 		status = http_error(body, err.status, err.code, "%s", err.message);
 	else if (items != NULL)
@@ -205,6 +205,79 @@ handle_articles_post(struct server *srv, struct request *r, json_t **body)
 	}
 	json_decref(doc);
 	return status;
+}
+
+/*
+ * A body this large, a batch (100 articles are about 340 KB), is decoded by
+ * the decode thread (decode.h) while the loop serves others; a single post
+ * is decoded on the loop, where handing it over and back would cost it more
+ * than the 20-30 us jansson takes.
+ */
+#define DECODE_APART	(64 * 1024)
+
+struct post_decode {
+	struct decode_job	 pd_job;	/* first: the decoder's pointer is ours */
+	struct server		*pd_srv;
+	struct evhttp_request	*pd_req;
+	struct http_origin	 pd_origin;
+	int64_t			 pd_now;
+};
+
+static void
+on_post_decoded(struct decode_job *job, int cancelled)
+{
+	struct post_decode	*pd = (struct post_decode *)job;
+	struct server		*srv = pd->pd_srv;
+	struct request		 r = { .req = pd->pd_req, .now = pd->pd_now, .origin = pd->pd_origin };
+	json_t			*body = NULL;
+	int			 status;
+
+	if (cancelled) {
+		json_decref(job->doc);
+		free(pd);
+		return;
+	}
+	TAILQ_INIT(&r.query);
+	if (job->doc == NULL)
+		status = http_error(&body, job->err.status, job->err.code, "%s", job->err.message);
+	else if (srv->srv_failed) {
+		/* the log failed while the body was decoded: refuse as the dispatcher would */
+		json_decref(job->doc);
+		status = http_writes_refused(&body);
+	} else
+		status = articles_post_doc(srv, &r, job->doc, &body);
+	if (status != HTTP_LATER)
+		http_answer(srv, &r, status, body);
+	json_decref(body);
+	free(pd);
+}
+
+int
+handle_articles_post(struct server *srv, struct request *r, json_t **body)
+{
+	struct api_error	 err;
+	struct post_decode	*pd;
+	const void		*buf;
+	size_t			 len;
+	json_t			*doc;
+	int			 status;
+
+	if ((status = http_read_body(srv, r, &buf, &len, body)) != 0)
+		return status;
+	if (len >= DECODE_APART && srv->srv_decoder != NULL) {
+		pd = xcalloc(1, sizeof(*pd));
+		pd->pd_job = (struct decode_job){ .buf = buf, .len = len,
+		    .max_depth = srv->srv_params.max_json_depth, .done = on_post_decoded };
+		pd->pd_srv = srv;
+		pd->pd_req = r->req;
+		pd->pd_origin = r->origin;
+		pd->pd_now = r->now;
+		decoder_submit(srv->srv_decoder, &pd->pd_job);
+		return HTTP_LATER;
+	}
+	if (request_json_load(buf, len, srv->srv_params.max_json_depth, &doc, &err) != 0)
+		return http_error(body, err.status, err.code, "%s", err.message);
+	return articles_post_doc(srv, r, doc, body);
 }
 
 /* The id in the path: refused as the body's id would be. */

@@ -16,6 +16,7 @@
 
 #include "http.h"
 #include "auth.h"
+#include "decode.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -128,23 +129,37 @@ is_json_type(const char *ct)
 }
 
 int
-http_read_json(struct server *srv, struct request *r, json_t **doc, json_t **body)
+http_read_body(struct server *srv, struct request *r, const void **buf, size_t *len,
+    json_t **body)
 {
-	struct evbuffer		*in = evhttp_request_get_input_buffer(r->req);
-	const char		*ct;
-	struct api_error	 err;
-	size_t			 len = evbuffer_get_length(in);
-	unsigned char		*p;
+	struct evbuffer	*in = evhttp_request_get_input_buffer(r->req);
+	const char	*ct;
+	unsigned char	*p;
 
+	*len = evbuffer_get_length(in);
 	ct = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Content-Type");
 	if (!is_json_type(ct))
 		return http_error(body, 415, "unsupported_media_type",
 		    "send the body as Content-Type: application/json");
-	if (len > srv->srv_params.max_request_bytes)
+	if (*len > srv->srv_params.max_request_bytes)
 		return http_error(body, 413, "too_large", "the body is %zu bytes, more than the %zu allowed",
-		    len, srv->srv_params.max_request_bytes);
-	if ((p = evbuffer_pullup(in, -1)) == NULL && len > 0)
+		    *len, srv->srv_params.max_request_bytes);
+	if ((p = evbuffer_pullup(in, -1)) == NULL && *len > 0)
 		return http_error(body, 500, "internal", "out of memory reading the body");
+	*buf = p;
+	return 0;
+}
+
+int
+http_read_json(struct server *srv, struct request *r, json_t **doc, json_t **body)
+{
+	struct api_error	 err;
+	const void		*p;
+	size_t			 len;
+	int			 status;
+
+	if ((status = http_read_body(srv, r, &p, &len, body)) != 0)
+		return status;
 	if (request_json_load(p, len, srv->srv_params.max_json_depth, doc, &err) != 0)
 		return http_error(body, err.status, err.code, "%s", err.message);
 	return 0;
@@ -455,19 +470,24 @@ on_request(struct evhttp_request *req, void *arg)
 	r.origin.endpoint = HTTP_ENDPOINT_NONE;
 	clock_gettime(CLOCK_MONOTONIC, &r.origin.start);
 	TAILQ_INIT(&r.query);
-	if ((status = dispatch(srv, &r, &body)) != HTTP_LATER) {
-		if (r.direct) {
-			/* the handler wrote its JSON itself (http_reply_buffer) */
-			assert(body == NULL);
-			evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			    "application/json");
-			evbuffer_add(evhttp_request_get_output_buffer(req), "\n", 1);
-		}
-		http_reply_later(srv, req, &r.origin, status, body);
-	}
+	if ((status = dispatch(srv, &r, &body)) != HTTP_LATER)
+		http_answer(srv, &r, status, body);
 	json_decref(body);
 	evhttp_clear_headers(&r.query);
 	free(r.tail);
+}
+
+void
+http_answer(struct server *srv, struct request *r, int status, json_t *body)
+{
+	if (r->direct) {
+		/* the handler wrote its JSON itself (http_reply_buffer) */
+		assert(body == NULL);
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Type",
+		    "application/json");
+		evbuffer_add(evhttp_request_get_output_buffer(r->req), "\n", 1);
+	}
+	http_reply_later(srv, r->req, &r->origin, status, body);
 }
 
 void
@@ -515,6 +535,8 @@ http_setup(struct server *srv)
 	 * that read nothing: under a steady load, never (README "Durability").
 	 */
 	srv->srv_commit = event_new(srv->srv_base, -1, 0, on_commit, srv);
+	if ((srv->srv_decoder = decoder_new(srv->srv_base)) == NULL)
+		log_warnx("http: cannot start the decode thread; large bodies are parsed on the loop");
 	srv->srv_metrics = metrics_new();
 	for (size_t i = 0; i < NROUTES; i++) {
 		size_t n = strlen(routes[i].path);

@@ -12,6 +12,7 @@
 #include <event2/http.h>
 
 #include "api.h"
+#include "decode.h"
 #include "histogram.h"
 #include "metrics.h"
 #include "server.h"
@@ -139,6 +140,7 @@ struct figures {
 	double				 now, started;
 	const struct store_stats	*st;		/* NULL until recovery is done */
 	size_t				 articles, clusters, groups, waiting;
+	unsigned long long		 decoded_apart;
 	uint64_t			 evicted, log_bytes, feed_seq, feed_horizon;
 };
 
@@ -153,6 +155,7 @@ figures_get(struct server *srv, struct figures *f)
 	f->now = now_seconds();
 	f->started = srv->srv_metrics->started;
 	f->waiting = clusters_waiting(srv);
+	f->decoded_apart = decoder_count(srv->srv_decoder);
 	if (srv->srv_store == NULL)
 		return;
 	c = store_clusterer(srv->srv_store);
@@ -322,6 +325,9 @@ handle_metrics_get(struct server *srv, struct request *r, json_t **body)
 	    "Resident memory size in bytes.", (double)f.rss);
 	text_gauge(out, "storyd_feed_long_polls", "gauge",
 	    "GET /v1/clusters?wait= requests waiting for a change.", (double)f.waiting);
+	text_gauge(out, "storyd_bodies_decoded_apart_total", "counter",
+	    "Request bodies of 64 KiB or more (batches) decoded by the decode thread, not the loop.",
+	    (double)f.decoded_apart);
 	text_requests(out, srv->srv_metrics);
 	if (f.st != NULL)
 		text_store(out, &f);

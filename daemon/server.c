@@ -18,6 +18,7 @@
 #include <event2/listener.h>
 
 #include "auth.h"
+#include "decode.h"
 #include "http.h"
 #include "log.h"
 #include "notify.h"
@@ -671,6 +672,9 @@ server_close(struct server *srv)
 			log_info("store: final snapshot written");
 	} else
 		store_free(srv->srv_store);
+	/* before evhttp_free(): the thread may be reading a request's body */
+	decoder_free(srv->srv_decoder);
+	srv->srv_decoder = NULL;
 	if (srv->srv_http != NULL)
 		evhttp_free(srv->srv_http);
 	http_teardown(srv);

@@ -108,6 +108,19 @@ int	http_writes_refused(json_t **body);
  */
 int	http_read_json(struct server *, struct request *, json_t **doc, json_t **body);
 
+/*
+ * The body's bytes, as http_read_json() would parse them, contiguous and
+ * valid until the request is answered: 0, or the status with *body set.
+ */
+int	http_read_body(struct server *, struct request *, const void **buf, size_t *len,
+	    json_t **body);
+
+/*
+ * Answer r with what its handler returned (not HTTP_LATER), as the
+ * dispatcher does: for a handler that kept r and finished it later.
+ */
+void	http_answer(struct server *, struct request *r, int status, json_t *body);
+
 route_fn	handle_articles_post, handle_article_put, handle_article_get,
 		handle_article_delete, handle_similar_post;
 

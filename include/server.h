@@ -20,6 +20,7 @@ struct evhttp_connection;
 struct auth;
 struct event;
 struct metrics;
+struct decoder;
 struct waiters;
 
 struct server_params {
@@ -65,6 +66,7 @@ struct server {
 	struct event			*srv_commit;	/* the end-of-turn flush: group commit */
 	struct turn_post		*srv_turn;	/* single posts kept for the end of the turn */
 	size_t				 srv_nturn, srv_capturn;
+	struct decoder			*srv_decoder;	/* large bodies parsed off the loop; NULL: on it */
 
 	struct event			*srv_sigterm, *srv_sigint, *srv_sighup;
 	struct event			*srv_tick;	/* once a second: fsync, snapshots */

@@ -3,6 +3,7 @@
 import json
 import select
 import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from e2e_helpers import (article, assert_error, assert_status, assert_verdict, get_article,
@@ -109,29 +110,32 @@ def _read_reply(sock):
 
 
 def test_a_large_batch_is_answered_while_another_is_still_read(client, uid):
-    # Two batches of 400 articles (about 1 MB of log each) on two connections,
-    # sent together; the second carries 3 MB more, in a field storyd ignores,
-    # so it is still being read, a few KiB a loop turn, when the first has
-    # been stored. The first must be answered at the end of that turn, not
-    # held for a turn that reads nothing: its client would sit idle, and
-    # under a steady load no such turn comes.
-    def batch(k, padding):
+    # Two batches on two connections, sent together: 20 articles, parsed on
+    # the loop, and 400 (about 1 MB of log) with 3 MB more in a field storyd
+    # ignores, so that it is still being read, a few KiB a loop turn, when
+    # the first has been stored. The first must be answered at the end of
+    # that turn, not held for a turn that reads nothing: its client would
+    # sit idle, and under a steady load no such turn comes. (The second is
+    # decoded apart, decode.h: were the first too, it could still be
+    # decoding when the second had been read.)
+    def batch(k, n, padding):
         items = [article(uid(f"{k}-{i}"), body=text_for(f"{uid()}-{k}-{i}", 200))
-                 for i in range(400)]
+                 for i in range(n)]
         data = json.dumps({"articles": items, "padding": padding}).encode("utf-8")
+        assert (len(data) < 64 * 1024) == (n < 64)
         return (b"POST /v1/articles HTTP/1.1\r\nHost: storyd\r\n"
                 b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(data)
                 + data)
 
     first, second = (socket.create_connection((client.host, client.port), timeout=60)
                      for _ in range(2))
-    requests = [(first, batch(0, "")), (second, batch(1, "x" * (3 << 20)))]
+    requests = [(first, batch(0, 20, "")), (second, batch(1, 400, "x" * (3 << 20)))]
     try:
         for sock, req in requests:
             sock.sendall(req)
         status, body = _read_reply(first)
         assert status == 200
-        assert [r["status"] for r in body["results"]] == ["new_story"] * 400
+        assert [r["status"] for r in body["results"]] == ["new_story"] * 20
         waiting, _, _ = select.select([second], [], [], 0)
         assert not waiting, "the first batch was held until the second was stored"
         status, body = _read_reply(second)
@@ -140,3 +144,69 @@ def test_a_large_batch_is_answered_while_another_is_still_read(client, uid):
     finally:
         first.close()
         second.close()
+
+
+def decoded_apart(client):
+    for line in client.get("/metrics").body.decode("utf-8").splitlines():
+        if line.startswith("storyd_bodies_decoded_apart_total "):
+            return float(line.split()[1])
+    raise AssertionError("no storyd_bodies_decoded_apart_total in /metrics")
+
+
+def large_batch(uid, tag):
+    items = [article(uid(f"{tag}{i}"), title=text_for(f"{uid()}-{tag}{i}/t", 8),
+                     body=text_for(f"{uid()}-{tag}{i}", 120)) for i in range(100)]
+    data = json.dumps({"articles": items}).encode("utf-8")
+    assert len(data) >= 64 * 1024
+    return items, data
+
+
+def test_a_large_batch_is_decoded_apart_and_answered_alike(fresh_daemon, uid):
+    """
+    A body of 64 KiB or more, a batch, is parsed by the decode thread while
+    the loop serves others. Its reply, its errors and what it stores are a
+    body's parsed on the loop, and the metric counts it.
+    """
+    client = fresh_daemon.client()
+    before = decoded_apart(client)
+    items, _ = large_batch(uid, "ok")
+    items[7] = {"id": items[7]["id"]}
+    results = assert_status(post_raw(client, json.dumps({"articles": items})), 200)["results"]
+    assert [r["id"] for r in results] == [a["id"] for a in items]
+    assert results[7]["error"]["code"] == "empty_article"
+    for i, r in enumerate(results):
+        if i != 7:
+            assert_verdict(r, items[i]["id"])
+            assert get_article(client, items[i]["id"])["title"] == items[i]["title"]
+
+    # refused whole, nothing of it stored
+    items, data = large_batch(uid, "bad")
+    assert_error(post_raw(client, data[:-2]), 400, "malformed_json")
+    assert_error(post_raw(client, data.replace(b'"title"', b'"\xff"', 1)), 422, "invalid_utf8")
+    deep = b'{"pad":"%s","articles":%s%s}' % (b"x" * (64 * 1024), b"[" * 40, b"]" * 40)
+    assert_error(post_raw(client, deep), 400, "too_deep")
+    for a in items:
+        get_article(client, a["id"], expect=404)
+    assert decoded_apart(client) == before + 4
+    # a small body is parsed on the loop
+    assert_error(post_raw(client, '{"articles": 5}'), 400, "wrong_type")
+    assert decoded_apart(client) == before + 4
+
+
+def test_a_large_batch_whose_client_left_is_stored_as_if_read_whole(fresh_daemon, uid):
+    # The client sends a batch and closes at once, while its body may be
+    # still decoding: storyd stores it as it would have, and stays well.
+    client = fresh_daemon.client()
+    items, data = large_batch(uid, "gone")
+    sock = socket.create_connection((client.host, client.port), timeout=10)
+    sock.sendall(b"POST /v1/articles HTTP/1.1\r\nHost: storyd\r\n"
+                 b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(data)
+                 + data)
+    sock.close()
+    deadline = time.monotonic() + 10
+    while client.get(f"/v1/articles/{items[-1]['id']}").status != 200:
+        assert time.monotonic() < deadline, "the batch was not stored"
+        time.sleep(0.05)
+    for a in items:
+        assert get_article(client, a["id"])["title"] == a["title"]
+    assert decoded_apart(client) == 1

@@ -1,0 +1,189 @@
+/*
+ * decode: a thread that parses large bodies for the loop; the contract is in
+ * decode.h.
+ *
+ * Two lists under one mutex: the jobs to decode, and those decoded and not
+ * yet delivered. The thread wakes the loop through a pipe, one byte for
+ * each time the second list stops being empty, and the loop delivers the
+ * whole list at once.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "decode.h"
+#include "request.h"
+#include "thread.h"
+#include "xmalloc.h"
+
+struct job_list {
+	struct decode_job	*head;
+	struct decode_job	**tail;
+};
+
+struct decoder {
+	pthread_t		 dec_thread;
+	pthread_mutex_t		 dec_mu;
+	pthread_cond_t		 dec_work;
+	struct job_list		 dec_todo;	/* under dec_mu */
+	struct job_list		 dec_done;	/* under dec_mu */
+	int			 dec_woken;	/* a byte is on its way: dec_done is not empty */
+	int			 dec_stop;
+	int			 dec_pipe[2];
+	struct event		*dec_ev;
+	unsigned long long	 dec_count;	/* the loop's */
+};
+
+static void
+list_init(struct job_list *l)
+{
+	l->head = NULL;
+	l->tail = &l->head;
+}
+
+static void
+list_push(struct job_list *l, struct decode_job *job)
+{
+	job->next = NULL;
+	*l->tail = job;
+	l->tail = &job->next;
+}
+
+/* The whole list, leaving it empty. */
+static struct decode_job *
+list_take(struct job_list *l)
+{
+	struct decode_job	*head = l->head;
+
+	list_init(l);
+	return head;
+}
+
+static void *
+decoder_main(void *arg)
+{
+	struct decoder		*d = arg;
+	struct decode_job	*job;
+	int			 wake;
+
+	pthread_mutex_lock(&d->dec_mu);
+	for (;;) {
+		while (!d->dec_stop && d->dec_todo.head == NULL)
+			pthread_cond_wait(&d->dec_work, &d->dec_mu);
+		if (d->dec_stop)
+			break;
+		job = d->dec_todo.head;
+		if ((d->dec_todo.head = job->next) == NULL)
+			d->dec_todo.tail = &d->dec_todo.head;
+		pthread_mutex_unlock(&d->dec_mu);
+
+		if (request_json_load(job->buf, job->len, job->max_depth, &job->doc, &job->err) != 0)
+			job->doc = NULL;
+
+		pthread_mutex_lock(&d->dec_mu);
+		list_push(&d->dec_done, job);
+		wake = !d->dec_woken;
+		d->dec_woken = 1;
+		if (wake) {
+			/* a full pipe holds bytes enough to wake the loop already */
+			ssize_t	n = write(d->dec_pipe[1], "", 1);
+
+			(void)n;
+		}
+	}
+	pthread_mutex_unlock(&d->dec_mu);
+	return NULL;
+}
+
+static void
+on_decoded(evutil_socket_t fd, short what, void *arg)
+{
+	struct decoder		*d = arg;
+	struct decode_job	*job, *next;
+	char			 buf[64];
+
+	(void)what;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	pthread_mutex_lock(&d->dec_mu);
+	job = list_take(&d->dec_done);
+	d->dec_woken = 0;
+	pthread_mutex_unlock(&d->dec_mu);
+	for (; job != NULL; job = next) {
+		next = job->next;
+		d->dec_count++;
+		job->done(job, 0);
+	}
+}
+
+struct decoder *
+decoder_new(struct event_base *base)
+{
+	struct decoder	*d = xcalloc(1, sizeof(*d));
+
+	list_init(&d->dec_todo);
+	list_init(&d->dec_done);
+	d->dec_pipe[0] = d->dec_pipe[1] = -1;
+	pthread_mutex_init(&d->dec_mu, NULL);
+	pthread_cond_init(&d->dec_work, NULL);
+	if (pipe2(d->dec_pipe, O_CLOEXEC | O_NONBLOCK) == -1 ||
+	    (d->dec_ev = event_new(base, d->dec_pipe[0], EV_READ | EV_PERSIST, on_decoded, d)) ==
+	    NULL || event_add(d->dec_ev, NULL) != 0 ||
+	    thread_start(&d->dec_thread, "storyd-decode", decoder_main, d) != 0) {
+		if (d->dec_ev != NULL)
+			event_free(d->dec_ev);
+		for (int i = 0; i < 2; i++)
+			if (d->dec_pipe[i] != -1)
+				close(d->dec_pipe[i]);
+		pthread_mutex_destroy(&d->dec_mu);
+		pthread_cond_destroy(&d->dec_work);
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+void
+decoder_free(struct decoder *d)
+{
+	struct decode_job	*job, *next;
+
+	if (d == NULL)
+		return;
+	pthread_mutex_lock(&d->dec_mu);
+	d->dec_stop = 1;
+	pthread_cond_signal(&d->dec_work);
+	pthread_mutex_unlock(&d->dec_mu);
+	pthread_join(d->dec_thread, NULL);
+	for (int l = 0; l < 2; l++)
+		for (job = list_take(l == 0 ? &d->dec_done : &d->dec_todo); job != NULL; job = next) {
+			next = job->next;
+			job->done(job, 1);
+		}
+	event_free(d->dec_ev);
+	close(d->dec_pipe[0]);
+	close(d->dec_pipe[1]);
+	pthread_mutex_destroy(&d->dec_mu);
+	pthread_cond_destroy(&d->dec_work);
+	free(d);
+}
+
+void
+decoder_submit(struct decoder *d, struct decode_job *job)
+{
+	job->doc = NULL;
+	pthread_mutex_lock(&d->dec_mu);
+	list_push(&d->dec_todo, job);
+	pthread_cond_signal(&d->dec_work);
+	pthread_mutex_unlock(&d->dec_mu);
+}
+
+unsigned long long
+decoder_count(const struct decoder *d)
+{
+	return d != NULL ? d->dec_count : 0;
+}
