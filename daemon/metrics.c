@@ -142,6 +142,8 @@ struct figures {
 	size_t				 articles, clusters, groups, waiting;
 	unsigned long long		 decoded_apart;
 	uint64_t			 evicted, log_bytes, feed_seq, feed_horizon;
+	double				 recovery_secs;
+	uint64_t			 recovery_records;
 };
 
 static void
@@ -160,6 +162,8 @@ figures_get(struct server *srv, struct figures *f)
 		return;
 	c = store_clusterer(srv->srv_store);
 	f->st = store_stats(srv->srv_store);
+	f->recovery_secs = srv->srv_recovery_secs;
+	f->recovery_records = srv->srv_recovery_records;
 	f->articles = store_count(srv->srv_store);
 	f->clusters = cluster_count_stories(c);
 	f->groups = cluster_count_groups(c);
@@ -267,6 +271,17 @@ text_store(struct evbuffer *out, const struct figures *f)
 	    (double)f->feed_horizon);
 	text_gauge(out, "storyd_log_bytes", "gauge",
 	    "Bytes in the write-ahead log since the last snapshot.", (double)f->log_bytes);
+	text_gauge(out, "storyd_recovery_duration_seconds", "gauge",
+	    "Seconds the start's recovery took: the snapshot loaded and the log after it replayed.",
+	    f->recovery_secs);
+	text_gauge(out, "storyd_recovery_log_records", "gauge",
+	    "Log records the start's recovery replayed.", (double)f->recovery_records);
+	text_gauge(out, "storyd_recovery_fingerprints_taken", "gauge",
+	    "Puts the start's recovery replayed with the fingerprint their record kept, "
+	    "not analysing the text again.", (double)st->fingerprints_taken);
+	text_gauge(out, "storyd_recovery_decisions_taken", "gauge",
+	    "Puts the start's recovery added as their record's decision said, not deciding again.",
+	    (double)st->decisions_taken);
 	text_gauge(out, "storyd_log_decisions_refused_total", "counter",
 	    "Logged puts whose recorded clustering decision did not fit the state replaying "
 	    "them (at start, and in background snapshots), so were clustered again; 0 when "
@@ -407,6 +422,10 @@ handle_stats_get(struct server *srv, struct request *r, json_t **body)
 	json_object_set_new(*body, "log", json_pack("{s:I,s:I,s:o,s:o}",
 	    "bytes", (json_int_t)f.log_bytes, "written_bytes", (json_int_t)st->log_written,
 	    "fsync", histogram_json(&st->fsync), "write", histogram_json(&st->log_write)));
+	json_object_set_new(*body, "recovery", json_pack("{s:f,s:I,s:I,s:I}",
+	    "duration_seconds", f.recovery_secs, "log_records", (json_int_t)f.recovery_records,
+	    "fingerprints_taken", (json_int_t)st->fingerprints_taken,
+	    "decisions_taken", (json_int_t)st->decisions_taken));
 	json_object_set_new(*body, "snapshot", json_pack("{s:o,s:f,s:{s:f,s:f,s:f,s:I},s:I,s:b,s:I,s:I}",
 	    "age_seconds", st->snapshot_time > 0 ? json_real(f.now - st->snapshot_time) : json_null(),
 	    "duration_seconds", st->snapshot_duration,

@@ -138,15 +138,20 @@ struct recovery {
 	struct store_report	 report;
 	int			 result;
 	int			 notify_fd;
+	double			 seconds;	/* store_open() took */
 };
 
 static void *
 recover(void *arg)
 {
 	struct recovery	*rc = arg;
+	struct timespec	 t0, t1;
 	char		 done = 1;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc->result = store_open(&rc->store, rc->dir, &rc->params, &rc->report);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	rc->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	while (write(rc->notify_fd, &done, 1) == -1 && errno == EINTR)
 		;
 	return NULL;
@@ -202,6 +207,8 @@ on_recovered(evutil_socket_t fd, short what, void *arg)
 	}
 	srv->srv_store = rc->store;
 	srv->srv_ready = 1;
+	srv->srv_recovery_secs = rc->seconds;
+	srv->srv_recovery_records = rc->report.replayed;
 	c = store_clusterer(srv->srv_store);
 	taken = store_stats(srv->srv_store)->fingerprints_taken;
 	decided = store_stats(srv->srv_store)->decisions_taken;
@@ -209,10 +216,10 @@ on_recovered(evutil_socket_t fd, short what, void *arg)
 	if (!rc->report.snapshot && rc->report.replayed == 0)
 		log_info("store: nothing to recover in %s; starting empty", rc->dir);
 	else
-		log_info("store: recovered %zu article%s in %zu cluster%s (%s, then %llu log "
+		log_info("store: recovered %zu article%s in %zu cluster%s in %.2f s (%s, then %llu log "
 		    "record%s, %llu fingerprint%s and %llu decision%s taken from them)",
 		    store_count(srv->srv_store), plural(store_count(srv->srv_store)),
-		    cluster_count_stories(c), plural(cluster_count_stories(c)),
+		    cluster_count_stories(c), plural(cluster_count_stories(c)), rc->seconds,
 		    rc->report.snapshot ? "a snapshot" : "no snapshot",
 		    (unsigned long long)rc->report.replayed, plural(rc->report.replayed),
 		    (unsigned long long)taken, plural(taken), (unsigned long long)decided,

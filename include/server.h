@@ -60,6 +60,8 @@ struct server {
 	struct store			*srv_store;	/* NULL until recovery is done */
 	int				 srv_ready;	/* recovery done: /readyz answers 200 */
 	int				 srv_failed;	/* the log cannot be written: refuse writes */
+	double				 srv_recovery_secs;	/* what the start's recovery took */
+	uint64_t			 srv_recovery_records;	/* log records it replayed */
 	int				 srv_status;	/* exit status of server_run */
 
 	TAILQ_HEAD(, held_reply)	 srv_held;	/* replies waiting for the log flush */

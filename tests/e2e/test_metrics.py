@@ -224,6 +224,36 @@ def test_snapshot_age_duration_and_size(start_storyd):
         "the snapshot loaded at start has no age"
 
 
+@needs_own_daemon
+def test_recovery_is_timed_and_counted(start_storyd):
+    # what a start found: the log records after the snapshot, each put
+    # taken with the fingerprint and the decision its record kept
+    d = start_storyd(config="[store]\nretention_hours = 876000\n")
+    c = d.client()
+    assert value(scrape(c), "storyd_recovery_log_records") == 0
+    for i in range(5):
+        post_article(c, article(f"rc-{i}"))
+    d.kill()
+    d.start()
+    c = d.client()
+    text = scrape(c)
+    assert value(text, "storyd_recovery_log_records") == 5
+    assert value(text, "storyd_recovery_fingerprints_taken") == 5
+    assert value(text, "storyd_recovery_decisions_taken") == 5
+    assert 0 < value(text, "storyd_recovery_duration_seconds") < 60
+    rec = assert_status(c.get("/v1/stats"), 200)["recovery"]
+    assert rec["log_records"] == 5 and rec["decisions_taken"] == 5
+    # replies give three significant digits
+    assert rec["duration_seconds"] == pytest.approx(value(text, "storyd_recovery_duration_seconds"),
+                                                    rel=0.01)
+    assert "recovered 5 articles in 5 clusters in " in d.stderr_text()
+    # a clean stop leaves a snapshot and nothing to replay
+    d.restart()
+    text = scrape(d.client())
+    assert value(text, "storyd_recovery_log_records") == 0
+    assert value(text, "storyd_recovery_decisions_taken") == 0
+
+
 def test_resident_memory_is_reported(client):
     assert value(scrape(client), "process_resident_memory_bytes") > 1 << 20
     assert assert_status(client.get("/v1/stats"), 200)["memory"]["resident_bytes"] > 1 << 20
