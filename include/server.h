@@ -3,7 +3,8 @@
  * libevent base, the HTTP listener, signals and timers. Recovery runs in a
  * thread while the loop already answers /healthz and /readyz (503); the
  * store is handed to the loop when it is done, and only the loop touches it
- * from then on. Handlers run on the loop and never block.
+ * from then on. Handlers run on the loop and never block; a large body (a
+ * batch) is parsed on a thread of its own first (decode.h).
  */
 #pragma once
 #include <stddef.h>
