@@ -166,7 +166,8 @@ class Poster(threading.Thread):
     def run(self):
         n = 0
         while not self.halt.is_set():
-            k = self.rng.choice([1, 1, 2, 3, 8])
+            # 160 articles are over 64 KiB: a body decoded by the decode thread
+            k = self.rng.choice([1, 1, 2, 3, 8, 160])
             batch = [self.make(n + i) for i in range(k)]
             n += k
             single = k == 1 and self.rng.random() < 0.7
@@ -232,7 +233,8 @@ def test_kill_9_under_concurrent_posts_loses_no_acknowledged_article(start_story
     assert_all_there(d.client(), all_acked)
     # every put replayed took the fingerprint and the decision its record kept:
     # none analysed or decided again
-    lines = re.findall(r"store: recovered \d+ articles? in \d+ clusters? \(no snapshot, then "
+    lines = re.findall(r"store: recovered \d+ articles? in \d+ clusters? in [\d.]+ s "
+                       r"\(no snapshot, then "
                        r"(\d+) log records?, (\d+) fingerprints? and (\d+) decisions? taken "
                        r"from them\)", d.stderr_text())
     records, taken, decided = map(int, lines[-1])
