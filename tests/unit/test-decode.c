@@ -1,0 +1,121 @@
+/*
+ * test-decode: the decode thread gives each body back to the loop once, in
+ * the order given, decoded or with the error the loop would have given;
+ * freed first, it cancels what it has not delivered, each once.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+
+#include "decode.h"
+
+#define NJOBS	64
+
+struct seen {
+	struct decode_job	 job[NJOBS];
+	int			 order[NJOBS];	/* job indexes, as delivered */
+	int			 ndone, ncancelled;
+	int			 cancelled[NJOBS];
+	int			 decoded[NJOBS];	/* an array of one article */
+};
+
+static struct seen	seen;
+
+static void
+on_done(struct decode_job *job, int cancelled)
+{
+	int	i = (int)(job - seen.job);
+
+	if (cancelled) {
+		seen.cancelled[i]++;
+		seen.ncancelled++;
+	} else {
+		seen.order[seen.ndone++] = i;
+		seen.decoded[i] = job->doc != NULL &&
+		    json_array_size(json_object_get(job->doc, "articles")) == 1;
+	}
+	json_decref(job->doc);		/* the callback's, cancelled or not */
+}
+
+static void
+submit(struct decoder *d, int i, const char *body)
+{
+	seen.job[i] = (struct decode_job){ .buf = body, .len = strlen(body), .max_depth = 8,
+	    .done = on_done };
+	decoder_submit(d, &seen.job[i]);
+}
+
+static void
+test_bodies_come_back_in_order_decoded_or_refused(void **state)
+{
+	struct event_base	*base = event_base_new();
+	struct decoder		*d;
+	static const char	*bodies[] = {
+		"{\"articles\":[{\"id\":\"a\",\"title\":\"x\"}]}",
+		"{\"articles\":[",				/* cut */
+		"{\"t\":\"\xff\"}",				/* not UTF-8 */
+		"[[[[[[[[[[[[1]]]]]]]]]]]]",			/* deeper than 8 */
+	};
+
+	(void)state;
+	memset(&seen, 0, sizeof(seen));
+	assert_non_null(base);
+	assert_non_null(d = decoder_new(base));
+	for (int i = 0; i < NJOBS; i++)
+		submit(d, i, bodies[i % 4]);
+	while (seen.ndone < NJOBS)
+		assert_int_equal(event_base_loop(base, EVLOOP_ONCE), 0);
+	assert_int_equal(decoder_count(d), NJOBS);
+	for (int i = 0; i < NJOBS; i++) {
+		assert_int_equal(seen.order[i], i);
+		assert_int_equal(seen.decoded[i], i % 4 == 0);
+		if (i % 4 == 0)
+			continue;
+		assert_null(seen.job[i].doc);
+		assert_int_equal(seen.job[i].err.status, i % 4 == 2 ? 422 : 400);
+		assert_string_equal(seen.job[i].err.code, i % 4 == 1 ? "malformed_json" :
+		    i % 4 == 2 ? "invalid_utf8" : "too_deep");
+	}
+	decoder_free(d);
+	assert_int_equal(seen.ncancelled, 0);
+	event_base_free(base);
+}
+
+static void
+test_freeing_cancels_what_was_not_delivered_once_each(void **state)
+{
+	struct event_base	*base = event_base_new();
+	struct decoder		*d;
+
+	(void)state;
+	memset(&seen, 0, sizeof(seen));
+	assert_non_null(base);
+	assert_non_null(d = decoder_new(base));
+	/* the loop never runs: decoded or not, nothing is delivered */
+	for (int i = 0; i < NJOBS; i++)
+		submit(d, i, "{\"articles\":[{\"id\":\"a\",\"title\":\"x\"}]}");
+	decoder_free(d);
+	assert_int_equal(seen.ndone, 0);
+	assert_int_equal(seen.ncancelled, NJOBS);
+	for (int i = 0; i < NJOBS; i++)
+		assert_int_equal(seen.cancelled[i], 1);
+	decoder_free(NULL);
+	event_base_free(base);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bodies_come_back_in_order_decoded_or_refused),
+		cmocka_unit_test(test_freeing_cancels_what_was_not_delivered_once_each),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
