@@ -12,6 +12,7 @@
 #include <event2/http.h>
 
 #include "api.h"
+#include "clock.h"
 #include "decode.h"
 #include "histogram.h"
 #include "metrics.h"
@@ -48,21 +49,12 @@ static const char	*verdict_names[] = {
 	"new_story", "joined_story", "near_duplicate", "exact_duplicate",
 };
 
-static double
-now_seconds(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 struct metrics *
 metrics_new(void)
 {
 	struct metrics	*m = xcalloc(1, sizeof(*m));
 
-	m->started = now_seconds();
+	m->started = clock_seconds(CLOCK_REALTIME);
 	return m;
 }
 
@@ -154,7 +146,7 @@ figures_get(struct server *srv, struct figures *f)
 	memset(f, 0, sizeof(*f));
 	f->ready = srv->srv_store != NULL;
 	f->rss = resident_bytes();
-	f->now = now_seconds();
+	f->now = clock_seconds(CLOCK_REALTIME);
 	f->started = srv->srv_metrics->started;
 	f->waiting = clusters_waiting(srv);
 	f->decoded_apart = decoder_count(srv->srv_decoder);

@@ -18,6 +18,7 @@
 #include <event2/listener.h>
 
 #include "auth.h"
+#include "clock.h"
 #include "decode.h"
 #include "http.h"
 #include "log.h"
@@ -145,13 +146,11 @@ static void *
 recover(void *arg)
 {
 	struct recovery	*rc = arg;
-	struct timespec	 t0, t1;
+	double		 t0 = clock_seconds(CLOCK_MONOTONIC);
 	char		 done = 1;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc->result = store_open(&rc->store, rc->dir, &rc->params, &rc->report);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	rc->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	rc->seconds = clock_seconds(CLOCK_MONOTONIC) - t0;
 	while (write(rc->notify_fd, &done, 1) == -1 && errno == EINTR)
 		;
 	return NULL;

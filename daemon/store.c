@@ -21,6 +21,7 @@
 #include <xxhash.h>
 
 #include "ahead.h"
+#include "clock.h"
 #include "fingerprint.h"
 #include "le.h"
 #include "pages.h"
@@ -946,15 +947,6 @@ size_t
 store_pending(const struct store *s)
 {
 	return s->wal != NULL ? wal_pending(s->wal) : 0;
-}
-
-static double
-clock_seconds(clockid_t id)
-{
-	struct timespec	ts;
-
-	clock_gettime(id, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 int

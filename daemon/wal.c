@@ -17,6 +17,7 @@
 
 #include <xxhash.h>
 
+#include "clock.h"
 #include "fdio.h"
 #include "le.h"
 #include "thread.h"
@@ -814,15 +815,6 @@ wal_sync(struct wal *w)
 	return wal_datasync(w);
 }
 
-static double
-mono_seconds(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The job left unfinished at quit is done first: wal_close() relies on it. */
 static void *
 syncer_main(void *arg)
@@ -839,9 +831,9 @@ syncer_main(void *arg)
 			break;
 		fd = sy->fd;
 		pthread_mutex_unlock(&sy->mu);
-		t0 = mono_seconds();
+		t0 = clock_seconds(CLOCK_MONOTONIC);
 		r = fdatasync(fd) == -1 ? -errno : 0;
-		t0 = mono_seconds() - t0;
+		t0 = clock_seconds(CLOCK_MONOTONIC) - t0;
 		close(fd);
 		pthread_mutex_lock(&sy->mu);
 		sy->fd = -1;
