@@ -942,6 +942,21 @@ write_file(const char *path, const unsigned char *img, size_t len)
 }
 
 /*
+ * The record at off of a segment image of len bytes: 1 and its payload's
+ * size, or 0 where the records end, which must be the image's end.
+ */
+static int
+record_at(const unsigned char *img, size_t len, size_t off, size_t *size)
+{
+	if (off + RECORD_HEADER > len) {
+		assert_int_equal(off, len);
+		return 0;
+	}
+	*size = le32_get(img + off);
+	return 1;
+}
+
+/*
  * Give the newest segment's last record a payload of three bytes, with a
  * valid checksum (wal.h: 24-byte header, XXH3 of its first 16 bytes and the
  * payload): a record the log accepts and the store cannot apply.
@@ -951,14 +966,11 @@ garble_last_record(const char *dir)
 {
 	static unsigned char	 img[1 << 20];
 	char			 path[200];
-	size_t			 len, off = FILE_HEADER, last = 0;
+	size_t			 len, off, size, last = 0;
 
 	len = read_newest(dir, path, img, sizeof(img));
-	while (off + RECORD_HEADER <= len) {
+	for (off = FILE_HEADER; record_at(img, len, off, &size); off += RECORD_HEADER + size)
 		last = off;
-		off += RECORD_HEADER + le32_get(img + off);
-	}
-	assert_int_equal(off, len);
 	assert_true(last > 0);
 	memcpy(img + last + RECORD_HEADER, "bad", 3);
 	seal_record(img + last, 3);
@@ -986,14 +998,14 @@ make_version(const char *dir, int version)
 {
 	static unsigned char	 img[1 << 22], out[1 << 22];
 	char			 path[200];
-	size_t			 len, off = FILE_HEADER, n = FILE_HEADER, stripped = 0;
+	size_t			 len, off, size, n = FILE_HEADER, stripped = 0;
 
 	len = read_newest(dir, path, img, sizeof(img));
 	assert_int_equal(img[8], 3);
 	memcpy(out, img, FILE_HEADER);
 	out[8] = (unsigned char)version;
-	while (off + RECORD_HEADER <= len) {
-		size_t	size = le32_get(img + off), keep = size;
+	for (off = FILE_HEADER; record_at(img, len, off, &size); off += RECORD_HEADER + size) {
+		size_t	keep = size;
 
 		if (img[off + 4] == 1) {	/* a put */
 			keep = put_strings_end(img + off + RECORD_HEADER, 4 + version);
@@ -1003,9 +1015,7 @@ make_version(const char *dir, int version)
 		memcpy(out + n, img + off, RECORD_HEADER + keep);
 		seal_record(out + n, keep);
 		n += RECORD_HEADER + keep;
-		off += RECORD_HEADER + size;
 	}
-	assert_int_equal(off, len);
 	assert_true(stripped > 100);
 	write_file(path, out, n);
 }
@@ -1019,12 +1029,10 @@ spoil_decisions(const char *dir)
 {
 	static unsigned char	 img[1 << 22];
 	char			 path[200];
-	size_t			 len, off = FILE_HEADER, spoilt = 0;
+	size_t			 len, off, size, at, spoilt = 0;
 
 	len = read_newest(dir, path, img, sizeof(img));
-	while (off + RECORD_HEADER <= len) {
-		size_t	size = le32_get(img + off), at;
-
+	for (off = FILE_HEADER; record_at(img, len, off, &size); off += RECORD_HEADER + size) {
 		if (img[off + 4] == 1) {	/* a put: six strings, then the decision */
 			at = put_strings_end(img + off + RECORD_HEADER, 6);
 			assert_true(at + 8 < size);
@@ -1032,9 +1040,7 @@ spoil_decisions(const char *dir)
 			seal_record(img + off, size);
 			spoilt++;
 		}
-		off += RECORD_HEADER + size;
 	}
-	assert_int_equal(off, len);
 	assert_true(spoilt > 100);
 	write_file(path, img, len);
 }
