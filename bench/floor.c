@@ -71,6 +71,7 @@ int
 main(int argc, char **argv)
 {
 	struct event_base		*base;
+	struct event_config		*cfg;
 	struct evhttp			*http;
 	struct evhttp_bound_socket	*bound;
 	struct event			*sigterm, *sigint, *timer;
@@ -90,9 +91,13 @@ main(int argc, char **argv)
 		}
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if ((base = event_base_new()) == NULL || (http = evhttp_new(base)) == NULL)
+	/* storyd's own settings: its event base (daemon/server.c loop_base_new) */
+	if ((cfg = event_config_new()) == NULL ||
+	    event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) != 0 ||
+	    (base = event_base_new_with_config(cfg)) == NULL || (http = evhttp_new(base)) == NULL)
 		return 1;
-	/* storyd's own settings (daemon/http.c http_setup) */
+	event_config_free(cfg);
+	/* and its HTTP settings (daemon/http.c http_setup) */
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
 	    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
 	evhttp_set_max_body_size(http, 16 << 20);
