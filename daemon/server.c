@@ -227,8 +227,9 @@ on_recovered(evutil_socket_t fd, short what, void *arg)
 		log_warnx("store: %llu logged decision%s did not fit the recovered state, so those "
 		    "articles were clustered again; their clusters may differ from before the restart",
 		    (unsigned long long)refused, plural(refused));
-	notify("READY=1\nSTATUS=listening on %s; %zu articles in %zu clusters recovered",
-	    srv->srv_addr, store_count(srv->srv_store), cluster_count_stories(c));
+	notify("READY=1\nSTATUS=listening on %s; %zu article%s in %zu cluster%s recovered",
+	    srv->srv_addr, store_count(srv->srv_store), plural(store_count(srv->srv_store)),
+	    cluster_count_stories(c), plural(cluster_count_stories(c)));
 }
 
 static void

@@ -705,7 +705,7 @@ def test_sd_notify_messages(start_storyd, uid, monkeypatch):
     assert recovering and recovering[0] < ready, msgs
     status = [m for m in msgs[ready:] if m.startswith("STATUS=listening")]
     assert status == [f"STATUS=listening on 127.0.0.1:{d.port}; 5 articles in "
-                      f"{len(clusters)} clusters recovered"], msgs
+                      f"{len(clusters)} cluster{'' if len(clusters) == 1 else 's'} recovered"], msgs
     assert notify_count(d, "WATCHDOG=1", 2, 3.0) >= 2, d.notify_messages
     d.stop()
 
