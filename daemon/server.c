@@ -568,11 +568,11 @@ server_conn_track(struct server *srv, struct evhttp_connection *conn)
  * connection's reading and writing on and off as a request goes through)
  * into at most one epoll_ctl() at the turn's end, instead of one each:
  * 1.9 calls a single post against 3.8 (README, "Where the time goes").
- * libevent warns that this is unsafe for a
- * descriptor that is a dup() of another, since epoll files an interest
- * under the open file, not the number; the loop is given none (the log's
- * duplicates are files, which never enter the loop), and storyd neither
- * forks nor takes sockets from elsewhere.
+ * libevent warns that this is unsafe for a descriptor that is a dup() of
+ * another, since epoll files an interest under the open file, not the
+ * number; the loop is given none (the log's duplicates are files, which
+ * never enter the loop), and storyd neither forks nor takes sockets from
+ * elsewhere.
  */
 static struct event_base *
 loop_base_new(void)
