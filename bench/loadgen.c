@@ -9,7 +9,8 @@
  *           connection sends again as soon as it has its answer), or open
  *           loop with -r: requests are due at a fixed rate and latency counts
  *           from when each was due, so a slow server cannot hide its queue.
- *   mix     the load test: posts (single and batches of 10), /v1/similar,
+ *   mix     the load test: posts (single, batches of 10 and now and then of
+ *           MIX_LARGE_BATCH, a body the server decodes on its own thread), /v1/similar,
  *           cluster polls, GETs and DELETEs of acknowledged articles, for -d
  *           seconds, reconnecting when the server goes away (kill -9 and
  *           restart); then it waits for /readyz and checks that every
@@ -68,6 +69,7 @@ enum {
 };
 
 #define NCODES	16	/* error codes counted, by the "code" of the JSON error */
+#define MIX_LARGE_BATCH	40	/* ~136 KB: past storyd's 64 KiB, so decoded apart (daemon/decode.c) */
 
 struct buf {
 	char	*p;
@@ -307,8 +309,10 @@ next_mix(struct lg *g, struct conn *c)
 
 	if (r < 50) {
 		post_articles(g, c, 1);
-	} else if (r < 58) {
+	} else if (r < 57) {
 		post_articles(g, c, 10);
+	} else if (r < 58) {
+		post_articles(g, c, MIX_LARGE_BATCH);
 	} else if (r < 70) {
 		g->body.n = 0;
 		article_json(g, &g->body, 0, 0);

@@ -7,9 +7,10 @@
 #        RSS_LIMIT_MB (default: 64 + 8 KiB per max_articles), KEEP=1 keeps the temp dir
 #
 # storyd runs with fsync = always on a temporary data directory, max_articles
-# small enough to be reached. bench/loadgen -m mix sends posts (single and
-# batches of 10), /v1/similar, cluster polls, GETs and DELETEs of articles it
-# was told were stored, reconnecting whenever storyd is gone. Halfway
+# small enough to be reached. bench/loadgen -m mix sends posts (single,
+# batches of 10, and of 40, which storyd's decode thread parses),
+# /v1/similar, cluster polls, GETs and DELETEs of articles it was told were
+# stored, reconnecting whenever storyd is gone. Halfway
 # through, storyd is killed with SIGKILL and started again on the same port.
 # Then loadgen waits for /readyz and reads back every acknowledged article
 # that eviction cannot have taken, and every acknowledged delete.
@@ -140,7 +141,8 @@ cat "$tmp/loadgen.out"
 
 kill -0 "$pid" 2>/dev/null || crashed=1
 sample
-held=$(curl -s --max-time 10 "http://$addr/metrics" | grep -E '^storyd_articles(_evicted_total)? ' |
+held=$(curl -s --max-time 10 "http://$addr/metrics" |
+    grep -E '^storyd_(articles|articles_evicted_total|bodies_decoded_apart_total) ' |
     tr '\n' ' ' || true)
 kill -TERM "$pid" 2>/dev/null || true
 stop_status=0
