@@ -47,7 +47,9 @@ typedef void	lsh_rows_fn(void *arg, uint32_t id, unsigned from, unsigned n, uint
 /*
  * A slot keeps an id and a few bits of its band's key; the rest comes from
  * fn, which must give an id's signature from before lsh_insert() until
- * lsh_remove() is done with it. NULL: out of memory.
+ * lsh_remove() is done with it. A growing table may also ask for ids below
+ * the highest inserted that are not held (lsh.c, move_keep()): fn must
+ * answer those too, with any values. NULL: out of memory.
  */
 struct lsh	*lsh_new(unsigned bands, unsigned rows, lsh_rows_fn *fn, void *arg);
 void		 lsh_free(struct lsh *);

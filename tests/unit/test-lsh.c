@@ -480,6 +480,86 @@ test_tables_moving_in_steps_answer_as_before(void **state)
 	free(held);
 }
 
+/*
+ * A moving table takes its ids' tags in id order first (lsh.c,
+ * move_keep()). Ids removed and filed again under other keys meanwhile,
+ * before and after the pass reaches them, must be found under their new
+ * keys only, in the order they were filed, as the index grows through
+ * many moves.
+ */
+static void
+test_ids_filed_again_while_tables_move_are_found_by_their_new_key(void **state)
+{
+	enum { N = 30000, KEYS = 1499, SPACE = 2 * N };	/* no two of these keys share a tag */
+	struct lsh	*l = index_new(1, 1);
+	uint32_t	*key = malloc(SPACE * sizeof(*key)), *out = malloc(SPACE * sizeof(*out));
+	uint64_t	*stamp = calloc(SPACE, sizeof(*stamp));	/* when filed; 0: not held */
+	uint32_t	*order = malloc(SPACE * sizeof(*order)), *start = malloc((KEYS + 1) * sizeof(*start));
+	uint64_t	 rng = 17, now = 0;
+	size_t		 peak = 0, checks_moving = 0;
+	uint32_t	 next = 0;
+
+	(void)state;
+	assert_non_null(key);
+	assert_non_null(out);
+	assert_non_null(stamp);
+	assert_non_null(order);
+	assert_non_null(start);
+	for (uint32_t i = 0; i < N; i++) {
+		/* a new id, and an earlier one removed and filed again under another key */
+		key[next] = (uint32_t)(rng_next(&rng) % KEYS);
+		assert_int_equal(insert(l, next, &key[next]), 0);
+		stamp[next++] = ++now;
+		if (next > 1) {
+			uint32_t	r = (uint32_t)(rng_next(&rng) % (next - 1));
+
+			lsh_remove(l, r, &key[r]);
+			key[r] = (uint32_t)(rng_next(&rng) % KEYS);
+			assert_int_equal(insert(l, r, &key[r]), 0);
+			stamp[r] = ++now;
+		}
+		if (lsh_memory(l) > peak)
+			peak = lsh_memory(l);
+		if (i % 37 != 36)
+			continue;
+		/* two tables held: a move under way (a table of many ids, most of the time) */
+		checks_moving += lsh_memory(l) > (size_t)next * 8;
+		/* the model: ids by key (a counting sort), each key's by when filed */
+		memset(start, 0, (KEYS + 1) * sizeof(*start));
+		for (uint32_t id = 0; id < next; id++)
+			start[key[id] + 1]++;
+		for (uint32_t v = 0; v < KEYS; v++)
+			start[v + 1] += start[v];
+		memcpy(out, start, KEYS * sizeof(*out));
+		for (uint32_t id = 0; id < next; id++)
+			order[out[key[id]]++] = id;
+		for (uint32_t v = 0; v < KEYS; v++) {
+			uint32_t	*o = order + start[v];
+			size_t		 m = start[v + 1] - start[v], n;
+
+			for (size_t x = 1; x < m; x++)
+				for (size_t y = x; y > 0 && stamp[o[y - 1]] > stamp[o[y]]; y--) {
+					uint32_t	t = o[y];
+
+					o[y] = o[y - 1];
+					o[y - 1] = t;
+				}
+			n = lsh_query(l, &v, out, SPACE);
+			assert_int_equal(n, m);
+			assert_memory_equal(out, o, m * sizeof(*out));
+		}
+	}
+	assert_int_equal(lsh_count(l), N);
+	assert_true(peak > 100000);	/* grown through moves well past moving at once */
+	assert_true(checks_moving > 20);
+	lsh_free(l);
+	free(key);
+	free(out);
+	free(stamp);
+	free(order);
+	free(start);
+}
+
 /* lsh.c handles tags 64 bands at a time, and lsh_query() keeps 256. */
 static void
 test_bands_past_the_tag_batches_are_found_and_removed(void **state)
@@ -709,6 +789,7 @@ main(void)
 		cmocka_unit_test(test_full_buckets_keep_their_newest_ids),
 		cmocka_unit_test(test_buckets_keep_insertion_order_through_growth_and_removal),
 		cmocka_unit_test(test_tables_moving_in_steps_answer_as_before),
+		cmocka_unit_test(test_ids_filed_again_while_tables_move_are_found_by_their_new_key),
 		cmocka_unit_test(test_bands_past_the_tag_batches_are_found_and_removed),
 		cmocka_unit_test(test_reserved_index_is_the_grown_one),
 		cmocka_unit_test(test_ids_up_to_the_limit_come_back_whole),
