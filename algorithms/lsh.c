@@ -733,10 +733,10 @@ move_start(struct lsh *l, unsigned j, uint32_t cap)
 	for (bd->cursor = 0; bd->old.slot[bd->cursor] != 0; bd->cursor++)
 		;
 	l->moving = j;
-	if (bd->old.cap > MOVE_AT_ONCE)
-		move_keep_start(l, bd->old.used);
 	if (bd->old.cap <= MOVE_AT_ONCE)
 		move_steps(l, UINT64_MAX);
+	else
+		move_keep_start(l, bd->old.used);
 	return 0;
 }
 
