@@ -147,11 +147,7 @@ ahead_free(struct ahead *a)
 {
 	if (a == NULL)
 		return;
-	pthread_mutex_lock(&a->mu);
-	a->stop = 1;
-	pthread_cond_signal(&a->work);
-	pthread_mutex_unlock(&a->mu);
-	pthread_join(a->thread, NULL);
+	thread_stop(a->thread, &a->mu, &a->work, &a->stop);
 	for (size_t i = 0; i < a->cap; i++) {
 		free(a->slot[i].sig);
 		terms_fini(&a->slot[i].terms);

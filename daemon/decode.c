@@ -154,11 +154,7 @@ decoder_free(struct decoder *d)
 
 	if (d == NULL)
 		return;
-	pthread_mutex_lock(&d->dec_mu);
-	d->dec_stop = 1;
-	pthread_cond_signal(&d->dec_work);
-	pthread_mutex_unlock(&d->dec_mu);
-	pthread_join(d->dec_thread, NULL);
+	thread_stop(d->dec_thread, &d->dec_mu, &d->dec_work, &d->dec_stop);
 	for (int l = 0; l < 2; l++)
 		for (job = list_take(l == 0 ? &d->dec_done : &d->dec_todo); job != NULL; job = next) {
 			next = job->next;

@@ -17,3 +17,13 @@ thread_start(pthread_t *t, const char *name, void *(*fn)(void *), void *arg)
 		pthread_setname_np(*t, name);		/* only for people reading ps: no failure */
 	return r;
 }
+
+void
+thread_stop(pthread_t t, pthread_mutex_t *mu, pthread_cond_t *cv, int *stop)
+{
+	pthread_mutex_lock(mu);
+	*stop = 1;
+	pthread_cond_signal(cv);
+	pthread_mutex_unlock(mu);
+	pthread_join(t, NULL);
+}

@@ -607,11 +607,7 @@ syncer_stop(struct syncer *sy)
 {
 	if (sy == NULL)
 		return;
-	pthread_mutex_lock(&sy->mu);
-	sy->quit = 1;
-	pthread_cond_signal(&sy->cv);
-	pthread_mutex_unlock(&sy->mu);
-	pthread_join(sy->thread, NULL);
+	thread_stop(sy->thread, &sy->mu, &sy->cv, &sy->quit);
 	pthread_mutex_destroy(&sy->mu);
 	pthread_cond_destroy(&sy->cv);
 	free(sy);
