@@ -860,26 +860,6 @@ load_articles(struct loader *l)
 	return l->l_norder == l->l_narticles ? 0 : r_bad(r);
 }
 
-/*
- * The candidate indexes, with the held articles in arrival order: the LSH
- * sized once for the articles read (a count earned by their bytes, not the
- * header's claim), and filled band by band (lsh_fill()).
- */
-static int
-indexes_load(struct loader *l)
-{
-	uint32_t	*ids;
-	int		 r;
-
-	if ((ids = malloc((l->l_norder ? l->l_norder : 1) * sizeof(*ids))) == NULL)
-		return -ENOMEM;
-	for (size_t i = 0; i < l->l_norder; i++)
-		ids[i] = l->l_order[i].ai_id;
-	r = cluster_indexes_fill(l->l_c, ids, l->l_norder);
-	free(ids);
-	return r;
-}
-
 /* Replay the held articles in arrival order into the lists, groups and indexes. */
 static int
 link_articles(struct loader *l)
@@ -924,7 +904,8 @@ link_articles(struct loader *l)
 		cluster_sources_add(s, a->ar_source);
 		cluster_set_count(c, i + 1);
 	}
-	return indexes_load(l);
+	/* the LSH sized for the articles read: a count earned by their bytes, not the header's claim */
+	return cluster_indexes_fill(c, l->l_order, l->l_norder);
 }
 
 /*

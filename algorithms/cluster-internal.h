@@ -362,7 +362,7 @@ struct arrival {
 
 /* cluster.c helpers that cluster_load() rebuilds the state with. */
 int		 cluster_cmp_arrival(const void *a, const void *b);		/* for qsort() */
-int		 cluster_indexes_fill(struct clusterer *c, const uint32_t *ids, size_t n);	/* 0 or -ENOMEM */
+int		 cluster_indexes_fill(struct clusterer *c, const struct arrival *order, size_t n);	/* 0 or -ENOMEM */
 void		 cluster_set_count(struct clusterer *c, size_t n);
 int		 cluster_arts_reserve(struct clusterer *c, uint32_t id);	/* 0 or -ENOMEM */
 int		 cluster_groups_reserve(struct clusterer *c);			/* 0 or -ENOMEM */

@@ -1000,16 +1000,27 @@ cluster_cmp_arrival(const void *pa, const void *pb)
 	return a->ai_arrival < b->ai_arrival ? -1 : a->ai_arrival > b->ai_arrival;
 }
 
-/* File the held articles ids, in arrival order, in the empty candidate indexes. */
+/*
+ * File the held articles of order, sorted by arrival, in the empty candidate
+ * indexes: the SimHash index one by one, the LSH sized once and filled band
+ * by band (lsh_fill()).
+ */
 int
-cluster_indexes_fill(struct clusterer *c, const uint32_t *ids, size_t n)
+cluster_indexes_fill(struct clusterer *c, const struct arrival *order, size_t n)
 {
-	int	r;
+	uint32_t	*ids;
+	int		 r = 0;
 
-	for (size_t i = 0; i < n; i++)
-		if ((r = simindex_insert(c->c_sim, ids[i], c->c_art[ids[i]].ar_simhash)) < 0)
-			return r;
-	return lsh_fill(c->c_lsh, ids, n);
+	if ((ids = malloc((n ? n : 1) * sizeof(*ids))) == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		ids[i] = order[i].ai_id;
+		r = simindex_insert(c->c_sim, ids[i], c->c_art[ids[i]].ar_simhash);
+	}
+	if (r == 0)
+		r = lsh_fill(c->c_lsh, ids, n);
+	free(ids);
+	return r;
 }
 
 void
@@ -1030,7 +1041,6 @@ static int
 indexes_ready(struct clusterer *c)
 {
 	struct arrival	*order;
-	uint32_t	*ids;
 	size_t		 n = 0;
 	int		 r = -ENOMEM;
 
@@ -1039,19 +1049,15 @@ indexes_ready(struct clusterer *c)
 	c->c_lsh = lsh_new(c->c_p.bands, c->c_p.rows, sig_rows, c);
 	c->c_sim = simindex_new(c->c_p.simhash_k);
 	order = malloc((c->c_narticles + 1) * sizeof(*order));
-	ids = malloc((c->c_narticles + 1) * sizeof(*ids));
-	if (c->c_lsh != NULL && c->c_sim != NULL && order != NULL && ids != NULL) {
+	if (c->c_lsh != NULL && c->c_sim != NULL && order != NULL) {
 		for (uint32_t id = 0; id < c->c_ninit; id++)
 			if (c->c_art[id].ar_held)
 				order[n++] = (struct arrival){ .ai_arrival = c->c_art[id].ar_arrival,
 				    .ai_id = id };
 		qsort(order, n, sizeof(*order), cluster_cmp_arrival);
-		for (size_t i = 0; i < n; i++)
-			ids[i] = order[i].ai_id;
-		r = cluster_indexes_fill(c, ids, n);
+		r = cluster_indexes_fill(c, order, n);
 	}
 	free(order);
-	free(ids);
 	if (r < 0)
 		cluster_drop_indexes(c);
 	return r;
