@@ -7,9 +7,14 @@
  * unclaimed range [front, back) of the batch: the loop claims front, the
  * thread claims back - 1, each with a compare-and-swap, so the two meet
  * wherever their speeds put them. The thread copies each doc out of its
- * fingerprinter (which the next article reuses) into a slot of its own,
- * and marks the slot ready under the mutex; the loop waits there only for
- * an article the thread is still working on.
+ * fingerprinter (which the next article reuses) into a slot of its own and
+ * marks the slot ready. The loop waits for an article the thread is still
+ * working on only as long as fingerprinting it would take (WAIT_NS), then
+ * does it itself: the thread shares its core with everything else on the
+ * machine, and a wait on it had no bound (up to 9 ms, README
+ * "Performance"). So the thread works on copies of the batch's texts, and
+ * may still be busy with an abandoned article when the next batch comes;
+ * that batch then goes without it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -17,6 +22,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ahead.h"
 #include "thread.h"
@@ -27,23 +33,31 @@ struct made {
 	uint32_t	*sig;			/* k values */
 	struct terms	 terms;
 	int		 r;			/* fingerprint()'s, or -ENOMEM copying */
-	int		 ready;			/* under mu */
+	_Atomic int	 ready;			/* doc and r are written */
 };
+
+/*
+ * How long the loop waits for an article the thread holds: a little more
+ * than the thread takes for a 2 KB article (~30 us). Waiting longer means
+ * the thread is off its core, and doing it again costs less than that.
+ */
+#define WAIT_NS		50000
 
 struct ahead {
 	pthread_t			 thread;
 	pthread_mutex_t			 mu;
 	pthread_cond_t			 work;	/* the thread waits for a batch or stop */
-	pthread_cond_t			 made;	/* the loop waits for a slot, or the thread's leaving */
 	struct fingerprinter		*f;
 	unsigned			 k;
 
-	const struct article_text	*t;	/* the batch */
+	struct article_text		*t;	/* the batch: copies, pointing into bytes */
+	char				*bytes;
+	size_t				 bytes_cap;
 	_Atomic uint64_t		 range;	/* front | back << 32: not yet claimed */
 	struct made			*slot;	/* one an article of the batch, at least */
-	size_t				 cap;
-	int				 posted;	/* a batch waits for the thread */
-	int				 busy;	/* the thread is in a batch */
+	size_t				 cap;	/* of t and slot */
+	int				 posted;	/* under mu: a batch waits for the thread */
+	int				 busy;	/* under mu: the thread is in a batch */
 	int				 stop;
 };
 
@@ -102,14 +116,10 @@ ahead_main(void *arg)
 
 			if ((m->r = fingerprint(a->f, &a->t[i], &d)) == 0)
 				m->r = made_copy(m, d, a->k);
-			pthread_mutex_lock(&a->mu);
-			m->ready = 1;
-			pthread_cond_broadcast(&a->made);
-			pthread_mutex_unlock(&a->mu);
+			atomic_store_explicit(&m->ready, 1, memory_order_release);
 		}
 		pthread_mutex_lock(&a->mu);
 		a->busy = 0;
-		pthread_cond_broadcast(&a->made);
 	}
 	pthread_mutex_unlock(&a->mu);
 	return NULL;
@@ -130,11 +140,9 @@ ahead_new(const struct cluster_params *p)
 	}
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->work, NULL);
-	pthread_cond_init(&a->made, NULL);
 	if ((r = thread_start(&a->thread, "storyd-ahead", ahead_main, a)) != 0) {
 		pthread_mutex_destroy(&a->mu);
 		pthread_cond_destroy(&a->work);
-		pthread_cond_destroy(&a->made);
 		fingerprinter_free(a->f);
 		free(a);
 		return NULL;
@@ -153,21 +161,26 @@ ahead_free(struct ahead *a)
 		terms_fini(&a->slot[i].terms);
 	}
 	free(a->slot);
+	free(a->t);
+	free(a->bytes);
 	pthread_mutex_destroy(&a->mu);
 	pthread_cond_destroy(&a->work);
-	pthread_cond_destroy(&a->made);
 	fingerprinter_free(a->f);
 	free(a);
 }
 
-/* Slots for n articles; the thread is out of any batch. */
+/* Slots and texts for n articles; the thread is out of any batch. */
 static int
 slots_reserve(struct ahead *a, size_t n)
 {
-	struct made	*v;
+	struct made		*v;
+	struct article_text	*t;
 
 	if (n <= a->cap)
 		return 0;
+	if ((t = realloc(a->t, n * sizeof(*t))) == NULL)
+		return -ENOMEM;
+	a->t = t;
 	if ((v = realloc(a->slot, n * sizeof(*v))) == NULL)
 		return -ENOMEM;
 	a->slot = v;
@@ -182,22 +195,102 @@ slots_reserve(struct ahead *a, size_t n)
 	return 0;
 }
 
+/* The bytes of a text's fields, which the copies point into. */
+static size_t
+text_bytes(const struct article_text *t)
+{
+	return t->title_len + t->body_len + t->source_len + t->kept_len;
+}
+
+/* A copy of p[0..n) at *at in a->bytes, or NULL for NULL. */
+static const void *
+bytes_copy(struct ahead *a, size_t *at, const void *p, size_t n)
+{
+	char	*to = a->bytes + *at;
+
+	if (p == NULL)
+		return NULL;
+	memcpy(to, p, n);
+	*at += n;
+	return to;
+}
+
+/* Copy t[0..n) and their bytes; the thread is out of any batch. */
+static int
+texts_copy(struct ahead *a, const struct article_text *t, size_t n)
+{
+	size_t	need = 0, at = 0;
+
+	for (size_t i = 0; i < n; i++)
+		need += text_bytes(&t[i]);
+	if (need > a->bytes_cap) {
+		char	*b = realloc(a->bytes, need);
+
+		if (b == NULL)
+			return -ENOMEM;
+		a->bytes = b;
+		a->bytes_cap = need;
+	}
+	for (size_t i = 0; i < n; i++) {
+		a->t[i] = t[i];
+		a->t[i].title = bytes_copy(a, &at, t[i].title, t[i].title_len);
+		a->t[i].body = bytes_copy(a, &at, t[i].body, t[i].body_len);
+		a->t[i].source = bytes_copy(a, &at, t[i].source, t[i].source_len);
+		a->t[i].kept = bytes_copy(a, &at, t[i].kept, t[i].kept_len);
+	}
+	return 0;
+}
+
 int
 ahead_begin(struct ahead *a, const struct article_text *t, size_t n)
 {
+	int	busy;
+
 	if (n > UINT32_MAX)
 		return -ENOMEM;
-	if (slots_reserve(a, n) < 0)
+	pthread_mutex_lock(&a->mu);
+	busy = a->busy;
+	pthread_mutex_unlock(&a->mu);
+	if (busy)
+		return -EBUSY;
+	/* out of any batch, and nothing posted: the thread reads none of this until posted */
+	if (slots_reserve(a, n) < 0 || texts_copy(a, t, n) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
-		a->slot[i].ready = 0;
-	a->t = t;
+		atomic_store_explicit(&a->slot[i].ready, 0, memory_order_relaxed);
 	atomic_store(&a->range, range_of(0, (uint32_t)n));
 	pthread_mutex_lock(&a->mu);
 	a->posted = 1;
 	pthread_cond_signal(&a->work);
 	pthread_mutex_unlock(&a->mu);
 	return 0;
+}
+
+static int64_t
+elapsed_ns(const struct timespec *from)
+{
+	struct timespec	now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)(now.tv_sec - from->tv_sec) * 1000000000 + (now.tv_nsec - from->tv_nsec);
+}
+
+/* Is m ready within WAIT_NS? Spins: the wait is shorter than a sleep and a wake-up. */
+static int
+made_wait(struct made *m)
+{
+	struct timespec	start;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (unsigned spin = 1;; spin++) {
+		if (atomic_load_explicit(&m->ready, memory_order_acquire))
+			return 1;
+		if (spin % 64 == 0 && elapsed_ns(&start) > WAIT_NS)
+			return 0;
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+	}
 }
 
 int
@@ -211,10 +304,8 @@ ahead_take(struct ahead *a, size_t i, const struct doc **doc)
 		if (atomic_compare_exchange_weak(&a->range, &cur,
 		    range_of((uint32_t)i + 1, (uint32_t)(cur >> 32))))
 			return 0;
-	pthread_mutex_lock(&a->mu);
-	while (!m->ready)
-		pthread_cond_wait(&a->made, &a->mu);
-	pthread_mutex_unlock(&a->mu);
+	if (!made_wait(m))
+		return 0;	/* the thread's copy of the doc, if it ever comes, is not read */
 	if (m->r < 0)
 		return m->r;
 	*doc = &m->doc;
@@ -226,12 +317,10 @@ ahead_end(struct ahead *a)
 {
 	uint64_t	cur = atomic_load(&a->range);
 
-	/* nothing left to claim, then wait for the thread to put down what it holds */
+	/* nothing left to claim: the thread leaves after the article it holds, if any */
 	while (!atomic_compare_exchange_weak(&a->range, &cur, range_of((uint32_t)cur, (uint32_t)cur)))
 		;
 	pthread_mutex_lock(&a->mu);
 	a->posted = 0;
-	while (a->busy)
-		pthread_cond_wait(&a->made, &a->mu);
 	pthread_mutex_unlock(&a->mu);
 }

@@ -850,14 +850,14 @@ put_many(struct store *s, const struct article_in *in, size_t n, int replace, in
 	if (a != NULL && (t = malloc(n * sizeof(*t))) != NULL) {
 		for (size_t i = 0; i < n; i++)
 			t[i] = text_of(&in[i]);
-		if (ahead_begin(a, t, n) != 0) {
-			free(t);
-			t = NULL;
-		}
-	}
+		if (ahead_begin(a, t, n) != 0)
+			a = NULL;	/* out of memory, or the thread is still busy */
+	} else
+		a = NULL;
+	free(t);
 	for (size_t i = 0; i < n; i++) {
 		struct prepared	 pre = { .r = 0 };
-		int		 r = t != NULL ? ahead_take(a, i, &pre.doc) : 0;
+		int		 r = a != NULL ? ahead_take(a, i, &pre.doc) : 0;
 
 		if (r != 0) {
 			pre.r = analysed(r < 0 ? r : 0);
@@ -870,10 +870,8 @@ put_many(struct store *s, const struct article_in *in, size_t n, int replace, in
 		else
 			results[i] = apply_put(s, &in[i], replace, r != 0 ? &pre : NULL, &outs[i]);
 	}
-	if (t != NULL) {
+	if (a != NULL)
 		ahead_end(a);
-		free(t);
-	}
 }
 
 void

@@ -1,0 +1,249 @@
+/*
+ * test-ahead: the second fingerprinter gives the loop the docs that
+ * fingerprinting the texts here gives, though the caller's texts are gone
+ * once the batch has begun; and a thread held by a long article does not
+ * hold the loop: the loop takes that article back, ends the batch, and the
+ * next batch goes without the thread until it is free.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "ahead.h"
+#include "fingerprint.h"
+
+static const char	*words[] = {
+	"minister", "talks", "beijing", "visit", "secretary", "trade", "summit", "storm",
+	"flood", "election", "court", "ruling", "market", "shares", "police", "fire",
+	"river", "council", "budget", "vote", "strike", "union", "airport", "delay",
+};
+#define NWORDS	(sizeof(words) / sizeof(words[0]))
+
+/* title and body of article i, written into buf (cap bytes); its text */
+static struct article_text
+text_make(unsigned i, char *buf, size_t cap, size_t body_words)
+{
+	size_t	at = 0, title_len;
+	unsigned seed = i * 2654435761u + 1;
+
+	for (size_t w = 0; w < 6; w++) {
+		seed = seed * 1103515245u + 12345u;
+		at += (size_t)snprintf(buf + at, cap - at, "%s%s", w ? " " : "",
+		    words[(seed >> 16) % NWORDS]);
+	}
+	title_len = at;
+	for (size_t w = 0; w < body_words; w++) {
+		seed = seed * 1103515245u + 12345u;
+		at += (size_t)snprintf(buf + at, cap - at, "%s%s", w ? " " : "",
+		    words[(seed >> 16) % NWORDS]);
+	}
+	assert_true(at < cap);
+	return (struct article_text){ .title = buf, .title_len = title_len,
+	    .body = buf + title_len, .body_len = at - title_len, .source = "wire",
+	    .source_len = 4, .published = 1687161600 + i };
+}
+
+/* what fingerprinting a here gives */
+struct fp {
+	uint64_t	exact, simhash;
+	uint32_t	shingles;
+	uint32_t	sig[128];
+	size_t		nterms;
+};
+
+static struct fp
+fp_of(const struct doc *d)
+{
+	struct fp	x = { .exact = d->exact, .simhash = d->simhash, .shingles = d->shingles,
+			    .nterms = d->terms->n };
+
+	memcpy(x.sig, d->sig, sizeof(x.sig));
+	return x;
+}
+
+static struct fp
+fp_here(struct fingerprinter *f, const struct article_text *a)
+{
+	const struct doc	*d;
+
+	assert_int_equal(fingerprint(f, a, &d), 0);
+	return fp_of(d);
+}
+
+static void
+assert_fp_equal(const struct fp *got, const struct fp *want)
+{
+	assert_true(got->exact == want->exact);
+	assert_true(got->simhash == want->simhash);
+	assert_int_equal(got->shingles, want->shingles);
+	assert_memory_equal(got->sig, want->sig, sizeof(got->sig));
+	assert_int_equal(got->nterms, want->nterms);
+}
+
+/* Overwrite p[0..n): a memset() just before free() may be left out. */
+static void
+scribble(void *p, size_t n)
+{
+	volatile char	*c = p;
+
+	for (size_t i = 0; i < n; i++)
+		c[i] = 'x';
+}
+
+static void
+sleep_ms(long ms)
+{
+	nanosleep(&(struct timespec){ .tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000 }, NULL);
+}
+
+#define MAXN	64
+#define TEXT_CAP	4096
+
+static void
+test_docs_are_those_of_the_texts_though_the_caller_freed_them(void **state)
+{
+	struct cluster_params	 p;
+	struct fingerprinter	*f;
+	struct ahead		*a;
+	static const size_t	 sizes[] = { 2, 3, 17, MAXN };
+	size_t			 from_thread = 0, batches = 0;
+	int			 r;
+	char			 work_buf[TEXT_CAP];
+	struct article_text	 work = text_make(0, work_buf, sizeof(work_buf), 200);
+
+	(void)state;
+	cluster_params_default(&p);
+	assert_int_equal(p.k, 128);
+	assert_non_null(f = fingerprinter_new(&p));
+	assert_non_null(a = ahead_new(&p));
+	/* until the thread has taken part, and at least once each size */
+	while (batches < 4 || (from_thread == 0 && batches < 400)) {
+		size_t			 n = sizes[batches % 4];
+		char			*buf = malloc(n * TEXT_CAP);
+		struct article_text	 t[MAXN];
+		static struct fp	 want[MAXN];
+
+		assert_non_null(buf);
+		for (size_t i = 0; i < n; i++) {
+			t[i] = text_make((unsigned)(batches * MAXN + i), buf + i * TEXT_CAP, TEXT_CAP,
+			    150 + i % 7 * 20);
+			want[i] = fp_here(f, &t[i]);
+		}
+		r = ahead_begin(a, t, n);
+		scribble(buf, n * TEXT_CAP);	/* the thread must not see this */
+		free(buf);
+		batches++;
+		if (r == -EBUSY)
+			continue;	/* still on an article the loop took back: this batch is the loop's */
+		assert_int_equal(r, 0);
+		for (size_t i = 0; i < n; i++) {
+			const struct doc	*d;
+
+			r = ahead_take(a, i, &d);
+			assert_true(r == 0 || r == 1);
+			if (r == 1) {
+				struct fp	got = fp_of(d);
+
+				assert_fp_equal(&got, &want[i]);
+				from_thread++;
+			} else
+				fp_here(f, &work);	/* the loop's own work, as long */
+		}
+		ahead_end(a);
+	}
+	assert_true(from_thread > 0);
+	ahead_free(a);
+	fingerprinter_free(f);
+}
+
+static void
+test_a_thread_held_by_a_long_article_does_not_hold_the_loop(void **state)
+{
+	struct cluster_params	 p;
+	struct fingerprinter	*f;
+	struct ahead		*a;
+	size_t			 big_cap = 8u << 20;
+	char			*big = malloc(big_cap), small[2][TEXT_CAP];
+	struct article_text	 t[2];
+	int			 busy_seen = 0, r;
+
+	(void)state;
+	assert_non_null(big);
+	cluster_params_default(&p);
+	assert_non_null(f = fingerprinter_new(&p));
+	assert_non_null(a = ahead_new(&p));
+	t[0] = text_make(1, small[0], TEXT_CAP, 100);
+	t[1] = text_make(2, big, big_cap, (big_cap - 100) / 12);	/* ~8 MB: the thread's */
+	/*
+	 * The thread claims the back of the batch as soon as it wakes; give it
+	 * the time, and try again in the rare run where the loop claimed both.
+	 */
+	for (int attempt = 0; attempt < 20 && !busy_seen; attempt++) {
+		const struct doc	*d;
+
+		while ((r = ahead_begin(a, t, 2)) == -EBUSY)
+			sleep_ms(10);	/* the last attempt's long article */
+		assert_int_equal(r, 0);
+		sleep_ms(20);
+		assert_int_equal(ahead_take(a, 0, &d), 0);
+		/* the thread holds it for far longer than fingerprinting it here would take */
+		assert_int_equal(ahead_take(a, 1, &d), 0);
+		ahead_end(a);
+		r = ahead_begin(a, t, 1);
+		if (r == -EBUSY)
+			busy_seen = 1;
+		else {
+			assert_int_equal(r, 0);
+			assert_int_equal(ahead_take(a, 0, &d), 0);
+			ahead_end(a);
+		}
+	}
+	assert_true(busy_seen);
+	/* once it has put the long article down, the thread serves batches again */
+	{
+		char			 buf[3][TEXT_CAP];
+		struct article_text	 u[3];
+		struct fp		 want[3];
+		const struct doc	*d;
+
+		for (int i = 0; i < 3; i++) {
+			u[i] = text_make((unsigned)(10 + i), buf[i], TEXT_CAP, 200);
+			want[i] = fp_here(f, &u[i]);
+		}
+		while ((r = ahead_begin(a, u, 3)) == -EBUSY)
+			sleep_ms(10);
+		assert_int_equal(r, 0);
+		for (size_t i = 0; i < 3; i++) {
+			r = ahead_take(a, i, &d);
+			assert_true(r == 0 || r == 1);
+			if (r == 1) {
+				struct fp	got = fp_of(d);
+
+				assert_fp_equal(&got, &want[i]);
+			}
+		}
+		ahead_end(a);
+	}
+	ahead_free(a);
+	fingerprinter_free(f);
+	free(big);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest	tests[] = {
+		cmocka_unit_test(test_docs_are_those_of_the_texts_though_the_caller_freed_them),
+		cmocka_unit_test(test_a_thread_held_by_a_long_article_does_not_hold_the_loop),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
