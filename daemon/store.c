@@ -1551,7 +1551,7 @@ store_set_sync(struct store *s, enum store_sync sync)
  * forked child stalled the loop for 10-22 ms (the page tables copied) and
  * its copy-on-write faults slowed it for seconds after: p99 of single posts
  * at half the maximum rate, a snapshot in each 16 s window, was 24-67 ms
- * forked and 5-18 ms rebuilt (README, "Where the time goes"). The price: a
+ * forked and 5-18 ms rebuilt (docs/performance-history.md). The price: a
  * second copy of the state, and the CPU of applying the log again. The
  * state a rebuild wrote is kept (store.rebuilt), and the next one applies
  * only the log since: reading the last snapshot back had been a quarter to

@@ -1,7 +1,7 @@
 /*
  * decode: large request bodies parsed on a thread of their own. A batch of
  * 100 articles is about 340 KB of JSON, and jansson took a quarter of the
- * loop's time at 100 articles a request (README, "Where the time goes");
+ * loop's time at 100 articles a request (docs/performance-history.md);
  * the loop hands such a body over, goes on serving, and picks the document
  * up in a later turn, on the loop, where everything else about the
  * request happens.

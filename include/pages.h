@@ -17,7 +17,7 @@
  * it and flushes the TLB of every core the process runs on, the loop's
  * included. A snapshot's rebuild filling fresh LSH tables sent 2,000-4,000
  * of those interrupts a second and slowed the loop's posts by a quarter
- * (README, "Where the time goes"). Pure: no I/O, no globals.
+ * (docs/performance-history.md). Pure: no I/O, no globals.
  */
 #pragma once
 #include <stddef.h>
