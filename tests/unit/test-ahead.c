@@ -144,6 +144,8 @@ test_docs_are_those_of_the_texts_though_the_caller_freed_them(void **state)
 		if (r == -EBUSY)
 			continue;	/* still on an article the loop took back: this batch is the loop's */
 		assert_int_equal(r, 0);
+		if (batches % 2 == 0)
+			sleep_ms(2);	/* a head start, as when the loop has other work first */
 		for (size_t i = 0; i < n; i++) {
 			const struct doc	*d;
 
@@ -184,7 +186,10 @@ test_a_thread_held_by_a_long_article_does_not_hold_the_loop(void **state)
 	t[1] = text_make(2, big, big_cap, (big_cap - 100) / 12);	/* ~8 MB: the thread's */
 	/*
 	 * The thread claims the back of the batch as soon as it wakes; give it
-	 * the time, and try again in the rare run where the loop claimed both.
+	 * the time. The loop then takes both articles and ends the batch, and
+	 * the thread is still on the long one: the loop did not wait for it.
+	 * Try again in a run where the thread never claimed it, or (valgrind
+	 * runs one thread at a time) finished it before the loop asked.
 	 */
 	for (int attempt = 0; attempt < 20 && !busy_seen; attempt++) {
 		const struct doc	*d;
@@ -193,9 +198,10 @@ test_a_thread_held_by_a_long_article_does_not_hold_the_loop(void **state)
 			sleep_ms(10);	/* the last attempt's long article */
 		assert_int_equal(r, 0);
 		sleep_ms(20);
-		assert_int_equal(ahead_take(a, 0, &d), 0);
-		/* the thread holds it for far longer than fingerprinting it here would take */
-		assert_int_equal(ahead_take(a, 1, &d), 0);
+		for (size_t i = 0; i < 2; i++) {
+			r = ahead_take(a, i, &d);
+			assert_true(r == 0 || r == 1);
+		}
 		ahead_end(a);
 		r = ahead_begin(a, t, 1);
 		if (r == -EBUSY)
