@@ -43,6 +43,8 @@ struct made {
  */
 #define WAIT_NS		50000
 
+#define BYTES_KEPT	(1 << 20)	/* a larger copy of the texts shrinks once a batch needs a quarter */
+
 struct ahead {
 	pthread_t			 thread;
 	pthread_mutex_t			 mu;
@@ -223,8 +225,9 @@ texts_copy(struct ahead *a, const struct article_text *t, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		need += text_bytes(&t[i]);
-	if (need > a->bytes_cap) {
-		char	*b = realloc(a->bytes, need);
+	/* grown for a batch of large articles, the copy shrinks after it */
+	if (need > a->bytes_cap || (a->bytes_cap > BYTES_KEPT && need < a->bytes_cap / 4)) {
+		char	*b = realloc(a->bytes, need > 0 ? need : 1);
 
 		if (b == NULL)
 			return -ENOMEM;
