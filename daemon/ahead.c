@@ -9,7 +9,7 @@
  * wherever their speeds put them. The thread copies each doc out of its
  * fingerprinter (which the next article reuses) into a slot of its own and
  * marks the slot ready. The loop waits for an article the thread is still
- * working on only as long as fingerprinting it would take (WAIT_NS), then
+ * working on only as long as fingerprinting it would take (WAIT_S), then
  * does it itself: the thread shares its core with everything else on the
  * machine, and a wait on it had no bound (up to 9 ms, README
  * "Performance"). So the thread works on copies of the batch's texts, and
@@ -22,9 +22,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ahead.h"
+#include "clock.h"
 #include "thread.h"
 
 /* A doc the thread made, copied out of its fingerprinter. */
@@ -41,7 +41,7 @@ struct made {
  * than the thread takes for a 2 KB article (~30 us). Waiting longer means
  * the thread is off its core, and doing it again costs less than that.
  */
-#define WAIT_NS		50000
+#define WAIT_S		50e-6
 
 #define BYTES_KEPT	(1 << 20)	/* a larger copy of the texts shrinks once a batch needs a quarter */
 
@@ -269,26 +269,16 @@ ahead_begin(struct ahead *a, const struct article_text *t, size_t n)
 	return 0;
 }
 
-static int64_t
-elapsed_ns(const struct timespec *from)
-{
-	struct timespec	now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int64_t)(now.tv_sec - from->tv_sec) * 1000000000 + (now.tv_nsec - from->tv_nsec);
-}
-
-/* Is m ready within WAIT_NS? Spins: the wait is shorter than a sleep and a wake-up. */
+/* Is m ready within WAIT_S? Spins: the wait is shorter than a sleep and a wake-up. */
 static int
 made_wait(struct made *m)
 {
-	struct timespec	start;
+	double	start = clock_seconds(CLOCK_MONOTONIC);
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (unsigned spin = 1;; spin++) {
 		if (atomic_load_explicit(&m->ready, memory_order_acquire))
 			return 1;
-		if (spin % 64 == 0 && elapsed_ns(&start) > WAIT_NS)
+		if (spin % 64 == 0 && clock_seconds(CLOCK_MONOTONIC) - start > WAIT_S)
 			return 0;
 #if defined(__x86_64__) || defined(__i386__)
 		__builtin_ia32_pause();
