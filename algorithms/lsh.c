@@ -595,6 +595,15 @@ band_fits_full(uint32_t cap, uint64_t n)
 #define MOVE_AHEAD	8u	/* slots whose signatures a move asks for early */
 #define KEEP_PER_STEP	4u	/* ids move_keep() passes for one slot of a move's budget */
 
+/* Drop the kept tags: the move is over, or its tags come from the signatures. */
+static void
+move_keep_end(struct lsh *l)
+{
+	free(l->kept);
+	l->kept = NULL;
+	l->kept_n = l->kept_end = 0;
+}
+
 /*
  * A move first takes the moving band's tag of every id below id_end, in id
  * order, into kept: the signatures read one after the other, which the
@@ -613,9 +622,7 @@ band_fits_full(uint32_t cap, uint64_t n)
 static void
 move_keep_start(struct lsh *l, uint32_t used)
 {
-	free(l->kept);
-	l->kept = NULL;
-	l->kept_n = l->kept_end = 0;
+	move_keep_end(l);
 	if ((uint64_t)l->id_end <= 2 * (uint64_t)used + 4096 &&
 	    (l->kept = malloc((size_t)l->id_end * sizeof(*l->kept))) != NULL)
 		l->kept_end = l->id_end;
@@ -692,9 +699,7 @@ move_steps(struct lsh *l, uint64_t n)
 		pages_free(o->slot, (size_t)o->cap * sizeof(*o->slot));
 		*o = (struct table){ 0 };
 		l->moving = NOT_MOVING;
-		free(l->kept);
-		l->kept = NULL;
-		l->kept_n = l->kept_end = 0;
+		move_keep_end(l);
 	}
 }
 
