@@ -1033,6 +1033,23 @@ cluster_drop_indexes(struct clusterer *c)
 }
 
 /*
+ * Empty candidate indexes, the LSH's tables sized for params.room from the
+ * start where the memory is there (else they grow as articles come, as
+ * they do past room). 0 or -ENOMEM.
+ */
+static int
+indexes_new(struct clusterer *c)
+{
+	c->c_lsh = lsh_new(c->c_p.bands, c->c_p.rows, sig_rows, c);
+	c->c_sim = simindex_new(c->c_p.simhash_k);
+	if (c->c_lsh == NULL || c->c_sim == NULL)
+		return -ENOMEM;
+	if (c->c_p.room > 0)
+		(void)lsh_keep_room(c->c_lsh, c->c_p.room);
+	return 0;
+}
+
+/*
  * The candidate indexes, made again from the held articles if they were let
  * go, as a snapshot's load makes them, so they give the same candidates in
  * the same order. -ENOMEM leaves them let go.
@@ -1046,10 +1063,8 @@ indexes_ready(struct clusterer *c)
 
 	if (c->c_lsh != NULL)
 		return 0;
-	c->c_lsh = lsh_new(c->c_p.bands, c->c_p.rows, sig_rows, c);
-	c->c_sim = simindex_new(c->c_p.simhash_k);
 	order = malloc((c->c_narticles + 1) * sizeof(*order));
-	if (c->c_lsh != NULL && c->c_sim != NULL && order != NULL) {
+	if (indexes_new(c) == 0 && order != NULL) {
 		for (uint32_t id = 0; id < c->c_ninit; id++)
 			if (c->c_art[id].ar_held)
 				order[n++] = (struct arrival){ .ai_arrival = c->c_art[id].ar_arrival,
@@ -2391,8 +2406,7 @@ cluster_new(const struct cluster_params *p)
 		c->c_twq[i] = tw_quantize(tw_raw((unsigned)i));
 	cluster_set_count(c, 0);
 	nmerge = merge_room(p);
-	c->c_lsh = lsh_new(p->bands, p->rows, sig_rows, c);
-	c->c_sim = simindex_new(p->simhash_k);
+	(void)indexes_new(c);	/* checked below with the rest */
 	c->c_cand = malloc(2 * CAND_MAX * sizeof(*c->c_cand));
 	c->c_wsig = malloc(p->k * sizeof(*c->c_wsig));
 	c->c_ksig = malloc(p->k);

@@ -25,10 +25,13 @@
  * move_start()), so no insert pays for refiling a whole index. lsh_reserve()
  * jumps straight to the size those quarters reach for its count
  * (band_cap_for()), without refiling each id at every step (about 4.5 times
- * each on the way to a million). Deletion shifts the rest of the run back,
- * so there are no tombstones. A bucket of many ids (copies of one text) is
- * that many slots of one run, LSH_BUCKET_MAX at most: a full bucket drops
- * its oldest id for the new one (bucket_drop_oldest()).
+ * each on the way to a million), and lsh_keep_room() does so for the most
+ * an index will hold and keeps that size through removals: the daemon sizes
+ * its tables for max_articles when it starts, and none ever moves.
+ * Deletion shifts the rest of the run back, so there are no tombstones. A
+ * bucket of many ids (copies of one text) is that many slots of one run,
+ * LSH_BUCKET_MAX at most: a full bucket drops its oldest id for the new one
+ * (bucket_drop_oldest()).
  *
  * Two different band keys share a bucket only when their 24-bit tags agree:
  * about count / 2^24 per band and query (0.06 at a million items, 2.5 over
@@ -37,7 +40,8 @@
  * byte) that agree by chance as often.
  *
  * Memory per item and band: one slot (4 bytes) at a load between 31/50 and
- * 4/5 (2/5 after many removals, when a table shrinks), so 5 to 6.5 bytes,
+ * 4/5 (2/5 after many removals, when a table shrinks, and less below the
+ * room kept), so 5 to 6.5 bytes,
  * times the number of bands, and while one band moves, its old table
  * besides: at a million held, 219 bytes an article against 329 with 6-byte
  * slots that kept the whole tag, and 438 with 8 (31-bit tags, 32-bit ids).
@@ -148,6 +152,7 @@ struct lsh {
 	uint32_t	 id_end;	/* one past the highest id filed */
 	uint32_t	*kept;		/* the moving band's tag of each id below kept_n (move_keep()) */
 	uint32_t	 kept_n, kept_end;
+	size_t		 room;		/* ids the tables keep room for (lsh_keep_room()) */
 	lsh_rows_fn	*rows_fn;	/* an id's signature, for the tag bits a slot lacks */
 	void		*rows_arg;
 };
@@ -785,11 +790,17 @@ band_remove(struct lsh *l, unsigned j, uint32_t tag, uint32_t id)
 
 	found = (l->moving == j && table_remove(l, j, &bd->old, tag, id)) ||
 	    table_remove(l, j, &bd->cur, tag, id);
-	/* Shrink below 2/5 full to 3/4 the size, when no table moves; failing is harmless. */
+	/*
+	 * Shrink below 2/5 full to 3/4 the size, when no table moves and the
+	 * smaller table still has the room kept; failing is harmless.
+	 */
 	if (found && l->moving == NOT_MOVING && bd->cur.cap > BAND_MINCAP &&
-	    (uint64_t)bd->cur.used * 5 < (uint64_t)bd->cur.cap * 2)
-		(void)move_start(l, j, bd->cur.cap / 4 * 3 > BAND_MINCAP ?
-		    bd->cur.cap / 4 * 3 : BAND_MINCAP);
+	    (uint64_t)bd->cur.used * 5 < (uint64_t)bd->cur.cap * 2) {
+		uint32_t	cap = bd->cur.cap / 4 * 3 > BAND_MINCAP ? bd->cur.cap / 4 * 3 : BAND_MINCAP;
+
+		if (band_fits(cap, l->room))
+			(void)move_start(l, j, cap);
+	}
 	return found;
 }
 
@@ -884,6 +895,17 @@ lsh_reserve(struct lsh *l, size_t n)
 		}
 	}
 	return 0;
+}
+
+int
+lsh_keep_room(struct lsh *l, size_t n)
+{
+	int	r;
+
+	l->room = 0;
+	if ((r = lsh_reserve(l, n)) == 0)
+		l->room = n;
+	return r;
 }
 
 /*

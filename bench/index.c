@@ -23,7 +23,9 @@
  * growing tables move their entries (lsh.c): with -m HELD the big one too
  * keeps only its newest HELD, under reused ids (held_add()), so past HELD
  * articles both hold steady counts and the last window compares them at
- * rest, as a daemon at max_articles is.
+ * rest, as a daemon at max_articles is. With -P each clusterer's LSH is
+ * sized at once for the most it will hold (cluster_params.room), as the
+ * daemon sizes it for max_articles, and no table moves.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -142,7 +144,7 @@ print_longest(const float *t, size_t n, size_t held_max)
 }
 
 static int
-run_cluster(const struct corpus *c, size_t max, size_t ref_held, size_t held_max)
+run_cluster(const struct corpus *c, size_t max, size_t ref_held, size_t held_max, int room)
 {
 	struct cluster_params	 p;
 	struct synth_params	 sp;
@@ -159,7 +161,10 @@ run_cluster(const struct corpus *c, size_t max, size_t ref_held, size_t held_max
 	synth_params_default(&sp);
 	syn = synth_new(c, &sp);
 	fp = fingerprinter_new(&p);
+	if (room)	/* -P: as the daemon sizes it for max_articles */
+		p.room = held_max > 0 ? held_max : max;
 	cl = cluster_new(&p);
+	p.room = room ? ref_held : 0;
 	t_add = malloc(max * sizeof(*t_add));
 	t_fp = malloc(max * sizeof(*t_fp));
 	t_ref = malloc(max * sizeof(*t_ref));
@@ -349,7 +354,7 @@ open_timed(struct store **s, const char *dir, const struct store_params *sp, dou
 #define KEEP_CRASHED	2
 
 static int
-run_store(const struct corpus *c, size_t n, uint64_t tail_log, int keep, size_t held_max)
+run_store(const struct corpus *c, size_t n, uint64_t tail_log, int keep, size_t held_max, int room)
 {
 	const uint64_t		 bulk_log = (uint64_t)512 << 20;
 	char			 dir[] = "/tmp/storyd-bench-XXXXXX";
@@ -374,6 +379,7 @@ run_store(const struct corpus *c, size_t n, uint64_t tail_log, int keep, size_t 
 	sp.retention = (int64_t)100 * 365 * 86400;
 	/* with -m, a full store: the log holds an eviction before each put */
 	sp.max_articles = held_max > 0 ? (uint32_t)held_max : (uint32_t)n + 1;
+	sp.cluster.room = room ? sp.max_articles : 0;
 	synth_params_default(&synp);
 	if ((syn = synth_new(c, &synp)) == NULL) {
 		fprintf(stderr, "index: out of memory setting up %zu articles\n", n);
@@ -501,11 +507,13 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: index [-d DATA_DIR] [-n ARTICLES] [-R REF_HELD] [-m HELD] "
-	    "[-s [-k | -K] [-t TAIL_MIB]] [-r DIR]\n"
+	    "[-P] [-s [-k | -K] [-t TAIL_MIB]] [-r DIR]\n"
 	    "  -n  articles to add (default 1000000)\n"
 	    "  -R  articles held by the reference clusterer (default 10000; 0: none)\n"
 	    "  -m  the clusterer keeps only its newest HELD: past HELD, both are at rest\n"
 	    "      (with -s: max_articles HELD, each put past it logged after an eviction)\n"
+	    "  -P  the LSH sized at once for what each clusterer will hold, as the daemon\n"
+	    "      sizes it for max_articles (cluster_params.room): no table moves\n"
 	    "  -s  through the store: ingest, crash and clean recovery, snapshot size\n"
 	    "  -k  with -s: keep the store directory, as the clean stop left it\n"
 	    "  -K  with -s: keep it as the crash left it (snapshot and log tail), and stop\n"
@@ -521,10 +529,10 @@ main(int argc, char **argv)
 	size_t		 n = 1000000, ref_held = 10000, held_max = 0;
 	uint64_t	 tail = 64;
 	const char	*recover = NULL;
-	int		 store = 0, keep = 0, ch, r;
+	int		 store = 0, keep = 0, room = 0, ch, r;
 	struct corpus	 c;
 
-	while ((ch = getopt(argc, argv, "d:kKm:n:r:R:st:h")) != -1) {
+	while ((ch = getopt(argc, argv, "d:kKm:n:Pr:R:st:h")) != -1) {
 		switch (ch) {
 		case 'k': keep = 1; break;
 		case 'K': keep = KEEP_CRASHED; break;
@@ -533,6 +541,7 @@ main(int argc, char **argv)
 		case 'm': held_max = strtoul(optarg, NULL, 10); break;
 		case 'd': dir = optarg; break;
 		case 'n': n = strtoul(optarg, NULL, 10); break;
+		case 'P': room = 1; break;
 		case 's': store = 1; break;
 		case 't': tail = strtoull(optarg, NULL, 10); break;
 		default: usage();
@@ -544,8 +553,8 @@ main(int argc, char **argv)
 		return run_recover(recover);
 	if (corpus_load(&c, dir) != 0)
 		return 1;
-	r = store ? run_store(&c, n, tail << 20, keep, held_max) :
-	    run_cluster(&c, n, ref_held, held_max);
+	r = store ? run_store(&c, n, tail << 20, keep, held_max, room) :
+	    run_cluster(&c, n, ref_held, held_max, room);
 	corpus_free(&c);
 	return r;
 }

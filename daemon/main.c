@@ -155,6 +155,8 @@ server_params_from(const struct config *c, struct server_params *sp)
 		.snapshot_log_bytes = c->snapshot_log_bytes,
 		.snapshot_log_share = c->snapshot_log_share,
 	};
+	/* the LSH sized for the bound at once: a growing daemon moves no ids (README "Memory") */
+	sp->store.cluster.room = c->max_articles;
 }
 
 struct reload_ctx {

@@ -1677,6 +1677,7 @@ store_snapshot_start(struct store *s)
 	if ((rb = calloc(1, sizeof(*rb))) == NULL)
 		return -ENOMEM;
 	rb->params = s->params;
+	rb->params.cluster.room = 0;	/* the rebuild keeps no candidate index (rebuild_main()) */
 	rb->dirfd = s->dirfd;
 	rb->seq = seq;
 	rb->state = s->rebuilt;

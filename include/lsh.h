@@ -73,6 +73,14 @@ int	lsh_insert(struct lsh *, uint32_t id, const uint32_t *sig);
 int	lsh_reserve(struct lsh *, size_t n);
 
 /*
+ * lsh_reserve(n), and keep that room: removals no longer shrink a table
+ * below the size that holds n, so no table changes size while the count
+ * held stays within n (more than n grow the tables as before). 0, or
+ * -ENOMEM as lsh_reserve() (no room is kept then).
+ */
+int	lsh_keep_room(struct lsh *, size_t n);
+
+/*
  * Insert the distinct ids[0..n) into an empty index: the same buckets, each
  * in the same order, as lsh_insert() of each in turn, in the tables
  * lsh_reserve(n) sizes, but filled one band's table at a time (a snapshot's

@@ -174,6 +174,69 @@ assert_story_equal(const struct story *a, const struct story *b)
 	assert_int_equal(a->removed, b->removed);
 }
 
+/*
+ * params.room sizes the LSH once: a clusterer given room for N decides as
+ * one without (stories, near duplicates, the same verdict each time),
+ * while its LSH keeps one size through N adds and through removing most of
+ * them, where the other's grows and shrinks.
+ */
+static void
+test_room_for_the_index_changes_no_verdict(void **state)
+{
+	enum { N = 3000, LEFT = 200 };
+	struct cluster_params		 p, pr;
+	struct clusterer		*plain = new_clusterer(&p), *roomy;
+	struct cluster_memory_split	 ms;
+	struct tdoc			 prev = { 0 };
+	size_t				 lsh_mem, plain_full, status[4] = { 0 };
+
+	(void)state;
+	pr = p;
+	pr.room = N;
+	roomy = cluster_new(&pr);
+	assert_non_null(roomy);
+	cluster_memory(roomy, &ms);
+	lsh_mem = ms.lsh;
+	for (uint32_t i = 0; i < N; i++) {
+		struct tdoc	td;
+		struct verdict	va, vb;
+		char		spec[128];
+
+		if (i % 3 == 0) {
+			snprintf(spec, sizeof(spec), "s%ua s%ub s%uc w%u:2", i / 9, i / 9, i / 9, i);
+			tdoc_make(&td, &p, 1000 + i, spec, 1700000000 + (int64_t)i * 60);
+		} else {
+			tdoc_near(&td, &p, &prev, 1000 + i, i % 3 == 1 ? 0.85 : 0.3);
+		}
+		add_ok(plain, i, &td, &va);
+		add_ok(roomy, i, &td, &vb);
+		assert_verdict_equal(&va, &vb);
+		status[va.status]++;
+		tdoc_fini(&prev);
+		prev = td;
+	}
+	tdoc_fini(&prev);
+	/* the stream made every kind of verdict but the exact copy */
+	assert_true(status[VERDICT_NEW_STORY] > 0 && status[VERDICT_JOINED_STORY] > 0 &&
+	    status[VERDICT_NEAR_DUPLICATE] > 0);
+	cluster_memory(roomy, &ms);
+	assert_int_equal(ms.lsh, lsh_mem);
+	cluster_memory(plain, &ms);
+	plain_full = ms.lsh;
+	for (uint32_t i = 0; i < N - LEFT; i++) {
+		cluster_remove(plain, i);
+		cluster_remove(roomy, i);
+	}
+	cluster_memory(roomy, &ms);
+	assert_int_equal(ms.lsh, lsh_mem);
+	cluster_memory(plain, &ms);
+	assert_true(ms.lsh < plain_full / 4);
+	assert_int_equal(cluster_count_articles(roomy), LEFT);
+	assert_int_equal(cluster_check(roomy), 0);
+	cluster_free(plain);
+	cluster_free(roomy);
+}
+
 static void
 test_params_default_are_consistent(void **state)
 {
@@ -1973,6 +2036,7 @@ main(void)
 		cmocka_unit_test(test_params_default_are_consistent),
 		cmocka_unit_test(test_exact_duplicate_joins_group_and_story),
 		cmocka_unit_test(test_removing_an_exact_copy_from_a_full_exact_map),
+		cmocka_unit_test(test_room_for_the_index_changes_no_verdict),
 		cmocka_unit_test(test_exact_copies_found_when_their_hashes_collide),
 		cmocka_unit_test(test_exact_copies_found_while_the_index_moves),
 		cmocka_unit_test(test_articles_keep_what_terms_they_can_when_ids_run_out),

@@ -653,6 +653,72 @@ test_reserved_index_is_the_grown_one(void **state)
 }
 
 /*
+ * An index that keeps room for N sizes its tables once: N inserts move no
+ * table, removing nearly all of them shrinks none (a plain index shrinks),
+ * and both answer alike throughout. Past N the tables grow as before.
+ */
+static void
+test_kept_room_holds_the_tables_through_inserts_and_removals(void **state)
+{
+	enum { N = 5000, LEFT = 300 };
+	struct lsh	*kept = index_new(25, 5), *plain = lsh_new(25, 5, sig_rows, NULL);
+	uint32_t	(*sig)[K] = malloc(3 * N * sizeof(*sig));
+	uint32_t	 a[64], b[64];
+	uint64_t	 rng = 11;
+	size_t		 mem, plain_full;
+
+	(void)state;
+	assert_non_null(kept);
+	assert_non_null(plain);
+	assert_non_null(sig);
+	assert_int_equal(lsh_keep_room(kept, N), 0);
+	mem = lsh_memory(kept);
+	for (unsigned i = 0; i < 3 * N; i++) {
+		uint64_t	h[50];
+
+		for (unsigned e = 0; e < 50; e++)
+			h[e] = rng_next(&rng) % (i % 4 == 0 ? 50 : 100000);	/* some share buckets */
+		minhash_sign(h, 50, K, sig[i]);
+	}
+	for (unsigned i = 0; i < N; i++) {
+		assert_int_equal(insert(kept, i, sig[i]), 0);
+		assert_int_equal(lsh_insert(plain, i, sig[i]), 0);
+		assert_int_equal(lsh_memory(kept), mem);
+	}
+	plain_full = lsh_memory(plain);
+	for (unsigned i = 0; i < N - LEFT; i++) {
+		lsh_remove(kept, i, sig[i]);
+		lsh_remove(plain, i, sig[i]);
+	}
+	assert_int_equal(lsh_memory(kept), mem);
+	assert_true(lsh_memory(plain) < plain_full / 4);
+	assert_int_equal(lsh_count(kept), LEFT);
+	for (unsigned i = 0; i < N; i += 5) {
+		size_t	n = lsh_query(plain, sig[i], a, 64);
+
+		assert_int_equal(lsh_query(kept, sig[i], b, 64), n);
+		assert_memory_equal(a, b, (n < 64 ? n : 64) * sizeof(*a));
+		assert_true(n > 0 || i < N - LEFT);
+	}
+	/* past the room, the tables grow */
+	for (unsigned i = N; i < 3 * N; i++) {
+		assert_int_equal(insert(kept, i, sig[i]), 0);
+		assert_int_equal(lsh_insert(plain, i, sig[i]), 0);
+	}
+	assert_true(lsh_memory(kept) > mem);
+	for (unsigned i = N; i < 3 * N; i += 11) {
+		size_t	n = lsh_query(plain, sig[i], a, 64);
+
+		assert_true(n >= 1);
+		assert_int_equal(lsh_query(kept, sig[i], b, 64), n);
+		assert_memory_equal(a, b, (n < 64 ? n : 64) * sizeof(*a));
+	}
+	lsh_free(kept);
+	lsh_free(plain);
+	free(sig);
+}
+
+/*
  * A slot keeps 24 bits of an id: every id below LSH_ID_LIMIT comes back as
  * it went in, however its bits fall, through growth and removal.
  */
@@ -792,6 +858,7 @@ main(void)
 		cmocka_unit_test(test_ids_filed_again_while_tables_move_are_found_by_their_new_key),
 		cmocka_unit_test(test_bands_past_the_tag_batches_are_found_and_removed),
 		cmocka_unit_test(test_reserved_index_is_the_grown_one),
+		cmocka_unit_test(test_kept_room_holds_the_tables_through_inserts_and_removals),
 		cmocka_unit_test(test_ids_up_to_the_limit_come_back_whole),
 		cmocka_unit_test(test_a_filled_index_answers_as_one_inserted_in_turn),
 		cmocka_unit_test(test_free_null_is_a_no_op),
