@@ -78,7 +78,7 @@ static const struct key keys[] = {
 	{ "store", "retention_hours", "168", KEY_UINT, OFF(retention_hours), 1, 24 * 365 * 100,
 	  "articles published this long before the newest one are evicted" },
 	{ "store", "max_articles", "1000000", KEY_UINT, OFF(max_articles), 1, CLUSTER_ID_LIMIT,
-	  "most articles held, up to 16777216; the oldest are evicted beyond it" },
+	  "most articles held, up to 16777216; the oldest are evicted beyond it; the index takes ~230 bytes each at start" },
 	{ "store", "allow_truncate", "no", KEY_BOOL, OFF(allow_truncate), 0, 0,
 	  "yes: start even when the log is damaged before its end, losing what follows the damage" },
 	{ "cluster", "minhash_k", "128", KEY_UINT, OFF(cluster.k), 16, 1024,
