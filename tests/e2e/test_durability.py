@@ -805,6 +805,20 @@ def test_memory_stays_flat_once_the_retention_window_is_full(start_storyd, story
     assert max(growth.values()) < 0.10, f"VmRSS {samples} KiB grows after the window is full"
 
 
+def test_the_index_is_sized_for_max_articles_when_storyd_starts(start_storyd, storyd_bin):
+    """README: the LSH takes about 210 bytes an article of max_articles, resident
+    from the start, so that a daemon that grows never moves its ids to larger
+    tables. An operator sizing a machine reads it off the first minute's memory."""
+    if sanitized(storyd_bin):
+        pytest.skip("AddressSanitizer's shadow memory: VmRSS means nothing")
+    small = start_storyd(config="[store]\nmax_articles = 1000\n")
+    large = start_storyd(config="[store]\nmax_articles = 400000\n")
+    taken = vm_rss_kib(large.proc.pid) - vm_rss_kib(small.proc.pid)
+    # 42 bands of 500,000 4-byte slots (84 MB) and the id table (8.5 MB);
+    # without the LSH's room, only the id table
+    assert 80 * 1024 < taken < 140 * 1024, f"{taken} KiB more for 400,000 than for 1,000"
+
+
 # -- the installed unit -----------------------------------------------------------
 
 def test_systemd_unit_verifies(storyd_bin, tmp_path):
