@@ -1044,8 +1044,10 @@ indexes_new(struct clusterer *c)
 	c->c_sim = simindex_new(c->c_p.simhash_k);
 	if (c->c_lsh == NULL || c->c_sim == NULL)
 		return -ENOMEM;
-	if (c->c_p.room > 0)
+	if (c->c_p.room > 0) {
 		(void)lsh_keep_room(c->c_lsh, c->c_p.room);
+		(void)simindex_keep_room(c->c_sim, c->c_p.room);
+	}
 	return 0;
 }
 

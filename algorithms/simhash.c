@@ -33,7 +33,12 @@
  * the entries that the extra bit sends there, in their order), and L goes
  * up when split reaches 2^L, so no insert refiles a whole table (doubling
  * at once cost a single insert 24 ms at 65,536 held). Shrinking, after
- * many removals, refiles the table at half its power of two.
+ * many removals, refiles the table at half its power of two. The headers
+ * and the entry arrays still double by realloc(), a copy that held one add
+ * 0.6-2.0 ms at 16,384, 32,768 and 65,536 held; simindex_keep_room()
+ * allocates them at once for the most an index will hold (the daemon's
+ * max_articles) and keeps them, and no add on the way to 150,000 then
+ * took over 0.5 ms (bench/index -n 150000 -R 0 -P, its longest adds).
  *
  * A table has at most 2^block buckets (65,536 for k = 3), so past that the
  * buckets hold N / 65,536 entries each, every one of which a query must look
@@ -178,6 +183,7 @@ struct simindex {
 	uint64_t	*fp;
 	uint32_t	*id;
 	uint32_t	 n, cap;
+	uint32_t	 room;			/* entries kept room for (simindex_keep_room()) */
 	size_t		 vec_bytes;		/* sum of bucket capacities, in bytes */
 	size_t		 vec_live;		/* buckets holding memory */
 };
@@ -404,6 +410,44 @@ fail:
 	return -ENOMEM;
 }
 
+/* The bucket headers table t reaches for n entries: a power of two, at most hmax. */
+static uint32_t
+heads_for(const struct simindex *ix, unsigned t, uint32_t n)
+{
+	uint64_t	heads = HEAD_MINCAP;
+
+	while (heads < ix->hmax[t] && n > BUCKET_LOAD * heads)
+		heads *= 2;
+	return heads < ix->hmax[t] ? (uint32_t)heads : ix->hmax[t];
+}
+
+int
+simindex_keep_room(struct simindex *ix, size_t n)
+{
+	if (n > UINT32_MAX / 2)
+		return -ENOMEM;
+	ix->room = 0;
+	if (n > ix->cap && entries_resize(ix, (uint32_t)n) < 0)
+		return -ENOMEM;
+	for (unsigned t = 0; t < ix->ntab; t++) {
+		/* what head_split() would have grown them to: twice the power of two */
+		uint32_t	 want = heads_for(ix, t, (uint32_t)n);
+		struct sbucket	*v;
+
+		want = want < ix->hmax[t] ? 2 * want : ix->hmax[t];
+
+		if (want <= ix->bcap[t])
+			continue;
+		if ((v = realloc(ix->bk[t], (size_t)want * sizeof(*v))) == NULL)
+			return -ENOMEM;
+		memset(v + ix->bcap[t], 0, (size_t)(want - ix->bcap[t]) * sizeof(*v));
+		ix->bk[t] = v;
+		ix->bcap[t] = want;
+	}
+	ix->room = (uint32_t)n;
+	return 0;
+}
+
 int
 simindex_insert(struct simindex *ix, uint32_t id, uint64_t fp)
 {
@@ -461,12 +505,16 @@ simindex_remove(struct simindex *ix, uint32_t id, uint64_t fp)
 		ix->id[e] = ix->id[last];
 	}
 	ix->n--;
-	/* Shrink at a quarter of the load; failing to shrink costs only memory. */
+	/*
+	 * Shrink at a quarter of the load, not below the room kept; failing to
+	 * shrink costs only memory.
+	 */
 	for (unsigned t = 0; t < ix->ntab; t++) {
-		if (ix->hcap[t] > HEAD_MINCAP && ix->n < BUCKET_LOAD * ix->hcap[t] / 4)
+		if (ix->hcap[t] > HEAD_MINCAP && ix->n < BUCKET_LOAD * ix->hcap[t] / 4 &&
+		    ix->hcap[t] / 2 >= heads_for(ix, t, ix->room))
 			(void)heads_resize(ix, t, ix->hcap[t] / 2);
 	}
-	if (ix->cap > ENTRY_MINCAP && ix->n < ix->cap / 4)
+	if (ix->cap > ENTRY_MINCAP && ix->n < ix->cap / 4 && ix->cap / 2 >= ix->room)
 		(void)entries_resize(ix, ix->cap / 2);
 }
 

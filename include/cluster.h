@@ -88,10 +88,11 @@ struct cluster_params {
 	unsigned	doc_terms;	/* weighted terms kept per article */
 	unsigned	max_matches;	/* <= CLUSTER_MAX_MATCHES */
 	/*
-	 * Articles the LSH's tables are sized for when made, and kept at
-	 * (lsh_keep_room()): while no more are held, no table moves its ids
-	 * to another size, as growing tables do a few at each add. 0: they
-	 * grow and shrink with the count. The daemon gives max_articles.
+	 * Articles the candidate indexes are sized for when made, and kept at
+	 * (lsh_keep_room(), simindex_keep_room()): while no more are held, no
+	 * LSH table moves its ids to another size, as growing tables do a few
+	 * at each add, and no SimHash array is copied to grow. 0: they grow
+	 * and shrink with the count. The daemon gives max_articles.
 	 */
 	size_t		room;
 };

@@ -26,6 +26,14 @@ struct simindex	*simindex_new(unsigned k);
 void		 simindex_free(struct simindex *);
 
 int	simindex_insert(struct simindex *, uint32_t id, uint64_t fp);	/* 0 or -ENOMEM */
+
+/*
+ * Allocate now the entry arrays and bucket headers that n entries need, and
+ * keep them through removals, so that no array is copied to grow while the
+ * count stays within n (the buckets themselves still grow as they fill). 0
+ * or -ENOMEM, when no room is kept and some arrays may be larger.
+ */
+int	simindex_keep_room(struct simindex *, size_t n);
 void	simindex_remove(struct simindex *, uint32_t id, uint64_t fp);	/* unknown: ignored */
 
 /*

@@ -304,6 +304,57 @@ test_removed_fingerprints_are_not_found_and_memory_shrinks(void **state)
 }
 
 /*
+ * An index that keeps room for N allocates its entry arrays and bucket
+ * headers at once and keeps them: removing nearly everything leaves it at
+ * least that large (a plain index shrinks), and both answer alike before,
+ * after and past N.
+ */
+static void
+test_kept_room_keeps_the_arrays_through_removals(void **state)
+{
+	enum { N = 20000, LEFT = 100 };
+	struct simindex	*kept = simindex_new(3), *plain = simindex_new(3);
+	uint64_t	*fps = malloc(3 * N * sizeof(*fps)), rng = 9;
+	uint32_t	 a[8], b[8];
+	size_t		 reserved, plain_full;
+
+	(void)state;
+	assert_non_null(kept);
+	assert_non_null(plain);
+	assert_non_null(fps);
+	assert_int_equal(simindex_keep_room(kept, N), 0);
+	reserved = simindex_memory(kept);
+	assert_true(reserved >= (size_t)N * 12);	/* a fingerprint and an id an entry */
+	for (unsigned i = 0; i < 3 * N; i++)		/* some within distance 3 of another */
+		fps[i] = i % 5 == 0 && i > 0 ? fps[i - 1] ^ (1ull << (i % 64)) : rng_next(&rng);
+	for (unsigned i = 0; i < N; i++) {
+		assert_int_equal(simindex_insert(kept, i, fps[i]), 0);
+		assert_int_equal(simindex_insert(plain, i, fps[i]), 0);
+	}
+	plain_full = simindex_memory(plain);
+	for (unsigned i = 0; i < N - LEFT; i++) {
+		simindex_remove(kept, i, fps[i]);
+		simindex_remove(plain, i, fps[i]);
+	}
+	assert_true(simindex_memory(kept) >= reserved);
+	assert_true(simindex_memory(plain) < plain_full / 8);
+	for (unsigned i = N; i < 3 * N; i++) {		/* past the room */
+		assert_int_equal(simindex_insert(kept, i, fps[i]), 0);
+		assert_int_equal(simindex_insert(plain, i, fps[i]), 0);
+	}
+	for (unsigned i = 0; i < 3 * N; i += 7) {
+		size_t	n = simindex_query(plain, fps[i], a, 8);
+
+		assert_true(n >= 1 || i < N - LEFT);
+		assert_int_equal(simindex_query(kept, fps[i], b, 8), n);
+		assert_memory_equal(a, b, (n < 8 ? n : 8) * sizeof(*a));
+	}
+	simindex_free(kept);
+	simindex_free(plain);
+	free(fps);
+}
+
+/*
  * Copies of one text share a fingerprint: a query looks at the last
  * SIMINDEX_SCAN filed, and stays so while the oldest are removed (as
  * retention does) and after others are.
@@ -359,6 +410,7 @@ main(void)
 		cmocka_unit_test(test_index_works_for_every_k),
 		cmocka_unit_test(test_query_orders_nearest_first_then_by_id),
 		cmocka_unit_test(test_removed_fingerprints_are_not_found_and_memory_shrinks),
+		cmocka_unit_test(test_kept_room_keeps_the_arrays_through_removals),
 		cmocka_unit_test(test_copies_of_one_fingerprint_are_looked_at_newest_first),
 	};
 
