@@ -296,6 +296,20 @@ heads_resize(struct simindex *ix, unsigned t, uint32_t cap)
 	return 0;
 }
 
+/* Table t's headers grown to cap, the new ones empty; on failure nothing changes. */
+static int
+heads_grow(struct simindex *ix, unsigned t, uint32_t cap)
+{
+	struct sbucket	*v = realloc(ix->bk[t], (size_t)cap * sizeof(*v));
+
+	if (v == NULL)
+		return -ENOMEM;
+	memset(v + ix->bcap[t], 0, (size_t)(cap - ix->bcap[t]) * sizeof(*v));
+	ix->bk[t] = v;
+	ix->bcap[t] = cap;
+	return 0;
+}
+
 /*
  * Split table t's next bucket: the entries whose hash has the next bit set
  * move, in their order, to the bucket 2^L above it. On failure nothing
@@ -307,16 +321,9 @@ head_split(struct simindex *ix, unsigned t)
 	uint32_t	 hcap = ix->hcap[t], j = ix->split[t], n = 0, keep = 0;
 	struct sbucket	*b, *nb;
 
-	if (hcap + j >= ix->bcap[t]) {
-		/* headers for the whole next power of two, where the splits are headed */
-		struct sbucket	*v = realloc(ix->bk[t], 2 * (size_t)hcap * sizeof(*v));
-
-		if (v == NULL)
-			return -ENOMEM;
-		memset(v + hcap, 0, (size_t)hcap * sizeof(*v));
-		ix->bk[t] = v;
-		ix->bcap[t] = 2 * hcap;
-	}
+	/* headers for the whole next power of two, where the splits are headed */
+	if (hcap + j >= ix->bcap[t] && heads_grow(ix, t, 2 * hcap) < 0)
+		return -ENOMEM;
 	b = &ix->bk[t][j];
 	nb = &ix->bk[t][hcap + j];
 	for (uint32_t i = 0; i < b->n; i++)
@@ -410,15 +417,20 @@ fail:
 	return -ENOMEM;
 }
 
-/* The bucket headers table t reaches for n entries: a power of two, at most hmax. */
+/*
+ * The bucket headers table t needs for n entries, as head_split() grows
+ * them: twice the power of two its splits reach, at most hmax; 0 for none.
+ */
 static uint32_t
-heads_for(const struct simindex *ix, unsigned t, uint32_t n)
+heads_room(const struct simindex *ix, unsigned t, uint32_t n)
 {
 	uint64_t	heads = HEAD_MINCAP;
 
+	if (n == 0)
+		return 0;
 	while (heads < ix->hmax[t] && n > BUCKET_LOAD * heads)
 		heads *= 2;
-	return heads < ix->hmax[t] ? (uint32_t)heads : ix->hmax[t];
+	return heads < ix->hmax[t] ? (uint32_t)(2 * heads) : ix->hmax[t];
 }
 
 int
@@ -430,19 +442,10 @@ simindex_keep_room(struct simindex *ix, size_t n)
 	if (n > ix->cap && entries_resize(ix, (uint32_t)n) < 0)
 		return -ENOMEM;
 	for (unsigned t = 0; t < ix->ntab; t++) {
-		/* what head_split() would have grown them to: twice the power of two */
-		uint32_t	 want = heads_for(ix, t, (uint32_t)n);
-		struct sbucket	*v;
+		uint32_t	want = heads_room(ix, t, (uint32_t)n);
 
-		want = want < ix->hmax[t] ? 2 * want : ix->hmax[t];
-
-		if (want <= ix->bcap[t])
-			continue;
-		if ((v = realloc(ix->bk[t], (size_t)want * sizeof(*v))) == NULL)
+		if (want > ix->bcap[t] && heads_grow(ix, t, want) < 0)
 			return -ENOMEM;
-		memset(v + ix->bcap[t], 0, (size_t)(want - ix->bcap[t]) * sizeof(*v));
-		ix->bk[t] = v;
-		ix->bcap[t] = want;
 	}
 	ix->room = (uint32_t)n;
 	return 0;
@@ -511,7 +514,7 @@ simindex_remove(struct simindex *ix, uint32_t id, uint64_t fp)
 	 */
 	for (unsigned t = 0; t < ix->ntab; t++) {
 		if (ix->hcap[t] > HEAD_MINCAP && ix->n < BUCKET_LOAD * ix->hcap[t] / 4 &&
-		    ix->hcap[t] / 2 >= heads_for(ix, t, ix->room))
+		    ix->hcap[t] / 2 >= heads_room(ix, t, ix->room))
 			(void)heads_resize(ix, t, ix->hcap[t] / 2);
 	}
 	if (ix->cap > ENTRY_MINCAP && ix->n < ix->cap / 4 && ix->cap / 2 >= ix->room)
