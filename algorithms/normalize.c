@@ -1051,6 +1051,12 @@ normalize(const char *s, size_t len, unsigned flags, struct tokens *t)
 			i = scan_ascii(&sc, s, len, i);
 			continue;
 		}
+		if (b == ' ' && sc.wn == 0) {
+			/* what scan_cp() does with a space between words, as most are */
+			sc.space = 1;
+			i++;
+			continue;
+		}
 		if (b == '<' && (k = html_tag(&sc, s, len, i, &gt)) > 0) {
 			i += k;
 			continue;
