@@ -2220,15 +2220,21 @@ cluster_add_noted(struct clusterer *c, uint32_t id, const struct doc *d, struct 
 		/* a group by its root: group slots are numbered anew by a snapshot's load */
 		*chose = (struct cluster_choice){ .status = (uint8_t)v.status,
 		    .group = CLUSTER_NONE, .story = CLUSTER_NONE, .absorb = CLUSTER_NONE,
-		    .nfresh = (uint32_t)pl.pl_nfresh };
+		    .nfresh = (uint32_t)pl.pl_nfresh, .has_norms = 1 };
 		if (pl.pl_group != CLUSTER_NONE)
 			chose->group = c->c_groups[pl.pl_group].gr_head;
 		if (pl.pl_story != NULL)
 			chose->story = pl.pl_story->st_id;
 		if (pl.pl_absorb != NULL)
 			chose->absorb = pl.pl_absorb->st_id;
-		for (size_t i = 0; i < pl.pl_nfresh; i++)
-			chose->fresh[i] = c->c_fresh[i].fn_story->st_id;
+		for (size_t i = 0; i < pl.pl_nfresh; i++) {
+			const struct freshnorm	*f = &c->c_fresh[i];
+
+			chose->fresh[i] = f->fn_story->st_id;
+			chose->norm[i][0] = f->fn_a;
+			chose->norm[i][1] = f->fn_b;
+			chose->norm[i][2] = f->fn_c;
+		}
 	}
 	return add_planned(c, id, d, &pl, &v, out);
 }
@@ -2286,7 +2292,16 @@ cluster_add_chosen(struct clusterer *c, uint32_t id, const struct doc *d,
 
 		if (s == NULL)
 			return -EINVAL;
-		cluster_cent_norm(c, s, &na, &nb, &nc);
+		if (!ch->has_norms) {
+			cluster_cent_norm(c, s, &na, &nb, &nc);
+		} else {
+			na = ch->norm[i][0];
+			nb = ch->norm[i][1];
+			nc = ch->norm[i][2];
+			/* sums of w^2, w^2 l and w^2 l^2, with l = ln(df + 1) > 0 */
+			if (!(na >= 0 && nb >= 0 && nc >= 0 && isfinite(na + nb + nc)))
+				return -EINVAL;
+		}
 		c->c_fresh[pl.pl_nfresh++] = (struct freshnorm){ .fn_story = s,
 		    .fn_a = na, .fn_b = nb, .fn_c = nc };
 	}

@@ -178,7 +178,10 @@ int	cluster_add(struct clusterer *, uint32_t id, const struct doc *d, struct ver
  * snapshot's load between or not): enough
  * for cluster_add_chosen() to add the article again without deciding, which
  * is most of an add's cost. fresh: the stories whose centroid norms the
- * decision recomputed, which the add keeps.
+ * decision recomputed, which the add keeps; norm: those norms, the three
+ * sums of cluster_cent_norm() for each, so that the add need not compute
+ * them again. A choice with has_norms 0 (as logs written before norms were
+ * kept have it) has them computed again, to the same values.
  */
 #define CLUSTER_FRESH_MAX	16
 struct cluster_choice {
@@ -188,6 +191,8 @@ struct cluster_choice {
 	uint32_t	absorb;			/* a story the joined one absorbs, or CLUSTER_NONE */
 	uint32_t	nfresh;
 	uint32_t	fresh[CLUSTER_FRESH_MAX];
+	int		has_norms;
+	double		norm[CLUSTER_FRESH_MAX][3];
 };
 
 /* cluster_add(), and what it decided in *chose. */

@@ -4,6 +4,7 @@
  * depend on normalize.c or terms.c.
  */
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1366,7 +1367,8 @@ assert_dumps_equal(const struct clusterer *a, const struct clusterer *b)
  * A replica fed what a clusterer decided (cluster_add_chosen()) ends in the
  * same state, dump for dump, with the same statuses and stories, through
  * duplicates, joins, merges of stories, removals and a restart from its
- * snapshot; and a choice it cannot follow changes nothing.
+ * snapshot, whether a choice carries the norms it refreshed or (as older
+ * logs do) not; and a choice it cannot follow changes nothing.
  */
 static void
 test_an_add_as_chosen_ends_where_deciding_did(void **state)
@@ -1386,8 +1388,14 @@ test_an_add_as_chosen_ends_where_deciding_did(void **state)
 	c1 = new_clusterer(&s1->p);
 	c2 = new_clusterer(&s2->p);
 	for (i = 0; i < 3000; i++) {
-		uint32_t	id1 = stream_step(s1, c1, &v1), id2 = stream_step(s2, c2, &v2);
+		uint32_t	id1 = stream_step(s1, c1, &v1), id2;
 
+		if (id1 != CLUSTER_NONE) {
+			assert_true(ch.has_norms);
+			if (i % 3 == 0)
+				ch.has_norms = 0;	/* as an older log has it: computed again */
+		}
+		id2 = stream_step(s2, c2, &v2);
 		assert_int_equal(id1, id2);
 		if (id1 == CLUSTER_NONE)
 			continue;
@@ -1415,11 +1423,11 @@ test_an_add_as_chosen_ends_where_deciding_did(void **state)
 	print_message("adds noting fresh norms %d, absorbing a story %d\n", fresh, absorbed);
 
 	/*
-	 * A story, absorbed story, group or fresh story not held, or a story
-	 * absorbing itself: refused, nothing changed.
+	 * A story, absorbed story, group or fresh story not held, a story
+	 * absorbing itself, or a norm no centroid has: refused, nothing changed.
 	 */
 	tdoc_make(&td, &s2->p, 99, "t1a:3 t1b:2 t1c common", T0);
-	for (int k = 0; k < 5; k++) {
+	for (int k = 0; k < 7; k++) {
 		bad = (struct cluster_choice){ .status = VERDICT_JOINED_STORY, .group = CLUSTER_NONE,
 		    .story = v1.story, .absorb = CLUSTER_NONE };
 		if (k == 0)
@@ -1430,9 +1438,15 @@ test_an_add_as_chosen_ends_where_deciding_did(void **state)
 			bad.group = 4000000;
 		else if (k == 3)
 			bad.absorb = v1.story;
-		else {
+		else if (k == 4) {
 			bad.nfresh = 1;
 			bad.fresh[0] = 4000000;
+		} else {
+			bad.nfresh = 1;
+			bad.fresh[0] = v1.story;
+			bad.has_norms = 1;
+			bad.norm[0][0] = bad.norm[0][1] = 1;
+			bad.norm[0][2] = k == 5 ? -1 : NAN;
 		}
 		assert_int_equal(cluster_add_chosen(c2, 9999, &td.d, &bad, &v2), -EINVAL);
 		assert_false(cluster_holds(c2, 9999));

@@ -312,6 +312,44 @@ churn(struct store *s, unsigned seed, int n)
 	}
 }
 
+/*
+ * n puts of texts drawn from one small vocabulary under ids of their own:
+ * they share terms without being duplicates, so they join stories by
+ * scoring them, and the decisions refresh centroid norms (churn()'s texts
+ * are near duplicates of a few, which join their groups' stories).
+ */
+static void
+churn_stories(struct store *s, unsigned seed, int n)
+{
+	static const char *const	head[] = { "bar", "cel", "dor", "fen", "gal", "hur", "jas",
+	    "kel", "lom", "mar", "nor", "pel" };
+	static const char *const	tail[] = { "ton", "vik", "ran", "sel", "mud", "dex", "lan",
+	    "por", "zin", "bek", "tam", "rus" };
+	char				id[16], title[96], body[512];
+
+	for (int i = 0; i < n; i++) {
+		unsigned	topic = (unsigned)i % 20;
+		size_t		off = 0;
+
+		snprintf(id, sizeof(id), "v%d", i);
+		/* 14 words of the topic's 20 among 144 made-up ones */
+		for (int w = 0; w < 14; w++) {
+			unsigned	k;
+
+			seed = seed * 1103515245u + 12345u;
+			k = (topic * 7 + (seed >> 8) % 20) % 144;
+			off += (size_t)snprintf(body + off, sizeof(body) - off, "%s%s%s",
+			    w ? " " : "", head[k / 12], tail[k % 12]);
+		}
+		snprintf(title, sizeof(title), "%.40s", body);
+		struct article_in a = article(id, title, body);
+
+		a.published = 1687161600 + i * 60;
+		a.now = a.published;
+		store_put(s, &a, 0, &(struct verdict){ 0 });
+	}
+}
+
 /* Everything a client can see of the store, as one comparable string. */
 static void
 describe(struct store *s, char *buf, size_t len)
@@ -1046,13 +1084,57 @@ spoil_decisions(const char *dir)
 }
 
 /*
+ * The newest log of dir as storyd wrote it before decisions kept the norms
+ * they refreshed: each put's decision (its last string: a 17-byte head, 4
+ * bytes a fresh story, then 24 bytes of sums each) ends after the ids.
+ */
+static void
+strip_norms(const char *dir)
+{
+	static unsigned char	 img[1 << 22], out[1 << 22];
+	char			 path[200];
+	size_t			 len, off, size, at, n = FILE_HEADER, stripped = 0;
+
+	len = read_newest(dir, path, img, sizeof(img));
+	memcpy(out, img, FILE_HEADER);
+	for (off = FILE_HEADER; record_at(img, len, off, &size); off += RECORD_HEADER + size) {
+		unsigned char	*rec = out + n;
+		size_t		 keep = size;
+
+		memcpy(rec, img + off, RECORD_HEADER + size);
+		if (img[off + 4] == 1) {	/* a put: six strings, then the decision */
+			unsigned char	*choice;
+			uint32_t	 nfresh;
+
+			at = put_strings_end(rec + RECORD_HEADER, 6);
+			choice = rec + RECORD_HEADER + at + 8;
+			nfresh = le32_get(choice + 13);
+			assert_int_equal(le64_get(rec + RECORD_HEADER + at), 17 + 28 * (size_t)nfresh);
+			assert_int_equal(at + 8 + 17 + 28 * (size_t)nfresh, size);
+			if (nfresh > 0) {
+				le64_put(rec + RECORD_HEADER + at, 17 + 4 * (uint64_t)nfresh);
+				keep = at + 8 + 17 + 4 * (size_t)nfresh;
+				stripped++;
+			}
+		}
+		seal_record(rec, keep);
+		n += RECORD_HEADER + keep;
+	}
+	assert_true(stripped > 50);
+	write_file(path, out, n);
+}
+
+/*
  * Churn, a crash after the flush, and recovery from the log alone: the same
  * state. Each put is added as its record says, with the fingerprint and the
  * decision it kept; or, with the log rewritten as storyd wrote it at an
  * older version (0: as it is), decided again (version 2), or analysed
  * again too, by both threads (version 1); or (-1) with every decision
- * spoilt, refused and decided again.
+ * spoilt, refused and decided again; or (NO_NORMS) with the decisions as
+ * they were written before they kept norms, taken with the norms computed
+ * again.
  */
+#define NO_NORMS	3
 static void
 crash_and_recover(uint32_t max_articles, int version)
 {
@@ -1065,13 +1147,16 @@ crash_and_recover(uint32_t max_articles, int version)
 	p.max_articles = max_articles;
 	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
 	churn(s, 1, 2000);
+	churn_stories(s, 2, 400);
 	assert_true(store_pending(s) > 0);
 	assert_int_equal(store_flush(s), 0);
 	describe(s, before, 1 << 16);
 	for (int i = 0; i <= VERDICT_EXACT_DUPLICATE; i++)
 		puts += store_stats(s)->ingested[i];	/* the puts logged */
 	store_free(s);	/* a crash: no final snapshot */
-	if (version > 0)
+	if (version == NO_NORMS)
+		strip_norms(dir);
+	else if (version > 0)
 		make_version(dir, version);
 	else if (version < 0)
 		spoil_decisions(dir);
@@ -1081,7 +1166,8 @@ crash_and_recover(uint32_t max_articles, int version)
 	assert_true(rep.replayed > 1000);
 	describe(s, after, 1 << 16);
 	assert_string_equal(before, after);
-	assert_int_equal(store_stats(s)->decisions_taken, version == 0 ? puts : 0);
+	assert_int_equal(store_stats(s)->decisions_taken,
+	    version == 0 || version == NO_NORMS ? puts : 0);
 	assert_int_equal(store_stats(s)->decisions_refused, version < 0 ? puts : 0);
 	if (version == 1) {
 		assert_int_equal(store_stats(s)->fingerprints_taken, 0);
@@ -1131,6 +1217,14 @@ test_a_log_of_version_2_recovers_the_same_state(void **state)
 	(void)state;
 	crash_and_recover(1000000, 2);
 	crash_and_recover(100, 2);
+}
+
+/* So does one written before decisions kept the norms they refreshed. */
+static void
+test_a_log_without_norms_in_its_decisions_recovers_the_same_state(void **state)
+{
+	(void)state;
+	crash_and_recover(1000000, NO_NORMS);
 }
 
 /* Decisions refused: the puts are clustered again, to the same state. */
@@ -1276,6 +1370,7 @@ main(void)
 		cmocka_unit_test(test_a_crash_in_a_full_store_recovers_the_same_state_from_the_log),
 		cmocka_unit_test(test_a_log_of_version_1_recovers_the_same_state),
 		cmocka_unit_test(test_a_log_of_version_2_recovers_the_same_state),
+		cmocka_unit_test(test_a_log_without_norms_in_its_decisions_recovers_the_same_state),
 		cmocka_unit_test(test_a_log_whose_decisions_do_not_fit_recovers_the_same_state),
 		cmocka_unit_test(test_a_rebuild_counts_the_decisions_it_could_not_take),
 		cmocka_unit_test(test_a_put_that_evicted_is_judged_alike_after_a_crash),
