@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cluster.h"
 #include "fingerprint.h"
 
@@ -20,15 +21,6 @@ static const char	body_text[] =
     "on Monday, the highest-level American visit in years, as both sides sought to "
     "steady ties strained over Taiwan, trade and a suspected spy balloon. Officials "
     "described the talks as candid and constructive, and agreed to keep talking.";
-
-static double
-thread_seconds(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 usage(void)
@@ -73,7 +65,7 @@ main(int argc, char **argv)
 		printf(", the oldest removed past %lu held", max);
 	printf("\n");
 	printf("%10s %12s\n", "added", "us/add");
-	t0 = thread_seconds();
+	t0 = clock_seconds(CLOCK_THREAD_CPUTIME_ID);
 	for (unsigned long i = 0; i < n; i++) {
 		struct article_text	 a = { .title = "Blinken meets Xi in Beijing",
 		    .title_len = 27, .published = 1700000000 + (int64_t)i };
@@ -93,7 +85,7 @@ main(int argc, char **argv)
 		if (max > 0 && i >= max)
 			cluster_remove(c, (uint32_t)(i - max));
 		if ((i + 1) % window == 0) {
-			double	t = thread_seconds();
+			double	t = clock_seconds(CLOCK_THREAD_CPUTIME_ID);
 
 			printf("%10lu %12.1f\n", i + 1, (t - t0) * 1e6 / (double)window);
 			t0 = t;

@@ -12,19 +12,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "mix.h"
 #include "simhash.h"
 
 #define OUT_MAX	64
-
-static double
-thread_seconds(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 usage(void)
@@ -72,14 +64,14 @@ main(int argc, char **argv)
 			return 1;
 		}
 	}
-	t0 = thread_seconds();
+	t0 = clock_seconds(CLOCK_THREAD_CPUTIME_ID);
 	for (unsigned long i = 0; i < q; i++) {
 		uint64_t	fp = i % 8 == 0 ? fps[rng_next(&rng) % n] ^ 1ull << i % 64 :
 				    rng_next(&rng);
 
 		found += simindex_query(ix, fp, out, OUT_MAX);
 	}
-	t1 = thread_seconds();
+	t1 = clock_seconds(CLOCK_THREAD_CPUTIME_ID);
 	for (unsigned long i = 0; i < q; i++) {
 		unsigned long	j = rng_next(&rng) % n;
 
@@ -90,7 +82,7 @@ main(int argc, char **argv)
 			return 1;
 		}
 	}
-	t2 = thread_seconds();
+	t2 = clock_seconds(CLOCK_THREAD_CPUTIME_ID);
 	printf("%lu held: query %.3f us, remove and insert %.3f us, %.1f bytes an entry "
 	    "(%zu found by %lu queries)\n", n, (t1 - t0) / (double)q * 1e6,
 	    (t2 - t1) / (double)q * 1e6, (double)simindex_memory(ix) / (double)n, found, q);

@@ -203,7 +203,8 @@ int	cluster_add_noted(struct clusterer *, uint32_t id, const struct doc *d, stru
  * Add article id as cluster_add() did when it wrote *ch, to a clusterer in
  * the state it was in then. out has the status and story, no matches. 0,
  * -ENOMEM, or -EINVAL (nothing changed) when ch names a group or story this
- * clusterer does not hold, or holds otherwise: then cluster_add() decides.
+ * clusterer does not hold, or holds otherwise, or has a norm no centroid
+ * has (negative, not finite): then cluster_add() decides.
  */
 int	cluster_add_chosen(struct clusterer *, uint32_t id, const struct doc *d,
 	    const struct cluster_choice *ch, struct verdict *out);
