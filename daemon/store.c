@@ -545,7 +545,7 @@ log_record(struct store *s, int type, const uint64_t *ints, int nint, const char
  * stories' ids, then the three sums of each one's norm (IEEE 754 bits),
  * which a replay takes instead of computing them again: that was a quarter
  * of a rebuild's applying the puts. Records written before the sums were
- * kept end after the ids.
+ * kept end after the ids, as a choice without them is still written.
  */
 static size_t
 choice_encode(const struct cluster_choice *ch, unsigned char *p)
@@ -553,13 +553,12 @@ choice_encode(const struct cluster_choice *ch, unsigned char *p)
 	uint32_t	v[4] = { ch->group, ch->story, ch->absorb, ch->nfresh };
 	size_t		n = 0;
 
-	assert(ch->has_norms || ch->nfresh == 0);
 	p[n++] = ch->status;
 	for (int i = 0; i < 4; i++, n += 4)
 		le32_put(p + n, v[i]);
 	for (uint32_t i = 0; i < ch->nfresh; i++, n += 4)
 		le32_put(p + n, ch->fresh[i]);
-	for (uint32_t i = 0; i < ch->nfresh; i++) {
+	for (uint32_t i = 0; ch->has_norms && i < ch->nfresh; i++) {
 		for (int j = 0; j < 3; j++, n += 8) {
 			uint64_t	bits;
 
