@@ -1027,101 +1027,85 @@ put_strings_end(const unsigned char *payload, int n)
 }
 
 /*
- * Rewrite the newest segment of dir as an older storyd wrote it: put records
- * end after their fifth string in version 1 (no fingerprint), after their
- * sixth in version 2 (no decision), and each checksum is made again.
+ * An edit of a put's payload of *size bytes: it may change the bytes in
+ * place and cut *size; 1 when it changed the record, else 0.
  */
-static void
-make_version(const char *dir, int version)
+typedef int	put_edit_fn(unsigned char *payload, size_t *size, int version);
+
+/*
+ * Rewrite the newest segment of dir (version 3) as version, each put record
+ * through edit and every record sealed again; the number edit changed.
+ */
+static size_t
+rewrite_puts(const char *dir, int version, put_edit_fn *edit)
 {
 	static unsigned char	 img[1 << 22], out[1 << 22];
 	char			 path[200];
-	size_t			 len, off, size, n = FILE_HEADER, stripped = 0;
+	size_t			 len, off, size, n = FILE_HEADER, changed = 0;
 
 	len = read_newest(dir, path, img, sizeof(img));
 	assert_int_equal(img[8], 3);
 	memcpy(out, img, FILE_HEADER);
 	out[8] = (unsigned char)version;
 	for (off = FILE_HEADER; record_at(img, len, off, &size); off += RECORD_HEADER + size) {
-		size_t	keep = size;
-
-		if (img[off + 4] == 1) {	/* a put */
-			keep = put_strings_end(img + off + RECORD_HEADER, 4 + version);
-			assert_true(keep < size);
-			stripped++;
-		}
-		memcpy(out + n, img + off, RECORD_HEADER + keep);
-		seal_record(out + n, keep);
-		n += RECORD_HEADER + keep;
-	}
-	assert_true(stripped > 100);
-	write_file(path, out, n);
-}
-
-/*
- * The newest log of dir as written, but every put's decision one no
- * clusterer makes (a status past the last): each must be refused.
- */
-static void
-spoil_decisions(const char *dir)
-{
-	static unsigned char	 img[1 << 22];
-	char			 path[200];
-	size_t			 len, off, size, at, spoilt = 0;
-
-	len = read_newest(dir, path, img, sizeof(img));
-	for (off = FILE_HEADER; record_at(img, len, off, &size); off += RECORD_HEADER + size) {
-		if (img[off + 4] == 1) {	/* a put: six strings, then the decision */
-			at = put_strings_end(img + off + RECORD_HEADER, 6);
-			assert_true(at + 8 < size);
-			img[off + RECORD_HEADER + at + 8] = 0xff;	/* its status */
-			seal_record(img + off, size);
-			spoilt++;
-		}
-	}
-	assert_true(spoilt > 100);
-	write_file(path, img, len);
-}
-
-/*
- * The newest log of dir as storyd wrote it before decisions kept the norms
- * they refreshed: each put's decision (its last string: a 17-byte head, 4
- * bytes a fresh story, then 24 bytes of sums each) ends after the ids.
- */
-static void
-strip_norms(const char *dir)
-{
-	static unsigned char	 img[1 << 22], out[1 << 22];
-	char			 path[200];
-	size_t			 len, off, size, at, n = FILE_HEADER, stripped = 0;
-
-	len = read_newest(dir, path, img, sizeof(img));
-	memcpy(out, img, FILE_HEADER);
-	for (off = FILE_HEADER; record_at(img, len, off, &size); off += RECORD_HEADER + size) {
 		unsigned char	*rec = out + n;
 		size_t		 keep = size;
 
 		memcpy(rec, img + off, RECORD_HEADER + size);
-		if (img[off + 4] == 1) {	/* a put: six strings, then the decision */
-			unsigned char	*choice;
-			uint32_t	 nfresh;
-
-			at = put_strings_end(rec + RECORD_HEADER, 6);
-			choice = rec + RECORD_HEADER + at + 8;
-			nfresh = le32_get(choice + 13);
-			assert_int_equal(le64_get(rec + RECORD_HEADER + at), 17 + 28 * (size_t)nfresh);
-			assert_int_equal(at + 8 + 17 + 28 * (size_t)nfresh, size);
-			if (nfresh > 0) {
-				le64_put(rec + RECORD_HEADER + at, 17 + 4 * (uint64_t)nfresh);
-				keep = at + 8 + 17 + 4 * (size_t)nfresh;
-				stripped++;
-			}
-		}
+		if (rec[4] == 1)	/* a put */
+			changed += (size_t)edit(rec + RECORD_HEADER, &keep, version);
 		seal_record(rec, keep);
 		n += RECORD_HEADER + keep;
 	}
-	assert_true(stripped > 50);
 	write_file(path, out, n);
+	return changed;
+}
+
+/*
+ * A put as an older storyd wrote it: ending after its fifth string in
+ * version 1 (no fingerprint), after its sixth in version 2 (no decision).
+ */
+static int
+put_as_version(unsigned char *payload, size_t *size, int version)
+{
+	size_t	keep = put_strings_end(payload, 4 + version);
+
+	assert_true(keep < *size);
+	*size = keep;
+	return 1;
+}
+
+/* A put whose decision is one no clusterer makes (a status past the last): refused. */
+static int
+spoil_decision(unsigned char *payload, size_t *size, int version)
+{
+	size_t	at = put_strings_end(payload, 6);	/* six strings, then the decision */
+
+	(void)version;
+	assert_true(at + 8 < *size);
+	payload[at + 8] = 0xff;		/* its status */
+	return 1;
+}
+
+/*
+ * A put's decision as storyd wrote it before decisions kept the norms they
+ * refreshed (its last string: a 17-byte head, 4 bytes a fresh story, then
+ * 24 bytes of sums each): ending after the ids.
+ */
+static int
+strip_norms(unsigned char *payload, size_t *size, int version)
+{
+	size_t		at = put_strings_end(payload, 6);
+	uint32_t	nfresh = le32_get(payload + at + 8 + 13);
+
+	(void)version;
+	assert_int_equal(le64_get(payload + at), 17 + 28 * (size_t)nfresh);
+	assert_int_equal(at + 8 + 17 + 28 * (size_t)nfresh, *size);
+	if (nfresh == 0)
+		return 0;
+	le64_put(payload + at, 17 + 4 * (uint64_t)nfresh);
+	*size = at + 8 + 17 + 4 * (size_t)nfresh;
+	return 1;
 }
 
 /*
@@ -1155,11 +1139,11 @@ crash_and_recover(uint32_t max_articles, int version)
 		puts += store_stats(s)->ingested[i];	/* the puts logged */
 	store_free(s);	/* a crash: no final snapshot */
 	if (version == NO_NORMS)
-		strip_norms(dir);
+		assert_true(rewrite_puts(dir, 3, strip_norms) > 50);
 	else if (version > 0)
-		make_version(dir, version);
+		assert_true(rewrite_puts(dir, version, put_as_version) > 100);
 	else if (version < 0)
-		spoil_decisions(dir);
+		assert_true(rewrite_puts(dir, 3, spoil_decision) > 100);
 
 	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
 	assert_false(rep.snapshot);
@@ -1282,7 +1266,7 @@ test_a_rebuild_counts_the_decisions_it_could_not_take(void **state)
 	assert_int_equal(store_flush(s), 0);
 	for (int i = 0; i <= VERDICT_EXACT_DUPLICATE; i++)
 		puts += store_stats(s)->ingested[i];
-	spoil_decisions(dir);
+	assert_true(rewrite_puts(dir, 3, spoil_decision) > 100);
 	assert_int_equal(store_stats(s)->decisions_refused, 0);
 	assert_int_equal(store_snapshot_start(s), 0);
 	wait_snapshot(s);
