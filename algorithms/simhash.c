@@ -188,10 +188,17 @@ struct sbucket {
 
 #define ENTRY_BYTES	(sizeof(uint32_t) + sizeof(uint16_t))	/* an entry and its key */
 
+/* The keys of a bucket whose allocation at e holds cap entries. */
+static uint16_t *
+keys_at(uint32_t *e, uint32_t cap)
+{
+	return (uint16_t *)(e + cap);
+}
+
 static uint16_t *
 bucket_keys(const struct sbucket *b)
 {
-	return (uint16_t *)(b->e + b->cap);
+	return keys_at(b->e, b->cap);
 }
 
 struct simindex {
@@ -264,15 +271,14 @@ bucket_resize(struct simindex *ix, struct sbucket *b, uint32_t cap)
 	uint32_t	*v;
 
 	if (cap < b->cap)		/* the keys first, while both fit */
-		memmove((uint16_t *)(b->e + cap), bucket_keys(b), b->n * sizeof(uint16_t));
+		memmove(keys_at(b->e, cap), bucket_keys(b), b->n * sizeof(uint16_t));
 	if ((v = realloc(b->e, cap * ENTRY_BYTES)) == NULL) {
 		if (cap < b->cap)
-			memmove((uint16_t *)(b->e + b->cap), (uint16_t *)(b->e + cap),
-			    b->n * sizeof(uint16_t));
+			memmove(bucket_keys(b), keys_at(b->e, cap), b->n * sizeof(uint16_t));
 		return -ENOMEM;
 	}
 	if (cap > b->cap)
-		memmove((uint16_t *)(v + cap), (uint16_t *)(v + b->cap), b->n * sizeof(uint16_t));
+		memmove(keys_at(v, cap), keys_at(v, b->cap), b->n * sizeof(uint16_t));
 	ix->vec_live += b->cap == 0;
 	ix->vec_bytes = ix->vec_bytes - b->cap * ENTRY_BYTES + cap * ENTRY_BYTES;
 	b->e = v;

@@ -155,7 +155,10 @@ server_params_from(const struct config *c, struct server_params *sp)
 		.snapshot_log_bytes = c->snapshot_log_bytes,
 		.snapshot_log_share = c->snapshot_log_share,
 	};
-	/* the LSH sized for the bound at once, so a growing daemon moves no ids (README "Memory stays bounded") */
+	/*
+	 * the candidate indexes sized for the bound at once, so a growing daemon
+	 * moves no ids and copies no arrays (README "Memory stays bounded")
+	 */
 	sp->store.cluster.room = c->max_articles;
 }
 
