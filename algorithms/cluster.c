@@ -555,6 +555,15 @@ sig_rows(void *arg, uint32_t id, unsigned from, unsigned n, uint32_t *out)
 		out[i] = s[i];
 }
 
+/* simhash.c's simindex_fp_fn: article id's SimHash, which its index does not keep. */
+static uint64_t
+art_simhash(void *arg, uint32_t id)
+{
+	const struct clusterer	*c = arg;
+
+	return c->c_art[id].ar_simhash;
+}
+
 /* Held article id's kept signature, widened into c_wsig for lsh.c. */
 static const uint32_t *
 cluster_sig_wide(const struct clusterer *c, uint32_t id)
@@ -1041,7 +1050,7 @@ static int
 indexes_new(struct clusterer *c)
 {
 	c->c_lsh = lsh_new(c->c_p.bands, c->c_p.rows, sig_rows, c);
-	c->c_sim = simindex_new(c->c_p.simhash_k);
+	c->c_sim = simindex_new(c->c_p.simhash_k, art_simhash, c);
 	if (c->c_lsh == NULL || c->c_sim == NULL)
 		return -ENOMEM;
 	if (c->c_p.room > 0) {

@@ -10,21 +10,21 @@
  * same fingerprint on every machine. Bit positions are summed four at a time
  * through a nibble table (see simhash()).
  *
- * The index keeps every (fingerprint, id) once, in dense arrays, and files
- * each entry's index in one bucket per table: table t hashes block t of the
- * fingerprint (64 bits split into k + 1 blocks, sizes differing by at most
- * one) to a bucket, an array of entry indices. A query reads, in each table,
- * the bucket of its own block value, keeps entries that agree with it exactly
- * on that block and are within distance k overall, and reports an entry only
- * from the first table whose block agrees, so each is reported once with no
- * scratch set. Removal moves the last entry into the hole, so the arrays stay
- * dense. A bucket keeps its entries in the order they were filed (a table
- * that changes size files them again in entry order), and a query looks at
- * its last SIMINDEX_SCAN only: copies of one text share a fingerprint, so
- * each of n copies cost O(n) to look up (20,000 copies: half of a 740 us
- * cluster_add(), bench/copies and perf), where a bucket holds 15 at a
- * million otherwise. Removal searches a bucket from its start, where the
- * oldest entries are, and closes the gap.
+ * The index files each id in one bucket per table: table t hashes block t
+ * of the fingerprint (64 bits split into k + 1 blocks, sizes differing by at
+ * most one) to a bucket, an array of ids. It keeps no fingerprints: the
+ * caller holds them already (cluster.c, in its articles), and the index asks
+ * for one through simindex_fp_fn when it needs it. A query reads, in each
+ * table, the bucket of its own block value, keeps ids that agree with it
+ * exactly on that block and are within distance k overall, and reports an
+ * id only from the first table whose block agrees, so each is reported once
+ * with no scratch set. A bucket keeps its ids in the order they were filed
+ * (a table that changes size files each old bucket's again in its order),
+ * and a query looks at its last SIMINDEX_SCAN only: copies of one text share
+ * a fingerprint, so each of n copies cost O(n) to look up (20,000 copies:
+ * half of a 740 us cluster_add(), bench/copies and perf), where a bucket
+ * holds 15 at a million otherwise. Removal searches a bucket from its start,
+ * where the oldest entries are, and closes the gap.
  *
  * A table grows one bucket at a time, by linear hashing: it has 2^L plus
  * split buckets, and a block that hashes below split under the mask of 2^L
@@ -53,15 +53,15 @@
  * us a query without the keys, 1.6-2.2 with them; at 100,000 held, where
  * buckets hold one or two, 0.47-0.69 either way).
  *
- * Memory per item: fingerprint 8 + id 4 + 6 bytes per table (its index and
- * key), plus per table a 16-byte bucket header per BUCKET_LOAD items
- * (capped at 2^block) and the allocator's header per bucket in use. For
- * k = 3 that is 36 bytes per item plus headers. A bucket grows by doubling
- * while small and then by a few entries (bucket_room()), so at a million
- * it holds about an eighth more than it uses, where doubling held a third
- * more; the headers and entry arrays double. simindex_memory() counts what
- * is allocated: 46 bytes an item at a million random fingerprints, 43.5
- * before the keys.
+ * Memory per item: 6 bytes per table (its id and key), plus per table a
+ * 16-byte bucket header per BUCKET_LOAD items (capped at 2^block) and the
+ * allocator's header per bucket in use. For k = 3 that is 24 bytes per
+ * item plus headers. A bucket grows by doubling while small and then by a
+ * few entries (bucket_room()), so at a million it holds about an eighth
+ * more than it uses, where doubling held a third more; the headers double.
+ * simindex_memory() counts what is allocated: 34 bytes an item at a
+ * million random fingerprints. The index kept each fingerprint and id in
+ * arrays of its own until the callback, 12 bytes an item more.
  */
 #include <assert.h>
 #include <errno.h>
@@ -73,9 +73,7 @@
 #include "simhash.h"
 
 #define SIMINDEX_MAXTAB	8
-#define NIL		UINT32_MAX
 #define HEAD_MINCAP	16u
-#define ENTRY_MINCAP	16u
 #define BUCKET_LOAD	2u	/* entries per bucket before a table doubles */
 #define BUCKET_STEP	4u	/* entries a bucket grows by, at least */
 #define MALLOC_HEADER	16	/* glibc's per-chunk overhead, roughly (as lsh.c) */
@@ -176,17 +174,17 @@ simhash_distance(uint64_t a, uint64_t b)
 }
 
 /*
- * One table's bucket: the entries whose block hashes here, in no particular
- * order. One allocation holds cap entries and then, in the same order, each
- * entry's key: 16 bits of its fingerprint from outside the table's block
- * (key_of()), which a query compares before it reads the fingerprint.
+ * One table's bucket: the ids whose block hashes here, in the order they
+ * were filed. One allocation holds cap ids and then, in the same order, each
+ * id's key: 16 bits of its fingerprint from outside the table's block
+ * (key_of()), which a query compares before it asks for the fingerprint.
  */
 struct sbucket {
 	uint32_t	*e;
 	uint32_t	 n, cap;
 };
 
-#define ENTRY_BYTES	(sizeof(uint32_t) + sizeof(uint16_t))	/* an entry and its key */
+#define ENTRY_BYTES	(sizeof(uint32_t) + sizeof(uint16_t))	/* an id and its key */
 
 /* The keys of a bucket whose allocation at e holds cap entries. */
 static uint16_t *
@@ -212,13 +210,19 @@ struct simindex {
 	uint32_t	 bcap[SIMINDEX_MAXTAB];	/* bucket headers allocated */
 	uint32_t	 hmax[SIMINDEX_MAXTAB];	/* 2^block bits, or 2^31 */
 
-	uint64_t	*fp;
-	uint32_t	*id;
-	uint32_t	 n, cap;
-	uint32_t	 room;			/* entries kept room for (simindex_keep_room()) */
+	simindex_fp_fn	*fp_of;
+	void		*arg;
+	uint32_t	 n;			/* ids held */
+	uint32_t	 room;			/* ids kept room for (simindex_keep_room()) */
 	size_t		 vec_bytes;		/* sum of bucket capacities, in bytes */
 	size_t		 vec_live;		/* buckets holding memory */
 };
+
+static uint64_t
+fp_of(const struct simindex *ix, uint32_t id)
+{
+	return ix->fp_of(ix->arg, id);
+}
 
 /* Table t's bucket for fp, among hcap + split buckets. */
 static uint32_t
@@ -340,17 +344,6 @@ bucket_del(struct simindex *ix, struct sbucket *b, uint32_t e)
 		(void)bucket_resize(ix, b, bucket_room(b->n));
 }
 
-/* Entry from is now to: from the end, where the last entry filed is. */
-static void
-bucket_rename(struct sbucket *b, uint32_t from, uint32_t to)
-{
-	uint32_t	i;
-
-	for (i = b->n; b->e[i - 1] != from; i--)
-		assert(i > 1);
-	b->e[i - 1] = to;
-}
-
 static void
 buckets_free(struct simindex *ix, struct sbucket *v, uint32_t n)
 {
@@ -359,22 +352,31 @@ buckets_free(struct simindex *ix, struct sbucket *v, uint32_t n)
 	free(v);
 }
 
-/* Give table t cap buckets, none split, and refile every entry; on failure keep the old ones. */
+/*
+ * Give table t cap buckets, none split, and refile every id, bucket by
+ * bucket, each in its order; on failure keep the old ones.
+ */
 static int
 heads_resize(struct simindex *ix, unsigned t, uint32_t cap)
 {
+	uint32_t	 nb = ix->hcap[t] + ix->split[t];
 	struct sbucket	*v;
 
 	if ((v = calloc(cap, sizeof(*v))) == NULL)
 		return -ENOMEM;
-	for (uint32_t e = 0; e < ix->n; e++)
-		if (bucket_push(ix, &v[head_index(ix, t, cap, 0, ix->fp[e])], e,
-		    key_of(ix, t, ix->fp[e])) < 0) {
-			buckets_free(ix, v, cap);
-			return -ENOMEM;
-		}
+	for (uint32_t j = 0; ix->bk[t] != NULL && j < nb; j++) {
+		const struct sbucket	*b = &ix->bk[t][j];
+		const uint16_t		*key = bucket_keys(b);
+
+		for (uint32_t i = 0; i < b->n; i++)
+			if (bucket_push(ix, &v[head_index(ix, t, cap, 0, fp_of(ix, b->e[i]))],
+			    b->e[i], key[i]) < 0) {
+				buckets_free(ix, v, cap);
+				return -ENOMEM;
+			}
+	}
 	if (ix->bk[t] != NULL)
-		buckets_free(ix, ix->bk[t], ix->hcap[t] + ix->split[t]);
+		buckets_free(ix, ix->bk[t], nb);
 	ix->bk[t] = v;
 	ix->hcap[t] = ix->bcap[t] = cap;
 	ix->split[t] = 0;
@@ -412,7 +414,7 @@ head_split(struct simindex *ix, unsigned t)
 	b = &ix->bk[t][j];
 	nb = &ix->bk[t][hcap + j];
 	for (uint32_t i = 0; i < b->n; i++)
-		n += head_index(ix, t, hcap, j + 1, ix->fp[b->e[i]]) != j;
+		n += head_index(ix, t, hcap, j + 1, fp_of(ix, b->e[i])) != j;
 	if (n > 0) {
 		uint16_t	*key = bucket_keys(b), *nkey;
 
@@ -422,7 +424,7 @@ head_split(struct simindex *ix, unsigned t)
 		for (uint32_t i = 0; i < b->n; i++) {
 			uint32_t	e = b->e[i];
 
-			if (head_index(ix, t, hcap, j + 1, ix->fp[e]) != j) {
+			if (head_index(ix, t, hcap, j + 1, fp_of(ix, e)) != j) {
 				nkey[nb->n] = key[i];
 				nb->e[nb->n++] = e;
 			} else {
@@ -441,7 +443,7 @@ head_split(struct simindex *ix, unsigned t)
 }
 
 struct simindex *
-simindex_new(unsigned k)
+simindex_new(unsigned k, simindex_fp_fn *fn, void *arg)
 {
 	struct simindex	*ix;
 	unsigned	 start = 0;
@@ -450,6 +452,8 @@ simindex_new(unsigned k)
 	if ((ix = calloc(1, sizeof(*ix))) == NULL)
 		return NULL;
 	ix->k = k;
+	ix->fp_of = fn;
+	ix->arg = arg;
 	ix->ntab = k + 1;
 	for (unsigned t = 0; t < ix->ntab; t++) {
 		unsigned	width = 64 / ix->ntab + (t < 64 % ix->ntab);
@@ -477,33 +481,7 @@ simindex_free(struct simindex *ix)
 	for (unsigned t = 0; t < ix->ntab; t++)
 		if (ix->bk[t] != NULL)
 			buckets_free(ix, ix->bk[t], ix->hcap[t] + ix->split[t]);
-	free(ix->fp);
-	free(ix->id);
 	free(ix);
-}
-
-/*
- * Resize the entry arrays. On failure some arrays may have the new size and
- * some the old: cap becomes the smaller of the two, which all of them hold.
- */
-static int
-entries_resize(struct simindex *ix, uint32_t cap)
-{
-	uint64_t	*fp;
-	uint32_t	*id;
-
-	if ((fp = realloc(ix->fp, cap * sizeof(*fp))) == NULL)
-		goto fail;
-	ix->fp = fp;
-	if ((id = realloc(ix->id, cap * sizeof(*id))) == NULL)
-		goto fail;
-	ix->id = id;
-	ix->cap = cap;
-	return 0;
-fail:
-	if (cap < ix->cap)
-		ix->cap = cap;
-	return -ENOMEM;
 }
 
 /*
@@ -528,8 +506,6 @@ simindex_keep_room(struct simindex *ix, size_t n)
 	if (n > UINT32_MAX / 2)
 		return -ENOMEM;
 	ix->room = 0;
-	if (n > ix->cap && entries_resize(ix, (uint32_t)n) < 0)
-		return -ENOMEM;
 	for (unsigned t = 0; t < ix->ntab; t++) {
 		uint32_t	want = heads_room(ix, t, (uint32_t)n);
 
@@ -543,17 +519,12 @@ simindex_keep_room(struct simindex *ix, size_t n)
 int
 simindex_insert(struct simindex *ix, uint32_t id, uint64_t fp)
 {
-	uint32_t	e;
 	unsigned	t;
 	int		r;
 
-	if (ix->n == ix->cap) {
-		if (ix->cap >= UINT32_MAX / 2)
-			return -ENOMEM;
-		if ((r = entries_resize(ix, ix->cap ? ix->cap * 2 : ENTRY_MINCAP)) < 0)
-			return r;
-	}
-	/* Split before the entry exists, or the split would file it twice. */
+	if (ix->n >= UINT32_MAX / 2)
+		return -ENOMEM;
+	/* Split before the id is filed, or the split would file it twice. */
 	for (t = 0; t < ix->ntab; t++) {
 		uint64_t	heads = (uint64_t)ix->hcap[t] + ix->split[t];
 
@@ -561,13 +532,10 @@ simindex_insert(struct simindex *ix, uint32_t id, uint64_t fp)
 		if (ix->n + 1 > BUCKET_LOAD * heads && heads < ix->hmax[t])
 			(void)head_split(ix, t);
 	}
-	e = ix->n;
-	ix->fp[e] = fp;
-	ix->id[e] = id;
 	for (t = 0; t < ix->ntab; t++)
-		if ((r = bucket_push(ix, bucket_of(ix, t, fp), e, key_of(ix, t, fp))) < 0) {
+		if ((r = bucket_push(ix, bucket_of(ix, t, fp), id, key_of(ix, t, fp))) < 0) {
 			while (t-- > 0)
-				bucket_del(ix, bucket_of(ix, t, fp), e);
+				bucket_del(ix, bucket_of(ix, t, fp), id);
 			return r;
 		}
 	ix->n++;
@@ -578,26 +546,15 @@ void
 simindex_remove(struct simindex *ix, uint32_t id, uint64_t fp)
 {
 	const struct sbucket	*b0 = bucket_of(ix, 0, fp);
-	const uint16_t		*key = bucket_keys(b0);
-	uint16_t		 k0 = key_of(ix, 0, fp);
-	uint32_t		 e = NIL, last, i;
+	uint32_t		 i;
 
-	for (i = 0; i < b0->n; i++)
-		if (key[i] == k0 && ix->id[b0->e[i]] == id && ix->fp[b0->e[i]] == fp) {
-			e = b0->e[i];
-			break;
-		}
-	if (e == NIL)
+	for (i = 0; i < b0->n && b0->e[i] != id; i++)
+		;
+	/* not held, or held with another fingerprint, whose buckets these are not */
+	if (i == b0->n || fp_of(ix, id) != fp)
 		return;
 	for (unsigned t = 0; t < ix->ntab; t++)
-		bucket_del(ix, bucket_of(ix, t, fp), e);
-	last = ix->n - 1;
-	if (e != last) {
-		for (unsigned t = 0; t < ix->ntab; t++)
-			bucket_rename(bucket_of(ix, t, ix->fp[last]), last, e);
-		ix->fp[e] = ix->fp[last];
-		ix->id[e] = ix->id[last];
-	}
+		bucket_del(ix, bucket_of(ix, t, fp), id);
 	ix->n--;
 	/*
 	 * Shrink at a quarter of the load, not below the room kept; failing to
@@ -608,8 +565,6 @@ simindex_remove(struct simindex *ix, uint32_t id, uint64_t fp)
 		    ix->hcap[t] / 2 >= heads_room(ix, t, ix->room))
 			(void)heads_resize(ix, t, ix->hcap[t] / 2);
 	}
-	if (ix->cap > ENTRY_MINCAP && ix->n < ix->cap / 4 && ix->cap / 2 >= ix->room)
-		(void)entries_resize(ix, ix->cap / 2);
 }
 
 /* Where a walk over the entries matching one query stands. */
@@ -639,11 +594,11 @@ walk_start(const struct simindex *ix, uint64_t fp, struct walk *w)
 }
 
 /*
- * Next entry within distance k of w->fp, each exactly once: it is reported
+ * Next id within distance k of w->fp, each exactly once: it is reported
  * from the first table whose block it shares. 0 at the end.
  */
 static int
-walk_next(const struct simindex *ix, struct walk *w, uint32_t *e, unsigned *dist)
+walk_next(const struct simindex *ix, struct walk *w, uint32_t *id, unsigned *dist)
 {
 	for (;;) {
 		while (w->i < w->b->n) {
@@ -656,14 +611,14 @@ walk_next(const struct simindex *ix, struct walk *w, uint32_t *e, unsigned *dist
 			if (key_bits((unsigned)(bucket_keys(w->b)[i] ^ w->key)) > ix->k)
 				continue;
 			c = w->b->e[i];
-			x = ix->fp[c] ^ w->fp;
+			x = fp_of(ix, c) ^ w->fp;
 			if ((x & ix->blk[t]) != 0 || (d = simhash_distance(x, 0)) > ix->k)
 				continue;
 			for (unsigned u = 0; u < t && !earlier; u++)
 				earlier = (x & ix->blk[u]) == 0;
 			if (earlier)
 				continue;
-			*e = c;
+			*id = c;
 			*dist = d;
 			return 1;
 		}
@@ -731,11 +686,11 @@ simindex_query(const struct simindex *ix, uint64_t fp, uint32_t *out, size_t max
 	size_t		take[SIMINDEX_MAXTAB + 1], fill[SIMINDEX_MAXTAB + 1] = { 0 };
 	size_t		total = 0, w = 0;
 	struct walk	wk;
-	uint32_t	e;
+	uint32_t	id;
 	unsigned	d;
 
 	walk_start(ix, fp, &wk);
-	while (walk_next(ix, &wk, &e, &d)) {
+	while (walk_next(ix, &wk, &id, &d)) {
 		cnt[d]++;
 		total++;
 	}
@@ -747,19 +702,19 @@ simindex_query(const struct simindex *ix, uint64_t fp, uint32_t *out, size_t max
 		w += take[d];
 	}
 	walk_start(ix, fp, &wk);
-	while (walk_next(ix, &wk, &e, &d)) {
+	while (walk_next(ix, &wk, &id, &d)) {
 		uint32_t	*seg = out + off[d];
 
 		if (take[d] == 0)
 			continue;
 		if (fill[d] < take[d]) {
 			if (take[d] < cnt[d])
-				heap_push(seg, fill[d], ix->id[e]);
+				heap_push(seg, fill[d], id);
 			else
-				seg[fill[d]] = ix->id[e];
+				seg[fill[d]] = id;
 			fill[d]++;
-		} else if (ix->id[e] < seg[0]) {
-			seg[0] = ix->id[e];
+		} else if (id < seg[0]) {
+			seg[0] = id;
 			heap_sift_down(seg, take[d], 0);
 		}
 	}
@@ -775,7 +730,6 @@ simindex_memory(const struct simindex *ix)
 
 	for (unsigned t = 0; t < ix->ntab; t++)
 		m += (size_t)ix->bcap[t] * sizeof(struct sbucket);
-	m += (size_t)ix->cap * (sizeof(*ix->fp) + sizeof(*ix->id));
 	m += ix->vec_bytes + ix->vec_live * MALLOC_HEADER;
 	return m;
 }

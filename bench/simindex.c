@@ -3,7 +3,8 @@
  * random fingerprints (room kept for N, as the daemon keeps it for
  * max_articles), then times queries, one in eight near an entry held, and
  * removals each followed by an insert, so the count stays N. Prints the
- * mean of each and simindex_memory() an entry. Random fingerprints spread
+ * mean of each and simindex_memory() an entry (the fingerprints are the
+ * caller's, here an array, in the daemon its articles). Random fingerprints spread
  * over the buckets as real ones do: what a query costs is the buckets it
  * reads, N / 65,536 entries each past 65,536 held.
  */
@@ -17,6 +18,13 @@
 #include "simhash.h"
 
 #define OUT_MAX	64
+
+/* simindex_fp_fn over the bench's array */
+static uint64_t
+fp_at(void *arg, uint32_t id)
+{
+	return ((uint64_t *)arg)[id];
+}
 
 static void
 usage(void)
@@ -52,8 +60,8 @@ main(int argc, char **argv)
 	}
 	if (n == 0 || n > UINT32_MAX / 2 || q == 0 || optind != argc)
 		usage();
-	if ((ix = simindex_new(3)) == NULL || simindex_keep_room(ix, n) != 0 ||
-	    (fps = malloc(n * sizeof(*fps))) == NULL) {
+	if ((fps = malloc(n * sizeof(*fps))) == NULL || (ix = simindex_new(3, fp_at, fps)) == NULL ||
+	    simindex_keep_room(ix, n) != 0) {
 		fprintf(stderr, "simindex: out of memory\n");
 		return 1;
 	}

@@ -21,20 +21,35 @@ struct simindex;
 
 #define SIMINDEX_SCAN	512u	/* entries a query looks at in a bucket, the last filed */
 
-/* An index for lookups within distance k (0..7). NULL: out of memory. */
-struct simindex	*simindex_new(unsigned k);
-void		 simindex_free(struct simindex *);
-
-int	simindex_insert(struct simindex *, uint32_t id, uint64_t fp);	/* 0 or -ENOMEM */
+/*
+ * The fingerprint of id, as simindex_insert() was given it. The index files
+ * ids, not fingerprints (the caller keeps those already), and asks for one
+ * when a bucket's key matches, when a table grows or shrinks, and when a
+ * removal has found its id.
+ */
+typedef uint64_t	simindex_fp_fn(void *arg, uint32_t id);
 
 /*
- * Allocate now the entry arrays and bucket headers that n entries need, and
- * keep them through removals, so that no array is copied to grow while the
- * count stays within n (the buckets themselves still grow as they fill). 0
- * or -ENOMEM, when no room is kept and some arrays may be larger.
+ * An index for lookups within distance k (0..7), whose ids' fingerprints fn
+ * gives from before simindex_insert() until simindex_remove() is done with
+ * them. NULL: out of memory.
+ */
+struct simindex	*simindex_new(unsigned k, simindex_fp_fn *fn, void *arg);
+void		 simindex_free(struct simindex *);
+
+/* Add id, not held, with fingerprint fp (what fn gives). 0 or -ENOMEM: not added. */
+int	simindex_insert(struct simindex *, uint32_t id, uint64_t fp);
+
+/*
+ * Allocate now the bucket headers that n entries need, and keep them
+ * through removals, so that no table is copied to grow while the count
+ * stays within n (the buckets themselves still grow as they fill). 0 or
+ * -ENOMEM, when no room is kept and some tables may be larger.
  */
 int	simindex_keep_room(struct simindex *, size_t n);
-void	simindex_remove(struct simindex *, uint32_t id, uint64_t fp);	/* unknown: ignored */
+
+/* Remove id, inserted with fp; an id not held with fp is ignored. */
+void	simindex_remove(struct simindex *, uint32_t id, uint64_t fp);
 
 /*
  * Write up to max distinct ids whose fingerprint is within distance k of fp to
