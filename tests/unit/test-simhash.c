@@ -291,6 +291,13 @@ test_removed_fingerprints_are_not_found_and_memory_shrinks(void **state)
 	assert_true(full <= (size_t)4 * (N * 6 * 2 + 16384 * 16 + N * 16) + 1024);
 	simindex_remove(ix, 1, fps[0]);		/* wrong fp: ignored */
 	assert_int_equal(simindex_query(ix, fps[0], out, 4), 1);
+	/*
+	 * A wrong fp that shares table 0's block (bits 0-15) with id 2's: its
+	 * bucket there holds id 2, the others do not. Ignored, not half removed.
+	 */
+	simindex_remove(ix, 2, fps[2] ^ 0xffffull << 48);
+	assert_int_equal(simindex_query(ix, fps[2], out, 4), 1);
+	assert_int_equal(out[0], 2);
 	for (unsigned i = 0; i < N; i += 2)
 		simindex_remove(ix, i, fps[i]);
 	for (unsigned i = 0; i < N; i++) {
