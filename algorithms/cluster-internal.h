@@ -280,6 +280,7 @@ struct clusterer {
 	struct map		 c_df, c_posts, c_stories;
 	struct lsh		*c_lsh;
 	struct simindex		*c_sim;
+	int			 c_roomkept;	/* cluster_room_kept() */
 
 	struct group		*c_groups;
 	uint32_t		 c_ngroupv, c_capgroups, c_freegroup;

@@ -1051,9 +1051,9 @@ cluster_drop_indexes(struct clusterer *c)
 }
 
 /*
- * Empty candidate indexes, the LSH's tables sized for params.room from the
- * start where the memory is there (else they grow as articles come, as
- * they do past room). 0 or -ENOMEM.
+ * Empty candidate indexes, sized for params.room from the start where the
+ * memory is there (else they grow as articles come, as they do past room,
+ * and cluster_room_kept() says so). 0 or -ENOMEM.
  */
 static int
 indexes_new(struct clusterer *c)
@@ -1062,9 +1062,13 @@ indexes_new(struct clusterer *c)
 	c->c_sim = simindex_new(c->c_p.simhash_k, art_simhash, c);
 	if (c->c_lsh == NULL || c->c_sim == NULL)
 		return -ENOMEM;
+	/* without the room the indexes still work, growing as they fill */
+	c->c_roomkept = 1;
 	if (c->c_p.room > 0) {
-		(void)lsh_keep_room(c->c_lsh, c->c_p.room);
-		(void)simindex_keep_room(c->c_sim, c->c_p.room);
+		if (lsh_keep_room(c->c_lsh, c->c_p.room) < 0)
+			c->c_roomkept = 0;
+		if (simindex_keep_room(c->c_sim, c->c_p.room) < 0)
+			c->c_roomkept = 0;
 	}
 	return 0;
 }
@@ -2712,6 +2716,12 @@ size_t
 cluster_count_articles(const struct clusterer *c)
 {
 	return c->c_narticles;
+}
+
+int
+cluster_room_kept(const struct clusterer *c)
+{
+	return c->c_roomkept;
 }
 
 size_t

@@ -223,6 +223,10 @@ on_recovered(evutil_socket_t fd, short what, void *arg)
 		    (unsigned long long)rc->report.replayed, plural(rc->report.replayed),
 		    (unsigned long long)taken, plural(taken), (unsigned long long)decided,
 		    plural(decided));
+	if (!cluster_room_kept(c))
+		log_warnx("store: no memory to size the candidate indexes for max_articles %zu at "
+		    "start; they grow as articles come, and a post may wait while a table moves",
+		    rc->params.cluster.room);
 	if (refused > 0)
 		log_warnx("store: %llu logged decision%s did not fit the recovered state, so those "
 		    "articles were clustered again; their clusters may differ from before the restart",

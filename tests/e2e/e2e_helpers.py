@@ -66,6 +66,12 @@ needs_own_daemon = pytest.mark.skipif(
     reason="needs a daemon of its own; STORYD_TEST_ADDR is set")
 
 
+def sanitized(binary):
+    """Built with AddressSanitizer (whose shadow memory needs a huge address space)."""
+    with open(binary, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 # -- replies ---------------------------------------------------------------
 
 def assert_json(reply):

@@ -153,10 +153,12 @@ class Storyd:
 
     external = False
 
-    def __init__(self, binary, config=None, args=(), name="storyd", nofile=None):
+    def __init__(self, binary, config=None, args=(), name="storyd", nofile=None,
+                 address_space=None):
         self.binary = binary
         self.args = list(args)
         self.nofile = nofile            # RLIMIT_NOFILE for the daemon, to test running out
+        self.address_space = address_space     # RLIMIT_AS, bytes: to test running out of memory
         self.dir = tempfile.mkdtemp(prefix=f"storyd-e2e-{name[:40]}-")
         self.data_dir = os.path.join(self.dir, "data")
         os.mkdir(self.data_dir)
@@ -201,7 +203,8 @@ class Storyd:
             err.flush()
             self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
                                          stdout=out, stderr=err, env=env,
-                                         preexec_fn=self._limit if self.nofile else None)
+                                         preexec_fn=self._limit if self.nofile or
+                                         self.address_space else None)
         try:
             self._wait_ready(timeout, ready)
         except BaseException:
@@ -239,7 +242,10 @@ class Storyd:
                     self.port = int(m.group(1))
 
     def _limit(self):
-        resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
+        if self.nofile:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
+        if self.address_space:
+            resource.setrlimit(resource.RLIMIT_AS, (self.address_space, self.address_space))
 
     def cpu_seconds(self):
         """User plus system CPU time the running daemon has used (Linux /proc)."""

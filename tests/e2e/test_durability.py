@@ -31,7 +31,7 @@ import pytest
 
 from e2e_helpers import (article, as_posted, assert_error, assert_status, changes_since, feed,
                          get_article, load_jsonl, needs_own_daemon, post_article, post_batch,
-                         put_article, same_text, spread_over_blinken_days, text_for)
+                         put_article, same_text, sanitized, spread_over_blinken_days, text_for)
 import harness
 from harness import StartError, article_path, cluster_path
 
@@ -768,11 +768,6 @@ def vm_rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise AssertionError("no VmRSS")
-
-
-def sanitized(binary):
-    with open(binary, "rb") as f:
-        return b"__asan_init" in f.read()
 
 
 def test_memory_stays_flat_once_the_retention_window_is_full(start_storyd, storyd_bin, uid):

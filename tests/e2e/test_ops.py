@@ -5,7 +5,10 @@ import os
 import signal
 import time
 
-from e2e_helpers import article, assert_status, needs_own_daemon, post_article, post_batch
+import pytest
+
+from e2e_helpers import (article, assert_status, needs_own_daemon, post_article, post_batch,
+                         sanitized)
 from harness import article_path
 
 
@@ -100,3 +103,24 @@ def test_articles_without_content_words_leave_no_sanitizer_reports(fresh_daemon,
 def test_restart_on_the_same_data_dir_comes_up_again(fresh_daemon):
     fresh_daemon.restart()
     assert_status(fresh_daemon.client().get("/readyz"), 200)
+
+
+@needs_own_daemon
+def test_indexes_it_has_no_memory_to_size_at_start_are_logged_and_grow(start_storyd, storyd_bin,
+                                                                       uid):
+    # max_articles at its bound sizes the LSH's band tables for 16,777,216 ids at
+    # start, about 3.5 GB; a 2 GB address space cannot hold them, while the id
+    # table and the rest fit.
+    if sanitized(storyd_bin):
+        pytest.skip("AddressSanitizer reserves more address space than the limit")
+    d = start_storyd(config="[store]\nretention_hours = 876000\nmax_articles = 16777216\n",
+                     address_space=2 * 1000 ** 3)
+    assert "no memory to size the candidate indexes for max_articles 16777216" in \
+        d.stderr_text()
+    c = d.client()
+    first = article(uid("a"))
+    assert post_article(c, first)["status"] == "new_story"
+    copy = dict(first, id=uid("b"), title=first["title"] + " updated")
+    reply = post_article(c, copy)
+    assert reply["status"] in ("near_duplicate", "exact_duplicate")
+    assert reply["duplicate_of"] == first["id"]

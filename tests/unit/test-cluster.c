@@ -196,6 +196,8 @@ test_room_for_the_index_changes_no_verdict(void **state)
 	pr.room = N;
 	roomy = cluster_new(&pr);
 	assert_non_null(roomy);
+	assert_true(cluster_room_kept(roomy));
+	assert_true(cluster_room_kept(plain));	/* none asked for */
 	cluster_memory(roomy, &ms);
 	lsh_mem = ms.lsh;
 	for (uint32_t i = 0; i < N; i++) {
@@ -236,6 +238,33 @@ test_room_for_the_index_changes_no_verdict(void **state)
 	assert_int_equal(cluster_check(roomy), 0);
 	cluster_free(plain);
 	cluster_free(roomy);
+}
+
+/*
+ * Room the indexes cannot keep (more ids than the LSH can hold, more
+ * entries than the SimHash index counts) is not kept, and the clusterer
+ * says so for the daemon's log; it works all the same, its indexes growing.
+ */
+static void
+test_room_that_cannot_be_kept_is_told(void **state)
+{
+	struct cluster_params	 p;
+	struct clusterer	*c;
+	struct verdict		 v;
+
+	(void)state;
+	cluster_params_default(&p);
+	p.room = (size_t)UINT32_MAX + 1;
+	c = cluster_new(&p);
+	assert_non_null(c);
+	assert_false(cluster_room_kept(c));
+	for (uint32_t i = 0; i < 50; i++) {
+		add_unrelated(c, &p, i, 7000 + i, 1700000000 + (int64_t)i, &v);
+		assert_int_equal(v.status, VERDICT_NEW_STORY);
+	}
+	assert_int_equal(cluster_count_articles(c), 50);
+	assert_int_equal(cluster_check(c), 0);
+	cluster_free(c);
 }
 
 static void
@@ -2051,6 +2080,7 @@ main(void)
 		cmocka_unit_test(test_exact_duplicate_joins_group_and_story),
 		cmocka_unit_test(test_removing_an_exact_copy_from_a_full_exact_map),
 		cmocka_unit_test(test_room_for_the_index_changes_no_verdict),
+		cmocka_unit_test(test_room_that_cannot_be_kept_is_told),
 		cmocka_unit_test(test_exact_copies_found_when_their_hashes_collide),
 		cmocka_unit_test(test_exact_copies_found_while_the_index_moves),
 		cmocka_unit_test(test_articles_keep_what_terms_they_can_when_ids_run_out),
