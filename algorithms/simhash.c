@@ -34,11 +34,12 @@
  * up when split reaches 2^L, so no insert refiles a whole table (doubling
  * at once cost a single insert 24 ms at 65,536 held). Shrinking, after
  * many removals, refiles the table at half its power of two. The headers
- * and the entry arrays still double by realloc(), a copy that held one add
- * 0.6-2.0 ms at 16,384, 32,768 and 65,536 held; simindex_keep_room()
- * allocates them at once for the most an index will hold (the daemon's
- * max_articles) and keeps them, and no add on the way to 150,000 then
- * took over 0.5 ms (bench/index -n 150000 -R 0 -P, its longest adds).
+ * still double by realloc() (with the entry arrays the index kept then, a
+ * copy that held one add 0.6-2.0 ms at 16,384, 32,768 and 65,536 held);
+ * simindex_keep_room() allocates them at once for the most an index will
+ * hold (the daemon's max_articles) and keeps them, and no add on the way
+ * to 150,000 then took over 0.5 ms (bench/index -n 150000 -R 0 -P, its
+ * longest adds).
  *
  * A table has at most 2^block buckets (65,536 for k = 3), so past that the
  * buckets hold N / 65,536 entries each, every one of which a query must look
