@@ -14,6 +14,7 @@
 
 #include <xxhash.h>
 
+#include "mix.h"
 #include "terms.h"
 
 struct fixture {
@@ -434,6 +435,67 @@ test_keep_top_matches_a_full_sort(void **state)
 	}
 }
 
+static int
+cmp_hash(const void *a, const void *b)
+{
+	const struct term	*x = a, *y = b;
+
+	return (x->hash > y->hash) - (x->hash < y->hash);
+}
+
+/*
+ * terms_keep_top() against a plain sort on weights that share their top 16
+ * bits and differ below (sums that are not short binary fractions), more
+ * terms than the search copies to the stack, and ties at the cut.
+ */
+static void
+test_keep_top_matches_a_full_sort_on_any_weights(void **state)
+{
+	enum { N = 700 };
+	struct terms	 t;
+	struct term	*all = malloc(N * sizeof(*all));
+	uint64_t	 rng = 3;
+	char		 word[16];
+
+	(void)state;
+	assert_non_null(all);
+	for (size_t max = 1; max < N; max += max < 64 ? 7 : 97) {
+		terms_init(&t);
+		assert_int_equal(terms_room(&t, N, N * sizeof(word)), 0);
+		for (size_t i = 0; i < N; i++) {
+			uint64_t	r = rng_next(&rng);
+
+			/* a few top-bit groups, each of many nearby weights and some equal ones */
+			t.v[i] = (struct term){ .hash = rng_next(&rng),
+			    .weight = (float)(1 + r % 5) + (float)(r >> 40 & 7) / 1048576.0f };
+		}
+		qsort(t.v, N, sizeof(*t.v), cmp_hash);
+		for (size_t i = 0; i < N; i++) {	/* the words in the order of v */
+			int	len = snprintf(word, sizeof(word), "t%zu", i);
+
+			t.v[i].word = (uint32_t)t.words_len;
+			memcpy(t.words + t.words_len, word, (size_t)len + 1);
+			t.words_len += (size_t)len + 1;
+		}
+		t.n = N;
+		memcpy(all, t.v, N * sizeof(*all));
+		qsort(all, N, sizeof(*all), cmp_heavier);
+		terms_keep_top(&t, max);
+		assert_int_equal(t.n, max);
+		assert_sorted_by_hash(&t);
+		for (size_t i = 0; i < t.n; i++) {
+			size_t	k;
+
+			for (k = 0; k < max && all[k].hash != t.v[i].hash; k++)
+				;
+			assert_true(k < max);		/* one of the max heaviest, ties by lower hash */
+			assert_true(all[k].weight == t.v[i].weight);
+		}
+		terms_fini(&t);
+	}
+	free(all);
+}
+
 int
 main(void)
 {
@@ -453,6 +515,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_empty_input_gives_no_terms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_terms_do_not_depend_on_what_came_before, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keep_top_matches_a_full_sort, setup, teardown),
+		cmocka_unit_test(test_keep_top_matches_a_full_sort_on_any_weights),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
