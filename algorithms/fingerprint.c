@@ -23,7 +23,7 @@ struct fingerprinter {
 	uint64_t		*shingles;
 	size_t			 shingles_cap;
 	uint64_t		*seen;		/* open addressing, for distinct() */
-	size_t			 seen_cap;	/* a power of two, >= 2 * shingles_cap */
+	size_t			 seen_cap;	/* a power of two, >= 4 * shingles_cap */
 	uint32_t		*sig;
 	struct doc		 doc;
 	uint64_t		 taken;		/* kept docs taken */
@@ -78,7 +78,11 @@ exact_hash(const struct tokens *title, const struct tokens *body)
 /*
  * How many distinct values h[0..n) holds: a linear-probing set in f->seen
  * (room made by sign()), so O(n), not a sort. A hash of 0 marks an empty
- * slot and is counted on its own.
+ * slot and is counted on its own. The set is at most a quarter full, so
+ * that few values probe past their home slot, a branch the predictor
+ * cannot guess: at half full this loop was 3.3-3.6% of fingerprint()'s
+ * samples on the bench corpus, at a quarter 2.8% (perf). The price is
+ * scratch space: 4.3 MB more kept after a 1 MiB body (bench/fingerprint -L).
  */
 static uint32_t
 distinct(struct fingerprinter *f, const uint64_t *h, size_t n)
@@ -88,7 +92,7 @@ distinct(struct fingerprinter *f, const uint64_t *h, size_t n)
 	int		zero = 0;
 
 	/* a table for this n, not the largest yet: one long article must not slow the rest */
-	while (size < 2 * n)
+	while (size < 4 * n)
 		size *= 2;
 	mask = size - 1;
 	memset(f->seen, 0, size * sizeof(*f->seen));
@@ -99,10 +103,8 @@ distinct(struct fingerprinter *f, const uint64_t *h, size_t n)
 		}
 		for (j = h[i] & mask; f->seen[j] != 0 && f->seen[j] != h[i]; j = (j + 1) & mask)
 			;
-		if (f->seen[j] == 0) {
-			f->seen[j] = h[i];
-			count++;
-		}
+		count += f->seen[j] == 0;
+		f->seen[j] = h[i];
 	}
 	return count + zero;
 }
@@ -126,11 +128,11 @@ sign(struct fingerprinter *f)
 		f->shingles = p;
 		f->shingles_cap = n;
 	}
-	if (2 * n > f->seen_cap) {
+	if (4 * n > f->seen_cap) {
 		size_t		 cap = f->seen_cap ? f->seen_cap : 64;
 		uint64_t	*p;
 
-		while (cap < 2 * n)
+		while (cap < 4 * n)
 			cap *= 2;
 		if ((p = realloc(f->seen, cap * sizeof(*p))) == NULL)
 			return -ENOMEM;
