@@ -24,6 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "minhash.h"
 #include "mix.h"
 
@@ -123,12 +127,22 @@ densify(uint32_t *sig, unsigned k)
 typedef int16_t	keys8 __attribute__((vector_size(16)));
 #define KEY_GROUP	8	/* keys in a keys8 */
 
+/*
+ * On x86-64, SSE2's pminsw: GCC 12 compiled the generic form to a compare
+ * and three logic instructions, each row's minimum waiting on the last
+ * (densify_few() 3.5% of fingerprint()'s samples on the bench corpus, half
+ * of it here).
+ */
 static keys8
 keys_min(keys8 a, keys8 b)
 {
+#ifdef __SSE2__
+	return (keys8)_mm_min_epi16((__m128i)a, (__m128i)b);
+#else
 	keys8	lt = a < b;		/* all ones where a is less */
 
 	return (a & lt) | (b & ~lt);
+#endif
 }
 
 static void
