@@ -768,6 +768,7 @@ terms_keep_top(struct terms *t, size_t max)
 		;
 	lo = i < t->n ? weight_bits(t->v[i].weight) : top << 16;
 	above = count_at_least(copy, nb, t->v, t->n, lo + 1);
+	/* lo is the cut if fewer than max weigh more and max at least as much */
 	if (i == t->n || lo > hi || above >= max || count_at_least(copy, nb, t->v, t->n, lo) < max) {
 		lo = greatest_with(copy, nb, t->v, t->n, max, top << 16,
 		    (top << 16 | 0xffff) < hi ? top << 16 | 0xffff : hi, 0);
