@@ -717,6 +717,13 @@ sset_find(const struct clusterer *c, const struct cstory *s)
 	return i;
 }
 
+/* The first entry of posting p a query scans: the newest POST_SCAN are. */
+static uint32_t
+scan_start(const struct posting *p)
+{
+	return p->po_n > POST_SCAN ? p->po_n - POST_SCAN : 0;
+}
+
 /*
  * Stories posting the doc's strongest terms, each posting scanned newest
  * first up to POST_SCAN entries, with the doc's w * idf summed over the terms
@@ -742,11 +749,9 @@ story_candidates(struct clusterer *c, const struct plan *pl)
 	for (t = 0; t < pl->pl_ntop; t++) {
 		const struct posting	*p;
 
-		if ((p = post[t] = map_findp(&c->c_posts, pl->pl_top[t])) != NULL && p->po_n > 0) {
-			uint32_t	from = p->po_n > POST_SCAN ? p->po_n - POST_SCAN : 0;
-
-			prefetch_range(&p->po_v[from], (p->po_n - from) * sizeof(*p->po_v));
-		}
+		if ((p = post[t] = map_findp(&c->c_posts, pl->pl_top[t])) != NULL && p->po_n > 0)
+			prefetch_range(&p->po_v[scan_start(p)],
+			    (p->po_n - scan_start(p)) * sizeof(*p->po_v));
 	}
 	for (t = 0; t < pl->pl_ntop; t++) {
 		const struct posting	*p = post[t];
@@ -754,7 +759,7 @@ story_candidates(struct clusterer *c, const struct plan *pl)
 
 		if (p == NULL)
 			continue;
-		stop = p->po_n > POST_SCAN ? p->po_n - POST_SCAN : 0;
+		stop = scan_start(p);
 		for (j = p->po_n; j > stop; j--) {
 			struct cstory	*s = p->po_v[j - 1];
 			struct sslot	*slot = &c->c_sset[sset_find(c, s)];

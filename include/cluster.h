@@ -291,6 +291,8 @@ void	cluster_set_term_limit(struct clusterer *, uint32_t n);
 
 uint64_t	cluster_seq(const struct clusterer *);		/* the last sequence number given */
 size_t		cluster_count_articles(const struct clusterer *);
+size_t		cluster_count_stories(const struct clusterer *);	/* live ones */
+size_t		cluster_count_groups(const struct clusterer *);
 
 /*
  * 0 when params.room asked the candidate indexes to keep room they could not
@@ -298,8 +300,6 @@ size_t		cluster_count_articles(const struct clusterer *);
  * and an add may wait while a table moves. 1 otherwise, room 0 included.
  */
 int		cluster_room_kept(const struct clusterer *);
-size_t		cluster_count_stories(const struct clusterer *);	/* live ones */
-size_t		cluster_count_groups(const struct clusterer *);
 
 /*
  * Snapshots. cluster_dump() writes everything the clusterer holds, through fn,
