@@ -23,7 +23,7 @@ struct fingerprinter {
 	uint64_t		*shingles;
 	size_t			 shingles_cap;
 	uint64_t		*seen;		/* open addressing, for distinct() */
-	size_t			 seen_cap;	/* a power of two, >= 4 * shingles_cap */
+	size_t			 seen_cap;	/* a power of two, >= SEEN_ROOM * shingles_cap */
 	uint32_t		*sig;
 	struct doc		 doc;
 	uint64_t		 taken;		/* kept docs taken */
@@ -84,6 +84,8 @@ exact_hash(const struct tokens *title, const struct tokens *body)
  * samples on the bench corpus, at a quarter 2.8% (perf). The price is
  * scratch space: 4.3 MB more kept after a 1 MiB body (bench/fingerprint -L).
  */
+#define SEEN_ROOM	4	/* slots a value: the set at most a quarter full */
+
 static uint32_t
 distinct(struct fingerprinter *f, const uint64_t *h, size_t n)
 {
@@ -92,7 +94,7 @@ distinct(struct fingerprinter *f, const uint64_t *h, size_t n)
 	int		zero = 0;
 
 	/* a table for this n, not the largest yet: one long article must not slow the rest */
-	while (size < 4 * n)
+	while (size < SEEN_ROOM * n)
 		size *= 2;
 	mask = size - 1;
 	memset(f->seen, 0, size * sizeof(*f->seen));
@@ -128,11 +130,11 @@ sign(struct fingerprinter *f)
 		f->shingles = p;
 		f->shingles_cap = n;
 	}
-	if (4 * n > f->seen_cap) {
+	if (SEEN_ROOM * n > f->seen_cap) {
 		size_t		 cap = f->seen_cap ? f->seen_cap : 64;
 		uint64_t	*p;
 
-		while (cap < 4 * n)
+		while (cap < SEEN_ROOM * n)
 			cap *= 2;
 		if ((p = realloc(f->seen, cap * sizeof(*p))) == NULL)
 			return -ENOMEM;
