@@ -5,7 +5,11 @@
 #
 #   bench/http.sh [BUILD_DIR]        (default: build-bench)
 #   env: DURATION (s per measurement, 10), WARMUP (s, 2), CONNS (16),
-#        ROUNDS (2: every measurement repeated, floor and storyd alternating)
+#        ROUNDS (2: every measurement repeated, floor and storyd alternating),
+#        AHEAD (articles a second of DURATION that loadgen makes before each
+#        closed loop, 70000, above the floor's rate: made as they are sent,
+#        they took loadgen 10-20 us of CPU each on the cores the servers
+#        use; past them loadgen makes the rest as it sends, and says so)
 #
 # The snaps column counts the snapshots storyd rebuilt during each of its
 # measurements (from its log): those it started then and one still under way
@@ -24,6 +28,7 @@ duration=${DURATION:-10}
 warmup=${WARMUP:-2}
 conns=${CONNS:-16}
 rounds=${ROUNDS:-2}
+ahead=$((${AHEAD:-70000} * duration))
 [ -x "$floor" ] || { echo "http.sh: $floor not built (meson compile -C $build)" >&2; exit 2; }
 
 start_storyd
@@ -51,14 +56,15 @@ results=$tmp/results
 r=1
 while [ "$r" -le "$rounds" ]; do
 	for b in 1 10 100; do
-		measure "floor-b$b-r$r" "$faddr" -c "$conns" -b "$b" >> "$results"
-		measure "storyd-b$b-r$r" "$saddr" -c "$conns" -b "$b" >> "$results"
+		measure "floor-b$b-r$r" "$faddr" -c "$conns" -b "$b" -A "$ahead" >> "$results"
+		measure "storyd-b$b-r$r" "$saddr" -c "$conns" -b "$b" -A "$ahead" >> "$results"
 	done
 	# open loop, single articles, at half of this round's closed-loop maximum
 	max=$(field "$(grep "^storyd-b1-r$r " "$results")" req_s)
 	half=$(awk -v m="$max" 'BEGIN { printf "%.0f", m / 2 }')
-	measure "floor-half-r$r" "$faddr" -c "$conns" -b 1 -r "$half" >> "$results"
-	measure "storyd-half-r$r" "$saddr" -c "$conns" -b 1 -r "$half" >> "$results"
+	due=$((half * duration * 11 / 10))
+	measure "floor-half-r$r" "$faddr" -c "$conns" -b 1 -r "$half" -A "$due" >> "$results"
+	measure "storyd-half-r$r" "$saddr" -c "$conns" -b 1 -r "$half" -A "$due" >> "$results"
 	echo "$half" > "$tmp/half-r$r"
 	r=$((r + 1))
 done
