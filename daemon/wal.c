@@ -74,6 +74,8 @@ struct wal {
 	size_t		 nsegs, segs_cap;
 	XXH3_state_t	*xxh;
 	struct syncer	*syncer;	/* started by the first wal_sync_start() */
+	uint64_t	 reserved;	/* the segment in use has blocks up to here (seg_reserve()) */
+	int		 no_reserve;	/* the file system cannot reserve them */
 };
 
 static int	syncer_collect(struct wal *w, int wait, double *secs);
@@ -774,6 +776,50 @@ wal_datasync(struct wal *w)
 	return 0;
 }
 
+/*
+ * Blocks for the segment's next writes, reserved past its end with its size
+ * unchanged (fallocate with FALLOC_FL_KEEP_SIZE), so that a write allocates
+ * none. On ext4 an appending write that allocated waited for the inode's
+ * block map while the background fdatasync's writeback held it: 4-26 ms,
+ * once a second, on the loop (README "Where the time goes"). The step
+ * grows with the segment, from RESERVE_LEAST to RESERVE_MOST, so a quiet
+ * store reserves little; seg_give_back() returns what is left.
+ */
+#define RESERVE_LEAST	(1u << 20)
+#define RESERVE_MOST	(64u << 20)
+
+static void
+seg_reserve(struct wal *w, size_t len)
+{
+	uint64_t	at = w->segs[w->nsegs - 1].size, step = at;
+
+	if (w->no_reserve || at + len <= w->reserved)
+		return;
+	step = step < RESERVE_LEAST ? RESERVE_LEAST : step > RESERVE_MOST ? RESERVE_MOST : step;
+	step = step < len ? len : step;
+	if (fallocate(w->fd, FALLOC_FL_KEEP_SIZE, (off_t)at, (off_t)step) == 0)
+		w->reserved = at + step;
+	else if (errno == EOPNOTSUPP)
+		w->no_reserve = 1;	/* writes allocate as they go, as before */
+	/* else (no space, say) the write goes ahead, and the next flush tries again */
+}
+
+/*
+ * Free the blocks reserved past the end of the segment in use, which is done
+ * with: a truncation to its own size, only when that is the size it has, so
+ * that it never changes the file's length.
+ */
+static void
+seg_give_back(struct wal *w)
+{
+	uint64_t	size = w->segs[w->nsegs - 1].size;
+	struct stat	st;
+
+	if (w->reserved > size && fstat(w->fd, &st) == 0 && (uint64_t)st.st_size == size)
+		(void)ftruncate(w->fd, (off_t)size);
+	w->reserved = 0;
+}
+
 int
 wal_flush(struct wal *w)
 {
@@ -783,6 +829,7 @@ wal_flush(struct wal *w)
 		return w->error;
 	if (w->len == 0)
 		return 0;
+	seg_reserve(w, w->len);
 	/* a partial write leaves part of a record in the file: sticky until a restart */
 	if ((r = write_all(w->fd, w->buf, w->len)) < 0)
 		return w->error = r;
@@ -986,6 +1033,7 @@ wal_rotate(struct wal *w, uint64_t *first_seq)
 	}
 	if ((r = seg_create(w->dirfd, w->next, &fd)) < 0)
 		return r;
+	seg_give_back(w);
 	close(w->fd);
 	w->fd = fd;
 	w->segs[w->nsegs++] = (struct seg){ .first = w->next, .size = FILE_HEADER };
@@ -1037,6 +1085,7 @@ wal_close(struct wal *w)
 {
 	if (w == NULL)
 		return;
-	wal_sync(w);
+	if (wal_sync(w) == 0)
+		seg_give_back(w);
 	wal_free(w);
 }
