@@ -74,3 +74,20 @@ snapshots_running() {
 
 # field RESULT NAME: one NAME=value of a loadgen RESULT line
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+# metric SAMPLE: the value of one sample of storyd's /metrics, as it prints
+# it (name and labels), or nan
+metric() {
+	python3 - "$saddr" "$1" <<'PY'
+import sys, urllib.request
+body = urllib.request.urlopen("http://%s/metrics" % sys.argv[1], timeout=10).read().decode()
+print(next((l.split()[-1] for l in body.splitlines() if l.startswith(sys.argv[2] + " ")), "nan"))
+PY
+}
+
+# slow_writes: the log writes so far that kept the loop over 1 ms
+slow_writes() {
+	awk -v n="$(metric storyd_log_write_duration_seconds_count)" \
+	    -v f="$(metric 'storyd_log_write_duration_seconds_bucket{le="0.001"}')" \
+	    'BEGIN { print n - f }'
+}
