@@ -791,15 +791,15 @@ wal_datasync(struct wal *w)
 static void
 seg_reserve(struct wal *w, size_t len)
 {
-	uint64_t	at = w->segs[w->nsegs - 1].size, step = at;
+	uint64_t	at = w->segs[w->nsegs - 1].size, step;
 
 	if (w->no_reserve || at + len <= w->reserved)
 		return;
-	step = step < RESERVE_LEAST ? RESERVE_LEAST : step > RESERVE_MOST ? RESERVE_MOST : step;
+	step = at < RESERVE_LEAST ? RESERVE_LEAST : at > RESERVE_MOST ? RESERVE_MOST : at;
 	step = step < len ? len : step;
 	if (fallocate(w->fd, FALLOC_FL_KEEP_SIZE, (off_t)at, (off_t)step) == 0)
 		w->reserved = at + step;
-	else if (errno == EOPNOTSUPP)
+	else if (errno == EOPNOTSUPP || errno == ENOSYS)
 		w->no_reserve = 1;	/* writes allocate as they go, as before */
 	/* else (no space, say) the write goes ahead, and the next flush tries again */
 }
