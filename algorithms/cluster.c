@@ -748,10 +748,12 @@ story_candidates(struct clusterer *c, const struct plan *pl)
 	 */
 	for (t = 0; t < pl->pl_ntop; t++) {
 		const struct posting	*p;
+		uint32_t		 from;
 
-		if ((p = post[t] = map_findp(&c->c_posts, pl->pl_top[t])) != NULL && p->po_n > 0)
-			prefetch_range(&p->po_v[scan_start(p)],
-			    (p->po_n - scan_start(p)) * sizeof(*p->po_v));
+		if ((p = post[t] = map_findp(&c->c_posts, pl->pl_top[t])) != NULL && p->po_n > 0) {
+			from = scan_start(p);
+			prefetch_range(&p->po_v[from], (p->po_n - from) * sizeof(*p->po_v));
+		}
 	}
 	for (t = 0; t < pl->pl_ntop; t++) {
 		const struct posting	*p = post[t];
