@@ -62,7 +62,7 @@ while [ "$r" -le "$rounds" ]; do
 	# open loop, single articles, at half of this round's closed-loop maximum
 	max=$(field "$(grep "^storyd-b1-r$r " "$results")" req_s)
 	half=$(awk -v m="$max" 'BEGIN { printf "%.0f", m / 2 }')
-	due=$((half * duration * 11 / 10))
+	due=$(open_loop_articles "$half" "$duration")
 	measure "floor-half-r$r" "$faddr" -c "$conns" -b 1 -r "$half" -A "$due" >> "$results"
 	measure "storyd-half-r$r" "$saddr" -c "$conns" -b 1 -r "$half" -A "$due" >> "$results"
 	echo "$half" > "$tmp/half-r$r"

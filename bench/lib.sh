@@ -72,6 +72,10 @@ snapshots_running() {
 	echo $(($(snapshots) - ended))
 }
 
+# open_loop_articles RATE SECONDS: what an open loop at RATE a second sends
+# in SECONDS, and a tenth more: the articles loadgen -A makes before it
+open_loop_articles() { awk -v r="$1" -v d="$2" 'BEGIN { printf "%.0f", r * d * 1.1 }'; }
+
 # field RESULT NAME: one NAME=value of a loadgen RESULT line
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 

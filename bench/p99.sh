@@ -62,8 +62,8 @@ loop_delta() {
 }
 printf '%-7s %9s %9s %9s %6s %8s %7s %8s %7s\n' window "p50 ms" "p99 ms" "p99.9 ms" snaps tlb \
     "busy %" "wait ms" "writes"
-# each window's articles made before it starts (loadgen -A), and a tenth more
-ahead=$(awk -v r="${RATE:-3300}" -v d="${DURATION:-16}" 'BEGIN { printf "%.0f", r * d * 1.1 }')
+# each window's articles made before it starts
+ahead=$(open_loop_articles "${RATE:-3300}" "${DURATION:-16}")
 w=1
 while [ $w -le "${WINDOWS:-3}" ]; do
 	before=$(snapshots)
