@@ -775,10 +775,14 @@ run(struct lg *g, double duration)
 			else if (c->state == C_IDLE)
 				conn_send(g, c, t);
 		}
+		/*
+		 * A request already due here has no idle connection to go out on:
+		 * it waits for an answer, as epoll_pwait2 does. With a timeout of
+		 * 0 loadgen spun until one came, on the cores the server shares
+		 * with it, and took them from the server just when it was behind.
+		 */
 		if (g->rate > 0 && g->t_next_due > t && g->t_next_due - t < timeout)
 			timeout = g->t_next_due - t;
-		if (g->rate > 0 && g->t_next_due <= t)
-			timeout = 0;
 		/*
 		 * Nanoseconds, not epoll_wait's milliseconds: rounded up to a whole
 		 * millisecond, an open-loop request went out up to 1 ms after it was
