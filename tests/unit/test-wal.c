@@ -3,10 +3,12 @@
  * spirit: cut the log at every byte of its last record, flip every byte of a
  * record, and check what replay keeps, drops and reports. The background
  * fdatasync of wal_sync_start() is tested through an interposed fdatasync()
- * that can hold it "still running" and make it fail.
+ * that can hold it "still running" and make it fail, and the write-behind
+ * of wal_flush() through an interposed sync_file_range() that records it.
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -102,6 +104,66 @@ fdatasync(int fd)
 	return 0;
 }
 
+/*
+ * sync_file_range(), interposed the same way: it records each call (on
+ * which thread, which file, what range, which flags) and starts the writes
+ * for real, or fails with refuse's errno when that is set.
+ */
+#define SFR_MAX	256
+
+static struct {
+	pthread_mutex_t	 mu;
+	unsigned	 n;
+	unsigned	 on_main;	/* calls on the tests' thread */
+	unsigned	 odd_flags;	/* calls asking for anything but SYNC_FILE_RANGE_WRITE */
+	ino_t		 ino[SFR_MAX];
+	uint64_t	 from[SFR_MAX], to[SFR_MAX];
+	int		 refuse;
+} sfr = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+int
+sync_file_range(int fd, off64_t off, off64_t len, unsigned int flags)
+{
+	struct stat	st;
+	int		err;
+
+	pthread_mutex_lock(&sfr.mu);
+	if (sfr.n < SFR_MAX) {
+		sfr.ino[sfr.n] = fstat(fd, &st) == 0 ? st.st_ino : 0;
+		sfr.from[sfr.n] = (uint64_t)off;
+		sfr.to[sfr.n] = (uint64_t)(off + len);
+	}
+	sfr.n++;
+	sfr.on_main += pthread_equal(pthread_self(), fds.main) != 0;
+	sfr.odd_flags += flags != SYNC_FILE_RANGE_WRITE;
+	err = sfr.refuse;
+	pthread_mutex_unlock(&sfr.mu);
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	return (int)syscall(SYS_sync_file_range, fd, off, len, flags);
+}
+
+/* The calls so far, once none has come for 100 ms (the thread is done with them). */
+static unsigned
+sfr_settled(void)
+{
+	struct timespec	t = { 0, 100 * 1000 * 1000 };
+	unsigned	n, before;
+
+	do {
+		pthread_mutex_lock(&sfr.mu);
+		before = sfr.n;
+		pthread_mutex_unlock(&sfr.mu);
+		nanosleep(&t, NULL);
+		pthread_mutex_lock(&sfr.mu);
+		n = sfr.n;
+		pthread_mutex_unlock(&sfr.mu);
+	} while (n != before);
+	return n;
+}
+
 static void
 fds_set(int hold, int fail)
 {
@@ -192,6 +254,10 @@ setup(void **state)
 	fds.bg_ino = 0;
 	fds.hold = fds.fail = 0;
 	pthread_mutex_unlock(&fds.mu);
+	pthread_mutex_lock(&sfr.mu);
+	sfr.n = sfr.on_main = sfr.odd_flags = 0;
+	sfr.refuse = 0;
+	pthread_mutex_unlock(&sfr.mu);
 	return 0;
 }
 
@@ -1044,6 +1110,122 @@ test_a_segment_reserves_blocks_ahead_and_gives_them_back(void **state)
 	assert_log_carries_on(d, 7);
 }
 
+/* Files open in this process. */
+static int
+open_fds(void)
+{
+	DIR		*dp = opendir("/proc/self/fd");
+	struct dirent	*de;
+	int		 n = 0;
+
+	assert_non_null(dp);
+	while ((de = readdir(dp)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(dp);
+	return n - 1;		/* opendir's own */
+}
+
+static int
+count_record(const struct wal_record *r, void *arg)
+{
+	(void)r;
+	++*(uint64_t *)arg;
+	return 0;
+}
+
+/* Append n records of len bytes, each flushed on its own, as the loop's turns are. */
+static void
+append_flushed(struct wal *w, unsigned n, size_t len)
+{
+	static unsigned char	buf[64 * 1024];
+
+	assert_true(len <= sizeof buf);
+	for (unsigned i = 0; i < n; i++) {
+		assert_int_equal(wal_append(w, 1, buf, len, NULL), 0);
+		assert_int_equal(wal_flush(w), 0);
+	}
+}
+
+static void
+test_the_log_is_handed_to_the_disk_behind_its_writes(void **state)
+{
+	struct dir		*d = *state;
+	struct wal		*w;
+	struct wal_report	 rep;
+	struct stat		 st;
+	struct fds_counts	 c;
+	uint64_t		 n = 0, covered = 0;
+	unsigned		 calls;
+	int			 fds_before = open_fds();
+
+	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_EVERYSEC, 1), 0);
+	append_flushed(w, 31, 64 * 1024);		/* just under 2 MiB: not yet */
+	assert_int_equal(sfr_settled(), 0);
+	append_flushed(w, 72, 64 * 1024);
+	/* flushes while the thread was busy asked nothing: the next one asks for all of it */
+	sfr_settled();
+	append_flushed(w, 1, 64 * 1024);		/* 104 records, 6.5 MiB in all */
+	calls = sfr_settled();
+	assert_int_equal(fstatat(d->fd, name(1), &st, 0), 0);
+
+	/*
+	 * From the thread, only starting the writes, of this segment, in order
+	 * and whole, each range ending on a 2 MiB boundary: never in the
+	 * page the next append goes to, which the writes would lock.
+	 */
+	assert_true(calls >= 1 && calls <= 3);
+	assert_int_equal(sfr.on_main, 0);
+	assert_int_equal(sfr.odd_flags, 0);
+	for (unsigned i = 0; i < calls; i++) {
+		assert_int_equal(sfr.ino[i], st.st_ino);
+		assert_int_equal(sfr.from[i], covered);
+		assert_true(sfr.to[i] > covered);
+		assert_int_equal(sfr.to[i] % (2 << 20), 0);
+		covered = sfr.to[i];
+	}
+	/* all but the last, partly written 2 MiB */
+	assert_int_equal(covered, 6 << 20);
+	assert_true((uint64_t)st.st_size > covered);
+	/* and no fdatasync: nothing waited for the disk */
+	c = fds_get();
+	assert_int_equal(c.fg_calls + c.bg_calls, 0);
+
+	wal_close(w);
+	assert_int_equal(open_fds(), fds_before);
+	assert_int_equal(wal_replay(d->fd, 1, 0, count_record, &n, &rep), 0);
+	assert_int_equal(n, 104);
+	assert_int_equal(rep.torn + rep.corrupt, 0);
+}
+
+static void
+test_no_write_behind_where_every_flush_syncs_or_the_file_system_cannot(void **state)
+{
+	struct dir		*d = *state;
+	struct wal		*w;
+	struct wal_report	 rep;
+	uint64_t		 n = 0;
+
+	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_ALWAYS, 1), 0);
+	append_flushed(w, 72, 64 * 1024);
+	assert_int_equal(sfr_settled(), 0);
+	wal_close(w);
+
+	/* one refusal, and no more are asked for; the log goes on as before */
+	pthread_mutex_lock(&sfr.mu);
+	sfr.refuse = EINVAL;
+	pthread_mutex_unlock(&sfr.mu);
+	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_NO, 73), 0);
+	append_flushed(w, 40, 64 * 1024);
+	assert_int_equal(sfr_settled(), 1);
+	append_flushed(w, 72, 64 * 1024);
+	assert_int_equal(sfr_settled(), 1);
+	assert_int_equal(wal_sync(w), 0);
+	wal_close(w);
+	assert_int_equal(wal_replay(d->fd, 1, 0, count_record, &n, &rep), 0);
+	assert_int_equal(n, 184);
+	assert_int_equal(rep.torn + rep.corrupt, 0);
+}
+
 static void
 test_a_start_with_nothing_written_does_nothing(void **state)
 {
@@ -1377,6 +1559,8 @@ main(void)
 		T(test_a_background_sync_covers_what_was_appended_before_it),
 		T(test_a_segment_reserves_blocks_ahead_and_gives_them_back),
 	T(test_a_start_with_nothing_written_does_nothing),
+		T(test_the_log_is_handed_to_the_disk_behind_its_writes),
+		T(test_no_write_behind_where_every_flush_syncs_or_the_file_system_cannot),
 		T(test_a_start_while_one_runs_is_busy_and_its_writes_are_synced_next),
 		T(test_records_appended_during_a_background_sync_survive_a_restart),
 		T(test_a_rotation_leaves_the_old_segments_flush_to_the_thread),
