@@ -81,6 +81,8 @@ struct wal {
 	uint64_t	 reserved;	/* the segment in use has blocks up to here (seg_reserve()) */
 	int		 no_reserve;	/* the file system cannot reserve them */
 	uint64_t	 behind;	/* the segment in use is handed to the disk up to here */
+	int		 behind_unsynced;	/* a write-behind handed since the last fdatasync began */
+	int		 rotating;	/* wal_rotate_ready() was asked: no write-behind until wal_rotate() */
 };
 
 static int	syncer_collect(struct wal *w, int wait, double *secs);
@@ -779,6 +781,7 @@ wal_datasync(struct wal *w)
 		return w->error = -errno;
 	w->dirty = 0;
 	w->unsynced = 0;
+	w->behind_unsynced = 0;
 	return 0;
 }
 
@@ -973,6 +976,7 @@ wal_sync_start(struct wal *w)
 	/* what is written from now on is dirty again; this job covers what was written before */
 	w->dirty = 0;
 	w->unsynced = 0;
+	w->behind_unsynced = 0;
 	pthread_mutex_lock(&sy->mu);
 	sy->fd = fd;
 	sy->busy = 1;
@@ -995,8 +999,12 @@ wal_sync_start(struct wal *w)
  * loop's write() blocked there ~12 times a second when the range ran to
  * the end). Aligned to 2 MiB, the largest page the page cache makes on
  * x86-64, it holds for large pages too. Not with fsync = always, whose
- * flushes write everything at once anyway. Nothing waits for it, and a
- * failure to start the writes is left for the next fdatasync to report.
+ * flushes write everything at once anyway, nor while a rotation is wanted:
+ * the rotation's fdatasync on the loop would wait for those writes, queued
+ * behind whatever else the disk has (a snapshot's hundreds of MB), so
+ * wal_rotate_ready() has the thread's fdatasync cover them first. Nothing
+ * waits for it, and a failure to start the writes is left for the next
+ * fdatasync to report.
  */
 #define WRITE_BEHIND	(2u << 20)
 
@@ -1007,7 +1015,7 @@ write_behind(struct wal *w)
 	struct syncer	*sy;
 	int		fd, busy;
 
-	if (to <= w->behind)
+	if (to <= w->behind || w->rotating)
 		return;
 	if (w->syncer == NULL && syncer_start(w) < 0)
 		return;
@@ -1024,6 +1032,7 @@ write_behind(struct wal *w)
 	pthread_cond_signal(&sy->cv);
 	pthread_mutex_unlock(&sy->mu);
 	w->behind = to;
+	w->behind_unsynced = 1;
 }
 
 /*
@@ -1088,11 +1097,12 @@ wal_rotate_ready(struct wal *w, uint64_t max, double *secs)
 	*secs = -1;
 	if (w->error)
 		return w->error;
+	w->rotating = 1;
 	if ((r = syncer_collect(w, 0, secs)) < 0)
 		return r;
 	if (syncer_running(w))
 		return 0;
-	if (w->unsynced + w->len <= max)
+	if (w->unsynced + w->len <= max && !w->behind_unsynced)
 		return 1;
 	return (r = wal_sync_start(w)) < 0 ? r : 0;
 }
@@ -1105,6 +1115,7 @@ wal_rotate(struct wal *w, uint64_t *first_seq)
 
 	if ((r = wal_sync(w)) < 0)
 		return r;
+	w->rotating = 0;
 	if (w->segs[w->nsegs - 1].first == w->next) {
 		*first_seq = w->next;
 		return 0;

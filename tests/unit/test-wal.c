@@ -1133,6 +1133,18 @@ count_record(const struct wal_record *r, void *arg)
 	return 0;
 }
 
+/* The log in d replays n records, whole. */
+static void
+assert_log_holds(struct dir *d, uint64_t n)
+{
+	struct wal_report	rep;
+	uint64_t		seen = 0;
+
+	assert_int_equal(wal_replay(d->fd, 1, 0, count_record, &seen, &rep), 0);
+	assert_int_equal(seen, n);
+	assert_int_equal(rep.torn + rep.corrupt, 0);
+}
+
 /* Append n records of len bytes, each flushed on its own, as the loop's turns are. */
 static void
 append_flushed(struct wal *w, unsigned n, size_t len)
@@ -1151,10 +1163,9 @@ test_the_log_is_handed_to_the_disk_behind_its_writes(void **state)
 {
 	struct dir		*d = *state;
 	struct wal		*w;
-	struct wal_report	 rep;
 	struct stat		 st;
 	struct fds_counts	 c;
-	uint64_t		 n = 0, covered = 0;
+	uint64_t		 covered = 0;
 	unsigned		 calls;
 	int			 fds_before = open_fds();
 
@@ -1192,18 +1203,14 @@ test_the_log_is_handed_to_the_disk_behind_its_writes(void **state)
 
 	wal_close(w);
 	assert_int_equal(open_fds(), fds_before);
-	assert_int_equal(wal_replay(d->fd, 1, 0, count_record, &n, &rep), 0);
-	assert_int_equal(n, 104);
-	assert_int_equal(rep.torn + rep.corrupt, 0);
+	assert_log_holds(d, 104);
 }
 
 static void
 test_no_write_behind_where_every_flush_syncs_or_the_file_system_cannot(void **state)
 {
-	struct dir		*d = *state;
-	struct wal		*w;
-	struct wal_report	 rep;
-	uint64_t		 n = 0;
+	struct dir	*d = *state;
+	struct wal	*w;
 
 	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_ALWAYS, 1), 0);
 	append_flushed(w, 72, 64 * 1024);
@@ -1221,9 +1228,44 @@ test_no_write_behind_where_every_flush_syncs_or_the_file_system_cannot(void **st
 	assert_int_equal(sfr_settled(), 1);
 	assert_int_equal(wal_sync(w), 0);
 	wal_close(w);
-	assert_int_equal(wal_replay(d->fd, 1, 0, count_record, &n, &rep), 0);
-	assert_int_equal(n, 184);
-	assert_int_equal(rep.torn + rep.corrupt, 0);
+	assert_log_holds(d, 184);
+}
+
+static void
+test_a_rotation_waits_for_a_sync_over_the_write_behind_and_stops_it_meanwhile(void **state)
+{
+	struct dir	*d = *state;
+	struct wal	*w;
+	struct stat	 st;
+	uint64_t	 first;
+	double		 secs;
+	int		 r;
+
+	assert_int_equal(wal_open(&w, d->fd, WAL_SYNC_EVERYSEC, 1), 0);
+	append_flushed(w, 40, 64 * 1024);
+	assert_int_equal(sfr_settled(), 1);
+
+	/*
+	 * Little enough unsynced for the loop to flush, but the disk may still
+	 * be writing what the write-behind handed it: the thread syncs first.
+	 */
+	assert_int_equal(wal_rotate_ready(w, 4 << 20, &secs), 0);
+	assert_int_equal(fds_wait_entered(1), 0);
+	append_flushed(w, 40, 64 * 1024);		/* past 4 MiB: none while a rotation waits */
+	assert_int_equal(sfr_settled(), 1);
+	for (int i = 0; i < 10000 && (r = wal_rotate_ready(w, 4 << 20, &secs)) == 0; i++)
+		nanosleep(&(struct timespec){ 0, 1000 * 1000 }, NULL);
+	assert_int_equal(r, 1);
+	assert_int_equal(wal_rotate(w, &first), 0);
+	assert_int_equal(first, 81);
+
+	/* and it goes on in the new segment */
+	append_flushed(w, 40, 64 * 1024);
+	assert_int_equal(sfr_settled(), 2);
+	assert_int_equal(fstatat(d->fd, name(81), &st, 0), 0);
+	assert_int_equal(sfr.ino[1], st.st_ino);
+	assert_int_equal(sfr.from[1], 0);
+	wal_close(w);
 }
 
 static void
@@ -1561,6 +1603,7 @@ main(void)
 	T(test_a_start_with_nothing_written_does_nothing),
 		T(test_the_log_is_handed_to_the_disk_behind_its_writes),
 		T(test_no_write_behind_where_every_flush_syncs_or_the_file_system_cannot),
+		T(test_a_rotation_waits_for_a_sync_over_the_write_behind_and_stops_it_meanwhile),
 		T(test_a_start_while_one_runs_is_busy_and_its_writes_are_synced_next),
 		T(test_records_appended_during_a_background_sync_survive_a_restart),
 		T(test_a_rotation_leaves_the_old_segments_flush_to_the_thread),
