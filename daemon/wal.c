@@ -77,7 +77,7 @@ struct wal {
 	struct seg	*segs;		/* oldest first; the last is in use */
 	size_t		 nsegs, segs_cap;
 	XXH3_state_t	*xxh;
-	struct syncer	*syncer;	/* started by the first wal_sync_start() */
+	struct syncer	*syncer;	/* started by the first wal_sync_start() or write-behind */
 	uint64_t	 reserved;	/* the segment in use has blocks up to here (seg_reserve()) */
 	int		 no_reserve;	/* the file system cannot reserve them */
 	uint64_t	 behind;	/* the segment in use is handed to the disk up to here */

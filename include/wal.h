@@ -20,7 +20,9 @@
  * that. Group commit: handlers append and hold their replies, the loop calls
  * wal_flush() once per turn and then sends them (Redis beforeSleep). Under
  * WAL_SYNC_EVERYSEC a one-second timer calls wal_sync_start(), which
- * fdatasyncs in a background thread. A new segment's
+ * fdatasyncs in a background thread. Under EVERYSEC and NO that thread also
+ * starts the disk's writes of each 2 MiB of the segment once it is written
+ * (write-behind, wal.c), which promises nothing more. A new segment's
  * header is fsynced, and its directory entry too, before any record goes in;
  * the previous segment is fsynced before a new one is created, so only the
  * last segment can end in a torn write.
