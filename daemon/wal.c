@@ -1013,24 +1013,25 @@ write_behind(struct wal *w)
 {
 	uint64_t	to = w->segs[w->nsegs - 1].size / WRITE_BEHIND * WRITE_BEHIND;
 	struct syncer	*sy;
-	int		fd, busy;
+	int		fd = -1;
 
 	if (to <= w->behind || w->rotating)
 		return;
 	if (w->syncer == NULL && syncer_start(w) < 0)
 		return;
 	sy = w->syncer;
+	/* one at a time: while one waits, the next flush asks again, for more */
 	pthread_mutex_lock(&sy->mu);
-	busy = sy->behind_off || sy->behind_fd != -1;
+	if (!sy->behind_off && sy->behind_fd == -1 &&
+	    (fd = fcntl(w->fd, F_DUPFD_CLOEXEC, 0)) != -1) {
+		sy->behind_fd = fd;
+		sy->behind_from = w->behind;
+		sy->behind_to = to;
+		pthread_cond_signal(&sy->cv);
+	}
 	pthread_mutex_unlock(&sy->mu);
-	if (busy || (fd = fcntl(w->fd, F_DUPFD_CLOEXEC, 0)) == -1)
-		return;		/* the next flush asks again, for more */
-	pthread_mutex_lock(&sy->mu);
-	sy->behind_fd = fd;
-	sy->behind_from = w->behind;
-	sy->behind_to = to;
-	pthread_cond_signal(&sy->cv);
-	pthread_mutex_unlock(&sy->mu);
+	if (fd == -1)
+		return;
 	w->behind = to;
 	w->behind_unsynced = 1;
 }
