@@ -14,7 +14,9 @@
  * machine, and a wait on it had no bound (up to 9 ms, README
  * "Performance"). So the thread works on copies of the batch's texts, and
  * may still be busy with an abandoned article when the next batch comes;
- * that batch then goes without it.
+ * that batch then goes without it. What the decoder made of a post the
+ * loop did not take waits in its slot until the thread is out of the
+ * batch, and is dropped when the next batch begins.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -32,9 +34,12 @@ struct made {
 	struct doc	 doc;
 	uint32_t	*sig;			/* k values */
 	struct terms	 terms;
-	int		 r;			/* fingerprint()'s, or -ENOMEM copying */
-	_Atomic int	 ready;			/* doc and r are written */
+	void		*decoded;		/* a post's, by the decoder, until the loop takes it */
+	int		 r;			/* fingerprint()'s, -ENOMEM copying, or REFUSED */
+	_Atomic int	 ready;			/* doc, decoded and r are written */
 };
+
+#define REFUSED		1	/* the decoder said the post is not one article */
 
 /*
  * How long the loop waits for an article the thread holds: a little more
@@ -53,11 +58,17 @@ struct ahead {
 	unsigned			 k;
 
 	struct article_text		*t;	/* the batch: copies, pointing into bytes */
+	struct ahead_post		*post;	/* or a batch of posts (dec), the same */
+	struct ahead_decoder		 dec;	/* decode NULL for texts; rules copied */
+	void				*rules;
+	size_t				 rules_cap;
 	char				*bytes;
 	size_t				 bytes_cap;
 	_Atomic uint64_t		 range;	/* front | back << 32: not yet claimed */
 	struct made			*slot;	/* one an article of the batch, at least */
-	size_t				 cap;	/* of t and slot */
+	size_t				 cap;	/* of t, post and slot */
+	size_t				 n;	/* the last batch's articles */
+	int				 open;	/* the loop's: a batch begun and not ended */
 	int				 posted;	/* under mu: a batch waits for the thread */
 	int				 busy;	/* under mu: the thread is in a batch */
 	int				 stop;
@@ -116,7 +127,10 @@ ahead_main(void *arg)
 			struct made		*m = &a->slot[i];
 			const struct doc	*d;
 
-			if ((m->r = fingerprint(a->f, &a->t[i], &d)) == 0)
+			if (a->dec.decode != NULL && a->dec.decode(a->dec.rules, &a->post[i],
+			    &m->decoded, &a->t[i]) != 0)
+				m->r = REFUSED;
+			else if ((m->r = fingerprint(a->f, &a->t[i], &d)) == 0)
 				m->r = made_copy(m, d, a->k);
 			atomic_store_explicit(&m->ready, 1, memory_order_release);
 		}
@@ -152,18 +166,33 @@ ahead_new(const struct cluster_params *p)
 	return a;
 }
 
+/* What the decoder made of the last batch's posts and the loop never took. */
+static void
+leftovers_drop(struct ahead *a)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		if (a->slot[i].decoded != NULL)
+			a->dec.drop(a->slot[i].decoded);
+		a->slot[i].decoded = NULL;
+	}
+	a->n = 0;
+}
+
 void
 ahead_free(struct ahead *a)
 {
 	if (a == NULL)
 		return;
 	thread_stop(a->thread, &a->mu, &a->work, &a->stop);
+	leftovers_drop(a);
 	for (size_t i = 0; i < a->cap; i++) {
 		free(a->slot[i].sig);
 		terms_fini(&a->slot[i].terms);
 	}
 	free(a->slot);
 	free(a->t);
+	free(a->post);
+	free(a->rules);
 	free(a->bytes);
 	pthread_mutex_destroy(&a->mu);
 	pthread_cond_destroy(&a->work);
@@ -177,12 +206,16 @@ slots_reserve(struct ahead *a, size_t n)
 {
 	struct made		*v;
 	struct article_text	*t;
+	struct ahead_post	*p;
 
 	if (n <= a->cap)
 		return 0;
 	if ((t = realloc(a->t, n * sizeof(*t))) == NULL)
 		return -ENOMEM;
 	a->t = t;
+	if ((p = realloc(a->post, n * sizeof(*p))) == NULL)
+		return -ENOMEM;
+	a->post = p;
 	if ((v = realloc(a->slot, n * sizeof(*v))) == NULL)
 		return -ENOMEM;
 	a->slot = v;
@@ -217,15 +250,10 @@ bytes_copy(struct ahead *a, size_t *at, const void *p, size_t n)
 	return to;
 }
 
-/* Copy t[0..n) and their bytes; the thread is out of any batch. */
+/* Room for a batch's bytes: grown for a batch of large articles, shrunk after it. */
 static int
-texts_copy(struct ahead *a, const struct article_text *t, size_t n)
+bytes_room(struct ahead *a, size_t need)
 {
-	size_t	need = 0, at = 0;
-
-	for (size_t i = 0; i < n; i++)
-		need += text_bytes(&t[i]);
-	/* grown for a batch of large articles, the copy shrinks after it */
 	if (need > a->bytes_cap || (a->bytes_cap > BYTES_KEPT && need < a->bytes_cap / 4)) {
 		char	*b = realloc(a->bytes, need > 0 ? need : 1);
 
@@ -234,6 +262,19 @@ texts_copy(struct ahead *a, const struct article_text *t, size_t n)
 		a->bytes = b;
 		a->bytes_cap = need;
 	}
+	return 0;
+}
+
+/* Copy t[0..n) and their bytes; the thread is out of any batch. */
+static int
+texts_copy(struct ahead *a, const struct article_text *t, size_t n)
+{
+	size_t	need = 0, at = 0;
+
+	for (size_t i = 0; i < n; i++)
+		need += text_bytes(&t[i]);
+	if (bytes_room(a, need) < 0)
+		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		a->t[i] = t[i];
 		a->t[i].title = bytes_copy(a, &at, t[i].title, t[i].title_len);
@@ -244,28 +285,98 @@ texts_copy(struct ahead *a, const struct article_text *t, size_t n)
 	return 0;
 }
 
-int
-ahead_begin(struct ahead *a, const struct article_text *t, size_t n)
+/* Copy p[0..n) and their bodies; the thread is out of any batch. */
+static int
+posts_copy(struct ahead *a, const struct ahead_post *p, size_t n)
+{
+	size_t	need = 0, at = 0;
+
+	for (size_t i = 0; i < n; i++)
+		need += p[i].len;
+	if (bytes_room(a, need) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		a->post[i] = p[i];
+		a->post[i].body = bytes_copy(a, &at, p[i].body, p[i].len);
+	}
+	return 0;
+}
+
+/*
+ * Ready a batch of n: the thread is out of any batch (else -EBUSY), the
+ * last batch's leftovers dropped, room made. The thread reads none of it
+ * until batch_post().
+ */
+static int
+batch_open(struct ahead *a, size_t n)
 {
 	int	busy;
 
 	if (n > UINT32_MAX)
 		return -ENOMEM;
+	if (a->open)
+		return -EBUSY;	/* a batch within a batch: a batch post among a turn's posts */
 	pthread_mutex_lock(&a->mu);
 	busy = a->busy;
 	pthread_mutex_unlock(&a->mu);
 	if (busy)
 		return -EBUSY;
-	/* out of any batch, and nothing posted: the thread reads none of this until posted */
-	if (slots_reserve(a, n) < 0 || texts_copy(a, t, n) < 0)
-		return -ENOMEM;
+	leftovers_drop(a);
+	return slots_reserve(a, n);
+}
+
+static void
+batch_post(struct ahead *a, size_t n)
+{
 	for (size_t i = 0; i < n; i++)
 		atomic_store_explicit(&a->slot[i].ready, 0, memory_order_relaxed);
+	a->n = n;
+	a->open = 1;
 	atomic_store(&a->range, range_of(0, (uint32_t)n));
 	pthread_mutex_lock(&a->mu);
 	a->posted = 1;
 	pthread_cond_signal(&a->work);
 	pthread_mutex_unlock(&a->mu);
+}
+
+int
+ahead_begin(struct ahead *a, const struct article_text *t, size_t n)
+{
+	int	r;
+
+	if ((r = batch_open(a, n)) != 0)
+		return r;
+	a->dec.decode = NULL;
+	if (texts_copy(a, t, n) < 0)
+		return -ENOMEM;
+	batch_post(a, n);
+	return 0;
+}
+
+int
+ahead_begin_posts(struct ahead *a, const struct ahead_decoder *dec, const struct ahead_post *p,
+    size_t n)
+{
+	int	r;
+
+	if ((r = batch_open(a, n)) != 0)
+		return r;
+	a->dec.decode = NULL;	/* until the rules are copied */
+	if (dec->rules_size > a->rules_cap) {
+		void	*rules = realloc(a->rules, dec->rules_size);
+
+		if (rules == NULL)
+			return -ENOMEM;
+		a->rules = rules;
+		a->rules_cap = dec->rules_size;
+	}
+	if (posts_copy(a, p, n) < 0)
+		return -ENOMEM;
+	if (dec->rules_size > 0)
+		memcpy(a->rules, dec->rules, dec->rules_size);
+	a->dec = *dec;
+	a->dec.rules = a->rules;
+	batch_post(a, n);
 	return 0;
 }
 
@@ -286,8 +397,12 @@ made_wait(struct made *m)
 	}
 }
 
-int
-ahead_take(struct ahead *a, size_t i, const struct doc **doc)
+/*
+ * Article i for the loop, in order: NULL when it is the loop's to do (it
+ * claimed it, or the thread is too slow with it), else its slot, ready.
+ */
+static struct made *
+take(struct ahead *a, size_t i)
 {
 	uint64_t	cur = atomic_load(&a->range);
 	struct made	*m = &a->slot[i];
@@ -296,9 +411,33 @@ ahead_take(struct ahead *a, size_t i, const struct doc **doc)
 	while (i < (cur >> 32))
 		if (atomic_compare_exchange_weak(&a->range, &cur,
 		    range_of((uint32_t)i + 1, (uint32_t)(cur >> 32))))
-			return 0;
-	if (!made_wait(m))
-		return 0;	/* the thread's copy of the doc, if it ever comes, is not read */
+			return NULL;
+	/* the thread's copy of the doc, if it ever comes, is not read */
+	return made_wait(m) ? m : NULL;
+}
+
+int
+ahead_take(struct ahead *a, size_t i, const struct doc **doc)
+{
+	struct made	*m = take(a, i);
+
+	if (m == NULL)
+		return 0;
+	if (m->r < 0)
+		return m->r;
+	*doc = &m->doc;
+	return 1;
+}
+
+int
+ahead_take_post(struct ahead *a, size_t i, void **made, const struct doc **doc)
+{
+	struct made	*m = take(a, i);
+
+	if (m == NULL || m->r == REFUSED)
+		return 0;
+	*made = m->decoded;
+	m->decoded = NULL;
 	if (m->r < 0)
 		return m->r;
 	*doc = &m->doc;
@@ -313,6 +452,7 @@ ahead_end(struct ahead *a)
 	/* nothing left to claim: the thread leaves after the article it holds, if any */
 	while (!atomic_compare_exchange_weak(&a->range, &cur, range_of((uint32_t)cur, (uint32_t)cur)))
 		;
+	a->open = 0;
 	pthread_mutex_lock(&a->mu);
 	a->posted = 0;
 	pthread_mutex_unlock(&a->mu);

@@ -1,5 +1,7 @@
 /* articles: POST, PUT, GET and DELETE of articles, and POST /v1/similar. */
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -7,6 +9,7 @@
 #include <event2/http.h>
 #include <utf8proc.h>
 
+#include "ahead.h"
 #include "api.h"
 #include "decode.h"
 #include "http.h"
@@ -110,65 +113,152 @@ ingest_batch(struct server *srv, struct request *r, json_t *items)
 }
 
 /*
- * Single posts wait for the end of the loop turn, when the commit stores
- * every one the turn received as one batch (store_put_batch(): the second
- * thread fingerprints some while the loop stores the others), then flushes
- * the log and replies, as it would have. A post waits no longer than it
- * did: its reply was held for that commit anyway. Under load a turn holds
- * several posts; a lone post is stored alone, on the loop.
+ * Single posts wait for the end of the loop turn, undecoded; then, in the
+ * order they came, each is decoded and stored, and the log flushed once
+ * for all before the replies go, as they would have: a post's reply was
+ * held for that commit anyway. Under load a turn holds several posts, and
+ * the second thread (ahead.h) decodes and fingerprints them from the end
+ * of the turn while the loop works from its start: jansson and
+ * fingerprinting were the half of the loop's time a post that is not the
+ * clusterer's. A lone post is the loop's.
  */
 struct turn_post {
 	struct evhttp_request	*req;
 	struct http_origin	 origin;
-	json_t			*doc;		/* in's strings point into it */
+	struct ahead_post	 post;		/* the request's body, undecoded */
+};
+
+/* What decoding a post needs besides its bytes: the limits of its time. */
+struct post_rules {
+	unsigned		max_json_depth;
+	struct api_limits	api;
+};
+
+/* One article, decoded: in's strings point into doc. */
+struct post_made {
+	json_t			*doc;
 	struct article_in	 in;
 };
 
+/*
+ * A post's body to one article (ahead.h's decoder, run on the second
+ * thread or here): 0, or -1 when it is not one article as it is (an error,
+ * a batch), which the loop's own path answers. Safe on any thread: jansson
+ * shares nothing between documents, and rules is the caller's copy.
+ */
+static int
+post_decode(const void *rules, const struct ahead_post *p, void **made,
+    struct article_text *text)
+{
+	const struct post_rules	*pr = rules;
+	struct post_made	 m;
+	struct api_error	 err;
+	json_t			*items;
+
+	if (request_json_load(p->body, p->len, pr->max_json_depth, &m.doc, &err) != 0)
+		return -1;
+	if (request_batch(m.doc, UINT_MAX, &items, &err) != 0 || items != NULL ||
+	    api_article_parse(m.doc, API_ID_REQUIRED, &pr->api, p->now, &m.in, &err) != 0 ||
+	    (*made = malloc(sizeof(m))) == NULL) {
+		json_decref(m.doc);
+		return -1;
+	}
+	memcpy(*made, &m, sizeof(m));
+	*text = store_text_of(&m.in);
+	return 0;
+}
+
 static void
-turn_keep(struct server *srv, struct request *r, json_t *doc, const struct article_in *in)
+post_drop(void *made)
+{
+	struct post_made	*m = made;
+
+	json_decref(m->doc);
+	free(m);
+}
+
+static void
+turn_keep(struct server *srv, struct request *r, const void *body, size_t len)
 {
 	if (srv->srv_nturn == srv->srv_capturn) {
 		srv->srv_capturn = srv->srv_capturn ? 2 * srv->srv_capturn : 16;
 		srv->srv_turn = xreallocarray(srv->srv_turn, srv->srv_capturn, sizeof(*srv->srv_turn));
 	}
 	srv->srv_turn[srv->srv_nturn++] = (struct turn_post){ .req = r->req, .origin = r->origin,
-	    .doc = doc, .in = *in };
+	    .post = { .body = body, .len = len, .now = r->now } };
 	event_active(srv->srv_commit, EV_TIMEOUT, 0);
+}
+
+static void	post_settle(struct server *, struct request *, json_t *, const struct api_error *);
+
+/* Store and answer post t, which the thread decoded into m and fingerprinted (doc, or r). */
+static void
+turn_post_made(struct server *srv, struct turn_post *t, struct post_made *m,
+    const struct doc *doc, int r)
+{
+	struct evbuffer	*out = evhttp_request_get_output_buffer(t->req);
+	struct verdict	 v;
+	json_t		*body = NULL;
+	int		 status;
+
+	if (srv->srv_failed)
+		status = http_writes_refused(&body);
+	else if ((status = put_reply(srv, &m->in, store_put_fingerprinted(srv->srv_store, &m->in,
+	    doc, r, &v), &v, out, &body)) < 400) {
+		evhttp_add_header(evhttp_request_get_output_headers(t->req), "Content-Type",
+		    "application/json");
+		evbuffer_add(out, "\n", 1);
+	}
+	http_reply_later(srv, t->req, &t->origin, status, body);
+	json_decref(body);
+	post_drop(m);
+}
+
+/* Decode, store and answer post t on the loop, as if it were alone. */
+static void
+turn_post_here(struct server *srv, struct turn_post *t)
+{
+	struct request		r = { .req = t->req, .now = t->post.now, .origin = t->origin };
+	struct api_error	err;
+	json_t			*doc;
+
+	TAILQ_INIT(&r.query);
+	if (request_json_load(t->post.body, t->post.len, srv->srv_params.max_json_depth, &doc,
+	    &err) != 0)
+		doc = NULL;
+	post_settle(srv, &r, doc, &err);
 }
 
 void
 articles_turn(struct server *srv)
 {
-	struct article_in	 in[BATCH_CHUNK];
-	struct verdict		 v[BATCH_CHUNK];
-	int			 res[BATCH_CHUNK];
+	struct post_rules	 rules = { srv->srv_params.max_json_depth, srv->srv_params.api };
+	struct ahead_decoder	 dec = { post_decode, post_drop, &rules, sizeof(rules) };
+	struct ahead_post	 p[BATCH_CHUNK];
 	size_t			 n = srv->srv_nturn;
 
 	for (size_t at = 0; at < n; at += BATCH_CHUNK) {
-		size_t	m = n - at < BATCH_CHUNK ? n - at : BATCH_CHUNK;
+		size_t		 m = n - at < BATCH_CHUNK ? n - at : BATCH_CHUNK;
+		struct ahead	*a = NULL;
 
 		for (size_t i = 0; i < m; i++)
-			in[i] = srv->srv_turn[at + i].in;
-		/* a log write may have failed since the handlers ran: refuse as they would */
-		if (!srv->srv_failed)
-			store_put_batch(srv->srv_store, in, m, 0, res, v);
+			p[i] = srv->srv_turn[at + i].post;
+		if (m > 1 && !srv->srv_failed && (a = store_ahead(srv->srv_store)) != NULL &&
+		    ahead_begin_posts(a, &dec, p, m) != 0)
+			a = NULL;	/* out of memory, or the thread is still busy */
 		for (size_t i = 0; i < m; i++) {
 			struct turn_post	*t = &srv->srv_turn[at + i];
-			struct evbuffer		*out = evhttp_request_get_output_buffer(t->req);
-			json_t			*body = NULL;
-			int			 status;
+			const struct doc	*doc = NULL;
+			void			*made = NULL;
+			int			 r = a != NULL ? ahead_take_post(a, i, &made, &doc) : 0;
 
-			if (srv->srv_failed)
-				status = http_writes_refused(&body);
-			else if ((status = put_reply(srv, &in[i], res[i], &v[i], out, &body)) < 400) {
-				evhttp_add_header(evhttp_request_get_output_headers(t->req),
-				    "Content-Type", "application/json");
-				evbuffer_add(out, "\n", 1);
-			}
-			http_reply_later(srv, t->req, &t->origin, status, body);
-			json_decref(body);
-			json_decref(t->doc);
+			if (r == 0)
+				turn_post_here(srv, t);
+			else
+				turn_post_made(srv, t, made, doc, r < 0 ? r : 0);
 		}
+		if (a != NULL)
+			ahead_end(a);
 	}
 	srv->srv_nturn = 0;
 }
@@ -176,8 +266,6 @@ articles_turn(struct server *srv)
 void
 articles_turn_free(struct server *srv)
 {
-	for (size_t i = 0; i < srv->srv_nturn; i++)
-		json_decref(srv->srv_turn[i].doc);
 	free(srv->srv_turn);
 	srv->srv_turn = NULL;
 	srv->srv_nturn = srv->srv_capturn = 0;
@@ -199,19 +287,39 @@ articles_post_doc(struct server *srv, struct request *r, json_t *doc, json_t **b
 	else if (api_article_parse(doc, API_ID_REQUIRED, &srv->srv_params.api, r->now, &in,
 	    &err) != 0)
 		status = http_error(body, err.status, err.code, "%s", err.message);
-	else {
-		turn_keep(srv, r, doc, &in);	/* the doc goes with it */
-		return HTTP_LATER;
-	}
+	else if ((status = ingest(srv, &in, 0, http_reply_buffer(r), body)) >= 400)
+		http_reply_buffer_unused(r);
 	json_decref(doc);
 	return status;
 }
 
 /*
+ * Answer a post decoded apart or at the end of the turn: doc is taken, or
+ * NULL when err says why it could not be decoded.
+ */
+static void
+post_settle(struct server *srv, struct request *r, json_t *doc, const struct api_error *err)
+{
+	json_t	*body = NULL;
+	int	 status;
+
+	if (doc == NULL)
+		status = http_error(&body, err->status, err->code, "%s", err->message);
+	else if (srv->srv_failed) {
+		/* the log failed since the request was read: refuse as the dispatcher would */
+		json_decref(doc);
+		status = http_writes_refused(&body);
+	} else
+		status = articles_post_doc(srv, r, doc, &body);
+	http_answer(srv, r, status, body);
+	json_decref(body);
+}
+
+/*
  * A body this large, a batch (100 articles are about 340 KB), is decoded by
- * the decode thread (decode.h) while the loop serves others; a single post
- * is decoded on the loop, where handing it over and back would cost it more
- * than the 20-30 us jansson takes.
+ * the decode thread (decode.h) as soon as it is read, while the loop serves
+ * others; a smaller one waits for the end of the turn with the turn's
+ * other posts (articles_turn()).
  */
 #define DECODE_APART	(64 * 1024)
 
@@ -229,8 +337,6 @@ on_post_decoded(struct decode_job *job, int cancelled)
 	struct post_decode	*pd = (struct post_decode *)job;
 	struct server		*srv = pd->pd_srv;
 	struct request		 r = { .req = pd->pd_req, .now = pd->pd_now, .origin = pd->pd_origin };
-	json_t			*body = NULL;
-	int			 status;
 
 	if (cancelled) {
 		json_decref(job->doc);
@@ -238,28 +344,16 @@ on_post_decoded(struct decode_job *job, int cancelled)
 		return;
 	}
 	TAILQ_INIT(&r.query);
-	if (job->doc == NULL)
-		status = http_error(&body, job->err.status, job->err.code, "%s", job->err.message);
-	else if (srv->srv_failed) {
-		/* the log failed while the body was decoded: refuse as the dispatcher would */
-		json_decref(job->doc);
-		status = http_writes_refused(&body);
-	} else
-		status = articles_post_doc(srv, &r, job->doc, &body);
-	if (status != HTTP_LATER)
-		http_answer(srv, &r, status, body);
-	json_decref(body);
+	post_settle(srv, &r, job->doc, &job->err);
 	free(pd);
 }
 
 int
 handle_articles_post(struct server *srv, struct request *r, json_t **body)
 {
-	struct api_error	 err;
 	struct post_decode	*pd;
 	const void		*buf;
 	size_t			 len;
-	json_t			*doc;
 	int			 status;
 
 	if ((status = http_read_body(srv, r, &buf, &len, body)) != 0)
@@ -275,9 +369,8 @@ handle_articles_post(struct server *srv, struct request *r, json_t **body)
 		decoder_submit(srv->srv_decoder, &pd->pd_job);
 		return HTTP_LATER;
 	}
-	if (request_json_load(buf, len, srv->srv_params.max_json_depth, &doc, &err) != 0)
-		return http_error(body, err.status, err.code, "%s", err.message);
-	return articles_post_doc(srv, r, doc, body);
+	turn_keep(srv, r, buf, len);
+	return HTTP_LATER;
 }
 
 /* The id in the path: refused as the body's id would be. */

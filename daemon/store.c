@@ -320,8 +320,8 @@ published_of(const struct article_in *a)
 	return a->has_published ? a->published : a->now;
 }
 
-static struct article_text
-text_of(const struct article_in *a)
+struct article_text
+store_text_of(const struct article_in *a)
 {
 	return (struct article_text){
 		.title = a->title, .title_len = a->title_len,
@@ -341,7 +341,7 @@ analysed(int r)
 static int
 analyse(struct store *s, const struct article_in *a, const struct doc **doc)
 {
-	struct article_text	t = text_of(a);
+	struct article_text	t = store_text_of(a);
 	int			r = fingerprint(s->fingerprinter, &t, doc);
 
 	s->stats.fingerprints_taken = fingerprinter_taken(s->fingerprinter);
@@ -840,8 +840,8 @@ store_put(struct store *s, const struct article_in *in, int replace, struct verd
 }
 
 /* The second thread, started at the first batch on a machine of more than one core. */
-static struct ahead *
-ahead_get(struct store *s)
+struct ahead *
+store_ahead(struct store *s)
 {
 	if (!s->ahead_tried) {
 		s->ahead_tried = 1;
@@ -849,6 +849,16 @@ ahead_get(struct store *s)
 			s->ahead = ahead_new(&s->params.cluster);
 	}
 	return s->ahead;
+}
+
+int
+store_put_fingerprinted(struct store *s, const struct article_in *in, const struct doc *doc,
+    int r, struct verdict *out)
+{
+	struct prepared	pre = { .doc = doc, .r = analysed(r) };
+
+	s->stats.fingerprinted_ahead++;
+	return put_counted(s, in, 0, &pre, out);
 }
 
 struct replay;
@@ -877,11 +887,11 @@ put_many(struct store *s, const struct article_in *in, size_t n, int replace, in
     int *results, struct verdict *outs, struct replay *rp)
 {
 	struct article_text	*t = NULL;
-	struct ahead		*a = to_analyse(in, n) > 1 ? ahead_get(s) : NULL;
+	struct ahead		*a = to_analyse(in, n) > 1 ? store_ahead(s) : NULL;
 
 	if (a != NULL && (t = malloc(n * sizeof(*t))) != NULL) {
 		for (size_t i = 0; i < n; i++)
-			t[i] = text_of(&in[i]);
+			t[i] = store_text_of(&in[i]);
 		if (ahead_begin(a, t, n) != 0)
 			a = NULL;	/* out of memory, or the thread is still busy */
 	} else

@@ -2,7 +2,9 @@
  * ahead: fingerprints a batch's articles on a second thread while the loop
  * stores them. The thread takes articles from the end of the batch, the
  * loop from the start; the loop gets every doc in batch order, so what is
- * stored and decided is what storing them one by one gives.
+ * stored and decided is what storing them one by one gives. A batch of
+ * posts (ahead_begin_posts()) comes as request bodies, which the thread
+ * decodes first with the caller's decoder.
  *
  * The loop never waits on the thread for long: an article the thread is
  * still working on is waited for only about as long as fingerprinting it
@@ -13,6 +15,7 @@
  */
 #pragma once
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cluster.h"
 #include "fingerprint.h"
@@ -25,8 +28,8 @@ void		 ahead_free(struct ahead *);	/* NULL: a no-op */
 
 /*
  * Begin a batch of n texts, copied (the caller may free them at once). One
- * batch at a time. 0; -EBUSY while the thread finishes an article of an
- * earlier batch; or -ENOMEM. On failure the caller fingerprints the batch
+ * batch at a time. 0; -EBUSY while another batch is open (not yet ended)
+ * or the thread finishes an article of an earlier one; or -ENOMEM. On failure the caller fingerprints the batch
  * itself and does not call ahead_end().
  */
 int	ahead_begin(struct ahead *, const struct article_text *t, size_t n);
@@ -41,3 +44,42 @@ int	ahead_take(struct ahead *, size_t i, const struct doc **doc);
 
 /* End the batch, without waiting: the thread takes nothing more from it. */
 void	ahead_end(struct ahead *);
+
+/* A post: a request's body, and when it arrived. */
+struct ahead_post {
+	const void	*body;
+	size_t		 len;
+	int64_t		 now;
+};
+
+/* How the thread turns a post into the text it fingerprints: the caller's. */
+struct ahead_decoder {
+	/*
+	 * p to *made, something of the caller's that *text points into: 0;
+	 * or nonzero, *made untouched, when p is not one article to
+	 * fingerprint (an error, a batch), which the caller then deals with
+	 * itself. Runs on the thread, on its copies of p and of rules.
+	 */
+	int		(*decode)(const void *rules, const struct ahead_post *p, void **made,
+			    struct article_text *text);
+	void		(*drop)(void *made);	/* a made the caller never took */
+	const void	*rules;			/* what decode() reads besides p */
+	size_t		 rules_size;
+};
+
+/*
+ * Begin a batch of n posts, copied with dec's rules, as ahead_begin() does
+ * texts. What the thread made and the caller never took is dropped with
+ * dec's drop() when the next batch begins, or by ahead_free().
+ */
+int	ahead_begin_posts(struct ahead *, const struct ahead_decoder *dec,
+	    const struct ahead_post *p, size_t n);
+
+/*
+ * Take post i of the batch, in order. 0: the caller's to decode and
+ * fingerprint (the thread has not, or its decoder said no, or it is too
+ * slow). Otherwise *made is the caller's (to free as it would its own),
+ * and the result is 1 and *doc (valid until ahead_end()), or the thread's
+ * fingerprint() error.
+ */
+int	ahead_take_post(struct ahead *, size_t i, void **made, const struct doc **doc);

@@ -24,6 +24,7 @@
 #include <sys/types.h>
 
 #include "cluster.h"
+#include "fingerprint.h"
 #include "histogram.h"
 
 /* Positive outcomes the caller must handle; failures are -errno. */
@@ -124,6 +125,23 @@ int	store_put(struct store *, const struct article_in *a, int replace, struct ve
 void	store_put_batch(struct store *, const struct article_in *in, size_t n, int replace,
 	    int *results, struct verdict *outs);
 
+/* The text fingerprint() analyses of a. */
+struct article_text	store_text_of(const struct article_in *a);
+
+/*
+ * The second thread, for a caller that has it decode posts before it
+ * fingerprints them (ahead_begin_posts()): NULL on one core or when it
+ * cannot be started. The store frees it.
+ */
+struct ahead	*store_ahead(struct store *);
+
+/*
+ * store_put() (no replace) of an article the second thread fingerprinted
+ * (ahead_take_post()): its doc, or fingerprint()'s error in r.
+ */
+int	store_put_fingerprinted(struct store *, const struct article_in *a,
+	    const struct doc *doc, int r, struct verdict *out);
+
 /* What store_put() would decide for a new article, changing nothing. */
 int	store_similar(struct store *, const struct article_in *a, struct verdict *out);
 
@@ -195,7 +213,7 @@ struct snapshot_phases {
  */
 struct store_stats {
 	uint64_t		 ingested[VERDICT_EXACT_DUPLICATE + 1];	/* store_put, by status */
-	uint64_t		 fingerprinted_ahead;	/* by the second thread: batches, and the log at recovery */
+	uint64_t		 fingerprinted_ahead;	/* by the second thread: batches, a turn's posts, the log at recovery */
 	uint64_t		 fingerprints_taken;	/* replayed puts that took the one their record kept */
 	uint64_t		 decisions_taken;	/* replayed puts added as their record said, undecided */
 	uint64_t		 decisions_refused;	/* theirs that did not fit, decided again; rebuilds' too */

@@ -109,6 +109,76 @@ def _read_reply(sock):
     return int(head.split(b" ", 2)[1]), json.loads(body)
 
 
+def fingerprinted_ahead(client):
+    for line in client.get("/metrics").body.decode("utf-8").splitlines():
+        if line.startswith("storyd_articles_fingerprinted_ahead_total "):
+            return float(line.split()[1])
+    raise AssertionError("no storyd_articles_fingerprinted_ahead_total in /metrics")
+
+
+def _request(data):
+    return (b"POST /v1/articles HTTP/1.1\r\nHost: storyd\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(data) + data)
+
+
+def test_posts_of_one_turn_are_each_answered_as_if_alone(fresh_daemon, uid):
+    """
+    Posts read in one loop turn are decoded and fingerprinted by the second
+    thread from the turn's end while the loop works from its start. Good
+    posts, bad ones of every kind, a small batch, a repeat and a conflict,
+    all sent at once on their own connections, get the replies they get
+    alone, until the thread has done some of them.
+    """
+    client = fresh_daemon.client()
+    before = fingerprinted_ahead(client)
+    for rnd in range(40):
+        good = [article(uid(f"r{rnd}g{i}")) for i in range(12)]
+        twin = article(uid(f"r{rnd}twin"))
+        clash_id = uid(f"r{rnd}clash")
+        posts = [(json.dumps(a).encode(), 201, None) for a in good] + [
+            (b'{"id":"x","title":', 400, "malformed_json"),
+            (b'{"id":"' + uid().encode() + b'","title":"\xff"}', 422, "invalid_utf8"),
+            (json.dumps({"id": uid(), "title": 5}).encode(), 400, "wrong_type"),
+            (json.dumps({"id": uid(), "title": "", "body": ""}).encode(), 422, "empty_article"),
+            (json.dumps({"title": "no id here"}).encode(), 422, "missing_id"),
+            (json.dumps({"articles": [article(uid(f"r{rnd}b0")), article(uid(f"r{rnd}b1"))]})
+             .encode(), 200, "batch"),
+            (json.dumps(twin).encode(), "twin", None),
+            (json.dumps(twin).encode(), "twin", None),
+            (json.dumps(article(clash_id)).encode(), "clash", None),
+            (json.dumps(article(clash_id, title="another text", body="another body")).encode(),
+             "clash", None),
+        ]
+        socks = [fresh_daemon.client().connect() for _ in posts]
+        try:
+            for sock, (data, _, _) in zip(socks, posts):
+                sock.sendall(_request(data))
+            replies = [_read_reply(sock) for sock in socks]
+        finally:
+            for sock in socks:
+                sock.close()
+        pairs = {"twin": [], "clash": []}
+        for (data, want, code), (status, body) in zip(posts, replies):
+            if want in pairs:
+                pairs[want].append(status)
+            elif code == "batch":
+                assert status == 200
+                assert [r["status"] for r in body["results"]] == ["new_story"] * 2
+            elif code is None:
+                assert status == want, body
+                assert body["id"] == json.loads(data)["id"] and body["status"] == "new_story"
+            else:
+                assert status == want and body["error"]["code"] == code, body
+        # stored in the order the loop read them: one of each pair first
+        assert sorted(pairs["twin"]) == [200, 201]
+        assert sorted(pairs["clash"]) == [201, 409]
+        for a in good:
+            assert get_article(client, a["id"])["title"] == a["title"]
+        if fingerprinted_ahead(client) > before:
+            break
+    assert fingerprinted_ahead(client) > before, "the second thread took no post in 40 rounds"
+
+
 def test_a_large_batch_is_answered_while_another_is_still_read(client, uid):
     # Two batches on two connections, sent together: 20 articles, parsed on
     # the loop, and 400 (about 1 MB of log) with 3 MB more in a field storyd

@@ -3,10 +3,13 @@
  * fingerprinting the texts here gives, though the caller's texts are gone
  * once the batch has begun; and a thread held by a long article does not
  * hold the loop: the loop takes that article back, ends the batch, and the
- * next batch goes without the thread until it is free.
+ * next batch goes without the thread until it is free. Posts are decoded
+ * by the caller's decoder with the rules of their batch, what it refuses
+ * is the caller's, and what the caller never took is dropped, once.
  */
 #include <errno.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -243,12 +246,229 @@ test_a_thread_held_by_a_long_article_does_not_hold_the_loop(void **state)
 	free(big);
 }
 
+/*
+ * A toy decoder: a post is "title|body" and becomes a copy of itself (the
+ * made) that the text points into; a post that starts with the rules'
+ * character is refused. The counts say what was made and what dropped.
+ */
+struct toy_rules {
+	char	refuse;
+};
+
+static atomic_size_t	toys_made, toys_dropped;
+
+static int
+toy_decode(const void *rules, const struct ahead_post *p, void **made, struct article_text *text)
+{
+	const struct toy_rules	*r = rules;
+	const char		*bar;
+	char			*copy;
+
+	if (p->len == 0 || ((const char *)p->body)[0] == r->refuse ||
+	    (bar = memchr(p->body, '|', p->len)) == NULL || (copy = malloc(p->len)) == NULL)
+		return -1;
+	memcpy(copy, p->body, p->len);
+	*made = copy;
+	*text = (struct article_text){ .title = copy, .title_len = (size_t)(bar - (const char *)p->body),
+	    .body = copy + (bar - (const char *)p->body) + 1,
+	    .body_len = p->len - (size_t)(bar - (const char *)p->body) - 1, .published = p->now };
+	atomic_fetch_add(&toys_made, 1);
+	return 0;
+}
+
+static void
+toy_drop(void *made)
+{
+	free(made);
+	atomic_fetch_add(&toys_dropped, 1);
+}
+
+/* Post i as "title|body" into buf, its first byte lead; the text it decodes to. */
+static struct article_text
+post_make(unsigned i, char lead, char *buf, size_t cap, size_t body_words, struct ahead_post *p)
+{
+	struct article_text	t = text_make(i, buf, cap, body_words);	/* title, then body */
+
+	memmove(buf + t.title_len + 1, buf + t.title_len, t.body_len);	/* text_make() left a byte */
+	buf[t.title_len] = '|';
+	buf[0] = lead;
+	*p = (struct ahead_post){ .body = buf, .len = t.title_len + 1 + t.body_len,
+	    .now = 1687161600 + i };
+	return (struct article_text){ .title = buf, .title_len = t.title_len,
+	    .body = buf + t.title_len + 1, .body_len = t.body_len, .published = p->now };
+}
+
+static void
+test_posts_are_decoded_with_their_batch_rules_and_what_is_refused_is_the_callers(void **state)
+{
+	struct cluster_params	 p;
+	struct fingerprinter	*f;
+	struct ahead		*a;
+	struct toy_rules	 rules = { '!' };
+	struct ahead_decoder	 dec = { toy_decode, toy_drop, &rules, sizeof(rules) };
+	size_t			 taken = 0, from_thread = 0, refused_seen = 0, batches = 0;
+	char			 work_buf[TEXT_CAP];
+	struct article_text	 work_text = text_make(0, work_buf, sizeof(work_buf), 200);
+	int			 r;
+
+	(void)state;
+	atomic_store(&toys_made, 0);
+	atomic_store(&toys_dropped, 0);
+	cluster_params_default(&p);
+	assert_non_null(f = fingerprinter_new(&p));
+	assert_non_null(a = ahead_new(&p));
+	/* until the thread has made some posts and refused some, and at least 8 batches */
+	while (batches < 8 || ((from_thread == 0 || refused_seen == 0) && batches < 400)) {
+		size_t			 n = 2 + batches % 15;
+		char			*buf = malloc(n * TEXT_CAP);
+		struct ahead_post	 posts[MAXN];
+		static char		 want_bytes[MAXN][TEXT_CAP];
+		static struct fp	 want[MAXN];
+		size_t			 want_len[MAXN];
+
+		assert_non_null(buf);
+		rules.refuse = '!';
+		for (size_t i = 0; i < n; i++) {
+			/* one post in three starts with the refused character, one in three with the next */
+			char			 lead = "!?t"[i % 3];
+			struct article_text	 t = post_make((unsigned)(batches * MAXN + i), lead,
+						    buf + i * TEXT_CAP, TEXT_CAP, 150 + i % 5 * 30,
+						    &posts[i]);
+
+			want[i] = fp_here(f, &t);
+			memcpy(want_bytes[i], posts[i].body, posts[i].len);
+			want_len[i] = posts[i].len;
+		}
+		r = ahead_begin_posts(a, &dec, posts, n);
+		/*
+		 * The caller's posts and rules change at once, the posts to others
+		 * the decoder takes ("x|xxx..."): the thread decodes its copies.
+		 */
+		scribble(buf, n * TEXT_CAP);
+		for (size_t i = 0; i < n; i++)
+			buf[i * TEXT_CAP + 1] = '|';
+		rules.refuse = '?';
+		batches++;
+		if (r == -EBUSY) {
+			free(buf);
+			continue;
+		}
+		assert_int_equal(r, 0);
+		if (batches % 2 == 0)
+			sleep_ms(2);
+		for (size_t i = 0; i < n; i++) {
+			const struct doc	*d = NULL;
+			void			*made = NULL;
+
+			/* a batch within this one (a batch post among posts) is the loop's */
+			if (i == n / 2)
+				assert_int_equal(ahead_begin(a, &work_text, 1), -EBUSY);
+
+			r = ahead_take_post(a, i, &made, &d);
+			assert_true(r == 0 || r == 1);
+			if (r == 0) {
+				/* the caller's own: refused by the batch's rules, or not reached */
+				assert_null(made);
+				refused_seen += want_bytes[i][0] == '!';
+				fp_here(f, &work_text);
+				continue;
+			}
+			/* made with the batch's rules, from the bytes as they were at the start */
+			assert_int_not_equal(want_bytes[i][0], '!');
+			assert_non_null(made);
+			assert_memory_equal(made, want_bytes[i], want_len[i]);
+			{
+				struct fp	got = fp_of(d);
+
+				assert_fp_equal(&got, &want[i]);
+			}
+			free(made);
+			taken++;
+			from_thread++;
+		}
+		ahead_end(a);
+		free(buf);
+	}
+	assert_true(from_thread > 0);
+	assert_true(refused_seen > 0);
+	ahead_free(a);
+	/* every made is the caller's, taken, or dropped by ahead, once */
+	assert_int_equal(atomic_load(&toys_made), taken + atomic_load(&toys_dropped));
+	fingerprinter_free(f);
+}
+
+/*
+ * A batch of the two posts, the thread given time to claim the long one
+ * (the second); the posts it made are taken and freed. Whether the loop
+ * took the long one back.
+ */
+static int
+long_post_round(struct ahead *a, const struct ahead_decoder *dec, const struct ahead_post *posts,
+    size_t *taken)
+{
+	int	r, back = 0;
+
+	while ((r = ahead_begin_posts(a, dec, posts, 2)) == -EBUSY)
+		sleep_ms(10);	/* the last round's long post */
+	assert_int_equal(r, 0);
+	sleep_ms(20);
+	for (size_t i = 0; i < 2; i++) {
+		const struct doc	*d;
+		void			*made = NULL;
+
+		r = ahead_take_post(a, i, &made, &d);
+		assert_true(r == 0 || r == 1);
+		if (r == 1) {
+			free(made);
+			(*taken)++;
+		} else
+			back |= i == 1;
+	}
+	ahead_end(a);
+	return back;
+}
+
+static void
+test_a_post_the_loop_took_back_is_dropped_once_the_thread_is_done(void **state)
+{
+	struct cluster_params	 p;
+	struct ahead		*a;
+	struct toy_rules	 rules = { '!' };
+	struct ahead_decoder	 dec = { toy_decode, toy_drop, &rules, sizeof(rules) };
+	size_t			 big_cap = 8u << 20, taken = 0;
+	char			*big = malloc(big_cap), small[TEXT_CAP];
+	struct ahead_post	 posts[2];
+	int			 abandoned = 0;
+
+	(void)state;
+	assert_non_null(big);
+	atomic_store(&toys_made, 0);
+	atomic_store(&toys_dropped, 0);
+	cluster_params_default(&p);
+	assert_non_null(a = ahead_new(&p));
+	post_make(1, 't', small, sizeof(small), 100, &posts[0]);
+	post_make(2, 't', big, big_cap, (big_cap - 200) / 12, &posts[1]);	/* ~8 MB: the thread's */
+	/* as test_a_thread_held_by_a_long_article_does_not_hold_the_loop: until the loop gives one up */
+	for (int attempt = 0; attempt < 20 && !abandoned; attempt++)
+		abandoned = long_post_round(a, &dec, posts, &taken);
+	assert_true(abandoned);
+	/* a batch more, which the thread joins: what it left in its slots is dropped first */
+	long_post_round(a, &dec, posts, &taken);
+	/* what the thread made of the long post after the loop gave it up: dropped at a batch, or here */
+	ahead_free(a);
+	assert_true(atomic_load(&toys_dropped) > 0);
+	assert_int_equal(atomic_load(&toys_made), taken + atomic_load(&toys_dropped));
+	free(big);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest	tests[] = {
 		cmocka_unit_test(test_docs_are_those_of_the_texts_though_the_caller_freed_them),
 		cmocka_unit_test(test_a_thread_held_by_a_long_article_does_not_hold_the_loop),
+		cmocka_unit_test(test_posts_are_decoded_with_their_batch_rules_and_what_is_refused_is_the_callers),
+		cmocka_unit_test(test_a_post_the_loop_took_back_is_dropped_once_the_thread_is_done),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
