@@ -318,10 +318,23 @@ post_settle(struct server *srv, struct request *r, json_t *doc, const struct api
 /*
  * A body this large, a batch (100 articles are about 340 KB), is decoded by
  * the decode thread (decode.h) as soon as it is read, while the loop serves
- * others; a smaller one waits for the end of the turn with the turn's
- * other posts (articles_turn()).
+ * others. A smaller batch is decoded and stored at once, its articles a
+ * batch of their own for the second thread (store_put_batch()); a single
+ * article waits for the end of the turn with the turn's other posts
+ * (articles_turn()).
  */
 #define DECODE_APART	(64 * 1024)
+
+/*
+ * Whether a body may be a batch: it names "articles". A key spelled with
+ * escapes is missed and a value of that word caught; either way the post
+ * takes the other path, and is answered as it would have been.
+ */
+static int
+may_be_batch(const void *buf, size_t len)
+{
+	return memmem(buf, len, "\"articles\"", 10) != NULL;
+}
 
 struct post_decode {
 	struct decode_job	 pd_job;	/* first: the decoder's pointer is ours */
@@ -351,9 +364,11 @@ on_post_decoded(struct decode_job *job, int cancelled)
 int
 handle_articles_post(struct server *srv, struct request *r, json_t **body)
 {
+	struct api_error	 err;
 	struct post_decode	*pd;
 	const void		*buf;
 	size_t			 len;
+	json_t			*doc;
 	int			 status;
 
 	if ((status = http_read_body(srv, r, &buf, &len, body)) != 0)
@@ -369,8 +384,13 @@ handle_articles_post(struct server *srv, struct request *r, json_t **body)
 		decoder_submit(srv->srv_decoder, &pd->pd_job);
 		return HTTP_LATER;
 	}
-	turn_keep(srv, r, buf, len);
-	return HTTP_LATER;
+	if (!may_be_batch(buf, len)) {
+		turn_keep(srv, r, buf, len);
+		return HTTP_LATER;
+	}
+	if (request_json_load(buf, len, srv->srv_params.max_json_depth, &doc, &err) != 0)
+		return http_error(body, err.status, err.code, "%s", err.message);
+	return articles_post_doc(srv, r, doc, body);
 }
 
 /* The id in the path: refused as the body's id would be. */
