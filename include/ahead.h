@@ -28,9 +28,10 @@ void		 ahead_free(struct ahead *);	/* NULL: a no-op */
 
 /*
  * Begin a batch of n texts, copied (the caller may free them at once). One
- * batch at a time. 0; -EBUSY while another batch is open (not yet ended)
- * or the thread finishes an article of an earlier one; or -ENOMEM. On failure the caller fingerprints the batch
- * itself and does not call ahead_end().
+ * batch at a time. 0; -EBUSY while another batch is open (begun, not yet
+ * ended) or the thread finishes an article of an earlier one; or -ENOMEM.
+ * On failure the caller fingerprints the batch itself and does not call
+ * ahead_end().
  */
 int	ahead_begin(struct ahead *, const struct article_text *t, size_t n);
 
