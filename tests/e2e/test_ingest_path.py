@@ -284,3 +284,23 @@ def test_a_large_batch_whose_client_left_is_stored_as_if_read_whole(fresh_daemon
     for a in items:
         assert get_article(client, a["id"])["title"] == a["title"]
     assert decoded_apart(client) == 1
+
+
+def test_single_posts_whose_clients_left_are_stored_as_if_answered(fresh_daemon, uid):
+    # Posts sent at once on their own connections, each closed as soon as
+    # sent: they wait for the end of the loop turn undecoded, the second
+    # thread decoding some, and are stored all the same; storyd stays well.
+    client = fresh_daemon.client()
+    posts = [article(uid(f"left{i}")) for i in range(24)]
+    socks = [client.connect() for _ in posts]
+    for sock, a in zip(socks, posts):
+        sock.sendall(_request(json.dumps(a).encode()))
+    for sock in socks:
+        sock.close()
+    deadline = time.monotonic() + 10
+    for a in posts:
+        while client.get(f"/v1/articles/{a['id']}").status != 200:
+            assert time.monotonic() < deadline, f"{a['id']} was not stored"
+            time.sleep(0.05)
+        assert get_article(client, a["id"])["title"] == a["title"]
+    assert_status(client.post("/v1/articles", article(uid("after"))), 201)
