@@ -109,14 +109,19 @@ def _read_reply(sock):
     return int(head.split(b" ", 2)[1]), json.loads(body)
 
 
-def fingerprinted_ahead(client):
+def metric(client, name):
     for line in client.get("/metrics").body.decode("utf-8").splitlines():
-        if line.startswith("storyd_articles_fingerprinted_ahead_total "):
+        if line.startswith(name + " "):
             return float(line.split()[1])
-    raise AssertionError("no storyd_articles_fingerprinted_ahead_total in /metrics")
+    raise AssertionError(f"no {name} in /metrics")
+
+
+def fingerprinted_ahead(client):
+    return metric(client, "storyd_articles_fingerprinted_ahead_total")
 
 
 def _request(data):
+    """A POST of data to /v1/articles, as the bytes on the wire."""
     return (b"POST /v1/articles HTTP/1.1\r\nHost: storyd\r\n"
             b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(data) + data)
 
@@ -197,9 +202,7 @@ def test_a_large_batch_is_answered_while_another_is_still_read(client, uid):
                  for i in range(n)]
         data = json.dumps({"articles": items, "padding": padding}).encode("utf-8")
         assert (len(data) < 64 * 1024) == (n < 64)
-        return (b"POST /v1/articles HTTP/1.1\r\nHost: storyd\r\n"
-                b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(data)
-                + data)
+        return _request(data)
 
     first, second = (socket.create_connection((client.host, client.port), timeout=60)
                      for _ in range(2))
@@ -221,10 +224,7 @@ def test_a_large_batch_is_answered_while_another_is_still_read(client, uid):
 
 
 def decoded_apart(client):
-    for line in client.get("/metrics").body.decode("utf-8").splitlines():
-        if line.startswith("storyd_bodies_decoded_apart_total "):
-            return float(line.split()[1])
-    raise AssertionError("no storyd_bodies_decoded_apart_total in /metrics")
+    return metric(client, "storyd_bodies_decoded_apart_total")
 
 
 def large_batch(uid, tag):
@@ -273,9 +273,7 @@ def test_a_large_batch_whose_client_left_is_stored_as_if_read_whole(fresh_daemon
     client = fresh_daemon.client()
     items, data = large_batch(uid, "gone")
     sock = socket.create_connection((client.host, client.port), timeout=10)
-    sock.sendall(b"POST /v1/articles HTTP/1.1\r\nHost: storyd\r\n"
-                 b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(data)
-                 + data)
+    sock.sendall(_request(data))
     sock.close()
     deadline = time.monotonic() + 10
     while client.get(f"/v1/articles/{items[-1]['id']}").status != 200:
