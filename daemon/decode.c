@@ -4,8 +4,12 @@
  *
  * Two lists under one mutex: the jobs to decode, and those decoded and not
  * yet delivered. The thread wakes the loop through a pipe, one byte for
- * each time the second list stops being empty, and the loop delivers the
- * whole list at once.
+ * each time the second list stops being empty. The loop delivers one job a
+ * turn: a job is a batch that keeps the loop for milliseconds, and between
+ * two the loop reads its sockets and sends the replies of the one before
+ * (the rest of a 340 KB batch still on its way, say, which waits for the
+ * loop to read it before it can be decoded). A zero timeout brings the
+ * next job in the next turn, after the sockets.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +39,7 @@ struct decoder {
 	int			 dec_stop;
 	int			 dec_pipe[2];
 	struct event		*dec_ev;
+	struct event		*dec_next;	/* delivers the next job, next turn */
 	unsigned long long	 dec_count;	/* the loop's */
 };
 
@@ -99,25 +104,40 @@ decoder_main(void *arg)
 	return NULL;
 }
 
+/* Deliver the first decoded job, and ask for the next turn when more are done. */
 static void
-on_decoded(evutil_socket_t fd, short what, void *arg)
+deliver(evutil_socket_t fd, short what, void *arg)
 {
-	struct decoder		*d = arg;
-	struct decode_job	*job, *next;
-	char			 buf[64];
+	static const struct timeval	 now;
+	struct decoder			*d = arg;
+	struct decode_job		*job;
+	int				 more;
 
+	(void)fd;
 	(void)what;
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
 	pthread_mutex_lock(&d->dec_mu);
-	job = list_take(&d->dec_done);
-	d->dec_woken = 0;
+	if ((job = d->dec_done.head) != NULL && (d->dec_done.head = job->next) == NULL)
+		d->dec_done.tail = &d->dec_done.head;
+	/* while more are waiting, the thread need not write: dec_woken stays */
+	if (!(more = d->dec_done.head != NULL))
+		d->dec_woken = 0;
 	pthread_mutex_unlock(&d->dec_mu);
-	for (; job != NULL; job = next) {
-		next = job->next;
+	if (more)
+		evtimer_add(d->dec_next, &now);
+	if (job != NULL) {
 		d->dec_count++;
 		job->done(job, 0);
 	}
+}
+
+static void
+on_woken(evutil_socket_t fd, short what, void *arg)
+{
+	char	buf[64];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	deliver(fd, what, arg);
 }
 
 struct decoder *
@@ -131,11 +151,14 @@ decoder_new(struct event_base *base)
 	pthread_mutex_init(&d->dec_mu, NULL);
 	pthread_cond_init(&d->dec_work, NULL);
 	if (pipe2(d->dec_pipe, O_CLOEXEC | O_NONBLOCK) == -1 ||
-	    (d->dec_ev = event_new(base, d->dec_pipe[0], EV_READ | EV_PERSIST, on_decoded, d)) ==
+	    (d->dec_ev = event_new(base, d->dec_pipe[0], EV_READ | EV_PERSIST, on_woken, d)) ==
 	    NULL || event_add(d->dec_ev, NULL) != 0 ||
+	    (d->dec_next = evtimer_new(base, deliver, d)) == NULL ||
 	    thread_start(&d->dec_thread, "storyd-decode", decoder_main, d) != 0) {
 		if (d->dec_ev != NULL)
 			event_free(d->dec_ev);
+		if (d->dec_next != NULL)
+			event_free(d->dec_next);
 		for (int i = 0; i < 2; i++)
 			if (d->dec_pipe[i] != -1)
 				close(d->dec_pipe[i]);
@@ -161,6 +184,7 @@ decoder_free(struct decoder *d)
 			job->done(job, 1);
 		}
 	event_free(d->dec_ev);
+	event_free(d->dec_next);
 	close(d->dec_pipe[0]);
 	close(d->dec_pipe[1]);
 	pthread_mutex_destroy(&d->dec_mu);

@@ -8,7 +8,8 @@
  *
  * The thread reads only the bytes of the jobs it is given and builds their
  * json_t, which the caller owns once its job is done. Jobs are done in the
- * order they were submitted.
+ * order they were submitted, one a loop turn: the loop reads its sockets
+ * and sends replies between two.
  */
 #pragma once
 #include <stddef.h>

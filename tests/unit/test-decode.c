@@ -1,7 +1,8 @@
 /*
  * test-decode: the decode thread gives each body back to the loop once, in
- * the order given, decoded or with the error the loop would have given;
- * freed first, it cancels what it has not delivered, each once.
+ * the order given, decoded or with the error the loop would have given,
+ * one a loop turn; freed first, it cancels what it has not delivered, each
+ * once.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,9 +10,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <event2/event.h>
+#include <sys/socket.h>
 
 #include "decode.h"
 
@@ -87,6 +90,51 @@ test_bodies_come_back_in_order_decoded_or_refused(void **state)
 	event_base_free(base);
 }
 
+/* A socket the loop sees readable in every turn, and how many turns it saw. */
+static void
+on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(*(int *)arg)++;
+}
+
+static void
+test_a_turn_delivers_one_job_and_sockets_are_served_between_two(void **state)
+{
+	struct event_base	*base = event_base_new();
+	struct decoder		*d;
+	struct event		*ev;
+	int			 sv[2], turns = 0;
+
+	(void)state;
+	memset(&seen, 0, sizeof(seen));
+	assert_non_null(base);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(write(sv[1], "x", 1), 1);	/* never read: ready in every turn */
+	assert_non_null(ev = event_new(base, sv[0], EV_READ | EV_PERSIST, on_readable, &turns));
+	assert_int_equal(event_add(ev, NULL), 0);
+	assert_non_null(d = decoder_new(base));
+	for (int i = 0; i < 8; i++)
+		submit(d, i, "{\"articles\":[{\"id\":\"a\",\"title\":\"x\"}]}");
+	usleep(200 * 1000);	/* all eight decoded before the loop looks, most likely */
+	while (seen.ndone < 8) {
+		int	before = seen.ndone, t = turns;
+
+		assert_int_equal(event_base_loop(base, EVLOOP_ONCE), 0);
+		assert_true(seen.ndone - before <= 1);
+		assert_int_equal(turns, t + 1);
+	}
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(seen.order[i], i);
+	decoder_free(d);
+	assert_int_equal(seen.ncancelled, 0);
+	event_free(ev);
+	close(sv[0]);
+	close(sv[1]);
+	event_base_free(base);
+}
+
 static void
 test_freeing_cancels_what_was_not_delivered_once_each(void **state)
 {
@@ -114,6 +162,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bodies_come_back_in_order_decoded_or_refused),
+		cmocka_unit_test(test_a_turn_delivers_one_job_and_sockets_are_served_between_two),
 		cmocka_unit_test(test_freeing_cancels_what_was_not_delivered_once_each),
 	};
 
