@@ -13,7 +13,10 @@
 #        preload stores, it is at rest, each post evicting one, as a daemon
 #        at max_articles is), BESIDE (a command run beside storyd through
 #        the windows, to see what work on the other core costs its posts:
-#        "chrt -i 0 sh -c 'while :; do :; done'" spins at idle priority)
+#        "chrt -i 0 sh -c 'while :; do :; done'" spins at idle priority;
+#        it finds storyd's address in STORYD_ADDR: "build-bench/bench/loadgen
+#        -a \$STORYD_ADDR -b 100 -c 16 -d 60 -w 0 -A 200000 -p b-" is a burst of
+#        batches, which the posts must not queue behind)
 #
 # Each window prints loadgen's p50, p99 and p99.9, how many snapshots
 # storyd rebuilt during it (from its log): those it started then and one
@@ -39,7 +42,7 @@ pre=$("$loadgen" -a "$saddr" -b 100 -c 16 -d "${PRELOAD:-35}" -A $((${PRELOAD:-3
     grep '^RESULT')
 echo "preload: $(field "$pre" art_s) articles/s for ${PRELOAD:-35} s ($(field "$pre" made_live) made as sent), $(snapshots) snapshots"
 if [ -n "${BESIDE:-}" ]; then
-	sh -c "exec $BESIDE" &
+	STORYD_ADDR=$saddr sh -c "exec $BESIDE" &
 	extra_pids="$extra_pids $!"
 	echo "beside: $BESIDE"
 fi
