@@ -366,7 +366,10 @@ on_post_decoded(struct decode_job *job, int cancelled)
 		return;
 	}
 	TAILQ_INIT(&r.query);
+	/* the thread frees the document where it was made, after the loop is done with it */
+	json_incref(job->doc);
 	post_settle(srv, &r, job->doc, &job->err);
+	decoder_drop(srv->srv_decoder, job->doc);
 	free(pd);
 }
 

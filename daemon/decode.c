@@ -37,6 +37,8 @@ struct decoder {
 	struct job_list		 dec_done;	/* under dec_mu */
 	int			 dec_woken;	/* a byte is on its way: dec_done is not empty */
 	int			 dec_stop;
+	json_t			**dec_drop;	/* under dec_mu: documents for the thread to free */
+	size_t			 dec_ndrop, dec_capdrop;
 	int			 dec_pipe[2];
 	struct event		*dec_ev;
 	struct event		*dec_next;	/* delivers the next job, next turn */
@@ -77,10 +79,19 @@ decoder_main(void *arg)
 
 	pthread_mutex_lock(&d->dec_mu);
 	for (;;) {
-		while (!d->dec_stop && d->dec_todo.head == NULL)
+		while (!d->dec_stop && d->dec_todo.head == NULL && d->dec_ndrop == 0)
 			pthread_cond_wait(&d->dec_work, &d->dec_mu);
 		if (d->dec_stop)
 			break;
+		if (d->dec_ndrop > 0) {
+			/* first, so that the next document reuses what this one held */
+			json_t	*doc = d->dec_drop[--d->dec_ndrop];
+
+			pthread_mutex_unlock(&d->dec_mu);
+			json_decref(doc);
+			pthread_mutex_lock(&d->dec_mu);
+			continue;
+		}
 		job = d->dec_todo.head;
 		if ((d->dec_todo.head = job->next) == NULL)
 			d->dec_todo.tail = &d->dec_todo.head;
@@ -183,6 +194,9 @@ decoder_free(struct decoder *d)
 			next = job->next;
 			job->done(job, 1);
 		}
+	while (d->dec_ndrop > 0)
+		json_decref(d->dec_drop[--d->dec_ndrop]);
+	free(d->dec_drop);
 	event_free(d->dec_ev);
 	event_free(d->dec_next);
 	close(d->dec_pipe[0]);
@@ -198,6 +212,25 @@ decoder_submit(struct decoder *d, struct decode_job *job)
 	job->doc = NULL;
 	pthread_mutex_lock(&d->dec_mu);
 	list_push(&d->dec_todo, job);
+	pthread_cond_signal(&d->dec_work);
+	pthread_mutex_unlock(&d->dec_mu);
+}
+
+void
+decoder_drop(struct decoder *d, json_t *doc)
+{
+	if (doc == NULL)
+		return;
+	if (d == NULL) {
+		json_decref(doc);
+		return;
+	}
+	pthread_mutex_lock(&d->dec_mu);
+	if (d->dec_ndrop == d->dec_capdrop) {
+		d->dec_capdrop = d->dec_capdrop ? 2 * d->dec_capdrop : 16;
+		d->dec_drop = xreallocarray(d->dec_drop, d->dec_capdrop, sizeof(*d->dec_drop));
+	}
+	d->dec_drop[d->dec_ndrop++] = doc;
 	pthread_cond_signal(&d->dec_work);
 	pthread_mutex_unlock(&d->dec_mu);
 }

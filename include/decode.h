@@ -48,5 +48,13 @@ void		 decoder_free(struct decoder *);
 /* Decode job on the thread; job->done is called on the loop. */
 void		 decoder_submit(struct decoder *, struct decode_job *job);
 
+/*
+ * Let go of doc, one reference, on the thread (NULL d: here). A document
+ * the thread decoded lives in its malloc arena, and freeing it on the loop
+ * while the thread allocates the next made the loop wait on the arena's
+ * lock (most of its sleeps at 100 articles a request).
+ */
+void		 decoder_drop(struct decoder *, json_t *doc);
+
 /* Jobs delivered since decoder_new(). */
 unsigned long long	decoder_count(const struct decoder *);

@@ -2,9 +2,11 @@
  * test-decode: the decode thread gives each body back to the loop once, in
  * the order given, decoded or with the error the loop would have given,
  * one a loop turn; freed first, it cancels what it has not delivered, each
- * once.
+ * once; a document dropped is freed on the thread.
  */
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -135,6 +137,48 @@ test_a_turn_delivers_one_job_and_sockets_are_served_between_two(void **state)
 	event_base_free(base);
 }
 
+static pthread_t	test_thread;
+static atomic_int	frees_elsewhere;	/* jansson's frees off the test's thread */
+
+static void
+free_counted(void *p)
+{
+	if (p != NULL && !pthread_equal(pthread_self(), test_thread))
+		atomic_fetch_add(&frees_elsewhere, 1);
+	free(p);
+}
+
+static void
+test_a_dropped_document_is_freed_on_the_thread_once_the_last_reference_goes(void **state)
+{
+	struct event_base	*base = event_base_new();
+	struct decoder		*d;
+	json_t			*kept, *gone;
+
+	(void)state;
+	test_thread = pthread_self();
+	json_set_alloc_funcs(malloc, free_counted);
+	assert_non_null(base);
+	assert_non_null(d = decoder_new(base));
+	assert_non_null(kept = json_pack("{s:[s,s]}", "articles", "a", "b"));
+	json_incref(kept);		/* ours too: the thread only lets go of its reference */
+	decoder_drop(d, kept);
+	assert_non_null(gone = json_pack("{s:[s,s]}", "articles", "c", "d"));
+	decoder_drop(d, gone);
+	for (int i = 0; i < 5000 && atomic_load(&frees_elsewhere) == 0; i++)
+		usleep(1000);
+	decoder_free(d);
+	/* gone's object, array, two strings and the key's copy, all on the thread */
+	assert_true(atomic_load(&frees_elsewhere) >= 4);
+	assert_int_equal(kept->refcount, 1);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(kept, "articles"),
+	    1)), "b");
+	json_decref(kept);
+	decoder_drop(NULL, json_pack("[i]", 1));	/* no thread: freed here */
+	json_set_alloc_funcs(malloc, free);
+	event_base_free(base);
+}
+
 static void
 test_freeing_cancels_what_was_not_delivered_once_each(void **state)
 {
@@ -163,6 +207,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bodies_come_back_in_order_decoded_or_refused),
 		cmocka_unit_test(test_a_turn_delivers_one_job_and_sockets_are_served_between_two),
+		cmocka_unit_test(test_a_dropped_document_is_freed_on_the_thread_once_the_last_reference_goes),
 		cmocka_unit_test(test_freeing_cancels_what_was_not_delivered_once_each),
 	};
 
