@@ -89,9 +89,14 @@ print(next((l.split()[-1] for l in body.splitlines() if l.startswith(sys.argv[2]
 PY
 }
 
-# slow_writes: the log writes so far that kept the loop over 1 ms
+# slow_writes: the log writes so far that kept the loop over 1 ms, from one
+# scrape (two would count the writes between them as slow, or fewer than none)
 slow_writes() {
-	awk -v n="$(metric storyd_log_write_duration_seconds_count)" \
-	    -v f="$(metric 'storyd_log_write_duration_seconds_bucket{le="0.001"}')" \
-	    'BEGIN { print n - f }'
+	python3 - "$saddr" <<'PY'
+import sys, urllib.request
+body = urllib.request.urlopen("http://%s/metrics" % sys.argv[1], timeout=10).read().decode()
+v = {l.split()[0]: float(l.split()[-1]) for l in body.splitlines() if l and l[0] != "#"}
+print(int(v["storyd_log_write_duration_seconds_count"] -
+    v['storyd_log_write_duration_seconds_bucket{le="0.001"}']))
+PY
 }
