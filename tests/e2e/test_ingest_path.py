@@ -189,7 +189,7 @@ def test_posts_of_one_turn_are_each_answered_as_if_alone(fresh_daemon, uid):
 
 
 def test_a_large_batch_is_answered_while_another_is_still_read(client, uid):
-    # Two batches on two connections, sent together: 20 articles, parsed on
+    # Two batches on two connections, sent together: 6 articles, parsed on
     # the loop, and 400 (about 1 MB of log) with 3 MB more in a field storyd
     # ignores, so that it is still being read, a few KiB a loop turn, when
     # the first has been stored. The first must be answered at the end of
@@ -201,18 +201,18 @@ def test_a_large_batch_is_answered_while_another_is_still_read(client, uid):
         items = [article(uid(f"{k}-{i}"), body=text_for(f"{uid()}-{k}-{i}", 200))
                  for i in range(n)]
         data = json.dumps({"articles": items, "padding": padding}).encode("utf-8")
-        assert (len(data) < 64 * 1024) == (n < 64)
+        assert (len(data) < 16 * 1024) == (n < 64)
         return _request(data)
 
     first, second = (socket.create_connection((client.host, client.port), timeout=60)
                      for _ in range(2))
-    requests = [(first, batch(0, 20, "")), (second, batch(1, 400, "x" * (3 << 20)))]
+    requests = [(first, batch(0, 6, "")), (second, batch(1, 400, "x" * (3 << 20)))]
     try:
         for sock, req in requests:
             sock.sendall(req)
         status, body = _read_reply(first)
         assert status == 200
-        assert [r["status"] for r in body["results"]] == ["new_story"] * 20
+        assert [r["status"] for r in body["results"]] == ["new_story"] * 6
         waiting, _, _ = select.select([second], [], [], 0)
         assert not waiting, "the first batch was held until the second was stored"
         status, body = _read_reply(second)
@@ -265,6 +265,36 @@ def test_a_large_batch_is_decoded_apart_and_answered_alike(fresh_daemon, uid):
     # a small body is parsed on the loop
     assert_error(post_raw(client, '{"articles": 5}'), 400, "wrong_type")
     assert decoded_apart(client) == before + 4
+
+
+def test_a_batch_of_16_kib_is_decoded_apart_and_a_single_article_of_that_size_is_not(
+        fresh_daemon, uid):
+    """
+    A batch of 16 KiB or more (ten articles are about 23 KB) is parsed by
+    the decode thread too; a single article, however long under 64 KiB,
+    waits for the end of the loop turn with the other single posts. Both
+    are stored and answered as before.
+    """
+    client = fresh_daemon.client()
+    before = decoded_apart(client)
+    items = [article(uid(f"ten{i}"), body=text_for(f"{uid()}-ten{i}", 300)) for i in range(10)]
+    data = json.dumps({"articles": items}).encode("utf-8")
+    assert 16 * 1024 <= len(data) < 64 * 1024
+    results = assert_status(post_raw(client, data), 200)["results"]
+    assert [r["id"] for r in results] == [a["id"] for a in items]
+    for a, r in zip(items, results):
+        assert_verdict(r, a["id"])
+    assert decoded_apart(client) == before + 1
+
+    one = article(uid("long"), body=text_for(f"{uid()}-long", 3000))
+    data = json.dumps(one).encode("utf-8")
+    assert 16 * 1024 <= len(data) < 64 * 1024
+    assert_verdict(assert_status(post_raw(client, data), 201), one["id"])
+    assert get_article(client, one["id"])["id"] == one["id"]
+    # a batch under 16 KiB is parsed on the loop
+    small = [article(uid(f"two{i}")) for i in range(2)]
+    assert_status(post_raw(client, json.dumps({"articles": small})), 200)
+    assert decoded_apart(client) == before + 1
 
 
 def test_a_large_batch_whose_client_left_is_stored_as_if_read_whole(fresh_daemon, uid):
