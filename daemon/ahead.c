@@ -17,7 +17,14 @@
  * that batch then goes without it. What the decoder made of a post the
  * loop did not take waits in its slot until the thread is out of the
  * batch, and is dropped when the next batch begins.
+ *
+ * A stream of posts turns the roles round: the loop adds posts at the back
+ * as it reads them (moving back up), the thread claims from the front
+ * meanwhile, and the loop, once it has read them all, claims from the back
+ * whenever the next of the thread's is not ready yet. Each post is copied
+ * into its slot's own buffer, which later posts never move.
  */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -35,6 +42,8 @@ struct made {
 	uint32_t	*sig;			/* k values */
 	struct terms	 terms;
 	void		*decoded;		/* a post's, by the decoder, until the loop takes it */
+	char		*body;			/* a streamed post's copy of its body */
+	size_t		 body_cap;
 	int		 r;			/* fingerprint()'s, -ENOMEM copying, or REFUSED */
 	_Atomic int	 ready;			/* doc, decoded and r are written */
 };
@@ -49,6 +58,7 @@ struct made {
 #define WAIT_S		50e-6
 
 #define BYTES_KEPT	(1 << 20)	/* a larger copy of the texts shrinks once a batch needs a quarter */
+#define BODY_KEPT	(64 << 10)	/* the same for a streamed post's copy, one a slot */
 
 struct ahead {
 	pthread_t			 thread;
@@ -69,6 +79,7 @@ struct ahead {
 	size_t				 cap;	/* of t, post and slot */
 	size_t				 n;	/* the last batch's articles */
 	int				 open;	/* the loop's: a batch begun and not ended */
+	int				 stream;	/* posts added one by one: the thread takes the first */
 	int				 posted;	/* under mu: a batch waits for the thread */
 	int				 busy;	/* under mu: the thread is in a batch */
 	int				 stop;
@@ -80,7 +91,23 @@ range_of(uint32_t front, uint32_t back)
 	return (uint64_t)back << 32 | front;
 }
 
-/* The thread's claim: the last unclaimed article, or -1 when none is left. */
+/* The thread's claim in a stream: the first unclaimed post, or -1 when none is left. */
+static int64_t
+claim_front(struct ahead *a)
+{
+	uint64_t	cur = atomic_load(&a->range);
+
+	for (;;) {
+		uint32_t	front = (uint32_t)cur, back = (uint32_t)(cur >> 32);
+
+		if (back <= front)
+			return -1;
+		if (atomic_compare_exchange_weak(&a->range, &cur, range_of(front + 1, back)))
+			return front;
+	}
+}
+
+/* The last unclaimed article, or -1 when none is left. */
 static int64_t
 claim_back(struct ahead *a)
 {
@@ -113,6 +140,7 @@ ahead_main(void *arg)
 {
 	struct ahead	*a = arg;
 	int64_t		 i;
+	int		 stream;
 
 	pthread_mutex_lock(&a->mu);
 	for (;;) {
@@ -122,8 +150,9 @@ ahead_main(void *arg)
 			break;
 		a->posted = 0;
 		a->busy = 1;
+		stream = a->stream;
 		pthread_mutex_unlock(&a->mu);
-		while ((i = claim_back(a)) >= 0) {
+		while ((i = stream ? claim_front(a) : claim_back(a)) >= 0) {
 			struct made		*m = &a->slot[i];
 			const struct doc	*d;
 
@@ -187,6 +216,7 @@ ahead_free(struct ahead *a)
 	leftovers_drop(a);
 	for (size_t i = 0; i < a->cap; i++) {
 		free(a->slot[i].sig);
+		free(a->slot[i].body);
 		terms_fini(&a->slot[i].terms);
 	}
 	free(a->slot);
@@ -250,17 +280,20 @@ bytes_copy(struct ahead *a, size_t *at, const void *p, size_t n)
 	return to;
 }
 
-/* Room for a batch's bytes: grown for a batch of large articles, shrunk after it. */
+/*
+ * Room for need bytes in *buf: grown for a large batch or post, shrunk
+ * after one once a quarter will do and more than kept is held.
+ */
 static int
-bytes_room(struct ahead *a, size_t need)
+buf_room(char **buf, size_t *cap, size_t need, size_t kept)
 {
-	if (need > a->bytes_cap || (a->bytes_cap > BYTES_KEPT && need < a->bytes_cap / 4)) {
-		char	*b = realloc(a->bytes, need > 0 ? need : 1);
+	if (need > *cap || (*cap > kept && need < *cap / 4)) {
+		char	*b = realloc(*buf, need > 0 ? need : 1);
 
 		if (b == NULL)
 			return -ENOMEM;
-		a->bytes = b;
-		a->bytes_cap = need;
+		*buf = b;
+		*cap = need;
 	}
 	return 0;
 }
@@ -273,7 +306,7 @@ texts_copy(struct ahead *a, const struct article_text *t, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		need += text_bytes(&t[i]);
-	if (bytes_room(a, need) < 0)
+	if (buf_room(&a->bytes, &a->bytes_cap, need, BYTES_KEPT) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		a->t[i] = t[i];
@@ -293,7 +326,7 @@ posts_copy(struct ahead *a, const struct ahead_post *p, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		need += p[i].len;
-	if (bytes_room(a, need) < 0)
+	if (buf_room(&a->bytes, &a->bytes_cap, need, BYTES_KEPT) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		a->post[i] = p[i];
@@ -334,6 +367,7 @@ batch_post(struct ahead *a, size_t n)
 	a->open = 1;
 	atomic_store(&a->range, range_of(0, (uint32_t)n));
 	pthread_mutex_lock(&a->mu);
+	a->stream = 0;
 	a->posted = 1;
 	pthread_cond_signal(&a->work);
 	pthread_mutex_unlock(&a->mu);
@@ -353,14 +387,10 @@ ahead_begin(struct ahead *a, const struct article_text *t, size_t n)
 	return 0;
 }
 
-int
-ahead_begin_posts(struct ahead *a, const struct ahead_decoder *dec, const struct ahead_post *p,
-    size_t n)
+/* Take dec with a copy of its rules; the thread is out of any batch. */
+static int
+decoder_copy(struct ahead *a, const struct ahead_decoder *dec)
 {
-	int	r;
-
-	if ((r = batch_open(a, n)) != 0)
-		return r;
 	a->dec.decode = NULL;	/* until the rules are copied */
 	if (dec->rules_size > a->rules_cap) {
 		void	*rules = realloc(a->rules, dec->rules_size);
@@ -370,14 +400,87 @@ ahead_begin_posts(struct ahead *a, const struct ahead_decoder *dec, const struct
 		a->rules = rules;
 		a->rules_cap = dec->rules_size;
 	}
-	if (posts_copy(a, p, n) < 0)
-		return -ENOMEM;
 	if (dec->rules_size > 0)
 		memcpy(a->rules, dec->rules, dec->rules_size);
 	a->dec = *dec;
 	a->dec.rules = a->rules;
+	return 0;
+}
+
+int
+ahead_begin_posts(struct ahead *a, const struct ahead_decoder *dec, const struct ahead_post *p,
+    size_t n)
+{
+	int	r;
+
+	if ((r = batch_open(a, n)) != 0)
+		return r;
+	if ((r = decoder_copy(a, dec)) != 0 || (r = posts_copy(a, p, n)) != 0)
+		return r;
 	batch_post(a, n);
 	return 0;
+}
+
+int
+ahead_open_posts(struct ahead *a, const struct ahead_decoder *dec, size_t room)
+{
+	int	r;
+
+	if ((r = batch_open(a, room)) != 0 || (r = decoder_copy(a, dec)) != 0)
+		return r;
+	a->n = 0;
+	a->open = 1;
+	atomic_store(&a->range, range_of(0, 0));
+	pthread_mutex_lock(&a->mu);
+	a->stream = 1;
+	pthread_mutex_unlock(&a->mu);
+	return 0;
+}
+
+int
+ahead_add_post(struct ahead *a, const struct ahead_post *p)
+{
+	struct made	*m;
+	uint64_t	 cur;
+
+	assert(a->open && a->stream);
+	if (a->n == a->cap)
+		return -ENOSPC;
+	m = &a->slot[a->n];
+	if (buf_room(&m->body, &m->body_cap, p->len, BODY_KEPT) < 0)
+		return -ENOMEM;
+	memcpy(m->body, p->body, p->len);
+	a->post[a->n] = *p;
+	a->post[a->n].body = m->body;
+	atomic_store_explicit(&m->ready, 0, memory_order_relaxed);
+	a->n++;
+	/* publish it: the thread may move front meanwhile */
+	cur = atomic_load(&a->range);
+	while (!atomic_compare_exchange_weak(&a->range, &cur,
+	    range_of((uint32_t)cur, (uint32_t)(cur >> 32) + 1)))
+		;
+	pthread_mutex_lock(&a->mu);
+	a->posted = 1;
+	if (!a->busy)
+		pthread_cond_signal(&a->work);
+	pthread_mutex_unlock(&a->mu);
+	return 0;
+}
+
+int
+ahead_peek(struct ahead *a, size_t i)
+{
+	assert(a->open && a->stream);
+	if (i >= (uint32_t)atomic_load(&a->range))
+		return -1;
+	return atomic_load_explicit(&a->slot[i].ready, memory_order_acquire) ? 1 : 0;
+}
+
+int64_t
+ahead_claim_last(struct ahead *a)
+{
+	assert(a->open && a->stream);
+	return claim_back(a);
 }
 
 /* Is m ready within WAIT_S? Spins: the wait is shorter than a sleep and a wake-up. */
@@ -407,6 +510,11 @@ take(struct ahead *a, size_t i)
 	uint64_t	cur = atomic_load(&a->range);
 	struct made	*m = &a->slot[i];
 
+	if (a->stream) {
+		/* the thread's: the caller claims none but from the end */
+		assert(i < (uint32_t)cur);
+		return made_wait(m) ? m : NULL;
+	}
 	/* in order: everything before i is claimed, so front is i */
 	while (i < (cur >> 32))
 		if (atomic_compare_exchange_weak(&a->range, &cur,
@@ -454,6 +562,7 @@ ahead_end(struct ahead *a)
 		;
 	a->open = 0;
 	pthread_mutex_lock(&a->mu);
+	a->stream = 0;
 	a->posted = 0;
 	pthread_mutex_unlock(&a->mu);
 }

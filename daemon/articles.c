@@ -177,6 +177,29 @@ post_drop(void *made)
 	free(m);
 }
 
+/*
+ * From a turn's second post on, stream its posts to the second thread as
+ * they come (ahead_open_posts()), so that it decodes and fingerprints them
+ * while the loop reads the others. A lone post stays the loop's: waking the
+ * thread for it costs about what it saves.
+ */
+static void
+turn_stream(struct server *srv)
+{
+	if (srv->srv_nturn == 2 && !srv->srv_failed) {
+		struct post_rules	 rules = { srv->srv_params.max_json_depth, srv->srv_params.api };
+		struct ahead_decoder	 dec = { post_decode, post_drop, &rules, sizeof(rules) };
+
+		srv->srv_stream = store_ahead(srv->srv_store);
+		if (srv->srv_stream != NULL && ahead_open_posts(srv->srv_stream, &dec, BATCH_CHUNK) != 0)
+			srv->srv_stream = NULL;	/* the thread is busy, or out of memory */
+		srv->srv_nstream = 0;
+	}
+	while (srv->srv_stream != NULL && srv->srv_nstream < srv->srv_nturn &&
+	    ahead_add_post(srv->srv_stream, &srv->srv_turn[srv->srv_nstream].post) == 0)
+		srv->srv_nstream++;
+}
+
 static void
 turn_keep(struct server *srv, struct request *r, const void *body, size_t len)
 {
@@ -186,6 +209,7 @@ turn_keep(struct server *srv, struct request *r, const void *body, size_t len)
 	}
 	srv->srv_turn[srv->srv_nturn++] = (struct turn_post){ .req = r->req, .origin = r->origin,
 	    .post = { .body = body, .len = len, .now = r->now } };
+	turn_stream(srv);
 	event_active(srv->srv_commit, EV_TIMEOUT, 0);
 }
 
@@ -237,6 +261,43 @@ turn_post_here(struct server *srv, struct turn_post *t)
 	post_settle(srv, &r, doc, &err);
 }
 
+/*
+ * Store and answer the turn's streamed posts: those past the stream's room,
+ * then, in whatever order keeps both threads busy, the thread's as it has
+ * them ready and the last ones nobody holds. Any order will do: a turn's
+ * posts came on different connections.
+ */
+static void
+turn_streamed(struct server *srv)
+{
+	struct ahead	*a = srv->srv_stream;
+	size_t		 last = srv->srv_nstream, j = 0;
+	int64_t		 i;
+
+	for (size_t k = last; k < srv->srv_nturn; k++)
+		turn_post_here(srv, &srv->srv_turn[k]);
+	while (j < last) {
+		const struct doc	*doc = NULL;
+		void			*made = NULL;
+		int			 r;
+
+		/* post j not ready yet: take one from the end meanwhile */
+		if (ahead_peek(a, j) <= 0 && (i = ahead_claim_last(a)) >= 0) {
+			turn_post_here(srv, &srv->srv_turn[i]);
+			last = (size_t)i;
+			continue;
+		}
+		if ((r = ahead_take_post(a, j, &made, &doc)) == 0)
+			turn_post_here(srv, &srv->srv_turn[j]);
+		else
+			turn_post_made(srv, &srv->srv_turn[j], made, doc, r < 0 ? r : 0);
+		j++;
+	}
+	ahead_end(a);
+	srv->srv_stream = NULL;
+	srv->srv_nturn = 0;
+}
+
 void
 articles_turn(struct server *srv)
 {
@@ -245,6 +306,10 @@ articles_turn(struct server *srv)
 	struct ahead_post	 p[BATCH_CHUNK];
 	size_t			 n = srv->srv_nturn;
 
+	if (srv->srv_stream != NULL) {
+		turn_streamed(srv);
+		return;
+	}
 	for (size_t at = 0; at < n; at += BATCH_CHUNK) {
 		size_t		 m = n - at < BATCH_CHUNK ? n - at : BATCH_CHUNK;
 		struct ahead	*a = NULL;

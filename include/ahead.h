@@ -4,7 +4,9 @@
  * loop from the start; the loop gets every doc in batch order, so what is
  * stored and decided is what storing them one by one gives. A batch of
  * posts (ahead_begin_posts()) comes as request bodies, which the thread
- * decodes first with the caller's decoder.
+ * decodes first with the caller's decoder; a stream of posts
+ * (ahead_open_posts()) is a batch of posts given one by one, which the
+ * thread starts on at once.
  *
  * The loop never waits on the thread for long: an article the thread is
  * still working on is waited for only about as long as fingerprinting it
@@ -84,3 +86,20 @@ int	ahead_begin_posts(struct ahead *, const struct ahead_decoder *dec,
  * fingerprint() error.
  */
 int	ahead_take_post(struct ahead *, size_t i, void **made, const struct doc **doc);
+
+/*
+ * A stream of posts, for posts that come one by one (a loop turn's): opened
+ * with room for up to room of them (0; -EBUSY or -ENOMEM as for a batch),
+ * each added as it comes with ahead_add_post() (copied; -ENOSPC past room,
+ * or -ENOMEM: that post and those after it are the caller's). The thread
+ * decodes and fingerprints them from the first while more are added. The
+ * caller then goes through them, each once, in any order it likes:
+ * ahead_peek() says whether the thread has post i ready (1), holds it (0),
+ * or has not reached it (-1); ahead_claim_last() gives the caller the last
+ * post nobody holds (-1: none is left); ahead_take_post() takes one of the
+ * thread's, as in a batch (waiting for it briefly). Then ahead_end().
+ */
+int	ahead_open_posts(struct ahead *, const struct ahead_decoder *dec, size_t room);
+int	ahead_add_post(struct ahead *, const struct ahead_post *p);
+int64_t	ahead_claim_last(struct ahead *);
+int	ahead_peek(struct ahead *, size_t i);

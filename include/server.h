@@ -69,6 +69,8 @@ struct server {
 	struct event			*srv_commit;	/* the end-of-turn flush: group commit */
 	struct turn_post		*srv_turn;	/* single posts kept for the end of the turn */
 	size_t				 srv_nturn, srv_capturn;
+	struct ahead			*srv_stream;	/* the turn's posts, streamed to the second thread */
+	size_t				 srv_nstream;	/* how many of them */
 	struct decoder			*srv_decoder;	/* large bodies parsed off the loop; NULL: on it */
 
 	struct event			*srv_sigterm, *srv_sigint, *srv_sighup;

@@ -129,7 +129,7 @@ def _request(data):
 def test_posts_of_one_turn_are_each_answered_as_if_alone(fresh_daemon, uid):
     """
     Posts read in one loop turn are decoded and fingerprinted by the second
-    thread from the turn's end while the loop works from its start. Good
+    thread as they are read, and by the loop from the turn's end. Good
     posts, bad ones of every kind, small batches, a repeat and a conflict,
     all sent at once on their own connections, get the replies they get
     alone, until the thread has done some of them.

@@ -5,7 +5,9 @@
  * hold the loop: the loop takes that article back, ends the batch, and the
  * next batch goes without the thread until it is free. Posts are decoded
  * by the caller's decoder with the rules of their batch, what it refuses
- * is the caller's, and what the caller never took is dropped, once.
+ * is the caller's, and what the caller never took is dropped, once. A
+ * stream of posts is decoded from its first post while more are added, and
+ * the caller has each post once, the thread's or its own.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -460,6 +462,120 @@ test_a_post_the_loop_took_back_is_dropped_once_the_thread_is_done(void **state)
 	free(big);
 }
 
+/* Post i of a stream, and whether the thread made it (1) or it was the caller's (0). */
+static int
+stream_take(struct ahead *a, size_t i, const char *want_bytes, size_t want_len,
+    const struct fp *want, size_t *taken)
+{
+	const struct doc	*d = NULL;
+	void			*made = NULL;
+	int			 r = ahead_take_post(a, i, &made, &d);
+
+	assert_true(r == 0 || r == 1);
+	if (r == 0) {
+		assert_null(made);
+		return 0;
+	}
+	assert_non_null(made);
+	assert_memory_equal(made, want_bytes, want_len);
+	{
+		struct fp	got = fp_of(d);
+
+		assert_fp_equal(&got, want);
+	}
+	free(made);
+	(*taken)++;
+	return 1;
+}
+
+#define STREAM_ROOM	8
+
+static void
+test_a_stream_is_decoded_as_it_comes_and_every_post_is_had_once(void **state)
+{
+	struct cluster_params	 p;
+	struct fingerprinter	*f;
+	struct ahead		*a;
+	struct toy_rules	 rules = { '!' };
+	struct ahead_decoder	 dec = { toy_decode, toy_drop, &rules, sizeof(rules) };
+	size_t			 taken = 0, mine = 0, streams = 0;
+	char			 work_buf[TEXT_CAP];
+	struct article_text	 work_text = text_make(0, work_buf, sizeof(work_buf), 200);
+	int			 r;
+
+	(void)state;
+	atomic_store(&toys_made, 0);
+	atomic_store(&toys_dropped, 0);
+	cluster_params_default(&p);
+	assert_non_null(f = fingerprinter_new(&p));
+	assert_non_null(a = ahead_new(&p));
+	/* until both have had posts, and at least 8 streams */
+	while (streams < 8 || ((taken == 0 || mine == 0) && streams < 400)) {
+		static char		 bufs[STREAM_ROOM + 1][TEXT_CAP];
+		static char		 want_bytes[STREAM_ROOM][TEXT_CAP];
+		static struct fp	 want[STREAM_ROOM];
+		size_t			 want_len[STREAM_ROOM], n = 2 + streams % (STREAM_ROOM - 1);
+		size_t			 last, j = 0, had[STREAM_ROOM] = { 0 };
+		struct ahead_post	 post;
+		int64_t			 i;
+
+		r = ahead_open_posts(a, &dec, STREAM_ROOM);
+		streams++;
+		if (r == -EBUSY) {	/* the thread still finishes a post the caller gave up */
+			sleep_ms(1);
+			continue;
+		}
+		assert_int_equal(r, 0);
+		assert_int_equal(ahead_claim_last(a), -1);	/* nothing added yet */
+		/* a stream is a batch: no other begins meanwhile */
+		assert_int_equal(ahead_begin(a, &work_text, 1), -EBUSY);
+		for (size_t k = 0; k < n; k++) {
+			struct article_text	t = post_make((unsigned)(streams * MAXN + k), 't', bufs[k],
+						    TEXT_CAP, 150 + k % 5 * 30, &post);
+
+			want[k] = fp_here(f, &t);
+			memcpy(want_bytes[k], post.body, post.len);
+			want_len[k] = post.len;
+			assert_int_equal(ahead_add_post(a, &post), 0);
+			scribble(bufs[k], TEXT_CAP);	/* the thread decodes its copy */
+			if (k == 0 && streams % 2 == 0) {
+				/* the thread starts on the first before the others come */
+				for (int w = 0; w < 2000 && ahead_peek(a, 0) != 1; w++)
+					sleep_ms(1);
+				assert_int_equal(ahead_peek(a, 0), 1);
+			}
+		}
+		if (n == STREAM_ROOM) {
+			post_make(0, 't', bufs[n], TEXT_CAP, 10, &post);
+			assert_int_equal(ahead_add_post(a, &post), -ENOSPC);
+		}
+		/* as the daemon's loop goes through a turn's posts */
+		last = n;
+		while (j < last) {
+			if (ahead_peek(a, j) <= 0 && (i = ahead_claim_last(a)) >= 0) {
+				assert_true((size_t)i >= j && (size_t)i < last);
+				had[i]++;
+				mine++;
+				fp_here(f, &work_text);
+				last = (size_t)i;
+				continue;
+			}
+			had[j]++;
+			mine += !stream_take(a, j, want_bytes[j], want_len[j], &want[j], &taken);
+			j++;
+		}
+		for (size_t k = 0; k < n; k++)
+			assert_int_equal(had[k], 1);
+		ahead_end(a);
+	}
+	assert_true(taken > 0);
+	assert_true(mine > 0);
+	ahead_free(a);
+	/* every made is the caller's, taken, or dropped by ahead, once */
+	assert_int_equal(atomic_load(&toys_made), taken + atomic_load(&toys_dropped));
+	fingerprinter_free(f);
+}
+
 int
 main(void)
 {
@@ -468,6 +584,7 @@ main(void)
 		cmocka_unit_test(test_a_thread_held_by_a_long_article_does_not_hold_the_loop),
 		cmocka_unit_test(test_posts_are_decoded_with_their_batch_rules_and_what_is_refused_is_the_callers),
 		cmocka_unit_test(test_a_post_the_loop_took_back_is_dropped_once_the_thread_is_done),
+		cmocka_unit_test(test_a_stream_is_decoded_as_it_comes_and_every_post_is_had_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
