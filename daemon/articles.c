@@ -51,14 +51,31 @@ put_reply(struct server *srv, const struct article_in *in, int r, const struct v
 	    strerror(-r));
 }
 
-/* Ingest one parsed article (replace: PUT semantics). */
+/* What the second thread made of an article: its doc, or fingerprint()'s error in r. */
+struct made_doc {
+	const struct doc	*doc;
+	int			 r;
+};
+
+/*
+ * Store one parsed article (replace: PUT semantics), fingerprinted here or,
+ * with made, by the second thread, and answer r with the verdict: the
+ * status, and *body for an error (r's reply buffer then goes unused).
+ */
 static int
-ingest(struct server *srv, const struct article_in *in, int replace, struct evbuffer *out,
-    json_t **body)
+ingest(struct server *srv, struct request *r, const struct article_in *in, int replace,
+    const struct made_doc *made, json_t **body)
 {
 	struct verdict	v;
+	int		res, status;
 
-	return put_reply(srv, in, store_put(srv->srv_store, in, replace, &v), &v, out, body);
+	if (made != NULL)
+		res = store_put_fingerprinted(srv->srv_store, in, made->doc, made->r, &v);
+	else
+		res = store_put(srv->srv_store, in, replace, &v);
+	if ((status = put_reply(srv, in, res, &v, http_reply_buffer(r), body)) >= 400)
+		http_reply_buffer_unused(r);
+	return status;
 }
 
 /*
@@ -229,18 +246,14 @@ turn_post_made(struct server *srv, struct turn_post *t, struct post_made *m,
     const struct doc *doc, int r)
 {
 	struct request	rq;
-	struct verdict	v;
 	json_t		*body = NULL;
 	int		 status;
 
 	turn_request(t, &rq);
 	if (srv->srv_failed)
 		status = http_writes_refused(&body);
-	else {
-		r = store_put_fingerprinted(srv->srv_store, &m->in, doc, r, &v);
-		if ((status = put_reply(srv, &m->in, r, &v, http_reply_buffer(&rq), &body)) >= 400)
-			http_reply_buffer_unused(&rq);
-	}
+	else
+		status = ingest(srv, &rq, &m->in, 0, &(struct made_doc){ doc, r }, &body);
 	http_answer(srv, &rq, status, body);
 	json_decref(body);
 	post_drop(m);
@@ -360,8 +373,8 @@ articles_post_doc(struct server *srv, struct request *r, json_t *doc, json_t **b
 	else if (api_article_parse(doc, API_ID_REQUIRED, &srv->srv_params.api, r->now, &in,
 	    &err) != 0)
 		status = http_error(body, err.status, err.code, "%s", err.message);
-	else if ((status = ingest(srv, &in, 0, http_reply_buffer(r), body)) >= 400)
-		http_reply_buffer_unused(r);
+	else
+		status = ingest(srv, r, &in, 0, NULL, body);
 	json_decref(doc);
 	return status;
 }
@@ -513,8 +526,7 @@ handle_article_put(struct server *srv, struct request *r, json_t **body)
 	else {
 		in.id = r->tail;
 		in.id_len = r->tail_len;
-		if ((status = ingest(srv, &in, 1, http_reply_buffer(r), body)) >= 400)
-			http_reply_buffer_unused(r);
+		status = ingest(srv, r, &in, 1, NULL, body);
 	}
 	json_decref(doc);
 	return status;
