@@ -79,7 +79,7 @@ struct ahead {
 	size_t				 cap;	/* of t, post and slot */
 	size_t				 n;	/* the last batch's articles */
 	int				 open;	/* the loop's: a batch begun and not ended */
-	int				 stream;	/* posts added one by one: the thread takes the first */
+	int				 stream;	/* set under mu: a stream of posts */
 	int				 posted;	/* under mu: a batch waits for the thread */
 	int				 busy;	/* under mu: the thread is in a batch */
 	int				 stop;
