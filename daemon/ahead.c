@@ -91,9 +91,13 @@ range_of(uint32_t front, uint32_t back)
 	return (uint64_t)back << 32 | front;
 }
 
-/* The thread's claim in a stream: the first unclaimed post, or -1 when none is left. */
+/*
+ * Claim the first unclaimed article (the thread, in a stream) or the last
+ * (the thread, in a batch; the loop, in a stream): its index, or -1 when
+ * none is left.
+ */
 static int64_t
-claim_front(struct ahead *a)
+claim(struct ahead *a, int first)
 {
 	uint64_t	cur = atomic_load(&a->range);
 
@@ -102,24 +106,9 @@ claim_front(struct ahead *a)
 
 		if (back <= front)
 			return -1;
-		if (atomic_compare_exchange_weak(&a->range, &cur, range_of(front + 1, back)))
-			return front;
-	}
-}
-
-/* The last unclaimed article, or -1 when none is left. */
-static int64_t
-claim_back(struct ahead *a)
-{
-	uint64_t	cur = atomic_load(&a->range);
-
-	for (;;) {
-		uint32_t	front = (uint32_t)cur, back = (uint32_t)(cur >> 32);
-
-		if (back <= front)
-			return -1;
-		if (atomic_compare_exchange_weak(&a->range, &cur, range_of(front, back - 1)))
-			return back - 1;
+		if (atomic_compare_exchange_weak(&a->range, &cur,
+		    first ? range_of(front + 1, back) : range_of(front, back - 1)))
+			return first ? front : back - 1;
 	}
 }
 
@@ -152,7 +141,7 @@ ahead_main(void *arg)
 		a->busy = 1;
 		stream = a->stream;
 		pthread_mutex_unlock(&a->mu);
-		while ((i = stream ? claim_front(a) : claim_back(a)) >= 0) {
+		while ((i = claim(a, stream)) >= 0) {
 			struct made		*m = &a->slot[i];
 			const struct doc	*d;
 
@@ -480,7 +469,7 @@ int64_t
 ahead_claim_last(struct ahead *a)
 {
 	assert(a->open && a->stream);
-	return claim_back(a);
+	return claim(a, 0);
 }
 
 /* Is m ready within WAIT_S? Spins: the wait is shorter than a sleep and a wake-up. */

@@ -285,6 +285,49 @@ toy_drop(void *made)
 	atomic_fetch_add(&toys_dropped, 1);
 }
 
+/* A fingerprinter and a second thread for a test of posts; the decoder's counts zeroed. */
+static void
+posts_setup(struct fingerprinter **f, struct ahead **a)
+{
+	struct cluster_params	p;
+
+	atomic_store(&toys_made, 0);
+	atomic_store(&toys_dropped, 0);
+	cluster_params_default(&p);
+	assert_non_null(*f = fingerprinter_new(&p));
+	assert_non_null(*a = ahead_new(&p));
+}
+
+/*
+ * Take post i: 1 when the thread made it, as want_bytes decode to and
+ * fingerprinting them gives (counted in *taken, freed), 0 when it is the
+ * caller's.
+ */
+static int
+post_take(struct ahead *a, size_t i, const char *want_bytes, size_t want_len,
+    const struct fp *want, size_t *taken)
+{
+	const struct doc	*d = NULL;
+	void			*made = NULL;
+	int			 r = ahead_take_post(a, i, &made, &d);
+
+	assert_true(r == 0 || r == 1);
+	if (r == 0) {
+		assert_null(made);
+		return 0;
+	}
+	assert_non_null(made);
+	assert_memory_equal(made, want_bytes, want_len);
+	{
+		struct fp	got = fp_of(d);
+
+		assert_fp_equal(&got, want);
+	}
+	free(made);
+	(*taken)++;
+	return 1;
+}
+
 /* Post i as "title|body" into buf, its first byte lead; the text it decodes to. */
 static struct article_text
 post_make(unsigned i, char lead, char *buf, size_t cap, size_t body_words, struct ahead_post *p)
@@ -303,7 +346,6 @@ post_make(unsigned i, char lead, char *buf, size_t cap, size_t body_words, struc
 static void
 test_posts_are_decoded_with_their_batch_rules_and_what_is_refused_is_the_callers(void **state)
 {
-	struct cluster_params	 p;
 	struct fingerprinter	*f;
 	struct ahead		*a;
 	struct toy_rules	 rules = { '!' };
@@ -314,11 +356,7 @@ test_posts_are_decoded_with_their_batch_rules_and_what_is_refused_is_the_callers
 	int			 r;
 
 	(void)state;
-	atomic_store(&toys_made, 0);
-	atomic_store(&toys_dropped, 0);
-	cluster_params_default(&p);
-	assert_non_null(f = fingerprinter_new(&p));
-	assert_non_null(a = ahead_new(&p));
+	posts_setup(&f, &a);
 	/* until the thread has made some posts and refused some, and at least 8 batches */
 	while (batches < 8 || ((taken == 0 || refused_seen == 0) && batches < 400)) {
 		size_t			 n = 2 + batches % 15;
@@ -359,33 +397,18 @@ test_posts_are_decoded_with_their_batch_rules_and_what_is_refused_is_the_callers
 		if (batches % 2 == 0)
 			sleep_ms(2);
 		for (size_t i = 0; i < n; i++) {
-			const struct doc	*d = NULL;
-			void			*made = NULL;
-
 			/* a batch within this one (a batch post among posts) is the loop's */
 			if (i == n / 2)
 				assert_int_equal(ahead_begin(a, &work_text, 1), -EBUSY);
 
-			r = ahead_take_post(a, i, &made, &d);
-			assert_true(r == 0 || r == 1);
-			if (r == 0) {
-				/* the caller's own: refused by the batch's rules, or not reached */
-				assert_null(made);
-				refused_seen += want_bytes[i][0] == '!';
-				fp_here(f, &work_text);
+			/* made with the batch's rules, from the bytes as they were at the start */
+			if (post_take(a, i, want_bytes[i], want_len[i], &want[i], &taken)) {
+				assert_int_not_equal(want_bytes[i][0], '!');
 				continue;
 			}
-			/* made with the batch's rules, from the bytes as they were at the start */
-			assert_int_not_equal(want_bytes[i][0], '!');
-			assert_non_null(made);
-			assert_memory_equal(made, want_bytes[i], want_len[i]);
-			{
-				struct fp	got = fp_of(d);
-
-				assert_fp_equal(&got, &want[i]);
-			}
-			free(made);
-			taken++;
+			/* the caller's own: refused by the batch's rules, or not reached */
+			refused_seen += want_bytes[i][0] == '!';
+			fp_here(f, &work_text);
 		}
 		ahead_end(a);
 		free(buf);
@@ -462,38 +485,11 @@ test_a_post_the_loop_took_back_is_dropped_once_the_thread_is_done(void **state)
 	free(big);
 }
 
-/* Post i of a stream, and whether the thread made it (1) or it was the caller's (0). */
-static int
-stream_take(struct ahead *a, size_t i, const char *want_bytes, size_t want_len,
-    const struct fp *want, size_t *taken)
-{
-	const struct doc	*d = NULL;
-	void			*made = NULL;
-	int			 r = ahead_take_post(a, i, &made, &d);
-
-	assert_true(r == 0 || r == 1);
-	if (r == 0) {
-		assert_null(made);
-		return 0;
-	}
-	assert_non_null(made);
-	assert_memory_equal(made, want_bytes, want_len);
-	{
-		struct fp	got = fp_of(d);
-
-		assert_fp_equal(&got, want);
-	}
-	free(made);
-	(*taken)++;
-	return 1;
-}
-
 #define STREAM_ROOM	8
 
 static void
 test_a_stream_is_decoded_as_it_comes_and_every_post_is_had_once(void **state)
 {
-	struct cluster_params	 p;
 	struct fingerprinter	*f;
 	struct ahead		*a;
 	struct toy_rules	 rules = { '!' };
@@ -504,11 +500,7 @@ test_a_stream_is_decoded_as_it_comes_and_every_post_is_had_once(void **state)
 	int			 r;
 
 	(void)state;
-	atomic_store(&toys_made, 0);
-	atomic_store(&toys_dropped, 0);
-	cluster_params_default(&p);
-	assert_non_null(f = fingerprinter_new(&p));
-	assert_non_null(a = ahead_new(&p));
+	posts_setup(&f, &a);
 	/* until both have had posts, and at least 8 streams */
 	while (streams < 8 || ((taken == 0 || mine == 0) && streams < 400)) {
 		static char		 bufs[STREAM_ROOM + 1][TEXT_CAP];
@@ -561,7 +553,7 @@ test_a_stream_is_decoded_as_it_comes_and_every_post_is_had_once(void **state)
 				continue;
 			}
 			had[j]++;
-			mine += !stream_take(a, j, want_bytes[j], want_len[j], &want[j], &taken);
+			mine += !post_take(a, j, want_bytes[j], want_len[j], &want[j], &taken);
 			j++;
 		}
 		for (size_t k = 0; k < n; k++)
