@@ -197,8 +197,8 @@ post_drop(void *made)
 /*
  * From a turn's second post on, stream its posts to the second thread as
  * they come (ahead_open_posts()), so that it decodes and fingerprints them
- * while the loop reads the others. A lone post stays the loop's: waking the
- * thread for it costs about what it saves.
+ * while the loop reads the others. A lone post stays the loop's: its turn
+ * ends before the thread, woken for it, could have it ready.
  */
 static void
 turn_stream(struct server *srv)
