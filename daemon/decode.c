@@ -63,6 +63,17 @@ list_push(struct job_list *l, struct decode_job *job)
 	l->tail = &job->next;
 }
 
+/* The first job of the list, taken off it, or NULL. */
+static struct decode_job *
+list_pop(struct job_list *l)
+{
+	struct decode_job	*job = l->head;
+
+	if (job != NULL && (l->head = job->next) == NULL)
+		l->tail = &l->head;
+	return job;
+}
+
 /* The whole list, leaving it empty. */
 static struct decode_job *
 list_take(struct job_list *l)
@@ -95,9 +106,7 @@ decoder_main(void *arg)
 			pthread_mutex_lock(&d->dec_mu);
 			continue;
 		}
-		job = d->dec_todo.head;
-		if ((d->dec_todo.head = job->next) == NULL)
-			d->dec_todo.tail = &d->dec_todo.head;
+		job = list_pop(&d->dec_todo);
 		pthread_mutex_unlock(&d->dec_mu);
 
 		if (request_json_load(job->buf, job->len, job->max_depth, &job->doc, &job->err) != 0)
@@ -130,8 +139,7 @@ deliver(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	pthread_mutex_lock(&d->dec_mu);
-	if ((job = d->dec_done.head) != NULL && (d->dec_done.head = job->next) == NULL)
-		d->dec_done.tail = &d->dec_done.head;
+	job = list_pop(&d->dec_done);
 	/* while more are waiting, the thread need not write: dec_woken stays */
 	if (!(more = d->dec_done.head != NULL))
 		d->dec_woken = 0;
