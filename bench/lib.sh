@@ -79,24 +79,22 @@ open_loop_articles() { awk -v r="$1" -v d="$2" 'BEGIN { printf "%.0f", r * d * 1
 # field RESULT NAME: one NAME=value of a loadgen RESULT line
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
-# metric SAMPLE: the value of one sample of storyd's /metrics, as it prints
-# it (name and labels), or nan
+# metric SAMPLE...: the values of samples of storyd's /metrics, as it
+# prints them (name and labels), or nan, on one line from one scrape
 metric() {
-	python3 - "$saddr" "$1" <<'PY'
+	python3 - "$saddr" "$@" <<'PY'
 import sys, urllib.request
 body = urllib.request.urlopen("http://%s/metrics" % sys.argv[1], timeout=10).read().decode()
-print(next((l.split()[-1] for l in body.splitlines() if l.startswith(sys.argv[2] + " ")), "nan"))
+lines = body.splitlines()
+print(" ".join(next((l.split()[-1] for l in lines if l.startswith(s + " ")), "nan")
+               for s in sys.argv[2:]))
 PY
 }
 
 # slow_writes: the log writes so far that kept the loop over 1 ms, from one
 # scrape (two would count the writes between them as slow, or fewer than none)
 slow_writes() {
-	python3 - "$saddr" <<'PY'
-import sys, urllib.request
-body = urllib.request.urlopen("http://%s/metrics" % sys.argv[1], timeout=10).read().decode()
-v = {l.split()[0]: float(l.split()[-1]) for l in body.splitlines() if l and l[0] != "#"}
-print(int(v["storyd_log_write_duration_seconds_count"] -
-    v['storyd_log_write_duration_seconds_bucket{le="0.001"}']))
-PY
+	metric storyd_log_write_duration_seconds_count \
+	    'storyd_log_write_duration_seconds_bucket{le="0.001"}' |
+	    awk '{ printf "%d\n", $1 - $2 }'
 }
