@@ -347,8 +347,12 @@ batch_open(struct ahead *a, size_t n)
 	return slots_reserve(a, n);
 }
 
+/*
+ * Open the batch of n articles ready in their slots and wake the thread for
+ * it; or, for a stream, open it empty: ahead_add_post() wakes the thread.
+ */
 static void
-batch_post(struct ahead *a, size_t n)
+batch_post(struct ahead *a, size_t n, int stream)
 {
 	for (size_t i = 0; i < n; i++)
 		atomic_store_explicit(&a->slot[i].ready, 0, memory_order_relaxed);
@@ -356,9 +360,11 @@ batch_post(struct ahead *a, size_t n)
 	a->open = 1;
 	atomic_store(&a->range, range_of(0, (uint32_t)n));
 	pthread_mutex_lock(&a->mu);
-	a->stream = 0;
-	a->posted = 1;
-	pthread_cond_signal(&a->work);
+	a->stream = stream;
+	if (!stream) {
+		a->posted = 1;
+		pthread_cond_signal(&a->work);
+	}
 	pthread_mutex_unlock(&a->mu);
 }
 
@@ -372,7 +378,7 @@ ahead_begin(struct ahead *a, const struct article_text *t, size_t n)
 	a->dec.decode = NULL;
 	if (texts_copy(a, t, n) < 0)
 		return -ENOMEM;
-	batch_post(a, n);
+	batch_post(a, n, 0);
 	return 0;
 }
 
@@ -406,7 +412,7 @@ ahead_begin_posts(struct ahead *a, const struct ahead_decoder *dec, const struct
 		return r;
 	if ((r = decoder_copy(a, dec)) != 0 || (r = posts_copy(a, p, n)) != 0)
 		return r;
-	batch_post(a, n);
+	batch_post(a, n, 0);
 	return 0;
 }
 
@@ -417,12 +423,7 @@ ahead_open_posts(struct ahead *a, const struct ahead_decoder *dec, size_t room)
 
 	if ((r = batch_open(a, room)) != 0 || (r = decoder_copy(a, dec)) != 0)
 		return r;
-	a->n = 0;
-	a->open = 1;
-	atomic_store(&a->range, range_of(0, 0));
-	pthread_mutex_lock(&a->mu);
-	a->stream = 1;
-	pthread_mutex_unlock(&a->mu);
+	batch_post(a, 0, 1);
 	return 0;
 }
 
@@ -430,7 +431,6 @@ int
 ahead_add_post(struct ahead *a, const struct ahead_post *p)
 {
 	struct made	*m;
-	uint64_t	 cur;
 
 	assert(a->open && a->stream);
 	if (a->n == a->cap)
@@ -443,11 +443,8 @@ ahead_add_post(struct ahead *a, const struct ahead_post *p)
 	a->post[a->n].body = m->body;
 	atomic_store_explicit(&m->ready, 0, memory_order_relaxed);
 	a->n++;
-	/* publish it: the thread may move front meanwhile */
-	cur = atomic_load(&a->range);
-	while (!atomic_compare_exchange_weak(&a->range, &cur,
-	    range_of((uint32_t)cur, (uint32_t)(cur >> 32) + 1)))
-		;
+	/* publish it: back, the range's high half, one up (the thread may move front) */
+	atomic_fetch_add(&a->range, range_of(0, 1));
 	pthread_mutex_lock(&a->mu);
 	a->posted = 1;
 	if (!a->busy)
