@@ -274,6 +274,20 @@ turn_post_here(struct server *srv, struct turn_post *t)
 	post_settle(srv, &r, doc, &err);
 }
 
+/* Store and answer post t, post i of a's batch or stream: as the thread made it, or here. */
+static void
+turn_post_take(struct server *srv, struct ahead *a, size_t i, struct turn_post *t)
+{
+	const struct doc	*doc = NULL;
+	void			*made = NULL;
+	int			 r = a != NULL ? ahead_take_post(a, i, &made, &doc) : 0;
+
+	if (r == 0)
+		turn_post_here(srv, t);
+	else
+		turn_post_made(srv, t, made, doc, r < 0 ? r : 0);
+}
+
 /*
  * Store and answer the turn's streamed posts: those past the stream's room,
  * then, in whatever order keeps both threads busy, the thread's as it has
@@ -290,39 +304,32 @@ turn_streamed(struct server *srv)
 	for (size_t k = last; k < srv->srv_nturn; k++)
 		turn_post_here(srv, &srv->srv_turn[k]);
 	while (j < last) {
-		const struct doc	*doc = NULL;
-		void			*made = NULL;
-		int			 r;
-
 		/* post j not ready yet: take one from the end meanwhile */
 		if (ahead_peek(a, j) <= 0 && (i = ahead_claim_last(a)) >= 0) {
 			turn_post_here(srv, &srv->srv_turn[i]);
 			last = (size_t)i;
 			continue;
 		}
-		if ((r = ahead_take_post(a, j, &made, &doc)) == 0)
-			turn_post_here(srv, &srv->srv_turn[j]);
-		else
-			turn_post_made(srv, &srv->srv_turn[j], made, doc, r < 0 ? r : 0);
+		turn_post_take(srv, a, j, &srv->srv_turn[j]);
 		j++;
 	}
 	ahead_end(a);
 	srv->srv_stream = NULL;
-	srv->srv_nturn = 0;
 }
 
-void
-articles_turn(struct server *srv)
+/*
+ * Store and answer the turn's posts when none was streamed: BATCH_CHUNK at
+ * a time, a batch for the second thread from the end while the loop works
+ * from the start.
+ */
+static void
+turn_batched(struct server *srv)
 {
 	struct post_rules	 rules = { srv->srv_params.max_json_depth, srv->srv_params.api };
 	struct ahead_decoder	 dec = { post_decode, post_drop, &rules, sizeof(rules) };
 	struct ahead_post	 p[BATCH_CHUNK];
 	size_t			 n = srv->srv_nturn;
 
-	if (srv->srv_stream != NULL) {
-		turn_streamed(srv);
-		return;
-	}
 	for (size_t at = 0; at < n; at += BATCH_CHUNK) {
 		size_t		 m = n - at < BATCH_CHUNK ? n - at : BATCH_CHUNK;
 		struct ahead	*a = NULL;
@@ -332,20 +339,20 @@ articles_turn(struct server *srv)
 		if (m > 1 && !srv->srv_failed && (a = store_ahead(srv->srv_store)) != NULL &&
 		    ahead_begin_posts(a, &dec, p, m) != 0)
 			a = NULL;	/* out of memory, or the thread is still busy */
-		for (size_t i = 0; i < m; i++) {
-			struct turn_post	*t = &srv->srv_turn[at + i];
-			const struct doc	*doc = NULL;
-			void			*made = NULL;
-			int			 r = a != NULL ? ahead_take_post(a, i, &made, &doc) : 0;
-
-			if (r == 0)
-				turn_post_here(srv, t);
-			else
-				turn_post_made(srv, t, made, doc, r < 0 ? r : 0);
-		}
+		for (size_t i = 0; i < m; i++)
+			turn_post_take(srv, a, i, &srv->srv_turn[at + i]);
 		if (a != NULL)
 			ahead_end(a);
 	}
+}
+
+void
+articles_turn(struct server *srv)
+{
+	if (srv->srv_stream != NULL)
+		turn_streamed(srv);
+	else
+		turn_batched(srv);
 	srv->srv_nturn = 0;
 }
 
