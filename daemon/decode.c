@@ -111,6 +111,8 @@ decoder_main(void *arg)
 
 		if (request_json_load(job->buf, job->len, job->max_depth, &job->doc, &job->err) != 0)
 			job->doc = NULL;
+		else if (job->then != NULL)
+			job->then(job);
 
 		pthread_mutex_lock(&d->dec_mu);
 		list_push(&d->dec_done, job);

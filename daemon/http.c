@@ -17,6 +17,7 @@
 #include "http.h"
 #include "auth.h"
 #include "decode.h"
+#include "fingerprint.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -537,6 +538,8 @@ http_setup(struct server *srv)
 	srv->srv_commit = event_new(srv->srv_base, -1, 0, on_commit, srv);
 	if ((srv->srv_decoder = decoder_new(srv->srv_base)) == NULL)
 		log_warnx("http: cannot start the decode thread; large bodies are parsed on the loop");
+	else
+		srv->srv_decode_fp = fingerprinter_new(&srv->srv_params.store.cluster);
 	srv->srv_metrics = metrics_new();
 	for (size_t i = 0; i < NROUTES; i++) {
 		size_t n = strlen(routes[i].path);
@@ -561,6 +564,9 @@ http_teardown(struct server *srv)
 		free(h);
 	}
 	articles_turn_free(srv);
+	/* the decode thread's, stopped by now (server_close()) */
+	fingerprinter_free(srv->srv_decode_fp);
+	srv->srv_decode_fp = NULL;
 	if (srv->srv_commit != NULL)
 		event_free(srv->srv_commit);
 	clusters_teardown(srv);

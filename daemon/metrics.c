@@ -133,6 +133,7 @@ struct figures {
 	const struct store_stats	*st;		/* NULL until recovery is done */
 	size_t				 articles, clusters, groups, waiting;
 	unsigned long long		 decoded_apart;
+	uint64_t			 fingerprinted_apart;
 	uint64_t			 evicted, log_bytes, feed_seq, feed_horizon;
 	double				 recovery_secs;
 	uint64_t			 recovery_records;
@@ -150,6 +151,7 @@ figures_get(struct server *srv, struct figures *f)
 	f->started = srv->srv_metrics->started;
 	f->waiting = clusters_waiting(srv);
 	f->decoded_apart = decoder_count(srv->srv_decoder);
+	f->fingerprinted_apart = srv->srv_fingerprinted_apart;
 	if (srv->srv_store == NULL)
 		return;
 	c = store_clusterer(srv->srv_store);
@@ -245,9 +247,12 @@ text_store(struct evbuffer *out, const struct figures *f)
 		evbuffer_add_printf(out, "storyd_articles_ingested_total{status=\"%s\"} %" PRIu64 "\n",
 		    verdict_names[i], st->ingested[i]);
 	text_gauge(out, "storyd_articles_fingerprinted_ahead_total", "counter",
-	    "Articles fingerprinted by the second thread, not the loop: of batches, of single posts "
-	    "stored together, and of the log replayed at start.",
+	    "Articles fingerprinted off the loop, by the second thread or the decode thread: of "
+	    "batches, of single posts stored together, and of the log replayed at start.",
 	    (double)st->fingerprinted_ahead);
+	text_gauge(out, "storyd_articles_fingerprinted_apart_total", "counter",
+	    "Of those, articles of batches the decode thread fingerprinted as it decoded them.",
+	    (double)f->fingerprinted_apart);
 	text_gauge(out, "storyd_articles", "gauge", "Articles held.", (double)f->articles);
 	text_gauge(out, "storyd_clusters", "gauge", "Story clusters held.", (double)f->clusters);
 	text_gauge(out, "storyd_duplicate_groups", "gauge", "Duplicate groups held.",

@@ -342,9 +342,16 @@ static int
 analyse(struct store *s, const struct article_in *a, const struct doc **doc)
 {
 	struct article_text	t = store_text_of(a);
+	uint64_t		taken = fingerprinter_taken(s->fingerprinter);
 	int			r = fingerprint(s->fingerprinter, &t, doc);
 
-	s->stats.fingerprints_taken = fingerprinter_taken(s->fingerprinter);
+	/* a->kept, taken: the log's, or the decode thread's for a client's batch */
+	if (fingerprinter_taken(s->fingerprinter) != taken) {
+		if (s->replaying)
+			s->stats.fingerprints_taken++;
+		else
+			s->stats.fingerprinted_ahead++;
+	}
 	return analysed(r);
 }
 

@@ -34,6 +34,8 @@ struct decode_job {
 	size_t			 len;
 	unsigned		 max_depth;	/* request_json_load()'s */
 	decode_done_fn		*done;
+	/* NULL, or more of the caller's work on the thread once doc is decoded */
+	void			(*then)(struct decode_job *job);
 	json_t			*doc;		/* set by the decoder */
 	struct api_error	 err;
 	struct decode_job	*next;		/* the decoder's */

@@ -72,6 +72,8 @@ struct server {
 	struct ahead			*srv_stream;	/* the turn's posts, streamed to the second thread */
 	size_t				 srv_nstream;	/* how many of them */
 	struct decoder			*srv_decoder;	/* large bodies parsed off the loop; NULL: on it */
+	struct fingerprinter		*srv_decode_fp;	/* its, for the batches it decodes */
+	uint64_t			 srv_fingerprinted_apart; /* batch articles it fingerprinted */
 
 	struct event			*srv_sigterm, *srv_sigint, *srv_sighup;
 	struct event			*srv_tick;	/* once a second: fsync, snapshots */

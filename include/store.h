@@ -74,7 +74,7 @@ struct article_in {
 	int64_t		 published;	/* seconds since the epoch */
 	int		 has_published;	/* 0: published is the ingest time */
 	int64_t		 now;		/* ingest time */
-	const unsigned char *kept;	/* replay only: the fingerprint the log kept (doc_encode()) */
+	const unsigned char *kept;	/* the fingerprint the log kept, or a thread made (doc_encode()) */
 	size_t		 kept_len;
 	const unsigned char *chosen;	/* replay only: what the clusterer decided (log version 3) */
 	size_t		 chosen_len;
@@ -213,7 +213,7 @@ struct snapshot_phases {
  */
 struct store_stats {
 	uint64_t		 ingested[VERDICT_EXACT_DUPLICATE + 1];	/* store_put, by status */
-	uint64_t		 fingerprinted_ahead;	/* by the second thread: batches, a turn's posts, the log at recovery */
+	uint64_t		 fingerprinted_ahead;	/* off the loop: batches, a turn's posts, the log at recovery */
 	uint64_t		 fingerprints_taken;	/* replayed puts that took the one their record kept */
 	uint64_t		 decisions_taken;	/* replayed puts added as their record said, undecided */
 	uint64_t		 decisions_refused;	/* theirs that did not fit, decided again; rebuilds' too */

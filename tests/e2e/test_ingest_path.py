@@ -267,6 +267,53 @@ def test_a_large_batch_is_decoded_apart_and_answered_alike(fresh_daemon, uid):
     assert decoded_apart(client) == before + 4
 
 
+def _verdicts(results):
+    """Each reply's status, duplicate and matches, with clusters named by their first article."""
+    first = {}
+    out = []
+    for r in results:
+        first.setdefault(r["cluster"], r["id"])
+        out.append((r["id"], r["status"], r.get("duplicate_of"), first[r["cluster"]],
+                    sorted((m["id"], m["kind"], m["similarity"]) for m in r["matches"])))
+    return out
+
+
+def test_a_batch_the_decode_thread_fingerprinted_is_decided_as_if_posted_one_by_one(
+        start_storyd, uid):
+    """
+    The decode thread fingerprints most of a batch it decodes, and the loop
+    takes those fingerprints instead of making them: near duplicates, exact
+    copies and new stories within the batch get the verdicts, duplicates,
+    clusters and similarities the same articles get posted one at a time.
+    """
+    base = [article(uid(f"base{i}"), title=text_for(f"{uid()}-t{i}", 8),
+                    body=text_for(f"{uid()}-b{i}", 120)) for i in range(60)]
+    items = base[:40]
+    for i in range(20):      # near duplicates: a retitled copy with three words changed
+        words = base[i]["body"].split()
+        for j in (10, 50, 90):
+            words[j] = "changed"
+        items.append(article(uid(f"near{i}"), title=base[i]["title"] + " update",
+                             body=" ".join(words)))
+    items += [article(uid(f"copy{i}"), title=base[20 + i]["title"], body=base[20 + i]["body"])
+              for i in range(10)]
+    items += base[40:]
+    data = json.dumps({"articles": items}).encode("utf-8")
+    assert len(data) >= 16 * 1024
+
+    batched, alone = start_storyd(), start_storyd()
+    client = batched.client()
+    before = metric(client, "storyd_articles_fingerprinted_apart_total")
+    got = assert_status(post_raw(client, data), 200)["results"]
+    made = metric(client, "storyd_articles_fingerprinted_apart_total") - before
+    assert made >= len(items) // 2, f"the decode thread fingerprinted {made} of {len(items)}"
+    one = alone.client()
+    want = [assert_status(post_raw(one, json.dumps(a)), 201) for a in items]
+    assert _verdicts(got) == _verdicts(want)
+    statuses = {r["status"] for r in got}
+    assert {"new_story", "exact_duplicate"} <= statuses and len(statuses) >= 3, statuses
+
+
 def test_a_batch_of_16_kib_is_decoded_apart_and_a_single_article_of_that_size_is_not(
         fresh_daemon, uid):
     """

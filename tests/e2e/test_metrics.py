@@ -82,6 +82,7 @@ def test_every_family_has_help_and_type(client):
                  "storyd_http_request_duration_seconds", "storyd_articles_ingested_total",
                  "storyd_articles", "storyd_clusters", "storyd_duplicate_groups",
                  "storyd_articles_fingerprinted_ahead_total",
+                 "storyd_articles_fingerprinted_apart_total",
                  "storyd_articles_evicted_total", "storyd_log_bytes",
                  "storyd_log_fsync_duration_seconds", "storyd_log_write_duration_seconds",
                  "storyd_snapshot_duration_seconds",
