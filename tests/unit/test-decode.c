@@ -1,8 +1,9 @@
 /*
  * test-decode: the decode thread gives each body back to the loop once, in
- * the order given, decoded or with the error the loop would have given,
- * one a loop turn; freed first, it cancels what it has not delivered, each
- * once; a document dropped is freed on the thread.
+ * the order given, decoded (after the job's further work, on the thread)
+ * or with the error the loop would have given, one a loop turn; freed
+ * first, it cancels what it has not delivered, each once; a document
+ * dropped is freed on the thread.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -28,9 +29,23 @@ struct seen {
 	int			 ndone, ncancelled;
 	int			 cancelled[NJOBS];
 	int			 decoded[NJOBS];	/* an array of one article */
+	int			 then[NJOBS];	/* then() ran, on the thread, before done */
+	pthread_t		 loop;
 };
 
 static struct seen	seen;
+
+/* A job's further work on the thread: only once its document is decoded. */
+static void
+on_then(struct decode_job *job)
+{
+	int	i = (int)(job - seen.job);
+
+	if (job->doc != NULL && !pthread_equal(pthread_self(), seen.loop))
+		seen.then[i]++;
+	else
+		seen.then[i] = -1;
+}
 
 static void
 on_done(struct decode_job *job, int cancelled)
@@ -41,6 +56,8 @@ on_done(struct decode_job *job, int cancelled)
 		seen.cancelled[i]++;
 		seen.ncancelled++;
 	} else {
+		/* delivered after then(), which the thread ran for a decoded job only */
+		assert_int_equal(seen.then[i], job->doc != NULL);
 		seen.order[seen.ndone++] = i;
 		seen.decoded[i] = job->doc != NULL &&
 		    json_array_size(json_object_get(job->doc, "articles")) == 1;
@@ -52,7 +69,7 @@ static void
 submit(struct decoder *d, int i, const char *body)
 {
 	seen.job[i] = (struct decode_job){ .buf = body, .len = strlen(body), .max_depth = 8,
-	    .done = on_done };
+	    .done = on_done, .then = on_then };
 	decoder_submit(d, &seen.job[i]);
 }
 
@@ -70,6 +87,7 @@ test_bodies_come_back_in_order_decoded_or_refused(void **state)
 
 	(void)state;
 	memset(&seen, 0, sizeof(seen));
+	seen.loop = pthread_self();
 	assert_non_null(base);
 	assert_non_null(d = decoder_new(base));
 	for (int i = 0; i < NJOBS; i++)
