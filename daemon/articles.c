@@ -12,6 +12,7 @@
 #include "ahead.h"
 #include "api.h"
 #include "decode.h"
+#include "grow.h"
 #include "http.h"
 #include "log.h"
 #include "request.h"
@@ -515,7 +516,6 @@ batch_print(struct decode_job *job)
 		struct article_text	 t;
 		const struct doc	*d;
 		size_t			 len;
-		unsigned char		*more;
 
 		if (api_article_parse(json_array_get(items, i), API_ID_REQUIRED, &pd->pd_api,
 		    pd->pd_now, &in, &err) != 0)
@@ -524,12 +524,8 @@ batch_print(struct decode_job *job)
 		if (fingerprint(pd->pd_fp, &t, &d) != 0)
 			continue;
 		len = doc_encoded_size(d, pd->pd_params);
-		if (used + len > cap) {
-			cap = 2 * (used + len);
-			if ((more = realloc(bp->bytes, cap)) == NULL)
-				return;
-			bp->bytes = more;
-		}
+		if (grow_array((void **)&bp->bytes, &cap, used + len, 1) != 0)
+			return;
 		doc_encode(d, pd->pd_params, bp->bytes + used);
 		bp->item[i] = (struct item_print){ .title = t.title, .title_len = t.title_len,
 		    .body = t.body, .body_len = t.body_len, .off = used, .len = len };
