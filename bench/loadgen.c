@@ -1066,6 +1066,7 @@ main(int argc, char **argv)
 			make_ahead(&g, ahead);
 			printf("made %llu articles ahead (%.0f MB) in %.1f s\n",
 			    (unsigned long long)ahead, g.made.n / 1e6, now() - start);
+			fflush(stdout);		/* the run starts now: bench/cpu.sh waits for it */
 		}
 		/* measure from warm-up's end to the duration's end */
 		start = now();
