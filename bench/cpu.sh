@@ -23,10 +23,8 @@ set -eu
 
 build=${1:-build-bench}
 . "$(dirname "$0")/lib.sh"
-floor=$build/bench/floor
 duration=${DURATION:-10}
 conns=${CONNS:-16}
-[ -x "$floor" ] || { echo "cpu.sh: $floor not built (meson compile -C $build)" >&2; exit 2; }
 tck=$(getconf CLK_TCK)
 
 # cpu_of PID: "name ns" for each thread, then "all ns" for the process,
@@ -89,11 +87,8 @@ for b in ${LOADS:-1 100}; do
 	        b, a, l, h, d, t - l - h - d, t, g, i }'
 done
 
-"$floor" > "$tmp/floor.out" &
-extra_pids=$!
-line=$(wait_line "$tmp/floor.out" "listening on") || exit 1
-faddr=$(echo "$line" | sed 's/listening on //')
-run "$faddr" "$extra_pids" -b 1 -A $((duration * 30000)) -p f- > "$tmp/floor"
+start_floor
+run "$faddr" "$floor_pid" -b 1 -A $((duration * 30000)) -p f- > "$tmp/floor"
 awk -v a="$(col "$tmp/floor" art_s)" -v t="$(col "$tmp/floor" all)" \
     -v g="$(col "$tmp/floor" loadgen)" -v i="$(col "$tmp/floor" idle)" \
     'BEGIN { printf "%-6s %8.0f %7.1f %7s %7s %7s %7.1f %8.1f %6.1f\n",

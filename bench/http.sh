@@ -23,21 +23,16 @@ set -eu
 
 build=${1:-build-bench}
 . "$(dirname "$0")/lib.sh"
-floor=$build/bench/floor
 duration=${DURATION:-10}
 warmup=${WARMUP:-2}
 conns=${CONNS:-16}
 rounds=${ROUNDS:-2}
 ahead=$((${AHEAD:-70000} * duration))
-[ -x "$floor" ] || { echo "http.sh: $floor not built (meson compile -C $build)" >&2; exit 2; }
 
 start_storyd
-"$floor" > "$tmp/floor.out" &
-extra_pids=$!
-line=$(wait_line "$tmp/floor.out" "listening on") || exit 1
-faddr=$(echo "$line" | sed 's/listening on //')
+start_floor
 
-echo "storyd $saddr (pid $storyd_pid), floor $faddr (pid $extra_pids); $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "storyd $saddr (pid $storyd_pid), floor $faddr (pid $floor_pid); $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "each: $duration s ($warmup s warm-up), $conns connections"
 
 # measure NAME ADDR ARGS...: prints NAME, loadgen's RESULT fields and snaps=N

@@ -1,12 +1,13 @@
 # bench/lib.sh: what the benchmark scripts share, sourced after `set -eu`
 # with $build set: a temporary directory, storyd started on it and stopped
-# at exit (its log copied to $STORYD_LOG if set), and readers of loadgen's
-# RESULT line and of storyd's log. STORYD_WRAP, if set, is a command storyd
-# runs under (e.g. "chrt -r 10" or "nice -n -10").
+# at exit (its log copied to $STORYD_LOG if set), the floor likewise, and
+# readers of loadgen's RESULT line and of storyd's log. STORYD_WRAP, if
+# set, is a command storyd runs under (e.g. "chrt -r 10" or "nice -n -10").
 
 storyd=$build/storyd
 loadgen=$build/bench/loadgen
-for f in "$storyd" "$loadgen"; do
+floor=$build/bench/floor
+for f in "$storyd" "$loadgen" "$floor"; do
 	[ -x "$f" ] || { echo "$0: $f not built (meson compile -C $build)" >&2; exit 2; }
 done
 
@@ -60,6 +61,16 @@ CONF
 	line=$(wait_line "$tmp/storyd.log" "listening on") || exit 1
 	saddr=$(echo "$line" | sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/\1/p')
 	"$loadgen" -m ready -a "$saddr" -d 30 >/dev/null
+}
+
+# start_floor: bench/floor on a free loopback port, stopped at exit; sets
+# floor_pid and faddr once it listens.
+start_floor() {
+	"$floor" > "$tmp/floor.out" &
+	floor_pid=$!
+	extra_pids="$extra_pids $floor_pid"
+	line=$(wait_line "$tmp/floor.out" "listening on") || exit 1
+	faddr=$(echo "$line" | sed 's/listening on //')
 }
 
 # snapshots storyd has started so far, from its log
