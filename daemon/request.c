@@ -56,6 +56,9 @@ request_json_load(const void *buf, size_t len, unsigned max_depth, json_t **doc,
 	json_error_t	jerr;
 	json_t		*d;
 
+	if (len == 0)	/* jansson would say "wrong arguments at line -1" */
+		return api_refuse(err, 400, "malformed_json",
+		    "the body is empty: send an article object or {\"articles\": [...]}");
 	if (json_depth(buf, len) > max_depth)
 		return api_refuse(err, 400, "too_deep", "JSON nested deeper than %u levels", max_depth);
 	d = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
