@@ -154,9 +154,10 @@ class Storyd:
     external = False
 
     def __init__(self, binary, config=None, args=(), name="storyd", nofile=None,
-                 address_space=None):
+                 address_space=None, wrapper=()):
         self.binary = binary
         self.args = list(args)
+        self.wrapper = list(wrapper)    # a command storyd runs under (valgrind ...)
         self.nofile = nofile            # RLIMIT_NOFILE for the daemon, to test running out
         self.address_space = address_space     # RLIMIT_AS, bytes: to test running out of memory
         self.dir = tempfile.mkdtemp(prefix=f"storyd-e2e-{name[:40]}-")
@@ -181,7 +182,7 @@ class Storyd:
     # -- lifecycle --------------------------------------------------------
 
     def command(self):
-        cmd = [self.binary, "--listen", "127.0.0.1:0", "--data-dir", self.data_dir]
+        cmd = self.wrapper + [self.binary, "--listen", "127.0.0.1:0", "--data-dir", self.data_dir]
         if self.config_path:
             cmd += ["--config", self.config_path]
         return cmd + self.args
