@@ -102,6 +102,27 @@ print(" ".join(next((l.split()[-1] for l in lines if l.startswith(s + " ")), "na
 PY
 }
 
+# post_buckets: storyd's histogram of POST /v1/articles (request read to reply
+# sent) so far, from one scrape: "LE:COUNT" pairs, cumulative, in order
+post_buckets() {
+	python3 - "$saddr" <<'PY'
+import sys, urllib.request
+body = urllib.request.urlopen("http://%s/metrics" % sys.argv[1], timeout=10).read().decode()
+pre = 'storyd_http_request_duration_seconds_bucket{method="POST",endpoint="/v1/articles",le="'
+print(" ".join(l[len(pre):].replace('"} ', ":") for l in body.splitlines() if l.startswith(pre)))
+PY
+}
+
+# bucket_p99 BEFORE AFTER: the upper bound, in ms, of the bucket that holds the
+# 99th percentile of what post_buckets counted between two scrapes ("-" if none)
+bucket_p99() {
+	echo "$1|$2" | awk -F'|' '{ n = split($1, a, " "); split($2, b, " ")
+	    for (i = 1; i <= n; i++) { split(a[i], x, ":"); split(b[i], y, ":"); le[i] = x[1]; d[i] = y[2] - x[2] }
+	    for (i = 1; i <= n; i++) if (d[n] > 0 && d[i] >= 0.99 * d[n]) {
+		    print (le[i] == "+Inf" ? "inf" : le[i] * 1000); exit }
+	    print "-" }'
+}
+
 # slow_writes: the log writes so far that kept the loop over 1 ms, from one
 # scrape (two would count the writes between them as slow, or fewer than none)
 slow_writes() {
