@@ -90,27 +90,28 @@ open_loop_articles() { awk -v r="$1" -v d="$2" 'BEGIN { printf "%.0f", r * d * 1
 # field RESULT NAME: one NAME=value of a loadgen RESULT line
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
+# scrape: storyd's /metrics, once
+scrape() {
+	python3 -c 'import sys, urllib.request
+sys.stdout.write(urllib.request.urlopen("http://%s/metrics" % sys.argv[1], timeout=10).read().decode())' \
+	    "$saddr"
+}
+
 # metric SAMPLE...: the values of samples of storyd's /metrics, as it
 # prints them (name and labels), or nan, on one line from one scrape
 metric() {
-	python3 - "$saddr" "$@" <<'PY'
-import sys, urllib.request
-body = urllib.request.urlopen("http://%s/metrics" % sys.argv[1], timeout=10).read().decode()
-lines = body.splitlines()
-print(" ".join(next((l.split()[-1] for l in lines if l.startswith(s + " ")), "nan")
-               for s in sys.argv[2:]))
-PY
+	scrape | awk 'BEGIN { for (i = 1; i < ARGC; i++) { s[i] = ARGV[i] " "; v[i] = "nan"; delete ARGV[i] }
+	    n = ARGC - 1 }
+	    { for (i = 1; i <= n; i++) if (index($0, s[i]) == 1) v[i] = $NF }
+	    END { for (i = 1; i <= n; i++) printf "%s%s", v[i], (i < n ? " " : "\n") }' "$@"
 }
 
 # post_buckets: storyd's histogram of POST /v1/articles (request read to reply
 # sent) so far, from one scrape: "LE:COUNT" pairs, cumulative, in order
 post_buckets() {
-	python3 - "$saddr" <<'PY'
-import sys, urllib.request
-body = urllib.request.urlopen("http://%s/metrics" % sys.argv[1], timeout=10).read().decode()
-pre = 'storyd_http_request_duration_seconds_bucket{method="POST",endpoint="/v1/articles",le="'
-print(" ".join(l[len(pre):].replace('"} ', ":") for l in body.splitlines() if l.startswith(pre)))
-PY
+	scrape | awk -v p='storyd_http_request_duration_seconds_bucket{method="POST",endpoint="/v1/articles",le="' \
+	    'index($0, p) == 1 { s = substr($0, length(p) + 1); sub(/"} /, ":", s); printf "%s%s", sep, s; sep = " " }
+	    END { print "" }'
 }
 
 # bucket_p99 BEFORE AFTER: the upper bound, in ms, of the bucket that holds the
