@@ -412,7 +412,7 @@ static void
 dump_articles(const struct clusterer *c, struct writer *w, const uint32_t *rank)
 {
 	size_t		id, i, off, limit = id_limit(c);
-	const uint8_t	*sig, *tids;
+	const uint8_t	*tids;
 
 	w_u32(w, TAG_ARTS);
 	for (id = 0; id < limit && !w->w_err; id++) {
@@ -437,9 +437,8 @@ dump_articles(const struct clusterer *c, struct writer *w, const uint32_t *rank)
 			w_u16(w, c->c_twq[c->c_tw[off + i]]);
 		}
 		w_u8(w, a->ar_nosig);
-		sig = c->c_sig + id * c->c_p.k;
-		for (i = 0; i < c->c_p.k; i++)
-			w_u8(w, sig[i]);
+		/* one byte a value, as r_bytes() reads them back: copied whole */
+		w_bytes(w, c->c_sig + id * c->c_p.k, c->c_p.k);
 	}
 }
 
