@@ -305,6 +305,13 @@ text_store(struct evbuffer *out, const struct figures *f)
 	    "storyd_snapshot_phase_seconds{phase=\"apply_log\"} %.17g\n"
 	    "storyd_snapshot_phase_seconds{phase=\"write\"} %.17g\n", st->snapshot_phases.load,
 	    st->snapshot_phases.replay, st->snapshot_phases.write);
+	text_gauge(out, "storyd_snapshot_cpu_seconds", "gauge",
+	    "CPU seconds the last background snapshot used (it runs at idle priority, so its "
+	    "duration says more about the machine's load than about its cost).",
+	    st->snapshot_phases.cpu);
+	text_gauge(out, "storyd_snapshot_cpu_seconds_total", "counter",
+	    "CPU seconds every background snapshot since start used, failed ones too.",
+	    st->snapshot_cpu);
 	text_gauge(out, "storyd_snapshot_log_records", "gauge",
 	    "Log records the last background snapshot applied again.",
 	    (double)st->snapshot_phases.replayed);
@@ -423,9 +430,12 @@ handle_stats_get(struct server *srv, struct request *r, json_t **body)
 	    "duration_seconds", f.recovery_secs, "log_records", (json_int_t)f.recovery_records,
 	    "fingerprints_taken", (json_int_t)st->fingerprints_taken,
 	    "decisions_taken", (json_int_t)st->decisions_taken));
-	json_object_set_new(*body, "snapshot", json_pack("{s:o,s:f,s:{s:f,s:f,s:f,s:I},s:I,s:b,s:I,s:I}",
+	json_object_set_new(*body, "snapshot",
+	    json_pack("{s:o,s:f,s:f,s:f,s:{s:f,s:f,s:f,s:I},s:I,s:b,s:I,s:I}",
 	    "age_seconds", st->snapshot_time > 0 ? json_real(f.now - st->snapshot_time) : json_null(),
 	    "duration_seconds", st->snapshot_duration,
+	    "cpu_seconds", st->snapshot_phases.cpu,
+	    "cpu_seconds_total", st->snapshot_cpu,
 	    "phases", "read_back_seconds", st->snapshot_phases.load,
 	    "apply_log_seconds", st->snapshot_phases.replay,
 	    "write_seconds", st->snapshot_phases.write,

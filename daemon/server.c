@@ -348,9 +348,10 @@ snapshot_tick(struct server *srv)
 			snprintf(first, sizeof(first), "the last one read back in %.1f s", ph->load);
 		else
 			snprintf(first, sizeof(first), "no earlier one to read");
-		log_info("store: snapshot written (%llu bytes in %.1f s: %s, %llu logged records "
-		    "applied again in %.1f s, written in %.1f s); older log segments removed",
-		    (unsigned long long)bytes, store_stats(srv->srv_store)->snapshot_duration, first,
+		log_info("store: snapshot written (%llu bytes in %.1f s, %.2f s of CPU: %s, %llu "
+		    "logged records applied again in %.1f s, written in %.1f s); older log "
+		    "segments removed", (unsigned long long)bytes,
+		    store_stats(srv->srv_store)->snapshot_duration, ph->cpu, first,
 		    (unsigned long long)ph->replayed, ph->replay, ph->write);
 		if (ph->refused > 0)
 			log_warnx("store: %llu logged decision%s did not fit the snapshot's state, so "

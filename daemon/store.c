@@ -1633,7 +1633,7 @@ rebuild_main(void *arg)
 	struct store_report	 rep = { 0 };
 	struct wal_report	 wr = { 0 };
 	uint64_t		 seq, bytes, refused;
-	double			 t;
+	double			 t, cpu;
 	int			 r;
 
 	/*
@@ -1644,6 +1644,7 @@ rebuild_main(void *arg)
 	 */
 	if (sched_setscheduler(0, SCHED_IDLE, &(struct sched_param){ 0 }) == -1)
 		setpriority(PRIO_PROCESS, 0, 10);
+	cpu = clock_seconds(CLOCK_THREAD_CPUTIME_ID);
 	t = clock_seconds(CLOCK_MONOTONIC);
 	if ((s = rb->state) != NULL) {
 		seq = rb->state_seq;
@@ -1694,6 +1695,8 @@ rebuild_main(void *arg)
 	} else {
 		store_free(s);
 	}
+	/* SCHED_IDLE stretches the phases' wall time: this is what the rebuild cost the machine */
+	rb->phases.cpu = clock_seconds(CLOCK_THREAD_CPUTIME_ID) - cpu;
 	rb->result = r;
 	atomic_store_explicit(&rb->done, 1, memory_order_release);
 	return NULL;
@@ -1756,6 +1759,7 @@ rebuild_join(struct store *s)
 	s->stats.snapshot_running = 0;
 	s->rebuilt = rb->state;
 	s->rebuilt_seq = rb->seq;
+	s->stats.snapshot_cpu += rb->phases.cpu;
 	if (r == 0) {	/* as the duration: of the last one written */
 		s->stats.snapshot_phases = rb->phases;
 		s->stats.decisions_refused += rb->phases.refused;

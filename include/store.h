@@ -202,6 +202,7 @@ struct snapshot_phases {
 	double			load;		/* the last snapshot read back */
 	double			replay;		/* the log since, applied again */
 	double			write;		/* the new one written and synced */
+	double			cpu;		/* seconds the rebuild's thread ran, all phases */
 	uint64_t		replayed;	/* log records applied */
 	uint64_t		refused;	/* puts of them whose logged decision did not fit */
 	enum snapshot_from	from;
@@ -225,6 +226,7 @@ struct store_stats {
 	double			 snapshot_duration;	/* seconds the last background one took */
 	double			 snapshot_rotation;	/* seconds its start held the loop (the log's rotation) */
 	struct snapshot_phases	 snapshot_phases;	/* of the last background one written */
+	double			 snapshot_cpu;		/* seconds every background one ran, failed too */
 	uint64_t		 snapshot_bytes;	/* its size */
 	int			 snapshot_running;
 	char			 snapshot_error[160];	/* why the last one failed */

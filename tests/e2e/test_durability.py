@@ -635,8 +635,8 @@ def test_snapshots_wait_for_a_share_of_the_last_one(start_storyd, uid):
     # the log says where the rebuild's time went: it kept the first one's state
     # and applied the b posts again
     done = wait_for(lambda: re.search(
-        r"snapshot written \(\d+ bytes in [\d.]+ s: the last one's state kept in memory, "
-        r"(\d+) logged records applied again in [\d.]+ s, written in [\d.]+ s\)",
+        r"snapshot written \(\d+ bytes in [\d.]+ s, [\d.]+ s of CPU: the last one's state kept "
+        r"in memory, (\d+) logged records applied again in [\d.]+ s, written in [\d.]+ s\)",
         new_stderr(d, mark)), 5, "the snapshot's phases in the log")
     assert i * 100 <= int(done.group(1)) <= i * 100 + 1500, (i, new_stderr(d, mark))
 
@@ -671,6 +671,8 @@ def test_a_background_snapshot_that_finds_damage_says_where_and_keeps_the_log(st
     assert metrics["failed"] == 1 and metrics["written"] == 0, metrics
     # the phases are the last written snapshot's, like its duration: none yet
     assert metrics["duration_seconds"] == 0 and not any(metrics["phases"].values()), metrics
+    # but the CPU the failed one used is counted
+    assert metrics["cpu_seconds"] == 0 and metrics["cpu_seconds_total"] > 0, metrics
 
 
 # -- talking to systemd ---------------------------------------------------------

@@ -217,9 +217,15 @@ def test_snapshot_age_duration_and_size(start_storyd):
     phases = {p: value(text, "storyd_snapshot_phase_seconds", f'{{phase="{p}"}}')
               for p in ("read_back", "apply_log", "write")}
     assert all(v is not None and v >= 0 for v in phases.values()), phases
+    # and what it cost the machine: its thread's CPU, apart from the idle-priority wall time
+    cpu = value(text, "storyd_snapshot_cpu_seconds")
+    assert cpu is not None and 0 < cpu <= value(text, "storyd_snapshot_cpu_seconds_total"), text
     snap = assert_status(c.get("/v1/stats"), 200)["snapshot"]
     assert snap["written"] >= 1 and snap["bytes"] > 0 and snap["age_seconds"] is not None
     assert snap["phases"]["log_records"] >= 1 and snap["phases"]["apply_log_seconds"] >= 0
+    assert 0 < snap["cpu_seconds"] <= snap["cpu_seconds_total"], snap
+    assert re.search(r"snapshot written \(\d+ bytes in [0-9.]+ s, [0-9.]+ s of CPU: ",
+                     d.stderr_text()), d.stderr_text()[-2000:]
     d.restart()
     assert value(scrape(d.client()), "storyd_snapshot_age_seconds") is not None, \
         "the snapshot loaded at start has no age"
