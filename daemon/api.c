@@ -260,27 +260,49 @@ write_article_ref(struct evbuffer *out, const struct store *s, uint32_t index)
 		write_str(out, a->id, a->id_len);
 }
 
-/* As jansson's JSON_REAL_PRECISION(3) prints api_similarity_json(s): "%.3g", never integer-looking. */
-static void
-write_similarity(struct evbuffer *out, double s)
+/*
+ * jansson prints a real with "%.3g" and adds ".0" to what looks like an
+ * integer. Similarities are in [0, 1], where that is "0." and the three
+ * decimals without their trailing zeros ("0.057", "0.5"), or "0.0" and "1.0":
+ * written here without snprintf(), which was two fifths of a post's reply.
+ */
+size_t
+api_similarity_text(double s, char buf[API_SIMILARITY_MAX])
 {
-	char	buf[32];
 	int	n;
 
-	n = snprintf(buf, sizeof(buf), "%.3g", (double)(long)(s * 1000.0 + 0.5) / 1000.0);
-	if (n > 0 && (size_t)n < sizeof(buf) - 2 && strchr(buf, '.') == NULL &&
-	    strchr(buf, 'e') == NULL) {
+	if (s >= 0 && s <= 1) {
+		unsigned	k = (unsigned)(s * 1000.0 + 0.5);	/* thousandths: 0 to 1000 */
+
+		if (k == 1000 || k == 0) {
+			memcpy(buf, k ? "1.0" : "0.0", 4);
+			return 3;
+		}
+		memcpy(buf, "0.", 2);
+		buf[2] = (char)('0' + k / 100);
+		buf[3] = (char)('0' + k / 10 % 10);
+		buf[4] = (char)('0' + k % 10);
+		for (n = 5; buf[n - 1] == '0'; n--)
+			;
+		buf[n] = '\0';
+		return (size_t)n;
+	}
+	n = snprintf(buf, API_SIMILARITY_MAX, "%.3g", (double)(long)(s * 1000.0 + 0.5) / 1000.0);
+	if (n < 0 || n >= API_SIMILARITY_MAX - 2)
+		n = 0;
+	else if (strchr(buf, '.') == NULL && strchr(buf, 'e') == NULL) {
 		memcpy(buf + n, ".0", 3);
 		n += 2;
 	}
-	evbuffer_add(out, buf, (size_t)n);
+	return (size_t)n;
 }
 
 void
 api_verdict_write(struct evbuffer *out, const struct store *s, const char *id, size_t id_len,
     const struct verdict *v)
 {
-	char	story[16];
+	char		 story[16], sim[API_SIMILARITY_MAX];
+	const char	*word;
 
 	evbuffer_add(out, "{\"id\":", 6);
 	if (id != NULL)
@@ -296,14 +318,20 @@ api_verdict_write(struct evbuffer *out, const struct store *s, const char *id, s
 	}
 	evbuffer_add(out, ",\"duplicate_of\":", 16);
 	write_article_ref(out, s, v->duplicate_of);
-	evbuffer_add_printf(out, ",\"status\":\"%s\",\"matches\":[", status_word(v->status));
+	evbuffer_add(out, ",\"status\":\"", 11);
+	word = status_word(v->status);
+	evbuffer_add(out, word, strlen(word));
+	evbuffer_add(out, "\",\"matches\":[", 13);
 	for (size_t i = 0; i < v->nmatches; i++) {
 		const struct match *m = &v->matches[i];
 
 		evbuffer_add(out, i == 0 ? "{\"id\":" : ",{\"id\":", i == 0 ? 6 : 7);
 		write_article_ref(out, s, m->id);
-		evbuffer_add_printf(out, ",\"kind\":\"%s\",\"similarity\":", kind_word(m->kind));
-		write_similarity(out, m->similarity);
+		evbuffer_add(out, ",\"kind\":\"", 9);
+		word = kind_word(m->kind);
+		evbuffer_add(out, word, strlen(word));
+		evbuffer_add(out, "\",\"similarity\":", 15);
+		evbuffer_add(out, sim, api_similarity_text(m->similarity, sim));
 		evbuffer_add(out, "}", 1);
 	}
 	evbuffer_add(out, "]}", 2);

@@ -62,3 +62,11 @@ int	api_story_id_parse(const char *s, size_t len, uint32_t *out);
 
 json_t	*api_time_json(int64_t t);
 json_t	*api_similarity_json(double s);	/* rounded to three decimals */
+
+/*
+ * What json_dumps() prints for api_similarity_json(s) under
+ * JSON_REAL_PRECISION(3), as the cluster endpoints send it, into buf: its
+ * length. A reply to a post carries one for each match.
+ */
+#define API_SIMILARITY_MAX	32
+size_t	api_similarity_text(double s, char buf[API_SIMILARITY_MAX]);
