@@ -287,10 +287,9 @@ api_similarity_text(double s, char buf[API_SIMILARITY_MAX])
 		buf[n] = '\0';
 		return (size_t)n;
 	}
+	/* a long's thousandths, at most "-9.22e+15": room for ".0" */
 	n = snprintf(buf, API_SIMILARITY_MAX, "%.3g", (double)(long)(s * 1000.0 + 0.5) / 1000.0);
-	if (n < 0 || n >= API_SIMILARITY_MAX - 2)
-		n = 0;
-	else if (strchr(buf, '.') == NULL && strchr(buf, 'e') == NULL) {
+	if (strchr(buf, '.') == NULL && strchr(buf, 'e') == NULL) {
 		memcpy(buf + n, ".0", 3);
 		n += 2;
 	}
