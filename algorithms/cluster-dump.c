@@ -540,6 +540,7 @@ struct loader {
 	size_t			 l_capword;
 	struct cent		**l_cent;		/* scratch: one posting's centroid terms */
 	size_t			 l_capcent;
+	uint8_t			*l_code;		/* each 16-bit weight's code (cluster_tw_codes()) */
 };
 
 static int
@@ -803,7 +804,7 @@ load_article(struct loader *l, uint32_t id)
 
 		if (r_term(l, i == 0, &key, &term) != 0)
 			return r->r_err;
-		if (r->r_err || (w = r_u16(r)) == 0 || (code = cluster_tw_code_at_least(c, w)) == 0)
+		if (r->r_err || (w = r_u16(r)) == 0 || (code = l->l_code[w]) == 0)
 			return r_bad(r);
 		tid_put(tids, i, term);
 		c->c_tw[off + i] = code;
@@ -1076,12 +1077,16 @@ cluster_load(struct clusterer **out, const struct cluster_params *p,
 		return -EINVAL;
 	if (l.l_version > VERSION)
 		return -EPROTONOSUPPORT;
-	if ((l.l_r.r_buf = malloc(CHUNK)) == NULL || (l.l_c = cluster_new(p)) == NULL) {
+	if ((l.l_r.r_buf = malloc(CHUNK)) == NULL || (l.l_code = malloc(TW_QS)) == NULL ||
+	    (l.l_c = cluster_new(p)) == NULL) {
 		free(l.l_r.r_buf);
+		free(l.l_code);
 		return -ENOMEM;
 	}
+	cluster_tw_codes(l.l_c, l.l_code);
 	r = load_all(&l, p);
 	free(l.l_r.r_buf);
+	free(l.l_code);
 	free(l.l_order);
 	free(l.l_word);
 	free(l.l_cent);

@@ -378,10 +378,12 @@ int		 cluster_terms_reserve(struct clusterer *c, size_t n);		/* 0 or -ENOMEM */
 uint32_t	 cluster_term_new(struct clusterer *c, uint64_t h, char *word_take);	/* room reserved */
 void		 cluster_term_count(struct clusterer *c, uint32_t id, int delta);
 /*
- * The first code whose kept weight is at least q (a 16-bit weight read from
- * a snapshot), or 0 if none is: the weights storyd keeps map back exactly,
+ * code[q]: the first code whose kept weight is at least q, or 0 if none is,
+ * for every 16-bit q. A snapshot's load turns each weight it reads back into
+ * its code so, one lookup a term: the weights storyd keeps map back exactly,
  * and another maps up, so a centroid never holds more than its members.
  */
-uint8_t		 cluster_tw_code_at_least(const struct clusterer *c, uint16_t q);
+#define TW_QS		65536
+void		 cluster_tw_codes(const struct clusterer *c, uint8_t code[TW_QS]);
 void		 cluster_cent_norm(const struct clusterer *c, const struct cstory *s,
 		    double *a, double *b, double *cc);
