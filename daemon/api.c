@@ -201,10 +201,17 @@ kind_word(enum match_kind k)
 	return "related";
 }
 
+/* s in thousandths, rounded: every reply gives a similarity to three decimals */
+static long
+thousandths(double s)
+{
+	return (long)(s * 1000.0 + 0.5);
+}
+
 json_t *
 api_similarity_json(double s)
 {
-	return json_real((double)(long)(s * 1000.0 + 0.5) / 1000.0);
+	return json_real((double)thousandths(s) / 1000.0);
 }
 
 /*
@@ -272,7 +279,7 @@ api_similarity_text(double s, char buf[API_SIMILARITY_MAX])
 	int	n;
 
 	if (s >= 0 && s <= 1) {
-		unsigned	k = (unsigned)(s * 1000.0 + 0.5);	/* thousandths: 0 to 1000 */
+		unsigned	k = (unsigned)thousandths(s);	/* 0 to 1000 */
 
 		if (k == 1000 || k == 0) {
 			memcpy(buf, k ? "1.0" : "0.0", 4);
@@ -288,7 +295,7 @@ api_similarity_text(double s, char buf[API_SIMILARITY_MAX])
 		return (size_t)n;
 	}
 	/* a long's thousandths, at most "-9.22e+15": room for ".0" */
-	n = snprintf(buf, API_SIMILARITY_MAX, "%.3g", (double)(long)(s * 1000.0 + 0.5) / 1000.0);
+	n = snprintf(buf, API_SIMILARITY_MAX, "%.3g", (double)thousandths(s) / 1000.0);
 	if (strchr(buf, '.') == NULL && strchr(buf, 'e') == NULL) {
 		memcpy(buf + n, ".0", 3);
 		n += 2;
