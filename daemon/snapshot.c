@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <xxhash.h>
@@ -18,11 +19,18 @@
 #define TMPNAME		"snapshot.tmp"
 #define NAME		"snapshot"
 
+/*
+ * The checksum is taken a buffer at a time, as the buffer is written or
+ * read, not a piece at a time: XXH3's streaming state gives any split of
+ * the same bytes the same digest, and a call for each piece (14 an
+ * article) was a fifth of a snapshot's write.
+ */
 struct snapshot_io {
 	int		 fd;
 	XXH3_state_t	*hash;
 	unsigned char	 buf[BUFSIZE];
 	size_t		 len, off;	/* bytes in buf; read position in buf */
+	off_t		 unhashed;	/* reading: the file's bytes before the trailer not yet read */
 	const atomic_int *stop;		/* set: give up at the next buffer (NULL: never) */
 };
 
@@ -32,11 +40,18 @@ stopped(const struct snapshot_io *io)
 	return io->stop != NULL && atomic_load_explicit(io->stop, memory_order_relaxed);
 }
 
+/* Hash and write the buffer. */
 static int
 io_drain(struct snapshot_io *io)
 {
-	int	r = stopped(io) ? -ECANCELED : write_all(io->fd, io->buf, io->len);
+	int	r;
 
+	if (stopped(io))
+		r = -ECANCELED;
+	else {
+		XXH3_64bits_update(io->hash, io->buf, io->len);
+		r = write_all(io->fd, io->buf, io->len);
+	}
 	io->len = 0;
 	return r;
 }
@@ -48,7 +63,6 @@ snapshot_put(const void *buf, size_t len, void *arg)
 	const unsigned char	*p = buf;
 	int			 r;
 
-	XXH3_64bits_update(io->hash, buf, len);
 	while (len > 0) {
 		size_t n = BUFSIZE - io->len < len ? BUFSIZE - io->len : len;
 
@@ -62,7 +76,11 @@ snapshot_put(const void *buf, size_t len, void *arg)
 	return 0;
 }
 
-/* Read without hashing: the trailer is not part of what it checks. */
+/*
+ * Read len bytes. Each buffer is hashed as it is read, but for the
+ * trailer, which is not part of what it checks: the file's last 8 bytes,
+ * wherever the reader's pieces put them.
+ */
 static int
 io_read(struct snapshot_io *io, unsigned char *p, size_t len)
 {
@@ -71,6 +89,7 @@ io_read(struct snapshot_io *io, unsigned char *p, size_t len)
 
 		if (io->off == io->len) {
 			ssize_t got;
+			size_t	body;
 
 			if (stopped(io))
 				return -ECANCELED;
@@ -83,6 +102,9 @@ io_read(struct snapshot_io *io, unsigned char *p, size_t len)
 				return -ENODATA;
 			io->len = (size_t)got;
 			io->off = 0;
+			body = io->unhashed < got ? (size_t)io->unhashed : io->len;
+			XXH3_64bits_update(io->hash, io->buf, body);
+			io->unhashed -= (off_t)body;
 		}
 		n = io->len - io->off < len ? io->len - io->off : len;
 		memcpy(p, io->buf + io->off, n);
@@ -96,13 +118,7 @@ io_read(struct snapshot_io *io, unsigned char *p, size_t len)
 int
 snapshot_get(void *buf, size_t len, void *arg)
 {
-	struct snapshot_io	*io = arg;
-	int			 r;
-
-	if ((r = io_read(io, buf, len)) != 0)
-		return r;
-	XXH3_64bits_update(io->hash, buf, len);
-	return 0;
+	return io_read(arg, buf, len);
 }
 
 static struct snapshot_io *
@@ -141,11 +157,10 @@ write_body(struct snapshot_io *io, uint64_t wal_seq, snapshot_body_fn *fn, void 
 	le32_put(head + 8, SNAPSHOT_VERSION);
 	le32_put(head + 12, 0);
 	le64_put(head + 16, wal_seq);
-	if ((r = snapshot_put(head, sizeof(head), io)) != 0 || (r = fn(io, arg)) != 0)
+	if ((r = snapshot_put(head, sizeof(head), io)) != 0 || (r = fn(io, arg)) != 0 ||
+	    (r = io_drain(io)) != 0)
 		return r;
 	le64_put(tail, XXH3_64bits_digest(io->hash));
-	if ((r = io_drain(io)) != 0)
-		return r;
 	return write_all(io->fd, tail, sizeof(tail));
 }
 
@@ -217,14 +232,21 @@ snapshot_read(int dirfd, uint64_t *wal_seq, snapshot_body_fn *fn, void *arg,
     const atomic_int *stop)
 {
 	struct snapshot_io	*io;
+	struct stat		 st;
 	int			 fd, r;
 
 	if ((fd = openat(dirfd, NAME, O_RDONLY | O_CLOEXEC)) == -1)
 		return errno == ENOENT ? SNAPSHOT_NONE : -errno;
+	if (fstat(fd, &st) == -1) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
 	if ((io = io_new(fd, stop)) == NULL) {
 		close(fd);
 		return -ENOMEM;
 	}
+	io->unhashed = st.st_size > 8 ? st.st_size - 8 : 0;
 	r = read_body(io, wal_seq, fn, arg);
 	io_free(io);
 	close(fd);

@@ -781,6 +781,68 @@ snapshot_store(const char *dir, unsigned char *buf, size_t len)
 	fclose(f);
 }
 
+/* Write buf as the snapshot as it is. */
+static void
+snapshot_store_raw(const char *dir, const unsigned char *buf, size_t len)
+{
+	char	path[128];
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "%s/snapshot", dir);
+	assert_non_null(f = fopen(path, "wb"));
+	assert_int_equal(fwrite(buf, 1, len, f), len);
+	fclose(f);
+}
+
+/*
+ * The checksum is taken a 64 KiB buffer at a time as the snapshot is
+ * written and read: it is still XXH3 of every byte before it, taken at
+ * once, and a byte changed in any buffer, the last partial one or the
+ * checksum itself stops the start.
+ */
+static void
+test_the_snapshot_checksum_covers_every_buffer(void **state)
+{
+	enum { BUF = 64 * 1024 };
+	struct store_params	 p = params();
+	struct store_report	 rep;
+	struct store		*s;
+	struct verdict		 v;
+	unsigned char		*buf;
+	size_t			 len;
+	char			 id[16], body[512];
+	char			*dir = temp_dir();
+
+	(void)state;
+	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(id, sizeof(id), "k%d", i);
+		random_words(body, sizeof(body), (unsigned)i, 40);
+		struct article_in a = article(id, "a report", body);
+
+		assert_int_equal(store_put(s, &a, 0, &v), STORE_CREATED);
+	}
+	assert_int_equal(store_close(s), 0);
+	buf = snapshot_load(dir, &len);
+	assert_true(len > 2 * BUF + 8 && (len - 8) % BUF != 0);
+	assert_true(le64_get(buf + len - 8) == XXH3_64bits(buf, len - 8));
+
+	const size_t	at[] = { 30, BUF + 5, 2 * BUF - 1, len - 9, len - 3 };
+
+	for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+		buf[at[i]] ^= 0x40;
+		snapshot_store_raw(dir, buf, len);
+		assert_int_equal(store_open(&s, dir, &p, &rep), STORE_CORRUPT);
+		buf[at[i]] ^= 0x40;
+	}
+	snapshot_store_raw(dir, buf, len);
+	assert_int_equal(store_open(&s, dir, &p, &rep), 0);
+	assert_int_equal(store_count(s), 1000);
+	store_free(s);
+	free(buf);
+	remove_dir(dir);
+}
+
 /*
  * Rebuild a snapshot of s, which has just written its own at the same point
  * of the log (nothing logged since), and check that the two are the same to
@@ -1364,6 +1426,7 @@ main(void)
 		cmocka_unit_test(test_a_batch_stores_what_puts_one_by_one_do),
 		cmocka_unit_test(test_a_second_store_on_the_same_directory_is_refused),
 		cmocka_unit_test(test_a_damaged_snapshot_stops_the_start),
+		cmocka_unit_test(test_the_snapshot_checksum_covers_every_buffer),
 		cmocka_unit_test(test_a_rebuilt_snapshot_is_the_loops_own_to_the_byte),
 		cmocka_unit_test(test_a_rebuild_that_finds_a_damaged_log_fails_and_keeps_it),
 		cmocka_unit_test(test_a_rebuild_that_finds_a_record_it_cannot_apply_says_so),
