@@ -767,20 +767,6 @@ snapshot_load(const char *dir, size_t *len)
 	return buf;
 }
 
-/* Write buf as the snapshot with a valid checksum: damage only the reader can catch. */
-static void
-snapshot_store(const char *dir, unsigned char *buf, size_t len)
-{
-	char	path[128];
-	FILE	*f;
-
-	le64_put(buf + len - 8, XXH3_64bits(buf, len - 8));
-	snprintf(path, sizeof(path), "%s/snapshot", dir);
-	assert_non_null(f = fopen(path, "wb"));
-	assert_int_equal(fwrite(buf, 1, len, f), len);
-	fclose(f);
-}
-
 /* Write buf as the snapshot as it is. */
 static void
 snapshot_store_raw(const char *dir, const unsigned char *buf, size_t len)
@@ -792,6 +778,14 @@ snapshot_store_raw(const char *dir, const unsigned char *buf, size_t len)
 	assert_non_null(f = fopen(path, "wb"));
 	assert_int_equal(fwrite(buf, 1, len, f), len);
 	fclose(f);
+}
+
+/* Write buf as the snapshot with a valid checksum: damage only the reader can catch. */
+static void
+snapshot_store(const char *dir, unsigned char *buf, size_t len)
+{
+	le64_put(buf + len - 8, XXH3_64bits(buf, len - 8));
+	snapshot_store_raw(dir, buf, len);
 }
 
 /*
