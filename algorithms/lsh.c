@@ -164,45 +164,50 @@ struct lsh {
  */
 #define INTEGRATION_STEPS	200
 
+/* Simpson's weight of point i. */
 static double
-integrate_fp(double t, unsigned b, unsigned r)
+simpson(unsigned i)
 {
-	double	h = t / INTEGRATION_STEPS, sum = 0;
-
-	for (unsigned i = 0; i <= INTEGRATION_STEPS; i++) {
-		double	y = lsh_probability(i * h, b, r);
-
-		sum += (i == 0 || i == INTEGRATION_STEPS) ? y : (i % 2 ? 4 : 2) * y;
-	}
-	return sum * h / 3;
+	return i == 0 || i == INTEGRATION_STEPS ? 1 : i % 2 ? 4 : 2;
 }
 
-static double
-integrate_fn(double t, unsigned b, unsigned r)
-{
-	double	h = (1 - t) / INTEGRATION_STEPS, sum = 0;
-
-	for (unsigned i = 0; i <= INTEGRATION_STEPS; i++) {
-		double	y = 1 - lsh_probability(t + i * h, b, r);
-
-		sum += (i == 0 || i == INTEGRATION_STEPS) ? y : (i % 2 ? 4 : 2) * y;
-	}
-	return sum * h / 3;
-}
-
+/*
+ * Both areas for every split, rows in the outer loop: 1 - s^r at each
+ * point is taken once for r, and (1 - s^r)^b, the chance of staying apart,
+ * by one multiplication a band more. pow() at every point of every split
+ * was 73 million instructions a call at k = 128, and a start makes two
+ * (storyd -n: 30 ms of CPU against 3.6 now; 258 against 28 at k = 1,024).
+ * The splits chosen are the same (k from 16 to 1,024, thresholds 0.05 to
+ * 0.95: a scratch comparison, and test-lsh's sample). Of splits whose
+ * errors are equal, the one of fewest bands, then rows, is kept.
+ */
 void
 lsh_choose(unsigned k, double threshold, unsigned *bands, unsigned *rows)
 {
 	double		best = INFINITY;
+	double		hfp = threshold / INTEGRATION_STEPS, hfn = (1 - threshold) / INTEGRATION_STEPS;
+	double		qfp[INTEGRATION_STEPS + 1], qfn[INTEGRATION_STEPS + 1];
+	double		apart_fp[INTEGRATION_STEPS + 1], apart_fn[INTEGRATION_STEPS + 1];
 	unsigned	bb = 1, br = 1;
 
 	assert(k >= 1);
-	for (unsigned b = 1; b <= k; b++) {
-		for (unsigned r = 1; r <= k / b; r++) {
-			double	err = 0.5 * integrate_fp(threshold, b, r) +
-			    0.5 * integrate_fn(threshold, b, r);
+	for (unsigned r = 1; r <= k; r++) {
+		for (unsigned i = 0; i <= INTEGRATION_STEPS; i++) {
+			qfp[i] = apart_fp[i] = 1 - pow(i * hfp, r);
+			qfn[i] = apart_fn[i] = 1 - pow(threshold + i * hfn, r);
+		}
+		for (unsigned b = 1; b <= k / r; b++) {
+			double	fp = 0, fn = 0, err;
 
-			if (err < best) {
+			/* apart_*[i] is (1 - s^r)^b */
+			for (unsigned i = 0; i <= INTEGRATION_STEPS; i++) {
+				fp += simpson(i) * (1 - apart_fp[i]);
+				fn += simpson(i) * apart_fn[i];
+				apart_fp[i] *= qfp[i];
+				apart_fn[i] *= qfn[i];
+			}
+			err = 0.5 * (fp * hfp / 3) + 0.5 * (fn * hfn / 3);
+			if (err < best || (err == best && (b < bb || (b == bb && r < br)))) {
 				best = err;
 				bb = b;
 				br = r;

@@ -1,5 +1,6 @@
 /* lsh: the S-curve parameters, recall as the S-curve predicts, removal, memory, reserving. */
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -108,6 +109,62 @@ test_choose_fits_k_and_orders_by_threshold(void **state)
 	/* The S-curve's steep part sits near the threshold. */
 	assert_true(lsh_probability(0.5, b5, r5) > 0.3 && lsh_probability(0.5, b5, r5) < 0.8);
 	assert_true(lsh_probability(0.8, b8, r8) > 0.2 && lsh_probability(0.8, b8, r8) < 0.7);
+}
+
+/*
+ * lsh_choose() as its definition reads: both error areas by Simpson's rule
+ * over lsh_probability() at every point, for every split in turn.
+ */
+static double
+error_area(double from, double to, unsigned b, unsigned r, int above)
+{
+	double	h = (to - from) / 200, sum = 0;
+
+	for (unsigned i = 0; i <= 200; i++) {
+		double	p = lsh_probability(from + i * h, b, r), y = above ? 1 - p : p;
+
+		sum += (i == 0 || i == 200 ? 1 : i % 2 ? 4 : 2) * y;
+	}
+	return sum * h / 3;
+}
+
+static void
+choose_by_definition(unsigned k, double t, unsigned *bands, unsigned *rows)
+{
+	double	best = INFINITY;
+
+	for (unsigned b = 1; b <= k; b++)
+		for (unsigned r = 1; r <= k / b; r++) {
+			double	err = 0.5 * error_area(0, t, b, r, 0) + 0.5 * error_area(t, 1, b, r, 1);
+
+			if (err < best) {
+				best = err;
+				*bands = b;
+				*rows = r;
+			}
+		}
+}
+
+/* The split the daemon chooses is the definition's, for sizes and thresholds either side of the defaults. */
+static void
+test_choose_gives_the_definitions_split(void **state)
+{
+	static const unsigned	ks[] = { 16, 100, 128 };
+	static const double	ts[] = { 0.1, 0.25, 0.3, 0.5, 0.7, 0.9 };
+	unsigned		b, r, want_b = 0, want_r = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ks) / sizeof(ks[0]); i++)
+		for (size_t j = 0; j < sizeof(ts) / sizeof(ts[0]); j++) {
+			lsh_choose(ks[i], ts[j], &b, &r);
+			choose_by_definition(ks[i], ts[j], &want_b, &want_r);
+			assert_int_equal(b, want_b);
+			assert_int_equal(r, want_r);
+		}
+	/* the defaults: 128 values, a duplicate floor of 0.25 */
+	lsh_choose(128, 0.25, &b, &r);
+	assert_int_equal(b, 42);
+	assert_int_equal(r, 3);
 }
 
 static void
@@ -847,6 +904,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_choose_fits_k_and_orders_by_threshold),
+		cmocka_unit_test(test_choose_gives_the_definitions_split),
 		cmocka_unit_test(test_probability_is_the_s_curve),
 		cmocka_unit_test(test_recall_follows_the_s_curve),
 		cmocka_unit_test(test_query_returns_each_id_once_in_band_order),
