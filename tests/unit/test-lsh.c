@@ -145,7 +145,10 @@ choose_by_definition(unsigned k, double t, unsigned *bands, unsigned *rows)
 		}
 }
 
-/* The split the daemon chooses is the definition's, for sizes and thresholds either side of the defaults. */
+/*
+ * The split the daemon chooses is the definition's, for sizes and
+ * thresholds either side of the defaults.
+ */
 static void
 test_choose_gives_the_definitions_split(void **state)
 {
