@@ -14,8 +14,10 @@ done
 tmp=$(mktemp -d /tmp/storyd-bench-XXXXXX)
 storyd_pid=
 extra_pids=
+extra_groups=	# process groups: what their leader started goes with it
 cleanup() {
 	for p in $extra_pids; do kill "$p" 2>/dev/null || true; done
+	for g in $extra_groups; do kill -- "-$g" 2>/dev/null || true; done
 	if [ -n "$storyd_pid" ]; then
 		kill "$storyd_pid" 2>/dev/null || true
 		i=0

@@ -58,8 +58,10 @@ pre=$("$loadgen" -a "$saddr" -b 100 -c 16 -d "${PRELOAD:-35}" -A $((${PRELOAD:-3
     grep '^RESULT')
 echo "preload: $(field "$pre" art_s) articles/s for ${PRELOAD:-35} s ($(field "$pre" made_live) made as sent), $(snapshots) snapshots"
 if [ -n "${BESIDE:-}" ]; then
-	STORYD_ADDR=$saddr sh -c "exec $BESIDE" &
-	extra_pids="$extra_pids $!"
+	# a group of its own, ended whole: a child it leaves behind would hold
+	# this script's output open, and a pipe reading it would wait
+	STORYD_ADDR=$saddr setsid sh -c "exec $BESIDE" &
+	extra_groups="$extra_groups $!"
 	echo "beside: $BESIDE"
 fi
 # TLB shootdowns received by all cores so far, or 0 where the kernel does not say
