@@ -102,7 +102,7 @@ io_read(struct snapshot_io *io, unsigned char *p, size_t len)
 				return -ENODATA;
 			io->len = (size_t)got;
 			io->off = 0;
-			body = io->unhashed < got ? (size_t)io->unhashed : io->len;
+			body = io->unhashed < (off_t)io->len ? (size_t)io->unhashed : io->len;
 			XXH3_64bits_update(io->hash, io->buf, body);
 			io->unhashed -= (off_t)body;
 		}
