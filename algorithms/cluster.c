@@ -2269,6 +2269,24 @@ cluster_add_noted(struct clusterer *c, uint32_t id, const struct doc *d, struct 
 	return add_planned(c, id, d, &pl, &v, out);
 }
 
+/*
+ * The first cache misses of deciding and filing d, asked for at once: its
+ * bands' home slots, and its terms in the document frequencies and the
+ * postings (the ten strongest are looked up there; which ten, the idf
+ * decides, so all are asked for). Uses only the scratch that every add and
+ * query fills again (sig_prepare()).
+ */
+void
+cluster_prefetch(struct clusterer *c, const struct doc *d)
+{
+	if (c->c_lsh != NULL)
+		lsh_prefetch(c->c_lsh, sig_prepare(c, d->sig));
+	for (size_t i = 0; d->terms != NULL && i < d->terms->n; i++) {
+		map_prefetch(&c->c_df, d->terms->v[i].hash);
+		map_prefetch(&c->c_posts, d->terms->v[i].hash);
+	}
+}
+
 int
 cluster_add(struct clusterer *c, uint32_t id, const struct doc *d, struct verdict *out)
 {

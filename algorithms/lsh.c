@@ -931,6 +931,15 @@ tags_fetch(const struct lsh *l, const uint32_t *sig, unsigned from, unsigned n, 
 	}
 }
 
+void
+lsh_prefetch(const struct lsh *l, const uint32_t *sig)
+{
+	uint32_t	tag[TAG_BATCH];
+
+	for (unsigned j = 0; j < l->bands; j += TAG_BATCH)
+		tags_fetch(l, sig, j, l->bands - j < TAG_BATCH ? l->bands - j : TAG_BATCH, tag);
+}
+
 int
 lsh_insert(struct lsh *l, uint32_t id, const uint32_t *sig)
 {

@@ -6,6 +6,7 @@
 
 #include "map.h"
 #include "mix.h"
+#include "prefetch.h"
 
 /* The slot of t holding key, or the empty slot that ends its probe run. */
 static size_t
@@ -136,6 +137,28 @@ map_find(const struct map *m, uint64_t key, uint64_t *val)
 		return 0;
 	*val = t->vals[i];
 	return 1;
+}
+
+/* Ask for the lines a lookup of key in t reads first: its home's. */
+static void
+tab_prefetch(const struct map_table *t, uint64_t key)
+{
+	size_t	i;
+
+	if (t->n == 0)
+		return;
+	i = mix64(key) & (t->cap - 1);
+	PREFETCH(&t->used[i]);
+	PREFETCH(&t->keys[i]);
+	PREFETCH(&t->vals[i]);
+}
+
+void
+map_prefetch(const struct map *m, uint64_t key)
+{
+	if (m->old.n > 0)
+		tab_prefetch(&m->old, key);
+	tab_prefetch(&m->cur, key);
 }
 
 void *

@@ -523,6 +523,20 @@ ahead_take(struct ahead *a, size_t i, const struct doc **doc)
 	return 1;
 }
 
+const struct doc *
+ahead_ready(struct ahead *a, size_t i)
+{
+	struct made	*m = &a->slot[i];
+
+	assert(a->open && i < a->cap);
+	/* as ahead_peek(): a stream's slot the thread has not reached may be an earlier one's */
+	if (a->stream && i >= (uint32_t)atomic_load(&a->range))
+		return NULL;
+	if (!atomic_load_explicit(&m->ready, memory_order_acquire) || m->r != 0)
+		return NULL;
+	return &m->doc;
+}
+
 int
 ahead_take_post(struct ahead *a, size_t i, void **made, const struct doc **doc)
 {

@@ -348,6 +348,8 @@ turn_streamed(struct server *srv)
 			last = (size_t)i;
 			continue;
 		}
+		if (j + 1 < last)
+			store_prefetch_ready(srv->srv_store, a, j + 1);
 		turn_post_take(srv, a, j, &srv->srv_turn[j]);
 		j++;
 	}
@@ -377,8 +379,11 @@ turn_batched(struct server *srv)
 		if (m > 1 && !srv->srv_failed && (a = store_ahead(srv->srv_store)) != NULL &&
 		    ahead_begin_posts(a, &dec, p, m) != 0)
 			a = NULL;	/* out of memory, or the thread is still busy */
-		for (size_t i = 0; i < m; i++)
+		for (size_t i = 0; i < m; i++) {
+			if (i + 1 < m)
+				store_prefetch_ready(srv->srv_store, a, i + 1);
 			turn_post_take(srv, a, i, &srv->srv_turn[at + i]);
+		}
 		if (a != NULL)
 			ahead_end(a);
 	}

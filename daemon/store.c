@@ -846,6 +846,15 @@ store_put(struct store *s, const struct article_in *in, int replace, struct verd
 	return put_counted(s, in, replace, NULL, out);
 }
 
+void
+store_prefetch_ready(struct store *s, struct ahead *a, size_t i)
+{
+	const struct doc	*doc = a != NULL ? ahead_ready(a, i) : NULL;
+
+	if (doc != NULL)
+		cluster_prefetch(s->clusterer, doc);
+}
+
 /* The second thread, started at the first batch on a machine of more than one core. */
 struct ahead *
 store_ahead(struct store *s)
@@ -907,6 +916,9 @@ put_many(struct store *s, const struct article_in *in, size_t n, int replace, in
 	for (size_t i = 0; i < n; i++) {
 		struct prepared	 pre = { .r = 0 };
 		int		 r = a != NULL ? ahead_take(a, i, &pre.doc) : 0;
+
+		if (i + 1 < n)
+			store_prefetch_ready(s, a, i + 1);
 
 		if (r != 0) {
 			pre.r = analysed(r < 0 ? r : 0);

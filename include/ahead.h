@@ -103,3 +103,11 @@ int	ahead_open_posts(struct ahead *, const struct ahead_decoder *dec, size_t roo
 int	ahead_add_post(struct ahead *, const struct ahead_post *p);
 int64_t	ahead_claim_last(struct ahead *);
 int	ahead_peek(struct ahead *, size_t i);
+
+/*
+ * The doc of article or post i of the open batch or stream if the thread
+ * has it ready now, else NULL, without waiting and without taking it
+ * (ahead_take() and ahead_take_post() still do): for a look ahead, such as
+ * store_prefetch_ready() of the next put.
+ */
+const struct doc	*ahead_ready(struct ahead *, size_t i);

@@ -209,6 +209,15 @@ int	cluster_add_noted(struct clusterer *, uint32_t id, const struct doc *d, stru
 int	cluster_add_chosen(struct clusterer *, uint32_t id, const struct doc *d,
 	    const struct cluster_choice *ch, struct verdict *out);
 
+/*
+ * Ask for the memory that adding or querying d reads first (cache misses,
+ * nearly all of them, at a hundred thousand held and more), so that it
+ * arrives while the caller does other work: a hint, which changes nothing
+ * that any call sees. It pays when asked a whole add ahead (the add before
+ * d's); just before d's own add the misses are still on their way.
+ */
+void	cluster_prefetch(struct clusterer *, const struct doc *d);
+
 /* What cluster_add() would decide, changing nothing. 0 or -ENOMEM. */
 int	cluster_query(struct clusterer *, const struct doc *d, struct verdict *out);
 

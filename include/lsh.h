@@ -98,5 +98,12 @@ void	lsh_remove(struct lsh *, uint32_t id, const uint32_t *sig);
  */
 size_t	lsh_query(const struct lsh *, const uint32_t *sig, uint32_t *out, size_t max);
 
+/*
+ * Ask for the memory a query or insert of sig reads first, its bands' home
+ * slots, so that their cache misses overlap the caller's work until then.
+ * A hint: nothing changes.
+ */
+void	lsh_prefetch(const struct lsh *, const uint32_t *sig);
+
 size_t	lsh_count(const struct lsh *);			/* ids held */
 size_t	lsh_memory(const struct lsh *);			/* bytes allocated */

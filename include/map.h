@@ -39,6 +39,7 @@ struct map {
 
 int	map_find(const struct map *m, uint64_t key, uint64_t *val);	/* 1: found */
 void	*map_findp(const struct map *m, uint64_t key);			/* NULL: absent */
+void	map_prefetch(const struct map *m, uint64_t key);		/* ask for a find's lines */
 int	map_reserve(struct map *m, size_t extra);			/* 0 or -ENOMEM */
 void	map_put(struct map *m, uint64_t key, uint64_t val);		/* a new key: room reserved */
 void	map_putp(struct map *m, uint64_t key, void *p);

@@ -136,6 +136,14 @@ struct article_text	store_text_of(const struct article_in *a);
 struct ahead	*store_ahead(struct store *);
 
 /*
+ * If a (NULL: none) has article or post i of its open batch or stream
+ * ready (ahead_ready()), ask for the memory that storing it will read
+ * first (cluster_prefetch()): called a put ahead, its cache misses are
+ * served while the put before it runs. A hint: nothing changes.
+ */
+void	store_prefetch_ready(struct store *, struct ahead *a, size_t i);
+
+/*
  * store_put() (no replace) of an article the second thread fingerprinted
  * (ahead_take_post()): its doc, or fingerprint()'s error in r.
  */

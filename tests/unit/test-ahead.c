@@ -119,7 +119,7 @@ test_docs_are_those_of_the_texts_though_the_caller_freed_them(void **state)
 	struct fingerprinter	*f;
 	struct ahead		*a;
 	static const size_t	 sizes[] = { 2, 3, 17, MAXN };
-	size_t			 from_thread = 0, batches = 0;
+	size_t			 from_thread = 0, batches = 0, readies = 0;
 	int			 r;
 	char			 work_buf[TEXT_CAP];
 	struct article_text	 work = text_make(0, work_buf, sizeof(work_buf), 200);
@@ -129,8 +129,8 @@ test_docs_are_those_of_the_texts_though_the_caller_freed_them(void **state)
 	assert_int_equal(p.k, 128);
 	assert_non_null(f = fingerprinter_new(&p));
 	assert_non_null(a = ahead_new(&p));
-	/* until the thread has taken part, and at least once each size */
-	while (batches < 4 || (from_thread == 0 && batches < 400)) {
+	/* until the thread has taken part with a doc seen ready, and at least once each size */
+	while (batches < 4 || ((from_thread == 0 || readies == 0) && batches < 400)) {
 		size_t			 n = sizes[batches % 4];
 		char			*buf = malloc(n * TEXT_CAP);
 		struct article_text	 t[MAXN];
@@ -152,10 +152,21 @@ test_docs_are_those_of_the_texts_though_the_caller_freed_them(void **state)
 		if (batches % 2 == 0)
 			sleep_ms(2);	/* a head start, as when the loop has other work first */
 		for (size_t i = 0; i < n; i++) {
-			const struct doc	*d;
+			const struct doc	*d, *ready = ahead_ready(a, i);
 
 			r = ahead_take(a, i, &d);
 			assert_true(r == 0 || r == 1);
+			/* a doc ready before the take is the text's, and the one the take gives */
+			if (ready != NULL) {
+				struct fp	got = fp_of(ready);
+
+				assert_fp_equal(&got, &want[i]);
+				assert_int_equal(r, 1);
+				assert_ptr_equal(d, ready);
+				readies++;
+			}
+			if (r == 0)
+				assert_null(ahead_ready(a, i));	/* the loop's */
 			if (r == 1) {
 				struct fp	got = fp_of(d);
 
@@ -167,6 +178,7 @@ test_docs_are_those_of_the_texts_though_the_caller_freed_them(void **state)
 		ahead_end(a);
 	}
 	assert_true(from_thread > 0);
+	assert_true(readies > 0);
 	ahead_free(a);
 	fingerprinter_free(f);
 }
@@ -509,6 +521,8 @@ test_a_stream_is_decoded_as_it_comes_and_every_post_is_had_once(void **state)
 		size_t			 want_len[STREAM_ROOM], n = 2 + streams % (STREAM_ROOM - 1);
 		size_t			 last, j = 0, had[STREAM_ROOM] = { 0 };
 		struct ahead_post	 post;
+		const struct doc	*ready;
+		struct fp		 got;
 		int64_t			 i;
 
 		r = ahead_open_posts(a, &dec, STREAM_ROOM);
@@ -535,6 +549,10 @@ test_a_stream_is_decoded_as_it_comes_and_every_post_is_had_once(void **state)
 				for (int w = 0; w < 2000 && ahead_peek(a, 0) != 1; w++)
 					sleep_ms(1);
 				assert_int_equal(ahead_peek(a, 0), 1);
+				/* ready: its doc can be looked at before it is taken */
+				assert_non_null(ready = ahead_ready(a, 0));
+				got = fp_of(ready);
+				assert_fp_equal(&got, &want[0]);
 			}
 		}
 		if (n == STREAM_ROOM) {
@@ -546,6 +564,7 @@ test_a_stream_is_decoded_as_it_comes_and_every_post_is_had_once(void **state)
 		while (j < last) {
 			if (ahead_peek(a, j) <= 0 && (i = ahead_claim_last(a)) >= 0) {
 				assert_true((size_t)i >= j && (size_t)i < last);
+				assert_null(ahead_ready(a, (size_t)i));	/* the caller's */
 				had[i]++;
 				mine++;
 				fp_here(f, &work_text);
@@ -553,7 +572,13 @@ test_a_stream_is_decoded_as_it_comes_and_every_post_is_had_once(void **state)
 				continue;
 			}
 			had[j]++;
-			mine += !post_take(a, j, want_bytes[j], want_len[j], &want[j], &taken);
+			if ((ready = ahead_ready(a, j)) != NULL) {
+				got = fp_of(ready);
+				assert_fp_equal(&got, &want[j]);
+				assert_int_equal(post_take(a, j, want_bytes[j], want_len[j], &want[j],
+				    &taken), 1);
+			} else
+				mine += !post_take(a, j, want_bytes[j], want_len[j], &want[j], &taken);
 			j++;
 		}
 		for (size_t k = 0; k < n; k++)
