@@ -26,6 +26,12 @@
  * rest, as a daemon at max_articles is. With -P each clusterer's LSH is
  * sized at once for the most it will hold (cluster_params.room), as the
  * daemon sizes it for max_articles, and no table moves.
+ *
+ * With -L each article is fingerprinted an add ahead (two fingerprinters),
+ * and every other add first asks for the next article's memory
+ * (cluster_prefetch(), timed with the add that asks), as the daemon does
+ * when the second thread has the next doc ready: the adds so asked for
+ * against the others, in one run.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -90,7 +96,7 @@ window_of(const float *t, size_t from, size_t to)
  */
 static int
 held_add(struct clusterer *cl, const char *name, size_t held, size_t i, const struct doc *d,
-    struct verdict *v, float *us)
+    const struct doc *ask, struct verdict *v, float *us)
 {
 	uint32_t	id = (uint32_t)(held > 0 ? i % held : i);
 	double		t;
@@ -98,6 +104,8 @@ held_add(struct clusterer *cl, const char *name, size_t held, size_t i, const st
 	if (held > 0 && i >= held)
 		cluster_remove(cl, id);
 	t = cpu_sec();
+	if (ask != NULL)	/* -L: the next article's memory, asked for by this add */
+		cluster_prefetch(cl, ask);
 	if (cluster_add(cl, id, d, v) != 0) {
 		fprintf(stderr, "index: %s cluster_add: out of memory at %zu\n", name, i);
 		return -ENOMEM;
@@ -111,7 +119,7 @@ ref_add(struct clusterer *ref, size_t held, size_t i, const struct doc *d, float
 {
 	struct verdict	v;
 
-	return held_add(ref, "the reference's", held, i, d, &v, us);
+	return held_add(ref, "the reference's", held, i, d, NULL, &v, us);
 }
 
 /*
@@ -143,24 +151,50 @@ print_longest(const float *t, size_t n, size_t held_max)
 	printf("\n");
 }
 
+/* The next article of syn, fingerprinted with f (CPU time in *us): its doc, or NULL. */
+static const struct doc *
+next_doc(struct synth *syn, struct fingerprinter *f, int *kind, float *us)
+{
+	struct synth_article	 a;
+	struct article_text	 at;
+	const struct doc	*d;
+	double			 t0;
+
+	synth_next(syn, &a);
+	at = (struct article_text){ .title = a.title, .title_len = a.title_len,
+	    .body = a.body, .body_len = a.body_len, .source = a.source,
+	    .source_len = a.source_len, .published = a.published };
+	*kind = a.kind;
+	t0 = cpu_sec();
+	if (fingerprint(f, &at, &d) != 0)
+		d = NULL;
+	*us = (float)((cpu_sec() - t0) * 1e6);
+	return d;
+}
+
 static int
-run_cluster(const struct corpus *c, size_t max, size_t ref_held, size_t held_max, int room)
+run_cluster(const struct corpus *c, size_t max, size_t ref_held, size_t held_max, int room,
+    int ahead)
 {
 	struct cluster_params	 p;
 	struct synth_params	 sp;
 	struct synth		*syn;
-	struct fingerprinter	*fp;
+	struct fingerprinter	*fp[2];
 	struct clusterer	*cl, *ref = NULL;
-	float			*t_add, *t_fp, *t_ref;
+	const struct doc	*next = NULL;
+	float			*t_add, *t_fp, *t_ref, fp_next = 0;
 	double			 fp_time = 0, add_time = 0, cost[NCHECK] = { 0 }, rel[NCHECK] = { 0 };
-	double			 vs_ref[NCHECK] = { 0 };
+	double			 vs_ref[NCHECK] = { 0 }, asked[2] = { 0 };
 	size_t			 rss0, kinds[3] = { 0 }, statuses[4] = { 0 }, ck = 0, mem, held;
+	size_t			 nasked[2] = { 0 };
+	int			 kind_next = 0;
 	struct cluster_memory_split	 ms;
 
 	cluster_params_default(&p);
 	synth_params_default(&sp);
 	syn = synth_new(c, &sp);
-	fp = fingerprinter_new(&p);
+	fp[0] = fingerprinter_new(&p);
+	fp[1] = fingerprinter_new(&p);
 	if (room)	/* -P: as the daemon sizes it for max_articles */
 		p.room = held_max > 0 ? held_max : max;
 	cl = cluster_new(&p);
@@ -168,8 +202,8 @@ run_cluster(const struct corpus *c, size_t max, size_t ref_held, size_t held_max
 	t_add = malloc(max * sizeof(*t_add));
 	t_fp = malloc(max * sizeof(*t_fp));
 	t_ref = malloc(max * sizeof(*t_ref));
-	if (syn == NULL || t_add == NULL || t_fp == NULL || t_ref == NULL || fp == NULL ||
-	    cl == NULL || (ref_held > 0 && (ref = cluster_new(&p)) == NULL)) {
+	if (syn == NULL || t_add == NULL || t_fp == NULL || t_ref == NULL || fp[0] == NULL ||
+	    fp[1] == NULL || cl == NULL || (ref_held > 0 && (ref = cluster_new(&p)) == NULL)) {
 		fprintf(stderr, "index: out of memory setting up %zu articles\n", max);
 		return 1;
 	}
@@ -187,34 +221,41 @@ run_cluster(const struct corpus *c, size_t max, size_t ref_held, size_t held_max
 	printf("%9s %9s %8s %8s %8s %8s %8s %8s %8s %8s %9s %9s\n", "held", "mean us", "p50 us",
 	    "p99 us", "fp us", "add/fp", "ref us", "add/ref", "stories", "groups", "RSS B/art",
 	    "mem B/art");
+	if (ahead)
+		next = next_doc(syn, fp[0], &kind_next, &fp_next);
 	for (size_t i = 0; i < max; i++) {
-		struct synth_article	 a;
-		struct article_text	 at;
-		const struct doc	*d;
+		const struct doc	*d, *ask = NULL;
 		struct verdict		 v;
-		double			 t0, tf;
+		int			 kind;
 
-		synth_next(syn, &a);
-		at = (struct article_text){ .title = a.title, .title_len = a.title_len,
-		    .body = a.body, .body_len = a.body_len, .source = a.source,
-		    .source_len = a.source_len, .published = a.published };
-		t0 = cpu_sec();
-		if (fingerprint(fp, &at, &d) != 0) {
+		/* -L: article i was fingerprinted an add ahead, into fp[i % 2] */
+		if (ahead) {
+			d = next;
+			kind = kind_next;
+			t_fp[i] = fp_next;
+			next = i + 1 < max ? next_doc(syn, fp[(i + 1) % 2], &kind_next, &fp_next) : NULL;
+			ask = i % 2 == 1 ? next : NULL;
+		} else
+			d = next_doc(syn, fp[0], &kind, &t_fp[i]);
+		if (d == NULL) {
 			t_add[i] = t_fp[i] = 0;
 			continue;
 		}
-		tf = cpu_sec();
 		/* the reference goes first every other article: the second add finds the doc in cache */
 		if (ref != NULL && i % 2 == 1 && ref_add(ref, ref_held, i, d, &t_ref[i]) != 0)
 			return 1;
-		if (held_add(cl, "the", held_max, i, d, &v, &t_add[i]) != 0)
+		if (held_add(cl, "the", held_max, i, d, ask, &v, &t_add[i]) != 0)
 			return 1;
 		if (ref != NULL && i % 2 == 0 && ref_add(ref, ref_held, i, d, &t_ref[i]) != 0)
 			return 1;
-		fp_time += tf - t0;
+		fp_time += t_fp[i] / 1e6;
 		add_time += t_add[i] / 1e6;
-		t_fp[i] = (float)((tf - t0) * 1e6);
-		kinds[a.kind]++;
+		/* -L, the second half: even adds were asked for by the add before them */
+		if (ahead && i >= max / 2 && i > 0) {
+			asked[i % 2 == 0] += t_add[i];
+			nasked[i % 2 == 0]++;
+		}
+		kinds[kind]++;
 		statuses[v.status]++;
 		if (ck < NCHECK && i + 1 == checkpoints[ck]) {
 			size_t		n = i + 1;
@@ -242,6 +283,11 @@ run_cluster(const struct corpus *c, size_t max, size_t ref_held, size_t held_max
 	printf("mean over all %zu: cluster_add %.2f us, fingerprint %.2f us\n", max,
 	    add_time / max * 1e6, fp_time / max * 1e6);
 	print_longest(t_add, max, held_max);
+	if (ahead && nasked[0] > 0 && nasked[1] > 0)
+		printf("asked an add ahead (-L, adds %zu to %zu): %.2f us an add asked for, %.2f not "
+		    "(each asking timed in the add that asks): %.2f\n", max / 2, max,
+		    asked[1] / nasked[1], asked[0] / nasked[0], asked[1] / asked[0] * nasked[0] /
+		    nasked[1]);
 	for (size_t j = 1; j < ck; j++)
 		printf("cost at %zu / cost at %zu: %.2f across time; %.2f relative to "
 		    "fingerprinting; %.2f against the %zu-held reference in the same window\n",
@@ -273,7 +319,8 @@ run_cluster(const struct corpus *c, size_t max, size_t ref_held, size_t held_max
 	    (double)(rss_bytes() - rss0) / held <= 1024 ? "met" : "NOT met");
 	cluster_free(cl);
 	cluster_free(ref);
-	fingerprinter_free(fp);
+	fingerprinter_free(fp[0]);
+	fingerprinter_free(fp[1]);
 	synth_free(syn);
 	free(t_add);
 	free(t_fp);
@@ -507,13 +554,15 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: index [-d DATA_DIR] [-n ARTICLES] [-R REF_HELD] [-m HELD] "
-	    "[-P] [-s [-k | -K] [-t TAIL_MIB]] [-r DIR]\n"
+	    "[-P] [-L] [-s [-k | -K] [-t TAIL_MIB]] [-r DIR]\n"
 	    "  -n  articles to add (default 1000000)\n"
 	    "  -R  articles held by the reference clusterer (default 10000; 0: none)\n"
 	    "  -m  the clusterer keeps only its newest HELD: past HELD, both are at rest\n"
 	    "      (with -s: max_articles HELD, each put past it logged after an eviction)\n"
 	    "  -P  the LSH sized at once for what each clusterer will hold, as the daemon\n"
 	    "      sizes it for max_articles (cluster_params.room): no table moves\n"
+	    "  -L  fingerprint an add ahead; every other add first asks for the next\n"
+	    "      article's memory (cluster_prefetch()): those adds against the others\n"
 	    "  -s  through the store: ingest, crash and clean recovery, snapshot size\n"
 	    "  -k  with -s: keep the store directory, as the clean stop left it\n"
 	    "  -K  with -s: keep it as the crash left it (snapshot and log tail), and stop\n"
@@ -529,10 +578,10 @@ main(int argc, char **argv)
 	size_t		 n = 1000000, ref_held = 10000, held_max = 0;
 	uint64_t	 tail = 64;
 	const char	*recover = NULL;
-	int		 store = 0, keep = 0, room = 0, ch, r;
+	int		 store = 0, keep = 0, room = 0, ahead = 0, ch, r;
 	struct corpus	 c;
 
-	while ((ch = getopt(argc, argv, "d:kKm:n:Pr:R:st:h")) != -1) {
+	while ((ch = getopt(argc, argv, "d:kKLm:n:Pr:R:st:h")) != -1) {
 		switch (ch) {
 		case 'k': keep = 1; break;
 		case 'K': keep = KEEP_CRASHED; break;
@@ -542,6 +591,7 @@ main(int argc, char **argv)
 		case 'd': dir = optarg; break;
 		case 'n': n = strtoul(optarg, NULL, 10); break;
 		case 'P': room = 1; break;
+		case 'L': ahead = 1; break;
 		case 's': store = 1; break;
 		case 't': tail = strtoull(optarg, NULL, 10); break;
 		default: usage();
@@ -554,7 +604,7 @@ main(int argc, char **argv)
 	if (corpus_load(&c, dir) != 0)
 		return 1;
 	r = store ? run_store(&c, n, tail << 20, keep, held_max, room) :
-	    run_cluster(&c, n, ref_held, held_max, room);
+	    run_cluster(&c, n, ref_held, held_max, room, ahead);
 	corpus_free(&c);
 	return r;
 }
