@@ -210,11 +210,11 @@ int	cluster_add_chosen(struct clusterer *, uint32_t id, const struct doc *d,
 	    const struct cluster_choice *ch, struct verdict *out);
 
 /*
- * Ask for the memory that adding or querying d reads first (cache misses,
- * nearly all of them, at a hundred thousand held and more), so that it
- * arrives while the caller does other work: a hint, which changes nothing
- * that any call sees. It pays when asked a whole add ahead (the add before
- * d's); just before d's own add the misses are still on their way.
+ * Ask for the memory that adding or querying d reads first, which misses
+ * the cache at a hundred thousand held and more, so that it arrives while
+ * the caller does other work: a hint, which changes nothing that any call
+ * sees. It pays when asked a whole add ahead (the add before d's:
+ * bench/index -L); asked just before d's own add, it gained nothing.
  */
 void	cluster_prefetch(struct clusterer *, const struct doc *d);
 
