@@ -18,6 +18,7 @@
 #define BUFSIZE		(64 * 1024)
 #define TMPNAME		"snapshot.tmp"
 #define NAME		"snapshot"
+#define TRAILER		8	/* bytes: the checksum, last in the file and not hashed */
 
 /*
  * The checksum is taken a buffer at a time, as the buffer is written or
@@ -78,7 +79,7 @@ snapshot_put(const void *buf, size_t len, void *arg)
 
 /*
  * Read len bytes. Each buffer is hashed as it is read, but for the
- * trailer, which is not part of what it checks: the file's last 8 bytes,
+ * trailer, which is not part of what it checks: the file's last TRAILER bytes,
  * wherever the reader's pieces put them.
  */
 static int
@@ -150,7 +151,7 @@ io_free(struct snapshot_io *io)
 static int
 write_body(struct snapshot_io *io, uint64_t wal_seq, snapshot_body_fn *fn, void *arg)
 {
-	unsigned char	head[24], tail[8];
+	unsigned char	head[24], tail[TRAILER];
 	int		r;
 
 	memcpy(head, MAGIC, 8);
@@ -200,7 +201,7 @@ fail:
 static int
 read_body(struct snapshot_io *io, uint64_t *wal_seq, snapshot_body_fn *fn, void *arg)
 {
-	unsigned char	head[24], tail[8], extra;
+	unsigned char	head[24], tail[TRAILER], extra;
 	uint32_t	version;
 	int		r;
 
@@ -246,7 +247,7 @@ snapshot_read(int dirfd, uint64_t *wal_seq, snapshot_body_fn *fn, void *arg,
 		close(fd);
 		return -ENOMEM;
 	}
-	io->unhashed = st.st_size > 8 ? st.st_size - 8 : 0;
+	io->unhashed = st.st_size > TRAILER ? st.st_size - TRAILER : 0;
 	r = read_body(io, wal_seq, fn, arg);
 	io_free(io);
 	close(fd);
