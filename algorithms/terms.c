@@ -21,6 +21,7 @@
 #include <xxhash.h>
 
 #include "grow.h"
+#include "pages.h"
 #include "prefetch.h"
 #include "terms.h"
 
@@ -53,6 +54,11 @@
  * bytes: 16 bytes an entry instead of 32, no byte comparison on a hit, and
  * words of any length cached. The slot is the hash's low bits, so those bits
  * of the tag are free to hold the entry's kind.
+ *
+ * The slots are a mapping of huge pages (pages_alloc()), since a lookup's
+ * slot is anywhere in the 4 MiB: fingerprint() 1.1-3.9% faster than with
+ * them in 4 KiB pages (bench/fingerprint -r 21 -m 0.2, whole corpus and -B,
+ * two fingerprinters in one process, their passes alternating).
  */
 #define CACHE_SLOTS	262144		/* 4 MiB, each fingerprinter its own */
 #define KIND_BITS	2u		/* CACHE_SLOTS > 1 << KIND_BITS */
@@ -187,7 +193,7 @@ terms_ctx_new(void)
 	if ((ctx = calloc(1, sizeof(*ctx))) == NULL)
 		return NULL;
 	ctx->stem = sb_stemmer_new("english", NULL);
-	ctx->cache = calloc(CACHE_SLOTS, sizeof(*ctx->cache));
+	ctx->cache = pages_alloc(CACHE_SLOTS * sizeof(*ctx->cache));
 	if (ctx->stem == NULL || ctx->cache == NULL) {
 		terms_ctx_free(ctx);
 		return NULL;
@@ -202,7 +208,7 @@ terms_ctx_free(struct terms_ctx *ctx)
 		return;
 	if (ctx->stem != NULL)
 		sb_stemmer_delete(ctx->stem);
-	free(ctx->cache);
+	pages_free(ctx->cache, CACHE_SLOTS * sizeof(*ctx->cache));
 	free(ctx->acc);
 	free(ctx->order);
 	free(ctx->acro);

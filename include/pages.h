@@ -6,10 +6,12 @@
  * rebuilt snapshot (store.h) frees a whole index when it is written. Smaller
  * requests come from calloc(), and are what unit tests of small indexes
  * exercise. A mapping of PAGES_HUGE bytes or more asks for transparent huge
- * pages (MADV_HUGEPAGE, where the kernel offers them): the LSH's band
- * tables are read at random, one TLB miss a band in 4 KiB pages, and
+ * pages (MADV_HUGEPAGE, where the kernel offers them) and starts on a huge
+ * page's boundary, since only whole aligned stretches get one: the LSH's
+ * band tables are read at random, one TLB miss a band in 4 KiB pages, and
  * bench/index -n 1000000 gave cluster_add 52.6 us at a million held against
- * 58.6 without, the same resident memory.
+ * 58.6 without, the same resident memory; terms.c's stem cache is read at
+ * random a word at a time.
  *
  * A mapping is populated writable when it is made (MADV_POPULATE_WRITE),
  * since the tables are probed at random before they are written: a page
