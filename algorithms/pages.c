@@ -8,6 +8,15 @@
 
 #define HUGE_ALIGN	((size_t)2 << 20)	/* x86-64's and arm64's (4 KiB pages) huge page */
 
+/* A private anonymous mapping of bytes, zeroed, or NULL. */
+static char *
+map_anon(size_t bytes)
+{
+	void	*p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
 /*
  * The kernel backs only the whole 2 MiB stretches of a mapping that start on
  * a 2 MiB boundary with huge pages, so a mapping that asks for them is made
@@ -29,9 +38,7 @@ map_huge(size_t bytes)
 	if (bytes > SIZE_MAX - 2 * HUGE_ALIGN)
 		return NULL;
 	len = (bytes + page - 1) / page * page;		/* what pages_free() unmaps */
-	p = mmap(NULL, len + HUGE_ALIGN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-	    -1, 0);
-	if (p == MAP_FAILED)
+	if ((p = map_anon(len + HUGE_ALIGN)) == NULL)
 		return NULL;
 	lead = (HUGE_ALIGN - (uintptr_t)p % HUGE_ALIGN) % HUGE_ALIGN;
 	if (lead > 0)
@@ -49,12 +56,7 @@ pages_alloc(size_t bytes)
 
 	if (bytes < PAGES_APART)
 		return calloc(1, bytes);
-	if (bytes >= PAGES_HUGE)
-		p = map_huge(bytes);
-	else if ((p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-	    0)) == MAP_FAILED)
-		p = NULL;
-	if (p == NULL)
+	if ((p = bytes >= PAGES_HUGE ? map_huge(bytes) : map_anon(bytes)) == NULL)
 		return NULL;
 	/* before Linux 5.14: EINVAL, and pages come as they are touched */
 	(void)madvise(p, bytes, MADV_POPULATE_WRITE);
