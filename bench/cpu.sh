@@ -7,7 +7,8 @@
 #
 #   bench/cpu.sh [BUILD_DIR]         (default: build-bench)
 #   env: PRELOAD (s of batches of 100 from empty first, 12), DURATION (s per
-#        load, 10), CONNS (16), LOADS (articles a request, "1 100")
+#        load, 10), CONNS (16), LOADS (articles a request, "1 100"),
+#        SNAPSHOT_LOG_BYTES and SNAPSHOT_LOG_SHARE (bench/lib.sh: the defaults)
 #
 # Columns are microseconds of CPU an article stored: storyd's loop, its
 # second fingerprinter (ahead), its decode thread, the rest of storyd (the

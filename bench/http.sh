@@ -17,8 +17,10 @@
 # what decides p99.
 #
 # storyd runs on a temporary data directory with fsync = $FSYNC (default
-# everysec), retention far larger than the articles' span and max_articles
-# 1,000,000 (bench/lib.sh). Only loopback; every wait is bounded.
+# everysec), retention far larger than the articles' span, max_articles
+# 1,000,000 and the snapshot settings of SNAPSHOT_LOG_BYTES and
+# SNAPSHOT_LOG_SHARE (bench/lib.sh: the defaults). Only loopback; every wait
+# is bounded.
 set -eu
 
 build=${1:-build-bench}

@@ -567,7 +567,7 @@ usage(void)
 	    "  -k  with -s: keep the store directory, as the clean stop left it\n"
 	    "  -K  with -s: keep it as the crash left it (snapshot and log tail), and stop\n"
 	    "  -r  only time the recovery of DIR (a copy of one -k or -K kept)\n"
-	    "  -t  log tail after the last snapshot, MiB (default 64: snapshot_log_bytes)\n");
+	    "  -t  log tail after the last snapshot, MiB (default 256: snapshot_log_bytes)\n");
 	exit(2);
 }
 
@@ -576,7 +576,7 @@ main(int argc, char **argv)
 {
 	const char	*dir = corpus_default_dir();
 	size_t		 n = 1000000, ref_held = 10000, held_max = 0;
-	uint64_t	 tail = 64;
+	uint64_t	 tail = 256;
 	const char	*recover = NULL;
 	int		 store = 0, keep = 0, room = 0, ahead = 0, ch, r;
 	struct corpus	 c;

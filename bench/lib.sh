@@ -45,8 +45,10 @@ wait_line() {
 
 # start_storyd [STORE_LINES]: storyd on a free loopback port and a fresh data
 # directory, fsync $FSYNC (everysec), retention far beyond the articles' span,
-# max_articles $MAX_ARTICLES (1,000,000), and STORE_LINES added to [store];
-# sets storyd_pid and saddr once it answers.
+# max_articles $MAX_ARTICLES (1,000,000), snapshot_log_bytes
+# $SNAPSHOT_LOG_BYTES and snapshot_log_share $SNAPSHOT_LOG_SHARE (the
+# defaults, 268435456 and 0.25), and STORE_LINES added to [store]; sets
+# storyd_pid and saddr once it answers.
 start_storyd() {
 	cat > "$tmp/storyd.conf" <<CONF
 [server]
@@ -56,6 +58,8 @@ data_dir = $tmp/data
 fsync = ${FSYNC:-everysec}
 retention_hours = 876000
 max_articles = ${MAX_ARTICLES:-1000000}
+snapshot_log_bytes = ${SNAPSHOT_LOG_BYTES:-268435456}
+snapshot_log_share = ${SNAPSHOT_LOG_SHARE:-0.25}
 ${1:-}
 CONF
 	${STORYD_WRAP:-} "$storyd" -c "$tmp/storyd.conf" 2> "$tmp/storyd.log" &

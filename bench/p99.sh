@@ -8,7 +8,7 @@
 #        here when it was chosen; the target's half rate is half of the
 #        day's single-post maximum in bench/http.sh, which ranged
 #        6,252-9,321 posts/s on 2026-12-01), SNAPSHOT_LOG_BYTES
-#        (67108864, the default),
+#        (268435456, the default),
 #        SNAPSHOT_LOG_SHARE (0.25, the default), MAX_ARTICLES (bench/lib.sh:
 #        1000000, and storyd grows through the windows; below what the
 #        preload stores, it is at rest, each post evicting one, as a daemon
@@ -50,8 +50,7 @@ floor_res=$("$loadgen" -a "$faddr" -b 1 -c 16 -d "${DURATION:-16}" -w 1 -r "${RA
     -A "$ahead" -p "f-" | grep '^RESULT')
 kill "$floor_pid" 2>/dev/null || true
 
-start_storyd "snapshot_log_bytes = ${SNAPSHOT_LOG_BYTES:-67108864}
-snapshot_log_share = ${SNAPSHOT_LOG_SHARE:-0.25}"
+start_storyd
 
 # the preload's articles made first too: 25,000 a second, more than storyd takes
 pre=$("$loadgen" -a "$saddr" -b 100 -c 16 -d "${PRELOAD:-35}" -A $((${PRELOAD:-35} * 25000)) -p pre- |

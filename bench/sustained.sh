@@ -6,7 +6,7 @@
 #   env: HELD (articles posted first, batches of 100 as fast as storyd
 #        takes them, 600000), RATE (articles/s after that, 4000), WINDOWS
 #        (3), DURATION (s per window, 60), SNAPSHOT_LOG_SHARE (0.25, the
-#        default), SNAPSHOT_LOG_BYTES (67108864, the default)
+#        default), SNAPSHOT_LOG_BYTES (268435456, the default)
 #
 # Each window posts batches of 100 at RATE, open loop, below what storyd
 # can take, so that rebuilds (SCHED_IDLE: they starve while the loop is
@@ -22,8 +22,7 @@ set -eu
 build=${1:-build-bench}
 . "$(dirname "$0")/lib.sh"
 
-start_storyd "snapshot_log_bytes = ${SNAPSHOT_LOG_BYTES:-67108864}
-snapshot_log_share = ${SNAPSHOT_LOG_SHARE:-0.25}"
+start_storyd
 
 # storyd's CPU so far, in clock ticks: utime + stime of every thread
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$storyd_pid/stat"; }

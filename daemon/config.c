@@ -71,7 +71,7 @@ static const struct key keys[] = {
 	  "directory for the write-ahead log and snapshots" },
 	{ "store", "fsync", "everysec", KEY_FSYNC, OFF(fsync), 0, 0,
 	  "always | everysec | no: when acknowledged writes reach the disk" },
-	{ "store", "snapshot_log_bytes", "67108864", KEY_SIZE, OFF(snapshot_log_bytes), 4096,
+	{ "store", "snapshot_log_bytes", "268435456", KEY_SIZE, OFF(snapshot_log_bytes), 4096,
 	  1ull << 40, "write a snapshot (and drop the log before it) when the log passes this size" },
 	{ "store", "snapshot_log_share", "0.25", KEY_DOUBLE, OFF(snapshot_log_share), 0, 16,
 	  "... and this share of the newest snapshot's size, so rebuilds cost a bounded share of ingest; 0: no share" },
