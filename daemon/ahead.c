@@ -14,9 +14,9 @@
  * machine, and a wait on it had no bound (up to 9 ms, README
  * "Performance"). So the thread works on copies of the batch's texts, and
  * may still be busy with an abandoned article when the next batch comes;
- * that batch then goes without it. What the decoder made of a post the
- * loop did not take waits in its slot until the thread is out of the
- * batch, and is dropped when the next batch begins.
+ * that batch then goes without it. What the decoder made of a post stays in
+ * its slot, the loop reading what it takes, and the thread drops it when it
+ * starts on the next batch.
  *
  * A stream of posts turns the roles round: the loop adds posts at the back
  * as it reads them (moving back up), the thread claims from the front
@@ -41,7 +41,7 @@ struct made {
 	struct doc	 doc;
 	uint32_t	*sig;			/* k values */
 	struct terms	 terms;
-	void		*decoded;		/* a post's, by the decoder, until the loop takes it */
+	void		*decoded;		/* a post's, by the decoder, until the thread drops it */
 	char		*body;			/* a streamed post's copy of its body */
 	size_t		 body_cap;
 	int		 r;			/* fingerprint()'s, -ENOMEM copying, or REFUSED */
@@ -78,9 +78,12 @@ struct ahead {
 	struct made			*slot;	/* one an article of the batch, at least */
 	size_t				 cap;	/* of t, post and slot */
 	size_t				 n;	/* the last batch's articles */
+	size_t				 ndecoded;	/* the thread's: slots decoded may be in, */
+	void				(*dropper)(void *);	/* ... and what drops it */
 	int				 open;	/* the loop's: a batch begun and not ended */
 	int				 stream;	/* set under mu: a stream of posts */
 	int				 posted;	/* under mu: a batch waits for the thread */
+	unsigned			 batches;	/* under mu: begun so far */
 	int				 busy;	/* under mu: the thread is in a batch */
 	int				 stop;
 };
@@ -124,12 +127,25 @@ made_copy(struct made *m, const struct doc *d, unsigned k)
 	return 0;
 }
 
+/* What the decoder made of the last batch's posts: the thread's, or the stopped thread's. */
+static void
+decoded_drop(struct ahead *a)
+{
+	for (size_t i = 0; i < a->ndecoded; i++) {
+		if (a->slot[i].decoded != NULL)
+			a->dropper(a->slot[i].decoded);
+		a->slot[i].decoded = NULL;
+	}
+	a->ndecoded = 0;
+}
+
 static void *
 ahead_main(void *arg)
 {
 	struct ahead	*a = arg;
 	int64_t		 i;
 	int		 stream;
+	unsigned	 batch = 0;
 
 	pthread_mutex_lock(&a->mu);
 	for (;;) {
@@ -140,11 +156,20 @@ ahead_main(void *arg)
 		a->posted = 0;
 		a->busy = 1;
 		stream = a->stream;
-		pthread_mutex_unlock(&a->mu);
+		if (batch != a->batches) {
+			/* woken for a new batch, not for more posts of a stream */
+			batch = a->batches;
+			pthread_mutex_unlock(&a->mu);
+			decoded_drop(a);
+			a->dropper = a->dec.drop;
+		} else
+			pthread_mutex_unlock(&a->mu);
 		while ((i = claim(a, stream)) >= 0) {
 			struct made		*m = &a->slot[i];
 			const struct doc	*d;
 
+			if ((size_t)i >= a->ndecoded)
+				a->ndecoded = (size_t)i + 1;
 			if (a->dec.decode != NULL && a->dec.decode(a->dec.rules, &a->post[i],
 			    &m->decoded, &a->t[i]) != 0)
 				m->r = REFUSED;
@@ -184,25 +209,13 @@ ahead_new(const struct cluster_params *p)
 	return a;
 }
 
-/* What the decoder made of the last batch's posts and the loop never took. */
-static void
-leftovers_drop(struct ahead *a)
-{
-	for (size_t i = 0; i < a->n; i++) {
-		if (a->slot[i].decoded != NULL)
-			a->dec.drop(a->slot[i].decoded);
-		a->slot[i].decoded = NULL;
-	}
-	a->n = 0;
-}
-
 void
 ahead_free(struct ahead *a)
 {
 	if (a == NULL)
 		return;
 	thread_stop(a->thread, &a->mu, &a->work, &a->stop);
-	leftovers_drop(a);
+	decoded_drop(a);
 	for (size_t i = 0; i < a->cap; i++) {
 		free(a->slot[i].sig);
 		free(a->slot[i].body);
@@ -325,9 +338,8 @@ posts_copy(struct ahead *a, const struct ahead_post *p, size_t n)
 }
 
 /*
- * Ready a batch of n: the thread is out of any batch (else -EBUSY), the
- * last batch's leftovers dropped, room made. The thread reads none of it
- * until batch_post().
+ * Ready a batch of n: the thread is out of any batch (else -EBUSY), room
+ * made. The thread reads none of it until batch_post().
  */
 static int
 batch_open(struct ahead *a, size_t n)
@@ -343,7 +355,6 @@ batch_open(struct ahead *a, size_t n)
 	pthread_mutex_unlock(&a->mu);
 	if (busy)
 		return -EBUSY;
-	leftovers_drop(a);
 	return slots_reserve(a, n);
 }
 
@@ -361,11 +372,11 @@ batch_post(struct ahead *a, size_t n, int stream)
 	atomic_store(&a->range, range_of(0, (uint32_t)n));
 	pthread_mutex_lock(&a->mu);
 	a->stream = stream;
-	if (!stream) {
-		a->posted = 1;
-		pthread_cond_signal(&a->work);
-	}
+	a->batches++;
+	a->posted = !stream;
 	pthread_mutex_unlock(&a->mu);
+	if (!stream)
+		pthread_cond_signal(&a->work);
 }
 
 int
@@ -431,6 +442,7 @@ int
 ahead_add_post(struct ahead *a, const struct ahead_post *p)
 {
 	struct made	*m;
+	int		 idle;
 
 	assert(a->open && a->stream);
 	if (a->n == a->cap)
@@ -447,9 +459,11 @@ ahead_add_post(struct ahead *a, const struct ahead_post *p)
 	atomic_fetch_add(&a->range, range_of(0, 1));
 	pthread_mutex_lock(&a->mu);
 	a->posted = 1;
-	if (!a->busy)
-		pthread_cond_signal(&a->work);
+	idle = !a->busy;
 	pthread_mutex_unlock(&a->mu);
+	/* after the unlock: woken under it, the thread would wait for the mutex at once */
+	if (idle)
+		pthread_cond_signal(&a->work);
 	return 0;
 }
 
@@ -545,7 +559,6 @@ ahead_take_post(struct ahead *a, size_t i, void **made, const struct doc **doc)
 	if (m == NULL || m->r == REFUSED)
 		return 0;
 	*made = m->decoded;
-	m->decoded = NULL;
 	if (m->r < 0)
 		return m->r;
 	*doc = &m->doc;

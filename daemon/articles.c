@@ -278,7 +278,10 @@ turn_request(const struct turn_post *t, struct request *r)
 	TAILQ_INIT(&r->query);
 }
 
-/* Store and answer post t, which the thread decoded into m and fingerprinted (doc, or r). */
+/*
+ * Store and answer post t, which the thread decoded into m and fingerprinted
+ * (doc, or r); m stays the thread's (ahead_take_post()).
+ */
 static void
 turn_post_made(struct server *srv, struct turn_post *t, struct post_made *m,
     const struct doc *doc, int r)
@@ -294,7 +297,6 @@ turn_post_made(struct server *srv, struct turn_post *t, struct post_made *m,
 		status = ingest(srv, &rq, &m->in, 0, &(struct made_doc){ doc, r }, &body);
 	http_answer(srv, &rq, status, body);
 	json_decref(body);
-	post_drop(m);
 }
 
 /* Decode, store and answer post t on the loop, as if it were alone. */

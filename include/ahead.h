@@ -65,15 +65,18 @@ struct ahead_decoder {
 	 */
 	int		(*decode)(const void *rules, const struct ahead_post *p, void **made,
 			    struct article_text *text);
-	void		(*drop)(void *made);	/* a made the caller never took */
+	void		(*drop)(void *made);	/* frees a made, on the thread */
 	const void	*rules;			/* what decode() reads besides p */
 	size_t		 rules_size;
 };
 
 /*
  * Begin a batch of n posts, copied with dec's rules, as ahead_begin() does
- * texts. What the thread made and the caller never took is dropped with
- * dec's drop() when the next batch begins, or by ahead_free().
+ * texts. What the thread made stays the thread's: it drops it with dec's
+ * drop() when it starts on the next batch (ahead_free() drops the last
+ * batch's), so that what it allocated is freed where it was allocated (freed
+ * by the loop, a post's document made the loop wait on the lock of the
+ * thread's malloc arena).
  */
 int	ahead_begin_posts(struct ahead *, const struct ahead_decoder *dec,
 	    const struct ahead_post *p, size_t n);
@@ -81,9 +84,9 @@ int	ahead_begin_posts(struct ahead *, const struct ahead_decoder *dec,
 /*
  * Take post i of the batch, in order. 0: the caller's to decode and
  * fingerprint (the thread has not, or its decoder said no, or it is too
- * slow). Otherwise *made is the caller's (to free as it would its own),
- * and the result is 1 and *doc (valid until ahead_end()), or the thread's
- * fingerprint() error.
+ * slow). Otherwise *made is what the decoder made of it, for the caller to
+ * read until ahead_end() and never to free, and the result is 1 and *doc
+ * (valid as long), or the thread's fingerprint() error.
  */
 int	ahead_take_post(struct ahead *, size_t i, void **made, const struct doc **doc);
 
