@@ -1271,43 +1271,36 @@ cluster_story_reserve(struct cstory *s, size_t nk, uint64_t source)
 }
 
 /*
- * The centroid terms s holds once the doc joins: the union of both, or
- * CENT_KEEP if that is past CENT_MAX (cent_trim()).
- */
-static size_t
-cent_need(const struct clusterer *c, const struct cstory *s, const struct plan *pl)
-{
-	size_t	i = 0, j = 0, n = s->st_ncent + pl->pl_nk;
-
-	while (i < s->st_ncent && j < pl->pl_nk) {
-		uint64_t	hs = c->c_thash[s->st_cent[i].ce_term], hd = c->c_kt[j].kt_hash;
-
-		n -= hs == hd;
-		i += hs <= hd;
-		j += hd <= hs;
-	}
-	return n > CENT_MAX ? CENT_KEEP : n;
-}
-
-/*
  * Room in the story the doc joins (or starts). Centroids are merged in
  * c_merge and copied to the story (story_join()), so the story's array only
  * ever holds what it keeps: it is replaced by one of exactly that length when
  * it must grow, which is one malloc and free an add and leaves no slack (the
- * growth by half it replaced left 27%, 115 bytes an article). A story
- * absorbing another gets the room for both, untrimmed (story_absorb()).
+ * growth by half it replaced left 27%, 115 bytes an article). Here the merge
+ * is not yet known: the room is for the most it can hold, both centroids'
+ * terms as if none were shared, at most CENT_MAX (past it, cent_trim() keeps
+ * CENT_KEEP); story_join() keeps the story's own array if that is enough,
+ * else takes one of exactly the merge's length, or this room should malloc()
+ * fail there (a realloc() cutting this room left holes: 836 bytes an article
+ * by RSS at 300,000 held against 796). Counting the shared terms here walked
+ * the centroid in hash order, a cache miss a term, half of add_planned()'s
+ * samples at saturation; an add takes 0.98-0.99 of the time it took then, in
+ * one process beside a clusterer that counted (bench/index -R, a throwaway).
+ * A story absorbing another gets the room for both, untrimmed
+ * (story_absorb()).
  */
 static int
-story_room(struct clusterer *c, struct cstory *s, const struct doc *d, struct plan *pl)
+story_room(struct cstory *s, const struct doc *d, struct plan *pl)
 {
-	size_t	need;
+	size_t	most = s->st_ncent + pl->pl_nk;
 
 	if (pl->pl_absorb != NULL)
 		return cluster_story_reserve(s, pl->pl_nk + pl->pl_absorb->st_ncent, d->source);
-	if ((need = cent_need(c, s, pl)) > s->st_capcent) {
-		if ((pl->pl_cent = grow(NULL, sizeof(*pl->pl_cent), need)) == NULL)
+	if (most > CENT_MAX)
+		most = CENT_MAX;
+	if (most > s->st_capcent) {
+		if ((pl->pl_cent = grow(NULL, sizeof(*pl->pl_cent), most)) == NULL)
 			return -ENOMEM;
-		pl->pl_capcent = (uint32_t)need;
+		pl->pl_capcent = (uint32_t)most;
 	}
 	return cluster_story_reserve(s, 0, d->source);
 }
@@ -1412,7 +1405,7 @@ add_reserve(struct clusterer *c, uint32_t id, const struct doc *d, struct plan *
 	}
 	if (pl->pl_absorb != NULL && absorb_reserve(s, pl->pl_absorb) < 0)
 		return -ENOMEM;
-	if (story_room(c, s, d, pl) < 0 || postings_reserve(c, pl) < 0)
+	if (story_room(s, d, pl) < 0 || postings_reserve(c, pl) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -1960,12 +1953,23 @@ story_join(struct clusterer *c, struct cstory *s, uint32_t id, struct plan *pl)
 	n = cent_merge(c, s, id);
 	post_terms(c, s, c->c_merge, n, pl);
 	n = cent_trim(c, s, c->c_merge, n);
-	if (pl->pl_cent != NULL) {
+	if (pl->pl_cent != NULL && n <= s->st_capcent) {
+		free(pl->pl_cent);	/* the story's own is enough */
+	} else if (pl->pl_cent != NULL) {
+		/* exactly n if malloc() can, else the room reserved, which cannot fail now */
+		struct cent	*v = n < pl->pl_capcent ? malloc(n * sizeof(*v)) : NULL;
+
 		free(s->st_cent);
-		s->st_cent = pl->pl_cent;
-		s->st_capcent = pl->pl_capcent;
-		pl->pl_cent = NULL;
+		if (v != NULL) {
+			free(pl->pl_cent);
+			s->st_cent = v;
+			s->st_capcent = (uint32_t)n;
+		} else {
+			s->st_cent = pl->pl_cent;
+			s->st_capcent = pl->pl_capcent;
+		}
 	}
+	pl->pl_cent = NULL;
 	assert(n <= s->st_capcent);
 	if (n > 0)	/* an article without terms may leave both NULL */
 		memcpy(s->st_cent, c->c_merge, n * sizeof(*s->st_cent));
