@@ -144,7 +144,7 @@ ahead_main(void *arg)
 {
 	struct ahead	*a = arg;
 	int64_t		 i;
-	int		 stream;
+	int		 stream, fresh;
 	unsigned	 batch = 0;
 
 	pthread_mutex_lock(&a->mu);
@@ -156,14 +156,14 @@ ahead_main(void *arg)
 		a->posted = 0;
 		a->busy = 1;
 		stream = a->stream;
-		if (batch != a->batches) {
-			/* woken for a new batch, not for more posts of a stream */
-			batch = a->batches;
-			pthread_mutex_unlock(&a->mu);
+		/* woken for a new batch, not for more posts of a stream */
+		fresh = batch != a->batches;
+		batch = a->batches;
+		pthread_mutex_unlock(&a->mu);
+		if (fresh) {
 			decoded_drop(a);
 			a->dropper = a->dec.drop;
-		} else
-			pthread_mutex_unlock(&a->mu);
+		}
 		while ((i = claim(a, stream)) >= 0) {
 			struct made		*m = &a->slot[i];
 			const struct doc	*d;
