@@ -1,9 +1,10 @@
 /*
  * fuzz-request: a request body, as POST /v1/articles, PUT /v1/articles/ID
  * and POST /v1/similar read it: request_json_load() (depth limit, then
- * jansson with the handlers' flags), request_batch(), api_article_parse() on
- * each article; each article accepted is then stored in a fresh in-memory
- * store and its verdict rendered, as ingest() does. Input: the raw body.
+ * jansson with the handlers' flags, its document the one jansson alone
+ * makes), request_batch(), api_article_parse() on each article; each article
+ * accepted is then stored in a fresh in-memory store and its verdict
+ * rendered, as ingest() does. Input: the raw body.
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -96,15 +97,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct config	*c = fuzz_config();
 	struct store		*s = NULL;
 	struct api_error	 err;
-	json_t			*doc, *items, *item;
+	json_t			*doc, *plain, *items, *item;
 	size_t			 i;
 
 	if (size > c->max_request_bytes)
 		return 0;
+	/* what request_json_load() lifts and decodes itself, jansson would read alike */
+	plain = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
 	if (request_json_load(data, size, c->max_json_depth, &doc, &err) != 0) {
 		assert(err.status == 400 || err.status == 422);
+		assert(plain == NULL || strcmp(err.code, "too_deep") == 0);
+		json_decref(plain);
 		return 0;
 	}
+	assert(plain != NULL && json_equal(doc, plain));
+	json_decref(plain);
 	/* POST /v1/articles: one article, or a batch of them */
 	if (request_batch(doc, c->max_batch, &items, &err) != 0)
 		assert(err.status == 400 || err.status == 413);
