@@ -70,9 +70,10 @@ CONF
 }
 
 # start_floor: bench/floor on a free loopback port, stopped at exit; sets
-# floor_pid and faddr once it listens.
+# floor_pid and faddr once it listens. FLOOR_ARGS: its options (-l: decode
+# as storyd does).
 start_floor() {
-	"$floor" > "$tmp/floor.out" &
+	"$floor" ${FLOOR_ARGS:-} > "$tmp/floor.out" &
 	floor_pid=$!
 	extra_pids="$extra_pids $floor_pid"
 	line=$(wait_line "$tmp/floor.out" "listening on") || exit 1
