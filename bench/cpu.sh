@@ -9,6 +9,7 @@
 #   env: PRELOAD (s of batches of 100 from empty first, 12), DURATION (s per
 #        load, 10), CONNS (16), LOADS (articles a request, "1 100"),
 #        SNAPSHOT_LOG_BYTES and SNAPSHOT_LOG_SHARE (bench/lib.sh: the defaults)
+#        FLOOR_ARGS (bench/floor's options: -l decodes as storyd does)
 #
 # Columns are microseconds of CPU an article stored: storyd's loop, its
 # second fingerprinter (ahead), its decode thread, the rest of storyd (the

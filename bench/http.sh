@@ -10,6 +10,7 @@
 #        closed loop, 70000, above the floor's rate: made as they are sent,
 #        they took loadgen 10-20 us of CPU each on the cores the servers
 #        use; past them loadgen makes the rest as it sends, and says so)
+#        FLOOR_ARGS (bench/floor's options: -l decodes as storyd does)
 #
 # The snaps column counts the snapshots storyd rebuilt during each of its
 # measurements (from its log): those it started then and one still under way
