@@ -1127,15 +1127,66 @@ lsh_remove(struct lsh *l, uint32_t id, const uint32_t *sig)
 /*
  * The set of ids already reported by one query: open addressing over a
  * power-of-two array, with a bitmap for occupancy since every uint32 is a
- * valid id.
+ * valid id. It starts on the caller's stack and moves to the heap, twice
+ * the size each time, when half full.
  */
 struct idset {
 	uint32_t	*key;
 	uint64_t	*used;
-	uint32_t	 mask;
+	uint32_t	 mask, n;
+	int		 heap;
 };
 
-/* 1 if id was new. */
+static void
+idset_put(struct idset *set, uint32_t id)
+{
+	uint32_t	i = (uint32_t)((id * 0x9e3779b97f4a7c15ull) >> 32) & set->mask;
+
+	while (set->used[i / 64] & (1ull << (i % 64)))
+		i = (i + 1) & set->mask;
+	set->used[i / 64] |= 1ull << (i % 64);
+	set->key[i] = id;
+	set->n++;
+}
+
+static void
+idset_free(struct idset *set)
+{
+	if (set->heap) {
+		free(set->key);
+		free(set->used);
+	}
+	set->key = NULL;
+}
+
+/* Twice the room, the ids put again; -ENOMEM leaves the set as it was. */
+static int
+idset_grow(struct idset *set)
+{
+	struct idset	 old = *set;
+	size_t		 cap = ((size_t)set->mask + 1) * 2;
+
+	if (cap > (size_t)UINT32_MAX + 1)
+		return -ENOMEM;
+	set->key = malloc(cap * sizeof(*set->key));
+	set->used = calloc(cap / 64, sizeof(*set->used));
+	if (set->key == NULL || set->used == NULL) {
+		free(set->key);
+		free(set->used);
+		*set = old;
+		return -ENOMEM;
+	}
+	set->mask = (uint32_t)(cap - 1);
+	set->n = 0;
+	set->heap = 1;
+	for (uint32_t i = 0; i <= old.mask; i++)
+		if (old.used[i / 64] & (1ull << (i % 64)))
+			idset_put(set, old.key[i]);
+	idset_free(&old);
+	return 0;
+}
+
+/* 1 if id was new, 0 if the set held it; -ENOMEM if it had no room for it. */
 static int
 idset_add(struct idset *set, uint32_t id)
 {
@@ -1146,8 +1197,15 @@ idset_add(struct idset *set, uint32_t id)
 			return 0;
 		i = (i + 1) & set->mask;
 	}
-	set->used[i / 64] |= 1ull << (i % 64);
-	set->key[i] = id;
+	if (set->n + 1 > (set->mask + 1) / 2) {
+		if (idset_grow(set) < 0)
+			return -ENOMEM;
+		idset_put(set, id);
+	} else {
+		set->used[i / 64] |= 1ull << (i % 64);
+		set->key[i] = id;
+		set->n++;
+	}
 	return 1;
 }
 
@@ -1172,60 +1230,41 @@ seen_before(const struct lsh *l, const uint32_t *sig, unsigned band, size_t nth,
 }
 
 #define QUERY_STACK_SET	1024	/* slots on the stack: up to 512 candidates */
-#define QUERY_TAGS	256u	/* tags kept for the second pass; later bands hash again */
 
+/*
+ * One walk a band, the set growing as it must: a walk asks for a held
+ * signature's tag at least once, and a first pass that counted the
+ * candidates to size the set cost as much as the pass that reports them.
+ */
 size_t
 lsh_query(const struct lsh *l, const uint32_t *sig, uint32_t *out, size_t max)
 {
 	uint32_t	 stack_key[QUERY_STACK_SET];
-	uint64_t	 stack_used[QUERY_STACK_SET / 64];
-	uint32_t	 tags[QUERY_TAGS], id;
-	unsigned	 nt = l->bands < QUERY_TAGS ? l->bands : QUERY_TAGS;
-	struct idset	 set = { stack_key, stack_used, QUERY_STACK_SET - 1 };
+	uint64_t	 stack_used[QUERY_STACK_SET / 64] = { 0 };
+	uint32_t	 tag[TAG_BATCH], id;
+	struct idset	 set = { stack_key, stack_used, QUERY_STACK_SET - 1, 0, 0 };
 	struct bscan	 s;
-	size_t		 total = 0, found = 0, cap;
-	int		 heap = 0;
-
-	tags_fetch(l, sig, 0, nt, tags);
-	for (unsigned j = 0; j < l->bands; j++) {
-		bscan_start(&s, l, j, j < nt ? tags[j] : band_tag(l, j, sig));
-		while (bscan_next(&s, &id))
-			total++;
-	}
-	if (total == 0)
-		return 0;
-	for (cap = 64; cap < 2 * total; cap *= 2)
-		;
-	if (cap > QUERY_STACK_SET) {
-		set.key = malloc(cap * sizeof(uint32_t));
-		set.used = malloc(cap / 8);
-		set.mask = (uint32_t)cap - 1;
-		heap = 1;
-		/* Out of memory: dedupe by rescanning the buckets instead. */
-		if (set.key == NULL || set.used == NULL) {
-			free(set.key);
-			free(set.used);
-			set.key = NULL;
-		}
-	} else
-		set.mask = (uint32_t)cap - 1;
-	if (set.key != NULL)
-		memset(set.used, 0, (set.mask + 1) / 8);
+	size_t		 found = 0;
+	int		 fresh;
 
 	for (unsigned j = 0; j < l->bands; j++) {
-		bscan_start(&s, l, j, j < nt ? tags[j] : band_tag(l, j, sig));
+		if (j % TAG_BATCH == 0)
+			tags_fetch(l, sig, j, l->bands - j < TAG_BATCH ? l->bands - j : TAG_BATCH, tag);
+		bscan_start(&s, l, j, tag[j % TAG_BATCH]);
 		for (size_t nth = 0; bscan_next(&s, &id); nth++) {
-			if (set.key != NULL ? !idset_add(&set, id) : seen_before(l, sig, j, nth, id))
+			/* out of memory: dedupe by walking the buckets again */
+			if (set.key == NULL || (fresh = idset_add(&set, id)) < 0) {
+				idset_free(&set);
+				fresh = !seen_before(l, sig, j, nth, id);
+			}
+			if (!fresh)
 				continue;
 			if (found < max)
 				out[found] = id;
 			found++;
 		}
 	}
-	if (heap && set.key != NULL) {
-		free(set.key);
-		free(set.used);
-	}
+	idset_free(&set);
 	return found;
 }
 

@@ -302,45 +302,56 @@ test_removed_ids_are_not_returned_and_memory_shrinks(void **state)
 /*
  * More candidates than lsh_query() dedupes on the stack (512), each in two
  * bands' buckets: each comes once, first band first, and within a band in
- * insertion order.
+ * insertion order, the ids reported before the set moved to the heap among
+ * those it holds after.
  */
 static void
-test_large_candidate_sets_are_deduplicated(void **state)
+candidates_deduplicated(unsigned n, unsigned bands, unsigned rows)
 {
-	enum { N = 1000, BANDS = 20, ROWS = 6 };
-	struct lsh	*l = index_new(BANDS, ROWS);
-	uint32_t	 q[K], (*sig)[K] = malloc(N * sizeof(*sig)), *out = malloc(N * sizeof(*out));
-	uint8_t		 seen[N] = { 0 };
+	struct lsh	*l = index_new(bands, rows);
+	uint32_t	 q[K], (*sig)[K] = malloc(n * sizeof(*sig)), *out = malloc(n * sizeof(*out));
+	uint8_t		*seen = calloc(n, 1);
 	size_t		 m = 0;
 
-	(void)state;
 	assert_non_null(sig);
 	assert_non_null(out);
+	assert_non_null(seen);
+	assert_true(bands * rows <= K && n * 2 / bands <= LSH_BUCKET_MAX);
 	for (unsigned r = 0; r < K; r++)
 		q[r] = r;
-	for (unsigned i = 0; i < N; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		for (unsigned r = 0; r < K; r++) {
-			unsigned	b = r / ROWS;
+			unsigned	b = r / rows;
 
-			/* id i shares bands i % 20 and (i + 1) % 20 with q: 100 ids a bucket */
-			sig[i][r] = b == i % BANDS || b == (i + 1) % BANDS ? q[r] : 100000 + i * K + r;
+			/* id i shares bands i % bands and (i + 1) % bands with q */
+			sig[i][r] = b == i % bands || b == (i + 1) % bands ? q[r] : 100000 + i * K + r;
 		}
 		assert_int_equal(insert(l, i, sig[i]), 0);
 	}
-	assert_int_equal(lsh_query(l, q, out, N), N);
-	for (unsigned b = 0; b < BANDS; b++)
-		for (unsigned i = 0; i < N; i++)
-			if ((b == i % BANDS || b == (i + 1) % BANDS) && !seen[i]) {
+	assert_int_equal(lsh_query(l, q, out, n), n);
+	for (unsigned b = 0; b < bands; b++)
+		for (unsigned i = 0; i < n; i++)
+			if ((b == i % bands || b == (i + 1) % bands) && !seen[i]) {
 				seen[i] = 1;
 				assert_int_equal(out[m++], i);
 			}
-	assert_int_equal(m, N);
-	for (unsigned i = 0; i < N; i += 2)
+	assert_int_equal(m, n);
+	assert_int_equal(lsh_query(l, q, out, 10), n);	/* all counted, ten reported */
+	for (unsigned i = 0; i < n; i += 2)
 		lsh_remove(l, i, sig[i]);
-	assert_int_equal(lsh_query(l, q, out, N), N / 2);
+	assert_int_equal(lsh_query(l, q, out, n), n / 2);
 	lsh_free(l);
 	free(sig);
 	free(out);
+	free(seen);
+}
+
+static void
+test_large_candidate_sets_are_deduplicated(void **state)
+{
+	(void)state;
+	candidates_deduplicated(1000, 20, 6);	/* the set moves to the heap once */
+	candidates_deduplicated(2400, 40, 3);	/* and grows twice more there */
 }
 
 /*
