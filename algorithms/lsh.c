@@ -297,6 +297,27 @@ tag_of(const struct lsh *l, unsigned j, uint32_t id)
 	return j == l->moving && move_kept(l, id) ? l->kept[id] : id_tag(l, j, id);
 }
 
+/*
+ * Whether held id files band j under tag. vals, when known, are the band's
+ * values tag was made from: values whose low 16 bits are the same give the
+ * same tag without a hash, which is most of the times a walk asks (the slot
+ * it asks of shares tag's home and low bits); others are hashed from what
+ * was read, since two sets of values may share a tag.
+ */
+static int
+id_has_tag(const struct lsh *l, unsigned j, uint32_t id, uint32_t tag, const uint32_t *vals)
+{
+	uint32_t	v[ROWS_CHUNK];
+	unsigned	i;
+
+	if (vals == NULL || l->rows > ROWS_CHUNK || (j == l->moving && move_kept(l, id)))
+		return tag_of(l, j, id) == tag;
+	l->rows_fn(l->rows_arg, id, j * l->rows, l->rows, v);
+	for (i = 0; i < l->rows && (uint16_t)(v[i] ^ vals[i]) == 0; i++)
+		;
+	return i == l->rows || tag_from_hash(band_hash_chunk(v, l->rows, j)) == tag;
+}
+
 static uint32_t
 band_tag(const struct lsh *l, unsigned j, const uint32_t *sig)
 {
@@ -353,6 +374,7 @@ struct walk {
 	const struct table	*t;
 	unsigned		 j;
 	uint32_t		 tag, i, d;
+	const uint32_t		*vals;		/* tag's values, or NULL (id_has_tag()) */
 	uint32_t		 dist;		/* slot i's distance; DIST_SAT: that or more */
 	uint32_t		 prev;		/* the slot before's exact distance, or DIST_UNKNOWN */
 	int			 match;		/* slot i holds tag */
@@ -379,17 +401,18 @@ walk_read(struct walk *w)
 		w->match = 0;
 	else if (!slot_same(v))
 		w->match = slot_taglo(v) == (w->tag & TAGLO_MASK) &&
-		    tag_of(w->l, w->j, slot_id(v)) == w->tag;
+		    id_has_tag(w->l, w->j, slot_id(v), w->tag, w->vals);
 	/* else: the bucket of the slot before, whose match stands */
 	w->prev = exact ? w->dist : DIST_UNKNOWN;
 }
 
 /* Start at tag's home; 0 if the run ends there (an empty slot). */
 static int
-walk_start(struct walk *w, const struct lsh *l, unsigned j, const struct table *t, uint32_t tag)
+walk_start(struct walk *w, const struct lsh *l, unsigned j, const struct table *t, uint32_t tag,
+    const uint32_t *vals)
 {
-	*w = (struct walk){ .l = l, .t = t, .j = j, .tag = tag, .i = home_of(tag, t->cap),
-	    .prev = DIST_UNKNOWN };
+	*w = (struct walk){ .l = l, .t = t, .j = j, .tag = tag, .vals = vals,
+	    .i = home_of(tag, t->cap), .prev = DIST_UNKNOWN };
 	if (t->slot[w->i] == 0)
 		return 0;
 	walk_read(w);
@@ -419,9 +442,10 @@ struct tscan {
 };
 
 static void
-tscan_start(struct tscan *s, const struct lsh *l, unsigned j, const struct table *t, uint32_t tag)
+tscan_start(struct tscan *s, const struct lsh *l, unsigned j, const struct table *t, uint32_t tag,
+    const uint32_t *vals)
 {
-	s->live = walk_start(&s->w, l, j, t, tag) && s->w.dist >= s->w.d;
+	s->live = walk_start(&s->w, l, j, t, tag, vals) && s->w.dist >= s->w.d;
 	s->seen = 0;
 }
 
@@ -472,13 +496,14 @@ bucket_drop_oldest(struct table *t, uint32_t first, uint32_t last, uint32_t id)
  * oldest instead. Room is assured.
  */
 static void
-table_put(const struct lsh *l, unsigned j, struct table *t, uint32_t tag, uint32_t id)
+table_put(const struct lsh *l, unsigned j, struct table *t, uint32_t tag, const uint32_t *vals,
+    uint32_t id)
 {
 	struct tscan	s;
 	uint32_t	got, at, first = 0, last = 0, n = 0, e, p;
 
 	/* past the bucket, the walk stands where (tag, id) goes */
-	tscan_start(&s, l, j, t, tag);
+	tscan_start(&s, l, j, t, tag, vals);
 	while (tscan_next(&s, &got, &at)) {
 		first = n++ == 0 ? at : first;
 		last = at;
@@ -675,7 +700,7 @@ move_run(const struct lsh *l, unsigned j, uint32_t i)
 		v = o->slot[i];
 		if (!slot_same(v))	/* a run starts a bucket */
 			tag = tag_of(l, j, slot_id(v));
-		table_put(l, j, &bd->cur, tag, slot_id(v));
+		table_put(l, j, &bd->cur, tag, NULL, slot_id(v));
 		o->slot[i] = 0;
 		o->used--;
 	}
@@ -756,7 +781,7 @@ move_start(struct lsh *l, unsigned j, uint32_t cap)
 }
 
 static int
-band_insert(struct lsh *l, unsigned j, uint32_t tag, uint32_t id)
+band_insert(struct lsh *l, unsigned j, uint32_t tag, const uint32_t *vals, uint32_t id)
 {
 	struct band	*bd = &l->band[j];
 	uint64_t	 n = (uint64_t)bd->cur.used + bd->old.used + 1;
@@ -782,7 +807,7 @@ band_insert(struct lsh *l, unsigned j, uint32_t tag, uint32_t id)
 		if (move_kept(l, id))	/* an id filed again keeps its new tag */
 			l->kept[id] = tag;
 	}
-	table_put(l, j, &bd->cur, tag, id);
+	table_put(l, j, &bd->cur, tag, vals, id);
 	return 0;
 }
 
@@ -820,10 +845,10 @@ struct bscan {
 };
 
 static void
-bscan_start(struct bscan *s, const struct lsh *l, unsigned j, uint32_t tag)
+bscan_start(struct bscan *s, const struct lsh *l, unsigned j, uint32_t tag, const uint32_t *vals)
 {
 	s->bd = &l->band[j];
-	tscan_start(&s->ts, l, j, s->bd->old.slot != NULL ? &s->bd->old : &s->bd->cur, tag);
+	tscan_start(&s->ts, l, j, s->bd->old.slot != NULL ? &s->bd->old : &s->bd->cur, tag, vals);
 }
 
 /* The next id under the tag; 0 at the end. */
@@ -836,7 +861,7 @@ bscan_next(struct bscan *s, uint32_t *id)
 		return 1;
 	if (s->ts.w.t != &s->bd->old)
 		return 0;
-	tscan_start(&s->ts, s->ts.w.l, s->ts.w.j, &s->bd->cur, s->ts.w.tag);
+	tscan_start(&s->ts, s->ts.w.l, s->ts.w.j, &s->bd->cur, s->ts.w.tag, s->ts.w.vals);
 	return tscan_next(&s->ts, id, &at);
 }
 
@@ -954,7 +979,7 @@ lsh_insert(struct lsh *l, uint32_t id, const uint32_t *sig)
 	for (j = 0; j < l->bands; j++) {
 		if (j % TAG_BATCH == 0)
 			tags_fetch(l, sig, j, l->bands - j < TAG_BATCH ? l->bands - j : TAG_BATCH, tag);
-		if ((r = band_insert(l, j, tag[j % TAG_BATCH], id)) < 0)
+		if ((r = band_insert(l, j, tag[j % TAG_BATCH], sig + (size_t)j * l->rows, id)) < 0)
 			break;
 	}
 	if (r < 0) {
@@ -1030,7 +1055,7 @@ table_fill(const struct lsh *l, unsigned j, struct table *t, const struct fill *
 	}
 	t->used = m - over;
 	for (i = 0; i < over; i++)
-		table_put(l, j, t, out[i].tag, out[i].id);
+		table_put(l, j, t, out[i].tag, NULL, out[i].id);
 }
 
 /*
@@ -1216,12 +1241,12 @@ seen_before(const struct lsh *l, const uint32_t *sig, unsigned band, size_t nth,
 	struct bscan	s;
 	uint32_t	got;
 
-	bscan_start(&s, l, band, band_tag(l, band, sig));
+	bscan_start(&s, l, band, band_tag(l, band, sig), sig + (size_t)band * l->rows);
 	for (size_t k = 0; k < nth && bscan_next(&s, &got); k++)
 		if (got == id)
 			return 1;
 	for (unsigned j = 0; j < band; j++) {
-		bscan_start(&s, l, j, band_tag(l, j, sig));
+		bscan_start(&s, l, j, band_tag(l, j, sig), sig + (size_t)j * l->rows);
 		while (bscan_next(&s, &got))
 			if (got == id)
 				return 1;
@@ -1250,7 +1275,7 @@ lsh_query(const struct lsh *l, const uint32_t *sig, uint32_t *out, size_t max)
 	for (unsigned j = 0; j < l->bands; j++) {
 		if (j % TAG_BATCH == 0)
 			tags_fetch(l, sig, j, l->bands - j < TAG_BATCH ? l->bands - j : TAG_BATCH, tag);
-		bscan_start(&s, l, j, tag[j % TAG_BATCH]);
+		bscan_start(&s, l, j, tag[j % TAG_BATCH], sig + (size_t)j * l->rows);
 		for (size_t nth = 0; bscan_next(&s, &id); nth++) {
 			/* out of memory: dedupe by walking the buckets again */
 			if (set.key == NULL || (fresh = idset_add(&set, id)) < 0) {

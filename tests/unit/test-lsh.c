@@ -355,6 +355,47 @@ test_large_candidate_sets_are_deduplicated(void **state)
 }
 
 /*
+ * Different values whose tags agree (24 bits of hash, so among 16,384 sets
+ * of values a few pairs do) share one bucket: a query for either finds
+ * both, in insertion order, and once the first is removed the others.
+ */
+static void
+test_values_of_one_tag_share_a_bucket(void **state)
+{
+	enum { N = 16384 };
+	struct lsh	*l = index_new(1, 1);
+	uint32_t	*v = malloc(N * sizeof(*v)), out[8], out2[8];
+	unsigned	 pairs = 0;
+
+	(void)state;
+	assert_non_null(v);
+	for (uint32_t i = 0; i < N; i++) {
+		v[i] = i;
+		assert_int_equal(insert(l, i, &v[i]), 0);
+	}
+	for (uint32_t i = 0; i < N; i++) {
+		size_t	n = lsh_query(l, &v[i], out, 8);
+
+		assert_true(n >= 1 && n <= 8 && contains(out, n, i));
+		if (n == 1 || out[0] != i)
+			continue;
+		/* i leads a bucket that others joined: each finds the same ids */
+		for (size_t k = 1; k < n; k++) {
+			assert_true(out[k] > out[k - 1]);
+			assert_int_equal(lsh_query(l, &v[out[k]], out2, 8), n);
+			assert_memory_equal(out, out2, n * sizeof(*out));
+		}
+		pairs += (unsigned)(n - 1);
+		lsh_remove(l, i, &v[i]);
+		assert_int_equal(lsh_query(l, &v[out[1]], out2, 8), n - 1);
+		assert_memory_equal(out + 1, out2, (n - 1) * sizeof(*out));
+	}
+	assert_true(pairs > 0);
+	lsh_free(l);
+	free(v);
+}
+
+/*
  * Copies of one text share every bucket: a bucket keeps the newest
  * LSH_BUCKET_MAX ids, in insertion order, the older ones still held; a
  * filled index keeps the same ones; removals of dropped and kept ids count.
@@ -924,6 +965,7 @@ main(void)
 		cmocka_unit_test(test_query_returns_each_id_once_in_band_order),
 		cmocka_unit_test(test_removed_ids_are_not_returned_and_memory_shrinks),
 		cmocka_unit_test(test_large_candidate_sets_are_deduplicated),
+		cmocka_unit_test(test_values_of_one_tag_share_a_bucket),
 		cmocka_unit_test(test_full_buckets_keep_their_newest_ids),
 		cmocka_unit_test(test_buckets_keep_insertion_order_through_growth_and_removal),
 		cmocka_unit_test(test_tables_moving_in_steps_answer_as_before),
