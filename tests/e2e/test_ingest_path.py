@@ -7,7 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from e2e_helpers import (article, assert_error, assert_status, assert_verdict, get_article,
-                         text_for)
+                         post_article, post_batch, same_text, text_for)
 
 
 def post_raw(client, body):
@@ -30,6 +30,29 @@ def test_reply_escapes_the_id_as_jansson_does(client, uid):
     body = assert_status(reply, 201)
     assert body["id"] == a_id
     assert '\\u0001' in reply.body.decode("utf-8")
+
+
+def long_id(uid, tag):
+    """An id of the 256 bytes allowed, most of them escaped in a reply (~1 KB)."""
+    base = uid(tag) + "-"
+    return base + '\u0001"' * ((256 - len(base)) // 2)
+
+
+def test_replies_of_many_long_escaped_ids_come_whole(client, uid):
+    # five matches of ~1 KB each and the id: a verdict of ~6 KB, a batch of ~13 KB
+    first = article(long_id(uid, "0"))
+    assert len(first["id"].encode()) <= 256
+    post_article(client, first)
+    for i in range(1, 6):
+        post_article(client, same_text(first, long_id(uid, str(i))))
+    copy = same_text(first, long_id(uid, "last"))
+    reply = post_raw(client, json.dumps(copy))
+    body = assert_status(reply, 201)
+    assert body["id"] == copy["id"] and body["duplicate_of"] == first["id"]
+    assert len(body["matches"]) == 5 and len(reply.body) > 5 * 1024
+    assert all(len(m["id"]) == len(first["id"]) for m in body["matches"]), body["matches"]
+    results = post_batch(client, [same_text(first, long_id(uid, f"b{i}")) for i in range(2)])
+    assert [r["duplicate_of"] for r in results] == [first["id"]] * 2
 
 
 def test_unknown_fields_of_any_type_are_ignored(client, uid):
