@@ -509,14 +509,18 @@ struct post_decode {
 /*
  * On the decode thread, once a post's body is decoded: if it is a batch,
  * fingerprint the last PRINT_EIGHTHS eighths of its items as
- * ingest_batch() will parse them, and the loop takes what was made. At
- * 100 articles a request the loop fingerprinted each batch from its start
- * (the second thread from its end), 37% of its time, and was the one on a
- * core all the time. Of the shares measured (closed loop, 16 connections,
- * README "Where the time goes"), five eighths kept both cores the
- * busiest; the decode thread doing all made it the one behind.
+ * ingest_batch() will parse them, and the loop takes what was made (the
+ * rest it fingerprints as a batch decoded on the loop). Five
+ * eighths kept both cores busiest while jansson took ~34 us of the decode
+ * thread an article; since the long strings are decoded apart (0edae17,
+ * ~7 us) the thread has the room for all: at 100 a request (LOADS=100
+ * DURATION=8 bench/cpu.sh, three runs each, alternating, 2026-12-02)
+ * 14,450, 13,462 and 14,200 articles/s with all eight against 12,488,
+ * 13,475 and 11,762 with five, the loop 59-63 us an article against
+ * 66-78, the decode thread 59-66 against 40-47; seven gave 12,325, 13,700
+ * and 13,300 against eight's 14,525, 14,025 and 13,400.
  */
-#define PRINT_EIGHTHS	5
+#define PRINT_EIGHTHS	8
 
 static void
 batch_print(struct decode_job *job)
