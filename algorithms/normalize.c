@@ -69,6 +69,10 @@
 #include <string.h>
 #include <strings.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include <utf8proc.h>
 #include <xxhash.h>
 
@@ -627,6 +631,44 @@ push_ascii_word(struct scan *sc, const char *p, size_t n, int digits)
 }
 
 /*
+ * Where the run of ASCII letters and digits at s[i] ends, and whether all of
+ * them are digits. Sixteen bytes at a time where SSE2 is (every x86-64): the
+ * byte loop asked two ranges of each byte, and was a tenth of fingerprint()
+ * on a decode thread's batch. A byte is in [lo, lo + n) when adding 0x80 -
+ * lo takes it to the n lowest signed values.
+ */
+static size_t
+ascii_run(const char *s, size_t len, size_t i, int *digits)
+{
+	size_t	j = i;
+
+	*digits = 1;
+#ifdef __SSE2__
+	while (len - j >= 16) {
+		__m128i		v = _mm_loadu_si128((const void *)(s + j));
+		__m128i		d = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8(0x80 - '0')),
+				    _mm_set1_epi8(-128 + 10));
+		__m128i		a = _mm_cmplt_epi8(_mm_add_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)),
+				    _mm_set1_epi8(0x80 - 'a')), _mm_set1_epi8(-128 + 26));
+		unsigned	run = (unsigned)_mm_movemask_epi8(_mm_or_si128(a, d));
+		unsigned	dig = (unsigned)_mm_movemask_epi8(d);
+
+		if (run != 0xFFFF) {
+			unsigned	in = (1u << __builtin_ctz(~run)) - 1;	/* the run's bytes */
+
+			*digits &= (dig & in) == in;
+			return j + (size_t)__builtin_ctz(~run);
+		}
+		*digits &= dig == 0xFFFF;
+		j += 16;
+	}
+#endif
+	for (; j < len && ascii_alnum((unsigned char)s[j]); j++)
+		*digits &= ascii_digit(s[j]);
+	return j;
+}
+
+/*
  * The run of ASCII letters and digits at s[i]: what scan_cp() does with each
  * of them, without asking what else they might be. Returns where it ends. A
  * whole word, as most words of English text are, goes to the tokens at once.
@@ -634,11 +676,9 @@ push_ascii_word(struct scan *sc, const char *p, size_t n, int digits)
 static size_t
 scan_ascii(struct scan *sc, const char *s, size_t len, size_t i)
 {
-	size_t	j;
-	int	digits = 1;
+	int	digits;
+	size_t	j = ascii_run(s, len, i, &digits);
 
-	for (j = i; j < len && ascii_alnum((unsigned char)s[j]); j++)
-		digits &= ascii_digit(s[j]);
 	sc->space = 0;
 	if (sc->wn == 0 && j - i <= WORD_MAX && (j == len || ends_word((unsigned char)s[j]))) {
 		push_ascii_word(sc, s + i, j - i, digits);

@@ -395,6 +395,49 @@ test_a_word_of_the_longest_length_is_one_word(void **state)
 	}
 }
 
+/*
+ * A run of ASCII letters and digits of every length to 40, at each offset
+ * from the input's start and ending where the input does or at a byte next
+ * to the ranges ('/', ':', '@', '[', '`', '{', 0x7f, 0xff): one word, a
+ * number only when all its bytes are digits (the letter among them first,
+ * last or absent), in lower case.
+ */
+static void
+test_ascii_runs_end_where_their_bytes_do(void **state)
+{
+	static const char	seps[] = "/:@[`{\x7f\xff";
+	char			s[128], want[64];
+	struct tokens		t;
+
+	(void)state;
+	tokens_init(&t);
+	for (size_t n = 1; n <= 40; n++)
+		for (size_t at = 0; at < 17; at++)
+			for (size_t k = 0; k <= sizeof(seps) - 1; k++)
+				for (int kind = 0; kind < 4; kind++) {
+					size_t	len = at + n;
+
+					memset(s, ' ', at);
+					/* digits; letters; digits, a letter last; a letter, digits */
+					for (size_t i = 0; i < n; i++)
+						s[at + i] = kind == 0 || (kind == 2 && i + 1 < n) ||
+						    (kind == 3 && i > 0) ? (char)('0' + i % 10) :
+						    (char)("aBcD"[i % 4]);
+					if (k < sizeof(seps) - 1)
+						memcpy(s + len, (char[]){ seps[k], ' ', 'z' }, 3), len += 3;
+					for (size_t i = 0; i < n; i++)
+						want[i] = (char)(s[at + i] | 0x20);
+					want[n] = '\0';
+					tokens_reset(&t);
+					assert_int_equal(normalize(s, len, 0, &t), 0);
+					assert_true(t.n >= 1);
+					assert_int_equal(t.v[0].len, n);
+					assert_memory_equal(t.text + t.v[0].off, want, n + 1);
+					assert_int_equal(!!(t.v[0].flags & TOK_NUMBER), kind == 0);
+				}
+	tokens_fini(&t);
+}
+
 static void
 test_input_beyond_the_limit_is_ignored(void **state)
 {
@@ -432,6 +475,7 @@ main(void)
 		cmocka_unit_test(test_unfinished_markup_is_text),
 		cmocka_unit_test(test_long_runs_are_cut_not_lost),
 		cmocka_unit_test(test_a_word_of_the_longest_length_is_one_word),
+		cmocka_unit_test(test_ascii_runs_end_where_their_bytes_do),
 		cmocka_unit_test(test_input_beyond_the_limit_is_ignored),
 	};
 
