@@ -18,8 +18,9 @@
  * Parse a request body: at most max_depth arrays and objects deep (checked
  * first, in one linear scan), then JSON with duplicate keys refused and any
  * value at the top, as jansson parses it (long strings are decoded in that
- * scan, faster than jansson does, to the same document). 0 with *doc set (the caller decrefs), or -EINVAL with
- * *err set: 400 too_deep or malformed_json, 422 invalid_utf8.
+ * scan, faster than jansson does, to the same document). 0 with *doc set
+ * (the caller decrefs), or -EINVAL with *err set: 400 too_deep or
+ * malformed_json, 422 invalid_utf8.
  */
 int	request_json_load(const void *buf, size_t len, unsigned max_depth, json_t **doc,
 	    struct api_error *err);
