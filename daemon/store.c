@@ -80,6 +80,7 @@ struct store {
 	struct wal		 *wal;
 	unsigned char		 *doc_buf;	/* log_put()'s encoded doc */
 	size_t			  doc_cap, doc_len;
+	const unsigned char	 *doc_bytes;	/* what log_put() writes: doc_buf, or the put's kept */
 	unsigned char		  choice_buf[CHOICE_MAX];	/* and its choice */
 	int			  replaying;	/* applying the log: evictions come from its records */
 	struct rebuild		 *rebuild;	/* a snapshot being written, or NULL */
@@ -338,20 +339,23 @@ analysed(int r)
 	return r == -ENODATA ? STORE_NO_WORDS : r;
 }
 
+/* a's doc; *taken (if not NULL) says whether it is a->kept's, as a->kept's bytes are. */
 static int
-analyse(struct store *s, const struct article_in *a, const struct doc **doc)
+analyse(struct store *s, const struct article_in *a, const struct doc **doc, int *taken)
 {
 	struct article_text	t = store_text_of(a);
-	uint64_t		taken = fingerprinter_taken(s->fingerprinter);
-	int			r = fingerprint(s->fingerprinter, &t, doc);
+	uint64_t		before = fingerprinter_taken(s->fingerprinter);
+	int			r = fingerprint(s->fingerprinter, &t, doc), took;
 
 	/* a->kept, taken: the log's, or the decode thread's for a client's batch */
-	if (fingerprinter_taken(s->fingerprinter) != taken) {
+	if ((took = fingerprinter_taken(s->fingerprinter) != before)) {
 		if (s->replaying)
 			s->stats.fingerprints_taken++;
 		else
 			s->stats.fingerprinted_ahead++;
 	}
+	if (taken != NULL)
+		*taken = took;
 	return analysed(r);
 }
 
@@ -615,7 +619,7 @@ static void
 put_strings(const struct store *s, const struct article_in *in, const char **str, size_t *len)
 {
 	const char	*v[] = { in->id, in->title, in->body, in->source, in->url,
-			    (const char *)s->doc_buf, (const char *)s->choice_buf };
+			    (const char *)s->doc_bytes, (const char *)s->choice_buf };
 	size_t		 l[] = { in->id_len, in->title_len, in->body_len, in->source_len,
 			    in->url_len, s->doc_len, 0 };
 
@@ -626,26 +630,35 @@ put_strings(const struct store *s, const struct article_in *in, const char **str
 /*
  * Before the put is applied: its doc encoded, and room for its record in
  * the log's buffer, so that log_put() cannot fail once the clusterer has
- * decided. 0, or -errno with nothing changed.
+ * decided. A doc taken from in->kept is logged as those bytes, which are
+ * what doc_encode() would make of it (fingerprint() takes only such), so
+ * the loop does not encode again what the decode thread encoded. 0, or
+ * -errno with nothing changed.
  */
 static int
-log_put_ready(struct store *s, const struct article_in *in, const struct doc *doc)
+log_put_ready(struct store *s, const struct article_in *in, const struct doc *doc, int taken)
 {
 	const char	*str[PUT_STRS];
 	size_t		 len[PUT_STRS], n;
 
 	if (s->wal == NULL || s->replaying)
 		return 0;
-	if ((n = doc_encoded_size(doc, &s->params.cluster)) > s->doc_cap) {
-		unsigned char	*p = realloc(s->doc_buf, n);
+	if (taken) {
+		s->doc_bytes = in->kept;
+		s->doc_len = in->kept_len;
+	} else {
+		if ((n = doc_encoded_size(doc, &s->params.cluster)) > s->doc_cap) {
+			unsigned char	*p = realloc(s->doc_buf, n);
 
-		if (p == NULL)
-			return -ENOMEM;
-		s->doc_buf = p;
-		s->doc_cap = n;
+			if (p == NULL)
+				return -ENOMEM;
+			s->doc_buf = p;
+			s->doc_cap = n;
+		}
+		doc_encode(doc, &s->params.cluster, s->doc_buf);
+		s->doc_bytes = s->doc_buf;
+		s->doc_len = n;
 	}
-	doc_encode(doc, &s->params.cluster, s->doc_buf);
-	s->doc_len = n;
 	put_strings(s, in, str, len);
 	n = 8 * PUT_INTS + CHOICE_MAX;
 	for (int i = 0; i < PUT_STRS; i++) {
@@ -753,7 +766,7 @@ apply_put(struct store *s, const struct article_in *in, int replace,
 	uint32_t		 hash;
 	uint32_t		 index;
 	size_t			 slot;
-	int			 found, r;
+	int			 found, r, taken = 0;
 
 	content_hash(in, content);
 	/* the id is hashed once per put, however many lookups it needs */
@@ -772,7 +785,7 @@ apply_put(struct store *s, const struct article_in *in, int replace,
 		doc = pre->doc;
 		r = pre->r;
 	} else
-		r = analyse(s, in, &doc);
+		r = analyse(s, in, &doc, &taken);
 	if (r != 0)
 		return r;
 	/*
@@ -783,7 +796,7 @@ apply_put(struct store *s, const struct article_in *in, int replace,
 	 */
 	evicted = s->evicted;
 	if ((r = make_room(s, published_of(in), in->now, !found)) != 0 ||
-	    (r = log_put_ready(s, in, doc)) != 0)
+	    (r = log_put_ready(s, in, doc, taken)) != 0)
 		return r;
 	/* an eviction shifts ids back in the table, and may have taken the article being replaced */
 	if (s->evicted != evicted)
@@ -948,7 +961,7 @@ store_similar(struct store *s, const struct article_in *in, struct verdict *out)
 	const struct doc	*doc;
 	int			 r;
 
-	if ((r = analyse(s, in, &doc)) != 0)
+	if ((r = analyse(s, in, &doc, NULL)) != 0)
 		return r;
 	return cluster_query(s->clusterer, doc, out);
 }

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <xxhash.h>
 
+#include "fingerprint.h"
 #include "le.h"
 #include "pages.h"
 #include "store.h"
@@ -284,6 +285,30 @@ test_the_oldest_articles_go_beyond_max_articles(void **state)
 	store_free(s);
 }
 
+/*
+ * When set, churn()'s and churn_stories()'s puts come fingerprinted by it,
+ * as the decode thread sends a client's batch (article_in.kept).
+ */
+static struct fingerprinter	*fingerprinted_by;
+
+static int
+put(struct store *s, struct article_in *a, int replace, struct verdict *v)
+{
+	static unsigned char	 kept[1 << 14];
+	struct article_text	 t = store_text_of(a);
+	struct cluster_params	 cp;
+	const struct doc	*d;
+
+	cluster_params_default(&cp);
+	if (fingerprinted_by != NULL && fingerprint(fingerprinted_by, &t, &d) == 0) {
+		assert_true(doc_encoded_size(d, &cp) <= sizeof(kept));
+		doc_encode(d, &cp, kept);
+		a->kept = kept;
+		a->kept_len = doc_encoded_size(d, &cp);
+	}
+	return store_put(s, a, replace, v);
+}
+
 /* A random history of puts, replacements, retries and deletes. */
 static void
 churn(struct store *s, unsigned seed, int n)
@@ -308,7 +333,7 @@ churn(struct store *s, unsigned seed, int n)
 
 		a.published = 1687161600 + i * 60;
 		a.now = a.published;
-		store_put(s, &a, r % 3 == 0, &v);
+		put(s, &a, r % 3 == 0, &v);
 	}
 }
 
@@ -346,7 +371,7 @@ churn_stories(struct store *s, unsigned seed, int n)
 
 		a.published = 1687161600 + i * 60;
 		a.now = a.published;
-		store_put(s, &a, 0, &(struct verdict){ 0 });
+		put(s, &a, 0, &(struct verdict){ 0 });
 	}
 }
 
@@ -1193,6 +1218,8 @@ crash_and_recover(uint32_t max_articles, int version)
 	describe(s, before, 1 << 16);
 	for (int i = 0; i <= VERDICT_EXACT_DUPLICATE; i++)
 		puts += store_stats(s)->ingested[i];	/* the puts logged */
+	if (fingerprinted_by != NULL)
+		assert_int_equal(store_stats(s)->fingerprinted_ahead, puts);
 	store_free(s);	/* a crash: no final snapshot */
 	if (version == NO_NORMS)
 		assert_true(rewrite_puts(dir, 3, strip_norms) > 50);
@@ -1240,6 +1267,24 @@ test_a_crash_in_a_full_store_recovers_the_same_state_from_the_log(void **state)
 {
 	(void)state;
 	crash_and_recover(100, 0);
+}
+
+/*
+ * Puts that came fingerprinted, as a client's batch does from the decode
+ * thread, log the bytes they came with: after a crash every one is taken
+ * from the log and the state is the same.
+ */
+static void
+test_puts_that_came_fingerprinted_recover_the_same_state(void **state)
+{
+	struct cluster_params	cp;
+
+	(void)state;
+	cluster_params_default(&cp);
+	assert_non_null(fingerprinted_by = fingerprinter_new(&cp));
+	crash_and_recover(1000000, 0);
+	fingerprinter_free(fingerprinted_by);
+	fingerprinted_by = NULL;
 }
 
 /* A log written before puts kept their fingerprints recovers the same state. */
@@ -1408,6 +1453,7 @@ main(void)
 		cmocka_unit_test(test_the_oldest_articles_go_beyond_max_articles),
 		cmocka_unit_test(test_a_crash_after_flush_recovers_the_same_state_from_the_log),
 		cmocka_unit_test(test_a_crash_in_a_full_store_recovers_the_same_state_from_the_log),
+		cmocka_unit_test(test_puts_that_came_fingerprinted_recover_the_same_state),
 		cmocka_unit_test(test_a_log_of_version_1_recovers_the_same_state),
 		cmocka_unit_test(test_a_log_of_version_2_recovers_the_same_state),
 		cmocka_unit_test(test_a_log_without_norms_in_its_decisions_recovers_the_same_state),
