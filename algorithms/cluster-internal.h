@@ -226,6 +226,7 @@ struct plan {
 	uint32_t	 pl_capcent;		/* its length: what the centroid will hold */
 	struct posting	*pl_post[POST_TERMS];	/* new postings for pl_top */
 	size_t		 pl_nfresh;		/* centroid norms in c_fresh */
+	int		 pl_prepared;		/* decide() left the doc's signature in c_ksig, c_wsig */
 };
 
 /*

@@ -686,6 +686,7 @@ find_duplicates(struct clusterer *c, const struct doc *d, struct plan *pl,
 		} while (id != head && out->nmatches < c->c_p.max_matches);
 	}
 	nv = near_candidates(c, d, pl->pl_nk);
+	pl->pl_prepared = 1;	/* by near_candidates(), for add_planned() */
 	if (nv > 0 && pl->pl_group == CLUSTER_NONE) {
 		pl->pl_group = c->c_art[c->c_scored[0].sc_id].ar_group;
 		out->status = VERDICT_NEAR_DUPLICATE;
@@ -2219,8 +2220,9 @@ add_planned(struct clusterer *c, uint32_t id, const struct doc *d, struct plan *
 
 	if ((r = add_reserve(c, id, d, pl)) < 0)
 		goto fail;
-	/* lsh.c reads the signature back (sig_rows()) */
-	sig_prepare(c, d->sig);
+	/* lsh.c reads the signature back (sig_rows()); a decided add has it prepared */
+	if (!pl->pl_prepared)
+		sig_prepare(c, d->sig);
 	memcpy(c->c_sig + (size_t)id * c->c_p.k, c->c_ksig, c->c_p.k);
 	/* both indexes, or neither (cluster_drop_indexes()) */
 	if (c->c_lsh != NULL && (r = lsh_insert(c->c_lsh, id, c->c_wsig)) < 0)
