@@ -459,10 +459,13 @@ doc_terms(struct clusterer *c, const struct doc *d, struct plan *pl)
 		if (!(t->v[i].weight > 0))	/* weights are > 0; keep NaN out */
 			continue;
 		c->c_kt[n++] = (struct kterm){ .kt_hash = t->v[i].hash,
-		    .kt_w = sublinear(t->v[i].weight), .kt_code = tw_code(t->v[i].weight),
+		    .kt_w = t->v[i].weight, .kt_code = tw_code(t->v[i].weight),
 		    .kt_word = t->v[i].word, .kt_term = CLUSTER_NONE };
 	}
+	/* a fingerprinter's doc has doc_terms at most: the weights are sorted only for others' */
 	if (n > c->c_p.doc_terms) {
+		for (i = 0; i < n; i++)
+			c->c_kt[i].kt_w = sublinear(c->c_kt[i].kt_w);
 		qsort(c->c_kt, n, sizeof(*c->c_kt), cmp_kterm_weight);
 		n = c->c_p.doc_terms;
 		qsort(c->c_kt, n, sizeof(*c->c_kt), cmp_kterm_hash);
