@@ -7,6 +7,9 @@
 
 #include <event2/http.h>
 #include <utf8proc.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "request.h"
 
@@ -113,6 +116,33 @@ escape_char(unsigned char e)
 }
 
 /*
+ * Where the run of bytes that stand for themselves in a JSON string (ASCII
+ * from the space up, but the backslash) starting at p ends: sixteen bytes
+ * at a time with SSE2, as a body is mostly such runs (a byte at a time, they
+ * were about a twentieth of the decode thread's instructions at 100
+ * articles a request).
+ */
+static const unsigned char *
+plain_end(const unsigned char *p, const unsigned char *end)
+{
+#ifdef __SSE2__
+	for (; end - p >= 16; p += 16) {
+		__m128i		v = _mm_loadu_si128((const void *)p);
+		/* a signed compare: bytes from 0x80 up are below the space too */
+		unsigned	stop = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+				    _mm_cmplt_epi8(v, _mm_set1_epi8(' ')),
+				    _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+
+		if (stop != 0)
+			return p + __builtin_ctz(stop);
+	}
+#endif
+	while (p < end && *p >= 0x20 && *p < 0x80 && *p != '\\')
+		p++;
+	return p;
+}
+
+/*
  * The text of a string whose contents (no unescaped quote) are p[0..n),
  * into out, which has n bytes (an escape never writes more than it reads):
  * its length, or -1 for what jansson refuses (a control character, an
@@ -129,8 +159,7 @@ string_decode(const unsigned char *p, size_t n, char *out)
 	long			 u, lo;
 
 	while (p < end) {
-		for (run = p; p < end && *p >= 0x20 && *p < 0x80 && *p != '\\'; p++)
-			;
+		p = plain_end(run = p, end);
 		memcpy(o, run, (size_t)(p - run));
 		o += p - run;
 		if (p == end)

@@ -122,6 +122,47 @@ test_what_jansson_refuses_is_refused_alike(void **state)
 	}
 }
 
+/*
+ * Each kind of byte that ends a run of plain ASCII (an escape, UTF-8, a
+ * control character, a byte that is not UTF-8), and two that do not, at
+ * each place of a block of sixteen, where the scan looks at sixteen bytes at
+ * once, and at each distance from the string's end: read as jansson reads
+ * it, and by request.c's own decoder where jansson takes it (a string that
+ * decoder refuses goes to jansson, which would hide a run misread).
+ */
+static void
+check_run(const char *prefix, const char *suffix, int lifted)
+{
+	char	*s = article(prefix, suffix);
+
+	same_as_jansson(s, strlen(s));
+	assert_int_equal(request_json_lifted(s, strlen(s)), lifted);
+	free(s);
+}
+
+static void
+test_what_ends_a_plain_run_anywhere_is_read_as_jansson_reads_it(void **state)
+{
+	static const struct {
+		const char	*s;
+		int		 taken;		/* by jansson */
+	} stop[] = { { "\\n", 1 }, { "\\\\", 1 }, { "\\\"", 1 }, { "\\u00e9", 1 },
+	    { "\xc3\xa9", 1 }, { "\xe2\x80\x99", 1 }, { "\x7f", 1 }, { " ~", 1 },
+	    { "\x1f", 0 }, { "\x01", 0 }, { "\xff", 0 } };
+	static const char		digits[] = "0123456789abcdef0123456789abcdef0123456789abcdef";
+	char				run[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(stop) / sizeof(stop[0]); i++) {
+		for (int at = 0; at < 40; at++) {
+			snprintf(run, sizeof(run), "%.*s%s", at, digits, stop[i].s);
+			check_run(run, "", stop[i].taken);
+			snprintf(run, sizeof(run), "%s%.*s", stop[i].s, at, digits);
+			check_run("", run, stop[i].taken);
+		}
+	}
+}
+
 static void
 test_long_keys_and_marks_stay_jansson_s(void **state)
 {
@@ -233,6 +274,7 @@ main(void)
 	const struct CMUnitTest	tests[] = {
 		cmocka_unit_test(test_long_strings_as_jansson_reads_them),
 		cmocka_unit_test(test_what_jansson_refuses_is_refused_alike),
+		cmocka_unit_test(test_what_ends_a_plain_run_anywhere_is_read_as_jansson_reads_it),
 		cmocka_unit_test(test_long_keys_and_marks_stay_jansson_s),
 		cmocka_unit_test(test_batches_arrays_and_bare_strings),
 		cmocka_unit_test(test_random_mutations_agree),
