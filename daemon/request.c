@@ -217,6 +217,22 @@ lift(struct lift *l, char *o, const unsigned char *p, const unsigned char *q)
 }
 
 /*
+ * The body has LIFT_MARK in it somewhere. A backslash at a time with
+ * memchr(): a body has few, and memmem() read it at ~1.4 instructions a
+ * byte (1% of the decode thread at 100 articles a request).
+ */
+static int
+has_mark(const unsigned char *p, size_t len)
+{
+	const unsigned char	*end = p + len;
+
+	for (; (p = memchr(p, '\\', (size_t)(end - p))) != NULL; p++)
+		if ((size_t)(end - p) >= strlen(LIFT_MARK) && memcmp(p, LIFT_MARK, strlen(LIFT_MARK)) == 0)
+			return 1;
+	return 0;
+}
+
+/*
  * One pass over the body: how deeply arrays and objects nest (counted before
  * parsing, so a hostile body costs one linear scan; jansson's own limit is
  * 2048 levels) and, unless the body has "\u0001" in it, its long string
@@ -231,7 +247,7 @@ scan(const unsigned char *p, size_t len, struct lift *l)
 	unsigned		 depth = 0;
 
 	*l = (struct lift){ 0 };
-	if (len > LIFT_MIN && memmem(p, len, LIFT_MARK, strlen(LIFT_MARK)) == NULL &&
+	if (len > LIFT_MIN && !has_mark(p, len) &&
 	    (l->copy = malloc(2 * len)) != NULL) {
 		o = l->copy;
 		l->text = l->copy + len;
