@@ -163,25 +163,18 @@ fingerprinter_taken(const struct fingerprinter *f)
  */
 #define KEPT_HEAD	(16 + 20)
 
+/* The display words are terms.words as it is: each NUL-terminated, in the terms' order (terms.h). */
 size_t
 doc_encoded_size(const struct doc *d, const struct cluster_params *p)
 {
-	size_t	n = KEPT_HEAD + 4 * (size_t)p->k + 4 + 12 * d->terms->n, len;
-
-	for (size_t i = 0; i < d->terms->n; i++) {
-		terms_word(d->terms, d->terms->v[i].word, &len);
-		n += len + 1;
-	}
-	return n;
+	return KEPT_HEAD + 4 * (size_t)p->k + 4 + 12 * d->terms->n + d->terms->words_len;
 }
 
 void
 doc_encode(const struct doc *d, const struct cluster_params *p, unsigned char *out)
 {
 	const struct terms	*t = d->terms;
-	const char		*w;
 	uint32_t		 bits;
-	size_t			 len;
 
 	le32_put(out, FINGERPRINT_VERSION);
 	le32_put(out + 4, p->k);
@@ -200,11 +193,8 @@ doc_encode(const struct doc *d, const struct cluster_params *p, unsigned char *o
 		le64_put(out, t->v[i].hash);
 		le32_put(out + 8, bits);
 	}
-	for (size_t i = 0; i < t->n; i++, out += len + 1) {
-		w = terms_word(t, t->v[i].word, &len);
-		memcpy(out, w, len);
-		out[len] = '\0';
-	}
+	if (t->words_len > 0)
+		memcpy(out, t->words, t->words_len);
 }
 
 /*
